@@ -1,0 +1,87 @@
+/**
+ * Serialises a Graph as an ONNX model (opset 18) with its float weights as external data in one file
+ * beside the model (`<name>.onnx` + `<name>.onnx.data`), so a 600 MB model never sits in a protobuf.
+ */
+import { closeSync, openSync, writeSync, renameSync } from 'node:fs';
+import { basename } from 'node:path';
+import onnxProto from 'onnx-proto';
+import type { AttrValue, DType, Graph, Initializer, Value } from './graph.ts';
+
+const { onnx } = onnxProto;
+
+const ELEM: Record<DType, number> = { float: 1, int32: 6, int64: 7, bool: 9 };
+/** Initializers at least this big go to the external data file. */
+const EXTERNAL_MIN_BYTES = 1024;
+
+function attribute(name: string, v: AttrValue): onnxProto.onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') return { name, type: T.INT, i: v };
+  if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+  if ('float' in v) return { name, type: T.FLOAT, f: v.float };
+  return { name, type: T.FLOATS, floats: v.floats };
+}
+
+function valueInfo(v: Value): onnxProto.onnx.IValueInfoProto {
+  return {
+    name: v.name,
+    type: { tensorType: { elemType: ELEM[v.dtype], shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  };
+}
+
+function bytesOf(init: Initializer): Uint8Array {
+  return new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength);
+}
+
+/** Writes `path` (model) and `path + '.data'` (weights). Returns the model bytes' length. */
+export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): void {
+  const dataPath = `${path}.data`;
+  const dataTmp = `${dataPath}.tmp-${process.pid}`;
+  const fd = openSync(dataTmp, 'w');
+  let offset = 0;
+  const initializers: onnxProto.onnx.ITensorProto[] = [];
+  try {
+    for (const init of G.initializers) {
+      const bytes = bytesOf(init);
+      const proto: onnxProto.onnx.ITensorProto = { name: init.name, dims: init.dims, dataType: ELEM[init.dtype] };
+      if (bytes.byteLength >= EXTERNAL_MIN_BYTES) {
+        const pad = (64 - (offset % 64)) % 64; // aligned for mmap-friendly loading
+        if (pad) { writeSync(fd, new Uint8Array(pad)); offset += pad; }
+        writeSync(fd, bytes);
+        proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+        proto.externalData = [
+          { key: 'location', value: basename(dataPath) },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(bytes.byteLength) },
+        ];
+        offset += bytes.byteLength;
+      } else {
+        proto.rawData = bytes.slice();
+      }
+      initializers.push(proto);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: producer,
+    opsetImport: [{ domain: '', version: 18 }],
+    graph: {
+      name: 'starword',
+      node: G.nodes.map((n) => ({
+        opType: n.opType, input: n.inputs, output: n.outputs, domain: n.domain ?? '',
+        attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
+      })),
+      input: G.inputs.map(valueInfo),
+      output: G.outputs.map(valueInfo),
+      initializer: initializers,
+    },
+  });
+  const bytes = onnx.ModelProto.encode(model).finish();
+  const tmp = `${path}.tmp-${process.pid}`;
+  const mfd = openSync(tmp, 'w');
+  try { writeSync(mfd, bytes); } finally { closeSync(mfd); }
+  renameSync(dataTmp, dataPath);
+  renameSync(tmp, path);
+}

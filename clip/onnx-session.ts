@@ -1,0 +1,68 @@
+/**
+ * ONNX Runtime sessions over graphs that starword builds itself. A built graph is cached on disk under
+ * `<cache>/graphs/<key>/` (model.onnx + model.onnx.data), keyed by the checkpoint's hash, the graph kind,
+ * its options and GRAPH_BUILDER_VERSION, so a second run loads instead of rebuilding.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { hashJson } from '../util/hash.ts';
+import type { Graph } from './graph/graph.ts';
+import { writeOnnxModel } from './graph/onnx-model.ts';
+
+/** Bump when any graph builder changes what it emits: old cached graphs are then ignored. */
+export const GRAPH_BUILDER_VERSION = 1;
+
+export interface SessionOptions {
+  /** intra-op threads (default: ORT's choice, all cores) */
+  threads?: number;
+  /** 'cpu' (default) or 'cuda' (needs the CUDA build of onnxruntime-node, see README) */
+  device?: 'cpu' | 'cuda';
+  /** graph cache folder (default $STARWORD_CACHE_DIR or ~/.cache/starword) */
+  cacheDir?: string;
+}
+
+export function defaultCacheDir(): string {
+  return process.env.STARWORD_CACHE_DIR ?? join(homedir(), '.cache', 'starword');
+}
+
+/** Path of the cached graph for `key`, building it with `build` if absent. */
+export function cachedGraphPath(key: Record<string, unknown>, build: () => Graph, cacheDir = defaultCacheDir()): string {
+  const id = hashJson({ ...key, builder: GRAPH_BUILDER_VERSION });
+  const dir = join(cacheDir, 'graphs', `${String(key.kind ?? 'graph')}-${id}`);
+  const modelPath = join(dir, 'model.onnx');
+  if (existsSync(modelPath)) return modelPath;
+  // build into a temporary folder and rename: a crash never leaves a half-written cache entry
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  writeOnnxModel(build(), join(tmp, 'model.onnx'));
+  try {
+    renameSync(tmp, dir);
+  } catch (err) {
+    // another process won the race: use theirs
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(modelPath)) throw err;
+  }
+  return modelPath;
+}
+
+export async function createSession(modelPath: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionProviders: opts.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+  };
+  return ort.InferenceSession.create(modelPath, sessionOptions);
+}
+
+export function int64Tensor(data: BigInt64Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor('int64', data, dims);
+}
+
+export function floatTensor(data: Float32Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+export { ort };

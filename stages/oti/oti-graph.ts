@@ -1,0 +1,40 @@
+/**
+ * The OTI step graph: for a batch of pseudo-tokens v* it returns the per-row losses, SEARLE's loss and
+ * dLoss/dv*, in one session.run.
+ *
+ * inputs:  v [B, W]; image [B, P]; target [B, P] (text(phrase), constant);
+ *          tpl_{ids,pmask,eot} (template rows, "a photo of $" …), phr_{ids,pmask,eot} (phrase rows with $);
+ *          lambda_cos [], lambda_gpt []
+ * outputs: lcos [B], lgpt [B], loss [], grad [B, W]
+ * loss = (λ_cos·mean(lcos) + λ_gpt·mean(lgpt)) / (λ_cos + λ_gpt)   (SEARLE)
+ */
+import { Graph } from '../../clip/graph/graph.ts';
+import { gradients } from '../../clip/graph/autodiff.ts';
+import * as op from '../../clip/graph/ops.ts';
+import { gptLoss, oneMinusCosine } from '../../clip/losses.ts';
+import { textTower, textTowerInputs, textWeights } from '../../clip/text-graph.ts';
+import type { WeightSource } from '../../clip/weight-source.ts';
+
+export function buildOtiGraph(src: WeightSource): Graph {
+  const G = new Graph();
+  const W = src.config.text.width, P = src.config.projectionDim;
+  const Wt = textWeights(G, src);
+  const v = G.input('v', 'float', ['B', W], true);
+  const image = G.input('image', 'float', ['B', P]);
+  const target = G.input('target', 'float', ['B', P]);
+  const tpl = textTowerInputs(G, 'tpl', 'B', 'Tt');
+  const phr = textTowerInputs(G, 'phr', 'B', 'Tp');
+  const lc = G.input('lambda_cos', 'float', []);
+  const lg = G.input('lambda_gpt', 'float', []);
+
+  const lcos = oneMinusCosine(G, textTower(G, Wt, tpl, v), image); // [B]
+  const lgpt = gptLoss(G, Wt, phr, v, target);                     // [B]
+  const weighted = op.add(G, op.mul(G, lc, op.reduceMeanDynamic(G, lcos, 0, false)), op.mul(G, lg, op.reduceMeanDynamic(G, lgpt, 0, false)));
+  const loss = op.div(G, weighted, op.add(G, lc, lg));
+  const [grad] = gradients(G, loss, [v]);
+  G.output(lcos, 'lcos');
+  G.output(lgpt, 'lgpt');
+  G.output(loss, 'loss');
+  G.output(grad, 'grad');
+  return G;
+}
