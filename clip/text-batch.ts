@@ -24,11 +24,14 @@ export function eotPosition(row: ArrayLike<number>, eotId: number): number {
   return argmax;
 }
 
-/** `usePseudo[r]` false leaves row r's `$` as the plain token. */
-export function prepareTextBatch(rows: ArrayLike<number>[], eotId: number, usePseudo: boolean[] | boolean = false): TextBatch {
+/**
+ * `usePseudo[r]` false leaves row r's `$` as the plain token. `padTo` forces a length (SEARLE pads every
+ * batch to 77; only the benchmark uses it, to measure what the cut saves).
+ */
+export function prepareTextBatch(rows: ArrayLike<number>[], eotId: number, usePseudo: boolean[] | boolean = false, padTo = 0): TextBatch {
   const B = rows.length;
   const eots = rows.map((r) => eotPosition(r, eotId));
-  const T = Math.max(1, ...eots.map((e) => e + 1));
+  const T = Math.max(1, padTo, ...eots.map((e) => e + 1));
   const ids = new BigInt64Array(B * T);
   const pmask = new Float32Array(B * T);
   const eot = new Float32Array(B * T);

@@ -4,7 +4,7 @@
  *
  * inputs:  v [B, W]; image [B, P]; target [B, P] (text(phrase), constant);
  *          tpl_{ids,pmask,eot} (template rows, "a photo of $" …), phr_{ids,pmask,eot} (phrase rows with $);
- *          lambda_cos [], lambda_gpt []
+ *          gpt_mask [B] (1, or 0 for a row without phrases: its L_gpt term is dropped); lambda_cos [], lambda_gpt []
  * outputs: lcos [B], lgpt [B], loss [], grad [B, W]
  * loss = (λ_cos·mean(lcos) + λ_gpt·mean(lgpt)) / (λ_cos + λ_gpt)   (SEARLE)
  */
@@ -26,9 +26,10 @@ export function buildOtiGraph(src: WeightSource): Graph {
   const phr = textTowerInputs(G, 'phr', 'B', 'Tp');
   const lc = G.input('lambda_cos', 'float', []);
   const lg = G.input('lambda_gpt', 'float', []);
+  const gptMask = G.input('gpt_mask', 'float', ['B']);
 
   const lcos = oneMinusCosine(G, textTower(G, Wt, tpl, v), image); // [B]
-  const lgpt = gptLoss(G, Wt, phr, v, target);                     // [B]
+  const lgpt = op.mul(G, gptLoss(G, Wt, phr, v, target), gptMask); // [B]
   const weighted = op.add(G, op.mul(G, lc, op.reduceMeanDynamic(G, lcos, 0, false)), op.mul(G, lg, op.reduceMeanDynamic(G, lgpt, 0, false)));
   const loss = op.div(G, weighted, op.add(G, lc, lg));
   const [grad] = gradients(G, loss, [v]);

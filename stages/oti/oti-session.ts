@@ -18,8 +18,12 @@ export interface OtiStepInput {
   templateIds: ArrayLike<number>[];
   /** per row: phrase ids with `$` */
   phraseIds: ArrayLike<number>[];
+  /** per row: false drops the row's L_gpt term (an image without phrases); default all true */
+  gptMask?: boolean[];
   lambdaCos: number;
   lambdaGpt: number;
+  /** pad both towers to this length instead of cutting at the longest EOT (benchmark only) */
+  padTo?: number;
 }
 
 export interface OtiStepOutput { lcos: Float32Array; lgpt: Float32Array; loss: number; grad: Float32Array }
@@ -34,14 +38,15 @@ export class OtiSession {
 
   async step(inp: OtiStepInput): Promise<OtiStepOutput> {
     const B = inp.templateIds.length;
-    const tpl = prepareTextBatch(inp.templateIds, this.eotId, true);
-    const phr = prepareTextBatch(inp.phraseIds, this.eotId, true);
+    const tpl = prepareTextBatch(inp.templateIds, this.eotId, true, inp.padTo);
+    const phr = prepareTextBatch(inp.phraseIds, this.eotId, true, inp.padTo);
     const res = await this.session.run({
       v: floatTensor(inp.v, [B, this.width]),
       image: floatTensor(inp.image, [B, this.dim]),
       target: floatTensor(inp.target, [B, this.dim]),
       tpl_ids: int64Tensor(tpl.ids, [B, tpl.len]), tpl_pmask: floatTensor(tpl.pmask, [B, tpl.len, 1]), tpl_eot: floatTensor(tpl.eot, [B, 1, tpl.len]),
       phr_ids: int64Tensor(phr.ids, [B, phr.len]), phr_pmask: floatTensor(phr.pmask, [B, phr.len, 1]), phr_eot: floatTensor(phr.eot, [B, 1, phr.len]),
+      gpt_mask: floatTensor(Float32Array.from({ length: B }, (_, r) => (inp.gptMask && !inp.gptMask[r] ? 0 : 1)), [B]),
       lambda_cos: floatTensor(Float32Array.of(inp.lambdaCos), []),
       lambda_gpt: floatTensor(Float32Array.of(inp.lambdaGpt), []),
     });

@@ -1,0 +1,32 @@
+/** `starword bench oti`: the OTI yardstick (DESIGN.md) on random weights. */
+import type { Command } from 'commander';
+import { cpus } from 'node:os';
+import { benchOti } from '../../stages/oti/bench.ts';
+import { intOption } from '../options.ts';
+
+export function register(program: Command): void {
+  const bench = program.command('bench').description('benchmarks (speed is measured here, not in tests)');
+  bench.command('oti')
+    .description('OTI steps on random weights with CLIP text dims; last line: "N image-steps/s"')
+    .option('--width <n>', 'text width', intOption, 512)
+    .option('--layers <n>', 'text layers', intOption, 12)
+    .option('--heads <n>', 'attention heads', intOption, 8)
+    .option('--mlp <n>', 'MLP width (default 4×width)', intOption)
+    .option('--batch <n>', 'images per step', intOption, 32)
+    .option('--phrase-len <n>', 'phrase length in ids, SOT and EOT included', intOption, 25)
+    .option('--dollar-pos <n>', 'position of $ in the phrase', intOption, 4)
+    .option('--steps <n>', 'timed steps', intOption, 4)
+    .option('--warmup <n>', 'untimed steps first', intOption, 1)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
+    .option('--pad77', 'pad every row to 77 as SEARLE does (to measure the EOT cut)', false)
+    .option('-v, --verbose', 'print every step', false)
+    .action(async (o) => {
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const r = await benchOti({ width: o.width, layers: o.layers, heads: o.heads, mlp: o.mlp, batch: o.batch, phraseLen: o.phraseLen,
+        dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, padTo77: o.pad77 }, o.verbose ? log : () => {});
+      console.log(`width ${o.width}, layers ${o.layers}, heads ${o.heads}, batch ${o.batch}, ${r.tokensPerStep} tokens/step, threads ${o.threads}${o.pad77 ? ', padded to 77' : ', cut at EOT'}`);
+      console.log(`step median ${r.medianMs.toFixed(0)} ms (steps: ${r.stepMs.map((t) => t.toFixed(0)).join(', ')})`);
+      console.log(`${r.gflops.toFixed(1)} GFLOP/s (forward + input-gradient matmuls)`);
+      console.log(`${r.imageStepsPerS.toFixed(2)} image-steps/s`);
+    });
+}

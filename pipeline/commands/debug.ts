@@ -1,0 +1,32 @@
+/** `starword debug oti`: one OTI problem (golden.json's `oti` fields + image_features) on stdin → one JSON line. */
+import type { Command } from 'commander';
+import { createTextEncoder } from '../../clip/text-encoder.ts';
+import { OtiSession } from '../../stages/oti/oti-session.ts';
+import { parseOtiProblem, solveOtiProblem } from '../../stages/oti/debug-problem.ts';
+import { UserError } from '../../util/errors.ts';
+import { loadModel, sessionOptions } from '../model-loading.ts';
+import { intOption } from '../options.ts';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function register(program: Command): void {
+  const debug = program.command('debug').description('inspect single computations');
+  debug.command('oti')
+    .description('loss, L_cos, L_gpt and gradient at v0, then v and EMA after adamw.steps steps')
+    .requiredOption('--model <dir>', 'Hugging Face CLIP folder')
+    .option('--threads <n>', 'ONNX Runtime threads', intOption)
+    .action(async (o) => {
+      const text = await readStdin();
+      let json: unknown;
+      try { json = JSON.parse(text); } catch (err) { throw new UserError(`stdin: not valid JSON (${(err as Error).message})`); }
+      const problem = parseOtiProblem(json);
+      const model = await loadModel(o.model);
+      const opts = sessionOptions(o);
+      const [session, encoder] = await Promise.all([OtiSession.create(model, opts), createTextEncoder(model, opts)]);
+      process.stdout.write(`${JSON.stringify(await solveOtiProblem(problem, session, encoder))}\n`);
+    });
+}

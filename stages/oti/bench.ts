@@ -1,0 +1,75 @@
+/**
+ * `starword bench oti`: DESIGN.md's yardstick workload on random weights of the given text dims: a batch
+ * of images, template `<sot> a photo of $ <eot>` (6 ids), one phrase of `phraseLen` ids with `$` at
+ * `dollarPos`, L_cos + 0.5·L_gpt, AdamW. Reports the median step time, model GFLOP/s and image-steps/s.
+ */
+import { presetConfig } from '../../clip/make-model.ts';
+import { randomWeightSource } from '../../clip/random-weights.ts';
+import { PSEUDO_TOKEN_ID } from '../../clip/text-batch.ts';
+import { Rng } from '../../util/rng.ts';
+import { AdamW, emaUpdate } from './adamw.ts';
+import { OtiSession } from './oti-session.ts';
+import { SEARLE_OTI } from './options.ts';
+
+export interface OtiBenchOptions {
+  width: number; layers: number; heads: number; mlp?: number; proj?: number;
+  batch: number; phraseLen: number; dollarPos: number; steps: number; warmup: number;
+  threads?: number; padTo77: boolean; cacheDir?: string;
+}
+
+export interface OtiBenchResult {
+  stepMs: number[]; medianMs: number; gflops: number; imageStepsPerS: number; tokensPerStep: number;
+}
+
+/** Forward FLOPs of the text tower for one row of T tokens (matmuls only; 2 per multiply-add). */
+export function textForwardFlops(width: number, layers: number, mlp: number, proj: number, T: number): number {
+  const perLayer = 2 * T * (4 * width * width + 2 * width * mlp) + 2 * 2 * T * T * width;
+  return layers * perLayer + 2 * width * proj;
+}
+
+export async function benchOti(o: OtiBenchOptions, log: (line: string) => void = () => {}): Promise<OtiBenchResult> {
+  const mlp = o.mlp ?? 4 * o.width, proj = o.proj ?? o.width;
+  const cfg = presetConfig('b32', { textWidth: o.width, textLayers: o.layers, textHeads: o.heads, textMlp: mlp, projectionDim: proj,
+    visionWidth: 64, visionLayers: 1, visionHeads: 1, visionMlp: 64 });
+  const src = randomWeightSource(cfg, 0);
+  const t0 = performance.now();
+  const session = await OtiSession.create(src, { threads: o.threads, cacheDir: o.cacheDir });
+  log(`graph ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const rng = new Rng(1);
+  const { bos, eos } = cfg.text;
+  const pad = (ids: number[]) => Int32Array.from(ids);
+  const template = [bos, 320, 1125, 539, PSEUDO_TOKEN_ID, eos]; // <sot> a photo of $ <eot>
+  const phrase = [bos];
+  for (let i = 1; i < o.phraseLen - 1; i++) phrase.push(i === o.dollarPos ? PSEUDO_TOKEN_ID : 300 + rng.int(40000));
+  phrase.push(eos);
+  const B = o.batch, W = cfg.text.width, P = cfg.projectionDim;
+  const v = rng.fillNormal(new Float32Array(B * W), 0.02);
+  const ema = v.slice();
+  const input = {
+    v, image: rng.fillNormal(new Float32Array(B * P)), target: rng.fillNormal(new Float32Array(B * P)),
+    templateIds: Array.from({ length: B }, () => pad(template)), phraseIds: Array.from({ length: B }, () => pad(phrase)),
+    lambdaCos: 1, lambdaGpt: 0.5,
+    // SEARLE pads every row to the context length; starword cuts at the longest EOT
+    padTo: o.padTo77 ? cfg.text.ctx : 0,
+  };
+  const opt = new AdamW(B * W, SEARLE_OTI.adamw);
+  const times: number[] = [];
+  for (let s = 0; s < o.warmup + o.steps; s++) {
+    const t = performance.now();
+    const out = await session.step(input);
+    opt.update(v, out.grad);
+    emaUpdate(ema, v, SEARLE_OTI.emaDecay);
+    const ms = performance.now() - t;
+    if (s >= o.warmup) times.push(ms);
+    log(`step ${s + 1}${s < o.warmup ? ' (warm-up)' : ''}: ${ms.toFixed(0)} ms, loss ${out.loss.toFixed(5)}`);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const medianMs = sorted[Math.floor(sorted.length / 2)];
+  const Tt = o.padTo77 ? cfg.text.ctx : template.length, Tp = o.padTo77 ? cfg.text.ctx : phrase.length;
+  // forward of both towers + an input-only backward of about the same cost
+  const flops = 2 * B * (textForwardFlops(W, o.layers, mlp, proj, Tt) + textForwardFlops(W, o.layers, mlp, proj, Tp));
+  return {
+    stepMs: times, medianMs, gflops: flops / (medianMs / 1000) / 1e9,
+    imageStepsPerS: B / (medianMs / 1000), tokensPerStep: B * (Tt + Tp),
+  };
+}

@@ -1,0 +1,28 @@
+/** OTI options with SEARLE's defaults (DESIGN.md, "SEARLE facts"). */
+import type { AdamWOptions } from './adamw.ts';
+
+export interface OtiOptions {
+  steps: number;
+  batchSize: number;
+  adamw: AdamWOptions;
+  emaDecay: number;
+  lambdaCos: number;
+  lambdaGpt: number;
+  /** std of the initial v* ~ N(0, std²) */
+  initStd: number;
+  /** concepts per image whose phrases are pooled for L_gpt */
+  topK: number;
+  seed: number;
+}
+
+export const SEARLE_OTI: OtiOptions = {
+  steps: 350,
+  batchSize: 32,
+  adamw: { lr: 2e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 },
+  emaDecay: 0.99,
+  lambdaCos: 1,
+  lambdaGpt: 0.5,
+  initStd: 0.02,
+  topK: 15,
+  seed: 0,
+};

@@ -1,0 +1,40 @@
+/** The tiny-clip golden fixture (copied from ../shared/golden so a fresh clone tests without it). */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const TINY_MODEL_DIR = fileURLToPath(new URL('../fixtures/tiny-clip/model', import.meta.url));
+export const TINY_IMAGE = fileURLToPath(new URL('../fixtures/tiny-clip/image.png', import.meta.url));
+
+let cached: any;
+/** golden.json, parsed once per test process. */
+export function golden(): any {
+  cached ??= JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/tiny-clip/golden.json', import.meta.url)), 'utf8'));
+  return cached;
+}
+
+/** A private graph cache for one test file, so tests never read or write the user's cache. */
+export function testCacheDir(): string {
+  return mkdtempSync(join(tmpdir(), 'starword-graphs-'));
+}
+
+/** max |a − b| / max |b|: the issue's "relative" measure. */
+export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let md = 0, mx = 0;
+  for (let i = 0; i < a.length; i++) {
+    md = Math.max(md, Math.abs(a[i] - b[i]));
+    mx = Math.max(mx, Math.abs(b[i]));
+  }
+  return md / mx;
+}
+
+export function flat(rows: ArrayLike<number>[]): Float32Array {
+  const n = rows.reduce((s, r) => s + r.length, 0);
+  const out = new Float32Array(n);
+  let o = 0;
+  for (const r of rows) { out.set(Array.from(r), o); o += r.length; }
+  return out;
+}
