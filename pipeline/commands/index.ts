@@ -1,7 +1,33 @@
 import type { Command } from 'commander';
+import * as bench from './bench.ts';
+import * as concepts from './concepts.ts';
+import * as debug from './debug.ts';
+import * as embedImages from './embed-images.ts';
+import * as evaluate from './evaluate.ts';
+import * as indexGallery from './index-gallery.ts';
+import * as inspect from './inspect.ts';
+import * as makeModel from './make-model.ts';
+import * as oti from './oti.ts';
+import * as merge from './merge.ts';
+import * as phrases from './phrases.ts';
+import * as retrieve from './retrieve.ts';
+import * as tokenize from './tokenize.ts';
 
 export interface CommandModule { register(program: Command): void }
 
 // One line per command module; keep alphabetical to avoid merge noise.
 export const commandModules: CommandModule[] = [
+  bench,
+  concepts,
+  debug,
+  embedImages,
+  evaluate,
+  indexGallery,
+  inspect,
+  makeModel,
+  oti,
+  merge,
+  phrases,
+  retrieve,
+  tokenize,
 ];

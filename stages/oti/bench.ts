@@ -7,7 +7,7 @@ import { presetConfig } from '../../clip/make-model.ts';
 import { randomWeightSource } from '../../clip/random-weights.ts';
 import { PSEUDO_TOKEN_ID } from '../../clip/text-batch.ts';
 import { Rng } from '../../util/rng.ts';
-import { AdamW, emaUpdate } from './adamw.ts';
+import { AdamW, emaUpdate } from '../../clip/adamw.ts';
 import { OtiSession } from './oti-session.ts';
 import { SEARLE_OTI } from './options.ts';
 

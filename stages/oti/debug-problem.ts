@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
-import { AdamW, emaUpdate } from './adamw.ts';
+import { AdamW, emaUpdate } from '../../clip/adamw.ts';
 import type { OtiSession } from './oti-session.ts';
 
 const matrix = z.array(z.array(z.number()));

@@ -1,5 +1,5 @@
 /** OTI options with SEARLE's defaults (DESIGN.md, "SEARLE facts"). */
-import type { AdamWOptions } from './adamw.ts';
+import type { AdamWOptions } from '../../clip/adamw.ts';
 
 export interface OtiOptions {
   steps: number;

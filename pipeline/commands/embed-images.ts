@@ -1,0 +1,144 @@
+/**
+ * `starword embed-images --model DIR [--preprocess targetpad|plain]`: JSON lines on stdin, one out per
+ * line in, in order:
+ *   {"pixels": [3][H][W]} (already normalised)  → {"features": [floats]}
+ *   {"path": file} (decoded and preprocessed)    → {"features": [floats]}
+ *   a file that cannot be read                   → {"path": file, "error": reason}, and the run goes on
+ *   a line with neither, or pixels of the wrong shape → {"error": reason}
+ * Lines are batched as they arrive (whatever is waiting, up to --batch-size), so a caller that writes one
+ * line and waits for its answer is served at once.
+ */
+import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import type { ImageEncoder } from '../../clip/encoder-types.ts';
+import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { createImageEncoder } from '../../clip/vision-encoder.ts';
+import { loadClipModel } from '../../clip/weights.ts';
+import { mapLimit } from '../../stages/embed/map-limit.ts';
+import type { PreprocessFn } from '../../stages/embed/types.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
+import { readJsonLines, writeJsonLine } from '../jsonl.ts';
+
+type Outcome = { pixels: Float32Array } | { out: Record<string, unknown> };
+
+/** A [3][S][S] nested array of numbers → CHW Float32Array, or a reason why not. */
+export function pixelsFromJson(value: unknown, size: number): Float32Array | string {
+  const shape = `[3][${size}][${size}]`;
+  if (!Array.isArray(value) || value.length !== 3) return `"pixels" must be a ${shape} array`;
+  const out = new Float32Array(3 * size * size);
+  let k = 0;
+  for (const plane of value) {
+    if (!Array.isArray(plane) || plane.length !== size) return `"pixels" must be a ${shape} array`;
+    for (const row of plane) {
+      if (!Array.isArray(row) || row.length !== size) return `"pixels" must be a ${shape} array`;
+      for (const v of row) {
+        if (typeof v !== 'number' || !Number.isFinite(v)) return '"pixels" must hold finite numbers';
+        out[k++] = v;
+      }
+    }
+  }
+  return out;
+}
+
+async function prepare(line: Record<string, unknown>, size: number, preprocess: PreprocessFn): Promise<Outcome> {
+  if (line.pixels !== undefined) {
+    const px = pixelsFromJson(line.pixels, size);
+    return typeof px === 'string' ? { out: { error: px } } : { pixels: px };
+  }
+  if (typeof line.path === 'string') {
+    try {
+      return { pixels: await preprocess(line.path) };
+    } catch (err) {
+      return { out: { path: line.path, error: errorMessage(err) } };
+    }
+  }
+  return { out: { error: 'expected {"pixels": [3][H][W]} or {"path": file}' } };
+}
+
+export interface EmbedStreamOptions {
+  encoder: ImageEncoder;
+  preprocess: PreprocessFn;
+  batchSize: number;
+  concurrency?: number;
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+}
+
+/** The stdin → stdout loop, apart from model loading (tests drive it with a stand-in encoder). */
+export async function embedImageStream(opts: EmbedStreamOptions): Promise<void> {
+  const queue: Record<string, unknown>[] = [];
+  let ended = false;
+  let failure: unknown = null;
+  // Resolvers of whoever is waiting: the consumer for lines, the producer for room in the queue.
+  const wake: { consumer: (() => void) | null; producer: (() => void) | null } = { consumer: null, producer: null };
+  const producer = (async () => {
+    try {
+      for await (const line of readJsonLines(opts.input ?? process.stdin)) {
+        queue.push(line);
+        wake.consumer?.();
+        // Back-pressure: pixel lines are large; hold at most a few batches in memory.
+        while (queue.length >= 4 * opts.batchSize) await new Promise<void>((r) => { wake.producer = r; });
+      }
+    } catch (err) {
+      failure = err;
+    } finally {
+      ended = true;
+      wake.consumer?.();
+    }
+  })();
+  const concurrency = opts.concurrency ?? availableParallelism();
+  for (;;) {
+    if (queue.length === 0) {
+      if (ended) break;
+      await new Promise<void>((r) => { wake.consumer = r; });
+      wake.consumer = null;
+      continue;
+    }
+    // Let the rest of the chunk being read join this batch.
+    await new Promise((r) => setImmediate(r));
+    const lines = queue.splice(0, opts.batchSize);
+    wake.producer?.();
+    wake.producer = null;
+    const outcomes = await mapLimit(lines, concurrency, (line) => prepare(line, opts.encoder.imageSize, opts.preprocess));
+    const ok = outcomes.flatMap((o) => ('pixels' in o ? [o.pixels] : []));
+    const feats = ok.length > 0 ? await opts.encoder.encodePixels(ok) : [];
+    let next = 0;
+    for (const o of outcomes) {
+      await writeJsonLine('pixels' in o ? { features: Array.from(feats[next++]) } : o.out, opts.output ?? process.stdout);
+    }
+  }
+  await producer;
+  if (failure) throw failure;
+}
+
+function positiveInt(text: string, name: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UserError(`${name} must be a positive integer, got '${text}'`);
+  return Number(text);
+}
+
+interface Options { model: string; preprocess: string; batchSize: string; threads?: string; device: string; cacheDir?: string }
+
+export function register(program: Command): void {
+  program.command('embed-images')
+    .description('CLIP image features: JSON lines {"pixels": [3][H][W]} or {"path": file} on stdin → {"features": [...]} on stdout')
+    .requiredOption('--model <dir>', 'Hugging Face CLIP folder (config.json + model.safetensors)')
+    .option('--preprocess <mode>', 'targetpad (SEARLE) | plain (CLIP resize + centre crop)', 'targetpad')
+    .option('--batch-size <n>', 'images per encoder call', '16')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
+    .option('--device <name>', 'cpu | cuda', 'cpu')
+    .option('--cache-dir <dir>', 'ONNX graph cache (default: $STARWORD_CACHE_DIR or ~/.cache/starword)')
+    .action(async (opts: Options) => {
+      if (opts.preprocess !== 'targetpad' && opts.preprocess !== 'plain') {
+        throw new UserError(`--preprocess must be targetpad or plain, got '${opts.preprocess}'`);
+      }
+      if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${opts.device}'`);
+      const batchSize = positiveInt(opts.batchSize, '--batch-size');
+      const threads = opts.threads === undefined ? undefined : positiveInt(opts.threads, '--threads');
+      const model = await loadClipModel(opts.model);
+      const encoder = await createImageEncoder(model, { threads, device: opts.device, cacheDir: opts.cacheDir, batchSize });
+      const popts = preprocessOptions({
+        imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode: opts.preprocess as PreprocessMode,
+      });
+      await embedImageStream({ encoder, preprocess: (path) => preprocessImage(path, popts), batchSize });
+    });
+}

@@ -1,0 +1,141 @@
+/**
+ * `starword inspect OUT`: what a run folder (or a folder of shard run folders) holds: images planned,
+ * parts and rows per stage, failures by category and stage, the distribution of the OTI losses, and
+ * timings (per stage from run.json, per phase from the parts' stats). Reads one part at a time.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import * as errors from '../../schemas/errors.ts';
+import { readNumbers, readStrings } from '../../schemas/columns.ts';
+import { readPart, readPartStats } from '../../schemas/part-io.ts';
+import { readPlan } from '../../schemas/run-layout.ts';
+import { readRunManifest } from '../run-manifest.ts';
+import { findRunDirs, stageKinds } from './merge.ts';
+
+export interface Distribution { count: number; min: number; median: number; p90: number; max: number }
+
+export interface InspectReport {
+  runs: number;
+  shardCount: number;
+  images: { source: number; planned: number };
+  /** per '<stage>/<kind>' */
+  parts: Record<string, { done: number; planned: number; rows: number }>;
+  failures: { total: number; byCode: Record<string, number>; byStage: Record<string, number>; examples: string[] };
+  tokens: { ok: number; failed: number; lcos: Distribution | null; lgpt: Distribution | null } | null;
+  /** seconds: per stage from run.json (summed over shards), and per '<stage>/<kind>' phase from part stats */
+  timings: { stages: Record<string, number>; phases: Record<string, Record<string, number>> };
+}
+
+/** Nearest-rank quantiles of the finite values. */
+export function distribution(values: Iterable<number>): Distribution | null {
+  const v = Float64Array.from([...values].filter(Number.isFinite)).sort();
+  if (v.length === 0) return null;
+  const q = (p: number): number => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))];
+  return { count: v.length, min: v[0], median: q(0.5), p90: q(0.9), max: v[v.length - 1] };
+}
+
+function partIndices(dir: string, kind: string): number[] {
+  if (!existsSync(dir)) return [];
+  const re = new RegExp(`^${kind}-(\\d{5,})\\.stats\\.json$`);
+  return readdirSync(dir).map((n) => re.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
+}
+
+const add = (rec: Record<string, number>, key: string, n: number): void => { rec[key] = (rec[key] ?? 0) + n; };
+
+export function inspectRun(dir: string): InspectReport {
+  const runDirs = findRunDirs(dir);
+  const report: InspectReport = {
+    runs: runDirs.length, shardCount: 0, images: { source: 0, planned: 0 }, parts: {},
+    failures: { total: 0, byCode: {}, byStage: {}, examples: [] }, tokens: null, timings: { stages: {}, phases: {} },
+  };
+  const lcos: number[] = [];
+  const lgpt: number[] = [];
+  for (const runDir of runDirs) {
+    const plan = readPlan(runDir);
+    const planned = plan?.parts ?? 0;
+    if (plan) {
+      report.shardCount = plan.shard.count;
+      report.images.source = plan.sourceImages;
+      report.images.planned += plan.images;
+    }
+    for (const [stage, rec] of Object.entries(readRunManifest(runDir)?.stages ?? {})) {
+      if (rec.seconds !== undefined) add(report.timings.stages, stage, rec.seconds);
+    }
+    for (const key of stageKinds(runDir)) {
+      const [stage, kind] = key.split('/');
+      const stageDirPath = join(runDir, stage);
+      const entry = (report.parts[key] ??= { done: 0, planned: 0, rows: 0 });
+      entry.planned += planned;
+      const phases = (report.timings.phases[key] ??= {});
+      // Only parts of the current plan count; a forced replan may leave higher-numbered ones behind.
+      for (const p of partIndices(stageDirPath, kind).filter((i) => i < planned)) {
+        const stats = readPartStats(stageDirPath, kind, p);
+        entry.done++;
+        entry.rows += stats.rows;
+        for (const phase of ['read_s', 'compute_s', 'write_s']) {
+          if (typeof stats[phase] === 'number') add(phases, phase, stats[phase] as number);
+        }
+        if (kind === errors.KIND && stats.rows > 0) {
+          for (const e of errors.fromTable(readPart(stageDirPath, kind, p))) {
+            report.failures.total++;
+            add(report.failures.byCode, e.code, 1);
+            add(report.failures.byStage, e.stage, 1);
+            if (report.failures.examples.length < 5) report.failures.examples.push(`${e.stage} ${e.code}: ${e.reason}`);
+          }
+        }
+        if (kind === 'tokens' && stats.rows > 0) {
+          const table = readPart(stageDirPath, kind, p);
+          const status = readStrings(table, 'status');
+          const c = readNumbers(table, 'lcos');
+          const g = readNumbers(table, 'lgpt');
+          report.tokens ??= { ok: 0, failed: 0, lcos: null, lgpt: null };
+          status.forEach((s, i) => {
+            if (s === 'ok') { report.tokens!.ok++; lcos.push(c[i] ?? NaN); lgpt.push(g[i] ?? NaN); } else report.tokens!.failed++;
+          });
+        }
+      }
+      if (Object.keys(phases).length === 0) delete report.timings.phases[key];
+    }
+  }
+  if (report.tokens) {
+    report.tokens.lcos = distribution(lcos);
+    report.tokens.lgpt = distribution(lgpt);
+  }
+  return report;
+}
+
+const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(4));
+
+export function formatReport(r: InspectReport): string {
+  const lines: string[] = [];
+  lines.push(`runs: ${r.runs} (shard count ${r.shardCount}); images: ${r.images.planned} planned of ${r.images.source} in the source`);
+  lines.push('parts:');
+  for (const [k, e] of Object.entries(r.parts)) lines.push(`  ${k.padEnd(20)} ${e.done}/${e.planned} parts, ${e.rows} rows`);
+  lines.push(`failures: ${r.failures.total}`);
+  for (const [code, n] of Object.entries(r.failures.byCode).sort((a, b) => b[1] - a[1])) lines.push(`  ${code.padEnd(20)} ${n}`);
+  for (const ex of r.failures.examples) lines.push(`  e.g. ${ex}`);
+  if (r.tokens) {
+    lines.push(`tokens: ${r.tokens.ok} ok, ${r.tokens.failed} failed`);
+    for (const [name, d] of [['lcos', r.tokens.lcos], ['lgpt', r.tokens.lgpt]] as const) {
+      if (d) lines.push(`  ${name}: min ${fmt(d.min)}  median ${fmt(d.median)}  p90 ${fmt(d.p90)}  max ${fmt(d.max)}  (n=${d.count})`);
+    }
+  }
+  lines.push('timings (s):');
+  for (const [stage, s] of Object.entries(r.timings.stages)) lines.push(`  ${stage.padEnd(20)} ${s.toFixed(2)}`);
+  for (const [k, ph] of Object.entries(r.timings.phases)) {
+    lines.push(`  ${k.padEnd(20)} ${Object.entries(ph).map(([p, s]) => `${p.replace(/_s$/, '')} ${s.toFixed(2)}`).join('  ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function register(program: Command): void {
+  program.command('inspect')
+    .description('print counts, failures, loss distribution and timings of a run folder')
+    .argument('<dir>', 'a run folder, or a folder of shard-*-of-* run folders')
+    .option('--json', 'print the report as one JSON object')
+    .action((dir: string, opts: { json?: boolean }) => {
+      const report = inspectRun(dir);
+      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+    });
+}

@@ -1,0 +1,23 @@
+/** `starword oti --run DIR --model DIR`: the OTI stage alone on a run folder (resumable). */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { loadModel } from '../model-loading.ts';
+import { positiveIntOption } from '../options.ts';
+import { type OtiCliOptions, addOtiOptions, runOtiStage } from '../stage-runners/oti.ts';
+
+export function register(program: Command): void {
+  const cmd = program.command('oti')
+    .description('optimisation-based textual inversion of every embedded image (SEARLE defaults), as tokens parts')
+    .requiredOption('--run <dir>', 'run folder (embed, concepts and phrases done)')
+    .requiredOption('--model <dir>', 'Hugging Face CLIP folder')
+    .option('--phrases-dir <dir>', 'folder of phrases parts (default <run>/phrases)')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
+    .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
+    .option('--log-json', 'progress as JSON lines on stderr', false);
+  addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string }) => {
+    const model = await loadModel(resolve(o.model));
+    const s = await runOtiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
+    console.log(`oti: ${s.images} images inverted now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `
+      + `median L_cos ${s.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${s.lgptMedian?.toFixed(4) ?? '-'}, ${s.seconds.toFixed(1)} s`);
+  });
+}

@@ -1,0 +1,131 @@
+/**
+ * `starword retrieve --model DIR --index DIR --reference IMAGE|ID --caption TEXT [--tokens PATH | --phi FILE]
+ * [--method searle|image|text|sum] [--top-k 50]`: one composed query against a gallery index; prints
+ * JSON lines {id, score, rank}, best first. The reference is an image file (encoded here) or an id of
+ * the index; when it is in the index it is left out of its own ranking.
+ * Also holds the model/token loading that `evaluate` shares.
+ */
+import type { Command } from 'commander';
+import { existsSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { ImageEncoder, TextEncoder } from '../../clip/encoder-types.ts';
+import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { createTextEncoder } from '../../clip/text-encoder.ts';
+import { createImageEncoder } from '../../clip/vision-encoder.ts';
+import { type ClipModel, loadClipModel } from '../../clip/weights.ts';
+import { type Method, composeQueries, isMethod, METHODS, methodNeeds } from '../../stages/retrieve/compose.ts';
+import { PartsGallery, collectRows, galleryIds } from '../../stages/retrieve/gallery.ts';
+import { IdResolver } from '../../stages/retrieve/id-resolver.ts';
+import { rankGallery } from '../../stages/retrieve/rank.ts';
+import { type TokenProvider, locateParts, partsTokenProvider, phiTokenProvider } from '../../stages/retrieve/sources.ts';
+import { loadPhiOnnx } from '../../stages/retrieve/tokens.ts';
+import { UserError } from '../../util/errors.ts';
+import { writeJsonLine } from '../jsonl.ts';
+import { positiveIntOption } from '../options.ts';
+
+export interface ModelFlags { model?: string; threads?: number; device: string; cacheDir?: string }
+
+export function parseMethod(s: string): Method {
+  if (!isMethod(s)) throw new UserError(`--method must be one of ${METHODS.join(', ')}, got '${s}'`);
+  return s;
+}
+
+/** The gallery of `--index`: a features folder, a run folder (its embed/), or one .arrow file. */
+export function openIndex(path: string): PartsGallery {
+  return new PartsGallery(locateParts(path, 'features', 'embed', '--index'));
+}
+
+/** The searle token source of --tokens / --phi; undefined when neither is given. */
+export async function tokenProviderFrom(flags: { tokens?: string; phi?: string }): Promise<TokenProvider | undefined> {
+  if (flags.tokens && flags.phi) throw new UserError('give --tokens or --phi, not both');
+  if (flags.tokens) return partsTokenProvider(flags.tokens);
+  if (flags.phi) return phiTokenProvider(await loadPhiOnnx(flags.phi));
+  return undefined;
+}
+
+/** Loads the model and the encoders `methods` need (none for image-only retrieval from the index). */
+export async function openEncoders(flags: ModelFlags, need: { text: boolean; image: boolean }): Promise<{ model?: ClipModel; text?: TextEncoder; image?: ImageEncoder }> {
+  if (!need.text && !need.image) return {};
+  if (!flags.model) throw new UserError('--model is required for this method');
+  if (flags.device !== 'cpu' && flags.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${flags.device}'`);
+  const session = { threads: flags.threads, device: flags.device as 'cpu' | 'cuda', cacheDir: flags.cacheDir };
+  const model = await loadClipModel(flags.model);
+  return {
+    model,
+    text: need.text ? await createTextEncoder(model, session) : undefined,
+    image: need.image ? await createImageEncoder(model, session) : undefined,
+  };
+}
+
+interface Options extends ModelFlags {
+  index: string; reference: string; caption: string[]; tokens?: string; phi?: string; method: string; topK: number;
+  preprocess: string; blockRows: number;
+}
+
+export async function runRetrieve(opts: Options, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const method = parseMethod(opts.method);
+  const needs = methodNeeds(method);
+  const gallery = openIndex(opts.index);
+  const resolver = new IdResolver(await galleryIds(gallery, opts.blockRows));
+  const isFile = existsSync(opts.reference) && statSync(opts.reference).isFile();
+  // The reference's gallery id: the id given, or the file's id by name (an image that is also indexed).
+  const refId = resolver.resolve(opts.reference) ?? (isFile ? resolver.resolve(basename(opts.reference)) : undefined);
+  if (!isFile && refId === undefined) throw new UserError(`--reference ${opts.reference}: neither an image file nor an id of the index`);
+  const tokens = needs.token ? await tokenProviderFrom(opts) : undefined;
+  if (needs.token && !tokens) throw new UserError("method 'searle' needs --tokens or --phi");
+
+  // Raw image features of the reference: from the file, or from the index.
+  let feature: Float32Array | undefined;
+  const wantFeature = needs.image || (tokens?.needsFeatures ?? false);
+  const enc = await openEncoders(opts, { text: needs.text, image: wantFeature && isFile });
+  if (wantFeature) {
+    if (isFile) {
+      if (opts.preprocess !== 'targetpad' && opts.preprocess !== 'plain') throw new UserError(`--preprocess must be targetpad or plain, got '${opts.preprocess}'`);
+      const p = preprocessOptions({ imageSize: enc.image!.imageSize, preprocessorConfig: enc.model?.preprocessorConfig, mode: opts.preprocess as PreprocessMode });
+      [feature] = await enc.image!.encodePixels([await preprocessImage(opts.reference, p)]);
+    } else {
+      feature = (await collectRows(gallery, [refId as string], opts.blockRows)).get(refId as string);
+    }
+  }
+  let token: Float32Array | undefined;
+  if (tokens) {
+    const key = refId ?? opts.reference;
+    const map = await tokens.tokens([key], new Map(feature ? [[key, feature]] : []));
+    token = map.get(key);
+    if (!token) throw new UserError(`no pseudo-token for the reference '${key}' in ${opts.tokens ?? opts.phi}`);
+  }
+  const captions = opts.caption;
+  if (captions.length < 1 || captions.length > 2) throw new UserError('--caption: give one caption (or two, FashionIQ style)');
+  const [query] = await composeQueries(method, [{ captions, token, image: feature }], { text: enc.text });
+  if (!query) throw new UserError('the query could not be formed (missing token or reference features)');
+  const { rankings } = await rankGallery([query], gallery, { k: opts.topK, blockRows: opts.blockRows, exclude: [refId ? [refId] : []] });
+  let rank = 1;
+  for (const h of rankings[0].hits) await writeJsonLine({ id: h.id, score: h.score, rank: rank++ }, out);
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option('--model <dir>', 'Hugging Face CLIP folder (config.json + model.safetensors)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
+    .option('--device <name>', 'cpu | cuda', 'cpu')
+    .option('--cache-dir <dir>', 'ONNX graph cache (default: $STARWORD_CACHE_DIR or ~/.cache/starword)')
+    .option('--block-rows <n>', 'gallery rows scored per block (bounds memory)', positiveIntOption, 8192);
+}
+
+export function register(program: Command): void {
+  const cmd = program.command('retrieve')
+    .description('rank a gallery index for one reference image + relative caption; JSON lines {id, score, rank}')
+    .requiredOption('--index <dir>', 'gallery features: a run folder, its embed/ folder, or an .arrow file')
+    .requiredOption('--reference <image|id>', 'the reference image file, or its id in the index')
+    .requiredOption('--caption <text>', 'relative caption (repeat for FashionIQ-style two captions)', collect)
+    .option('--tokens <path>', 'OTI tokens: a run folder, its oti/ folder, or a tokens .arrow file')
+    .option('--phi <file>', 'phi exported as ONNX: predicts the reference token from its image features')
+    .option('--method <name>', METHODS.join(' | '), 'searle')
+    .option('--top-k <n>', 'results to print', positiveIntOption, 50)
+    .option('--preprocess <mode>', 'for a reference image file: targetpad (SEARLE) | plain', 'targetpad');
+  addModelOptions(cmd).action(async (opts: Options) => runRetrieve(opts));
+}

@@ -1,0 +1,186 @@
+/**
+ * The run manifest, `<run>/run.json`: everything needed to say what a run folder holds and to refuse
+ * mixing results: the full config, the model's hash, package versions, vocabulary and phrase sources,
+ * seeds, the shard layout, and per-stage timings and counts (updated as stages finish, written
+ * atomically). `config`, `model`, `sources`, `seeds` and the shard count form the fingerprint; `runtime`
+ * (threads, batch sizes, logging) may change between resumes without changing results.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../schemas/part-io.ts';
+import { RUN_MANIFEST_FILE } from '../schemas/run-layout.ts';
+import { UserError } from '../util/errors.ts';
+import { hashJson, stableStringify } from '../util/hash.ts';
+
+export interface StageRecord {
+  status: 'running' | 'done';
+  startedAt: string;
+  finishedAt?: string;
+  seconds?: number;
+  counts: Record<string, number>;
+  timings: Record<string, number>;
+}
+
+/** What decides the results: two runs with equal inputs here may share a folder. */
+export interface RunIdentity {
+  config: Record<string, unknown>;
+  model: { dir: string; hash: string } | null;
+  /** vocabulary, phrase and template sources: paths/backends and content hashes */
+  sources: Record<string, unknown>;
+  seeds: Record<string, number>;
+  shard: { index: number; count: number };
+}
+
+export interface RunRequest extends RunIdentity {
+  runtime?: Record<string, unknown>;
+}
+
+export interface RunManifest extends RunIdentity {
+  format: 'starword-run';
+  version: 1;
+  createdAt: string;
+  updatedAt: string;
+  fingerprint: string;
+  runtime: Record<string, unknown>;
+  packages: Record<string, string>;
+  stages: Record<string, StageRecord>;
+}
+
+const PACKAGES = ['onnxruntime-node', 'sharp', 'apache-arrow', 'csv-parse', 'openai', 'p-queue', 'better-sqlite3', 'commander', 'zod'];
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Versions of starword, its main dependencies (as installed) and Node. */
+export function packageVersions(root = ROOT): Record<string, string> {
+  const version = (file: string): string => {
+    try {
+      return String((JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version ?? 'unknown');
+    } catch {
+      return 'missing';
+    }
+  };
+  const out: Record<string, string> = { starword: version(join(root, 'package.json')), node: process.version };
+  for (const pkg of PACKAGES) out[pkg] = version(join(root, 'node_modules', pkg, 'package.json'));
+  return out;
+}
+
+function identityView(id: RunIdentity): Record<string, unknown> {
+  return { config: id.config, model: id.model?.hash ?? null, sources: id.sources, seeds: id.seeds, shardCount: id.shard.count };
+}
+
+/** Equal for every shard of one run (the shard index is not part of it). */
+export function configFingerprint(id: RunIdentity): string {
+  return hashJson(identityView(id));
+}
+
+/** Dotted paths whose values differ between two JSON-able values. */
+export function diffKeys(a: unknown, b: unknown, prefix = ''): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => diffKeys(a[k], b[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return stableStringify(a ?? null) === stableStringify(b ?? null) ? [] : [prefix || '(root)'];
+}
+
+function show(v: unknown): string {
+  const s = v === undefined ? 'unset' : JSON.stringify(v);
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+function lookup(obj: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+/**
+ * Refuses to continue a run whose results-deciding inputs changed, naming what changed, unless
+ * `force`. Returns the differing keys (empty when compatible) so a forced run can say what it overrode.
+ */
+export function checkCompatible(existing: RunIdentity, requested: RunIdentity, force: boolean): string[] {
+  const a = identityView(existing);
+  const b = identityView(requested);
+  const keys = diffKeys(a, b);
+  if (existing.shard.index !== requested.shard.index) keys.push('shardIndex');
+  if (keys.length > 0 && !force) {
+    const shown = keys.slice(0, 6).map((k) => (k === 'shardIndex'
+      ? `shard index ${existing.shard.index} → ${requested.shard.index}`
+      : `${k} ${show(lookup(a, k))} → ${show(lookup(b, k))}`));
+    const more = keys.length > 6 ? ` and ${keys.length - 6} more` : '';
+    throw new UserError(`this run folder was made with a different configuration (${shown.join(', ')}${more}); `
+      + 'rerun with the same options, use another --out, or pass --force to continue anyway (results may then mix)');
+  }
+  return keys;
+}
+
+export function runManifestPath(runDir: string): string {
+  return join(runDir, RUN_MANIFEST_FILE);
+}
+
+export function readRunManifest(runDir: string): RunManifest | null {
+  const path = runManifestPath(runDir);
+  if (!existsSync(path)) return null;
+  try {
+    const m = JSON.parse(readFileSync(path, 'utf8')) as RunManifest;
+    if (m.format !== 'starword-run') throw new Error('not a starword run manifest');
+    return m;
+  } catch (err) {
+    throw new UserError(`${path}: ${(err as Error).message}`);
+  }
+}
+
+export function writeRunManifest(runDir: string, manifest: RunManifest): void {
+  mkdirSync(runDir, { recursive: true });
+  writeFileAtomic(runManifestPath(runDir), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/**
+ * Creates the run folder's manifest, or checks the existing one against `request` (see checkCompatible)
+ * and refreshes its runtime and package versions. Stage records are kept.
+ */
+export function openRunManifest(runDir: string, request: RunRequest, force = false): RunManifest {
+  const now = new Date().toISOString();
+  const existing = readRunManifest(runDir);
+  if (existing) checkCompatible(existing, request, force);
+  const manifest: RunManifest = {
+    format: 'starword-run',
+    version: 1,
+    createdAt: existing?.createdAt ?? now,
+    updatedAt: now,
+    fingerprint: configFingerprint(request),
+    config: request.config,
+    model: request.model,
+    sources: request.sources,
+    seeds: request.seeds,
+    shard: request.shard,
+    runtime: request.runtime ?? {},
+    packages: packageVersions(),
+    stages: existing?.stages ?? {},
+  };
+  writeRunManifest(runDir, manifest);
+  return manifest;
+}
+
+function updateStage(runDir: string, stage: string, fn: (prev: StageRecord | undefined) => StageRecord): RunManifest {
+  const m = readRunManifest(runDir);
+  if (!m) throw new Error(`${runManifestPath(runDir)}: missing (open the run before recording stages)`);
+  m.stages[stage] = fn(m.stages[stage]);
+  m.updatedAt = new Date().toISOString();
+  writeRunManifest(runDir, m);
+  return m;
+}
+
+export function startStage(runDir: string, stage: string): RunManifest {
+  return updateStage(runDir, stage, () => ({ status: 'running', startedAt: new Date().toISOString(), counts: {}, timings: {} }));
+}
+
+export function finishStage(runDir: string, stage: string, result: { seconds: number; counts?: Record<string, number>; timings?: Record<string, number> }): RunManifest {
+  return updateStage(runDir, stage, (prev) => ({
+    status: 'done',
+    startedAt: prev?.startedAt ?? new Date().toISOString(),
+    finishedAt: new Date().toISOString(),
+    seconds: result.seconds,
+    counts: result.counts ?? {},
+    timings: result.timings ?? {},
+  }));
+}

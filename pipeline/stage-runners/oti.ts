@@ -1,0 +1,71 @@
+/** The OTI stage as the CLI and `starword run` drive it: options, model, phrase pool, progress. */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import type { ClipModel } from '../../clip/weights.ts';
+import { createTextEncoder } from '../../clip/text-encoder.ts';
+import { fillTemplate, loadTemplates } from '../../clip/templates.ts';
+import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { stageDir } from '../../schemas/run-layout.ts';
+import { readInitTokens } from '../../stages/oti/init-from.ts';
+import { SEARLE_OTI, type OtiOptions } from '../../stages/oti/options.ts';
+import { OtiSession } from '../../stages/oti/oti-session.ts';
+import { PhrasePool } from '../../stages/oti/phrase-pool.ts';
+import { type OtiSummary, runOti } from '../../stages/oti/run-oti.ts';
+import { UserError } from '../../util/errors.ts';
+import { sessionOptions } from '../model-loading.ts';
+import { floatOption, intOption, positiveIntOption } from '../options.ts';
+import { createProgress } from '../progress.ts';
+
+export interface OtiCliOptions {
+  otiSteps: number; otiBatch: number; lr: number; weightDecay: number; emaDecay: number;
+  lambdaCos: number; lambdaGpt: number; initStd: number; otiTopK: number; seed: number;
+  initFrom?: string; phrasesDir?: string; threads?: number; cacheDir?: string; logJson?: boolean;
+}
+
+/** Adds the OTI options (SEARLE's defaults) to a command. */
+export function addOtiOptions(cmd: Command): Command {
+  const d = SEARLE_OTI;
+  return cmd
+    .option('--oti-steps <n>', 'OTI steps per image', positiveIntOption, d.steps)
+    .option('--oti-batch <n>', 'images per OTI batch', positiveIntOption, d.batchSize)
+    .option('--lr <x>', 'AdamW learning rate', floatOption, d.adamw.lr)
+    .option('--weight-decay <x>', 'AdamW weight decay', floatOption, d.adamw.weightDecay)
+    .option('--ema-decay <x>', 'EMA decay of v*', floatOption, d.emaDecay)
+    .option('--lambda-cos <x>', 'weight of L_cos', floatOption, d.lambdaCos)
+    .option('--lambda-gpt <x>', 'weight of L_gpt', floatOption, d.lambdaGpt)
+    .option('--init-std <x>', 'std of the random initial v*', floatOption, d.initStd)
+    .option('--oti-top-k <n>', 'concepts per image whose phrases feed L_gpt', positiveIntOption, d.topK)
+    .option('--seed <n>', 'seed of v* and of the template/phrase draws', intOption, d.seed)
+    .option('--init-from <path>', 'warm start: a tokens Arrow file or folder (earlier OTI run, or phi invert)');
+}
+
+export function otiOptionsFrom(o: OtiCliOptions): OtiOptions {
+  if (o.lambdaCos < 0 || o.lambdaGpt < 0 || o.lambdaCos + o.lambdaGpt <= 0) throw new UserError('--lambda-cos and --lambda-gpt must be ≥ 0 and not both 0');
+  if (!(o.emaDecay >= 0 && o.emaDecay <= 1)) throw new UserError('--ema-decay must be in [0, 1]');
+  return {
+    steps: o.otiSteps, batchSize: o.otiBatch,
+    adamw: { ...SEARLE_OTI.adamw, lr: o.lr, weightDecay: o.weightDecay },
+    emaDecay: o.emaDecay, lambdaCos: o.lambdaCos, lambdaGpt: o.lambdaGpt, initStd: o.initStd, topK: o.otiTopK, seed: o.seed,
+  };
+}
+
+/** SEARLE's OTI templates: the 24 PALAVRA templates formatted with " $ ", tokenized once. */
+export function otiTemplateIds(tokenizer: ClipTokenizer, ctx: number): Int32Array[] {
+  return loadTemplates().map((t) => tokenizer.tokenize(fillTemplate(t, '$'), ctx));
+}
+
+export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOptions, log: (line: string) => void): Promise<OtiSummary> {
+  const options = otiOptionsFrom(o);
+  const sess = sessionOptions(o);
+  const tokenizer = await ClipTokenizer.forModelDir(model.dir);
+  const [session, text] = await Promise.all([OtiSession.create(model, sess), createTextEncoder(model, { ...sess, tokenizer })]);
+  const pool = PhrasePool.load(resolve(o.phrasesDir ?? stageDir(runDir, 'phrases')), tokenizer, text, model.config.text.ctx);
+  log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
+  const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
+  if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);
+  return runOti({
+    runDir, session, pool, templates: otiTemplateIds(tokenizer, model.config.text.ctx), options, init,
+    progress: createProgress('oti', { logJson: o.logJson }), log,
+    metadata: { 'starword.model_hash': model.hash, 'starword.steps': String(options.steps) },
+  });
+}

@@ -1,0 +1,47 @@
+import type { ImageEncoder } from '../../clip/encoder-types.ts';
+
+/**
+ * Where a stage reports progress. pipeline/progress.ts implements it (bar / JSON lines / quiet);
+ * declared here because stages may not import the pipeline.
+ */
+export interface ProgressSink {
+  /** `done` counts work already finished before this run (resumed parts), so rates count only new work. */
+  start(total: number, done?: number): void;
+  increment(n?: number): void;
+  stop(): void;
+}
+
+/** An image file → 3×S×S normalised pixels; throws (an ImageDecodeError for a bad file) when it cannot. */
+export type PreprocessFn = (path: string) => Promise<Float32Array>;
+
+export interface EmbedOptions {
+  runDir: string;
+  imageEncoder: ImageEncoder;
+  preprocess: PreprocessFn;
+  /** images per encoder call (default 32) */
+  batchSize?: number;
+  /** images decoded at once (default: the CPU count) */
+  concurrency?: number;
+  progress?: ProgressSink;
+  /** extra schema metadata for the features parts (model hash, preprocessing mode, ...) */
+  metadata?: Record<string, string>;
+}
+
+/** Seconds spent per phase, clip-retrieval's split: waiting for decoded pixels, in the encoder, writing. */
+export interface PhaseTimings {
+  read_s: number;
+  compute_s: number;
+  write_s: number;
+}
+
+export interface EmbedSummary extends PhaseTimings {
+  parts: number;
+  /** parts found done and left as they were */
+  partsSkipped: number;
+  /** images in the plan, in the parts written now, embedded now, failed now */
+  images: number;
+  processed: number;
+  embedded: number;
+  failed: number;
+  seconds: number;
+}

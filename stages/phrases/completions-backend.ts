@@ -1,0 +1,57 @@
+/**
+ * SEARLE's way: a base model continues `a photo of {concept} that`, n samples at temperature 0.5, through
+ * any OpenAI-compatible /v1/completions (vLLM, llama.cpp server, Ollama, OpenAI). The stored phrase starts
+ * with the prompt, as SEARLE's does.
+ */
+import type OpenAI from 'openai';
+import { generateInBatches } from './batching.ts';
+import { MalformedAnswerError } from './request-errors.ts';
+import type { SamplingOptions } from './sampling.ts';
+import type { RequestScheduler } from './scheduler.ts';
+import type { PhraseBackend } from './types.ts';
+
+export const SEARLE_PROMPT = 'a photo of {concept} that';
+
+export interface CompletionsBackendOptions {
+  client: OpenAI;
+  scheduler: RequestScheduler;
+  model: string;
+  sampling: SamplingOptions;
+  promptTemplate?: string;
+}
+
+export function fillPrompt(template: string, concept: string): string {
+  return template.split('{concept}').join(concept);
+}
+
+/** A rough token count for budgeting before the call (about 4 characters a token). */
+export function estimateTokens(text: string): number { return Math.ceil(text.length / 4) + 1; }
+
+export function createCompletionsBackend(opts: CompletionsBackendOptions): PhraseBackend {
+  const template = opts.promptTemplate ?? SEARLE_PROMPT;
+  const { n, maxTokens, temperature, seed } = opts.sampling;
+  return {
+    id: 'completions',
+    model: opts.model,
+    params: { prompt: template, n, max_tokens: maxTokens, temperature, seed },
+    cacheable: true,
+    generate(concept, count) {
+      const prompt = fillPrompt(template, concept);
+      return generateInBatches(count, opts.sampling.batchN, (k, batchIndex) => opts.scheduler.run(
+        `${JSON.stringify(concept)} batch ${batchIndex}`, estimateTokens(prompt) + k * maxTokens,
+        async (signal) => {
+          const res = await opts.client.completions.create({
+            model: opts.model, prompt, n: k, max_tokens: maxTokens, temperature,
+            ...(seed !== undefined ? { seed: seed + batchIndex } : {}),
+          }, { signal });
+          if (!res || !Array.isArray(res.choices)) throw new MalformedAnswerError('no choices in the answer');
+          const phrases = res.choices.map((c) => {
+            if (typeof c?.text !== 'string') throw new MalformedAnswerError('a choice without text');
+            return prompt + c.text;
+          });
+          const usage = { prompt: res.usage?.prompt_tokens ?? 0, completion: res.usage?.completion_tokens ?? 0 };
+          return { value: { phrases, usage }, tokens: res.usage ? usage.prompt + usage.completion : undefined };
+        }));
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * What to do about a failed LLM request: retry (and after how long) or give up on the concept or the run.
+ * Retryable: 429, 408, 409, 5xx, timeouts, connection errors, malformed answers. Fatal for the whole run:
+ * 401/403/404 (a bad key or an unknown model fails every concept alike). Other 4xx fail the concept.
+ */
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { errorMessage } from '../../util/errors.ts';
+import { scrub } from './secrets.ts';
+
+export type FaultKind = 'rate-limit' | 'server' | 'timeout' | 'connection' | 'malformed' | 'client' | 'fatal' | 'aborted';
+
+export interface RequestFault {
+  kind: FaultKind;
+  retryable: boolean;
+  /** The server's Retry-After / retry-after-ms, in ms, when it sent one. */
+  retryAfterMs?: number;
+  /** One line, secrets scrubbed. */
+  message: string;
+}
+
+/** The answer arrived but is not what was asked for (bad JSON, wrong shape, no choices). */
+export class MalformedAnswerError extends Error {
+  constructor(message: string) { super(message); this.name = 'MalformedAnswerError'; }
+}
+
+/** Parses `retry-after-ms` (float ms) or `Retry-After` (seconds, or an HTTP date) into ms; undefined if absent/bad. */
+export function parseRetryAfter(headers: { get(name: string): string | null } | undefined, now = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && ms.trim() !== '') {
+    const v = Number(ms);
+    if (Number.isFinite(v) && v >= 0) return v;
+  }
+  const ra = headers.get('retry-after');
+  if (ra === null || ra.trim() === '') return undefined;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(ra)) return Number(ra) * 1000;
+  const at = Date.parse(ra);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+export function classifyError(err: unknown): RequestFault {
+  const message = scrub(errorMessage(err));
+  if (err instanceof APIUserAbortError) return { kind: 'aborted', retryable: false, message };
+  // The timeout error is a connection error subclass: test it first.
+  if (err instanceof APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
+  if (err instanceof APIConnectionError) {
+    return { kind: 'connection', retryable: true, message: `connection error: ${scrub(errorMessage((err as Error).cause ?? err))}` };
+  }
+  if (err instanceof APIError) {
+    const status = err.status ?? 0;
+    const retryAfterMs = parseRetryAfter(err.headers);
+    const line = message.startsWith(String(status)) ? `HTTP ${message}` : `HTTP ${status}: ${message}`;
+    if (status === 429) return { kind: 'rate-limit', retryable: true, retryAfterMs, message: line };
+    if (status >= 500 || status === 408 || status === 409) return { kind: 'server', retryable: true, retryAfterMs, message: line };
+    if (status === 401 || status === 403 || status === 404) return { kind: 'fatal', retryable: false, message: line };
+    return { kind: 'client', retryable: false, message: line };
+  }
+  // A 200 whose body is not JSON makes the SDK throw a SyntaxError; our own validation throws MalformedAnswerError.
+  if (err instanceof MalformedAnswerError || err instanceof SyntaxError) {
+    return { kind: 'malformed', retryable: true, message: `malformed answer: ${message}` };
+  }
+  // Anything else thrown by fetch (socket closed mid-body, …) behaves like a connection error.
+  return { kind: 'connection', retryable: true, message };
+}

@@ -1,0 +1,222 @@
+/**
+ * The phrases stage, end to end: generate what the cache lacks (paid, committed per concept), then build
+ * the output parts from the cache (clean-up, swap, targets) and write the run summary. The programmatic
+ * API the pipeline calls; `starword phrases` is a thin layer over it.
+ */
+import { existsSync, readdirSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { TextEncoder } from '../../clip/encoder-types.ts';
+import { SCHEMA_VERSION } from '../../schemas/columns.ts';
+import { KIND as PHRASES_KIND } from '../../schemas/phrases.ts';
+import { isPartDone, partPaths, readPartStats, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
+import { errorMessage } from '../../util/errors.ts';
+import { type BuiltRows, type PartContext, type RawConcept, buildRows, buildTable, partInputsHash } from './build-part.ts';
+import { PhraseCache } from './cache.ts';
+import type { ChatFormat } from './chat-backend.ts';
+import type { ConceptSummary } from './concept-summary.ts';
+import { type BuiltBackend, DEFAULT_REQUESTS, type RequestOptions, createBackend } from './create-backend.ts';
+import { generateMissing } from './generate.ts';
+import { type LlmOptionInput, defaultBackend, resolveLlmSettings } from './llm-settings.ts';
+import { Progress } from './progress.ts';
+import { DEFAULT_SAMPLING, type SamplingOptions } from './sampling.ts';
+import { scrub } from './secrets.ts';
+import type { SwapMode } from './swap.ts';
+import { DEFAULT_FEATURE_BATCH } from './targets.ts';
+import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } from './types.ts';
+import { UserError } from '../../util/errors.ts';
+import { configKey } from './cache.ts';
+
+export const CACHE_FILE = 'phrases-cache.sqlite';
+export const SUMMARY_FILE = 'phrases-summary.json';
+export const DEFAULT_CONCEPTS_PER_PART = 1000;
+
+export interface RunPhrasesOptions {
+  /** The needed concepts, in order (see concept-source.ts to read them). */
+  concepts: readonly string[];
+  outDir: string;
+  /** Default: 'completions' when an LLM model is configured (option or STARWORD_LLM_MODEL), else 'templates'. */
+  backend?: BackendId;
+  llm?: LlmOptionInput;
+  requests?: Partial<RequestOptions>;
+  sampling?: Partial<SamplingOptions>;
+  chatFormat?: ChatFormat;
+  importFile?: string;
+  seed?: number;
+  /** Default <outDir>/phrases-cache.sqlite; point several runs or datasets at one file to share paid phrases. */
+  cachePath?: string;
+  swap?: SwapMode;
+  /** CLIP token count of a text, SOT and EOT included. */
+  countTokens: (text: string) => number;
+  /** When given, each kept phrase's CLIP text feature is stored as its target. */
+  textEncoder?: TextEncoder;
+  /** Names the encoder's weights (e.g. the model hash) so parts built with other weights are rebuilt. */
+  textEncoderId?: string;
+  featureBatch?: number;
+  conceptsPerPart?: number;
+  /** Concepts generated at once (default 2 × concurrency). */
+  conceptWorkers?: number;
+  /** Progress and notices, one line each (already scrubbed). */
+  log?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface PhrasesResult {
+  /** HTTP requests actually made this run (retries included). */
+  requests: number;
+  /** Concepts served from the cache. */
+  cached: number;
+  /** Concepts generated (and committed) this run. */
+  generated: number;
+  /** Concepts with no phrases: generation failed, or missing from an import file. */
+  failed: number;
+  /** Concepts dropped whole by the 'searle' swap rule. */
+  dropped: number;
+  concepts: number;
+  phrases: number;
+  usage: TokenUsage;
+  retries: number;
+  faults: Record<string, number>;
+  backend: BackendId;
+  model: string;
+  paramsHash: string;
+  cachePath: string | null;
+  parts: number[];
+  /** Parts kept from an earlier run because their inputs had not changed. */
+  partsReused: number;
+  perConcept: Record<string, ConceptSummary>;
+}
+
+export async function runPhrases(opts: RunPhrasesOptions): Promise<PhrasesResult> {
+  const log = opts.log ?? (() => {});
+  const llm = resolveLlmSettings(opts.llm, opts.env);
+  const backendId = opts.backend ?? defaultBackend(llm);
+  const requests: RequestOptions = { ...DEFAULT_REQUESTS, ...opts.requests };
+  const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, ...opts.sampling };
+  validate(opts, requests, sampling);
+  const swap = opts.swap ?? 'word';
+  const built = await createBackend({
+    backend: backendId, llm, requests, sampling, chatFormat: opts.chatFormat, importFile: opts.importFile,
+    seed: opts.seed, log: (line) => log(scrub(line)),
+  }, opts.concepts);
+  const { backend } = built;
+  const paramsHash = configKey({ backend: backend.id, model: backend.model, params: backend.params });
+  const cachePath = backend.cacheable ? resolve(opts.cachePath ?? join(opts.outDir, CACHE_FILE)) : null;
+  const cache = cachePath ? PhraseCache.open(cachePath) : null;
+  try {
+    let cached = 0, generated = 0;
+    const usage: TokenUsage = { prompt: 0, completion: 0 };
+    if (cache) {
+      const key = cache.register({ backend: backend.id, model: backend.model, params: backend.params });
+      const progress = new Progress(log, opts.concepts.length, 'phrases');
+      const report = await generateMissing({
+        concepts: opts.concepts, backend, cache, cacheKey: key, n: sampling.n,
+        workers: opts.conceptWorkers ?? Math.max(2, 2 * requests.concurrency),
+        onConcept: (e) => {
+          if (e.status === 'failed') log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}`);
+          progress.tick(e.status, `${built.requestCount()} requests`);
+        },
+      }).catch((err: unknown) => {
+        built.stop();
+        if (err instanceof RunFatalError) throw new UserError(`phrases: ${scrub(errorMessage(err))}`);
+        throw err;
+      });
+      progress.done(`${built.requestCount()} requests`);
+      cached = report.cached;
+      generated = report.generated;
+      usage.prompt += report.usage.prompt;
+      usage.completion += report.usage.completion;
+    }
+
+    const ctx: PartContext = { backend: backend.id, model: backend.model, paramsHash, swap, countTokens: opts.countTokens };
+    const perPart = opts.conceptsPerPart ?? DEFAULT_CONCEPTS_PER_PART;
+    const perConcept: Record<string, ConceptSummary> = {};
+    const parts: number[] = [];
+    let phrases = 0, partsReused = 0;
+    for (let start = 0, index = 0; start < opts.concepts.length; start += perPart, index++) {
+      const chunk = opts.concepts.slice(start, start + perPart);
+      const raw: RawConcept[] = [];
+      for (const concept of chunk) raw.push(await rawConcept(concept, built, cache, paramsHash, sampling.n));
+      const inputsHash = partInputsHash(raw, ctx, opts.textEncoder ? (opts.textEncoderId ?? 'unnamed-encoder') : null);
+      let built_: BuiltRows;
+      if (isPartDone(opts.outDir, PHRASES_KIND, index) && readPartStats(opts.outDir, PHRASES_KIND, index).inputsHash === inputsHash) {
+        const stats = readPartStats(opts.outDir, PHRASES_KIND, index);
+        built_ = { rows: [], summary: stats.concepts as Record<string, ConceptSummary> };
+        phrases += stats.rows;
+        partsReused++;
+      } else {
+        built_ = buildRows(raw, ctx);
+        const table = await buildTable(built_.rows, opts.textEncoder, opts.featureBatch ?? DEFAULT_FEATURE_BATCH,
+          (done) => log(`phrases: part ${index}: target features ${done}/${built_.rows.length}`));
+        await writePart(opts.outDir, PHRASES_KIND, index, table, SCHEMA_VERSION, {
+          inputsHash, backend: backend.id, model: backend.model, paramsHash, swap,
+          targetDim: opts.textEncoder?.dim ?? null, concepts: built_.summary,
+        });
+        phrases += built_.rows.length;
+        log(`phrases: wrote part ${index} (${chunk.length} concepts, ${built_.rows.length} phrases)`);
+      }
+      Object.assign(perConcept, built_.summary);
+      parts.push(index);
+    }
+    removeStaleParts(opts.outDir, parts.length);
+
+    const summaries = Object.values(perConcept);
+    const stats = built.stats();
+    const result: PhrasesResult = {
+      requests: built.requestCount(), cached, generated,
+      failed: summaries.filter((s) => s.status === 'failed').length,
+      dropped: summaries.filter((s) => s.status === 'dropped').length,
+      concepts: opts.concepts.length, phrases, usage,
+      retries: stats?.retries ?? 0, faults: { ...(stats?.faults ?? {}) },
+      backend: backend.id, model: backend.model, paramsHash, cachePath, parts, partsReused, perConcept,
+    };
+    const { perConcept: _omit, ...headline } = result;
+    writeFileAtomic(join(opts.outDir, SUMMARY_FILE), `${JSON.stringify({ ...headline, swap, sampling: backend.params, perConcept }, null, 2)}\n`);
+    return result;
+  } finally {
+    cache?.close();
+  }
+}
+
+async function rawConcept(concept: string, built: BuiltBackend, cache: PhraseCache | null, key: string, n: number): Promise<RawConcept> {
+  if (cache) {
+    const hit = cache.get(key, concept);
+    if (hit) return { concept, phrases: hit.phrases };
+    return { concept, failed: cache.failure(key, concept)?.reason || 'not generated' };
+  }
+  try {
+    return { concept, phrases: (await built.backend.generate(concept, n)).phrases };
+  } catch (err) {
+    if (err instanceof ConceptFailedError) return { concept, failed: scrub(err.message) };
+    throw err;
+  }
+}
+
+/** Parts left by an earlier run with more concepts would otherwise be read as part of this output. */
+function removeStaleParts(dir: string, keep: number): void {
+  if (!existsSync(dir)) return;
+  const re = new RegExp(`^${PHRASES_KIND}-(\\d{5,})\\.(arrow|stats\\.json)$`);
+  for (const name of readdirSync(dir)) {
+    const m = re.exec(name);
+    if (m && Number(m[1]) >= keep) {
+      const paths = partPaths(dir, PHRASES_KIND, Number(m[1]));
+      for (const p of [paths.stats, paths.arrow]) if (existsSync(p)) unlinkSync(p);
+    }
+  }
+}
+
+function validate(opts: RunPhrasesOptions, requests: RequestOptions, sampling: SamplingOptions): void {
+  const positiveInt = (name: string, v: number | undefined): void => {
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UserError(`${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt('--n', sampling.n);
+  positiveInt('--batch-n', sampling.batchN);
+  positiveInt('--max-tokens', sampling.maxTokens);
+  positiveInt('--concurrency', requests.concurrency);
+  positiveInt('--rpm', requests.rpm);
+  positiveInt('--tpm', requests.tpm);
+  positiveInt('--timeout-ms', requests.timeoutMs);
+  positiveInt('--concepts-per-part', opts.conceptsPerPart);
+  if (!(Number.isInteger(requests.retries) && requests.retries >= 0)) throw new UserError(`--retries must be an integer ≥ 0, got ${requests.retries}`);
+  if (!(sampling.temperature >= 0 && sampling.temperature <= 2)) throw new UserError(`--temperature must be in [0, 2], got ${sampling.temperature}`);
+  if (opts.concepts.length === 0) throw new UserError('no concepts to make phrases for');
+}

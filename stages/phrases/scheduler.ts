@@ -1,0 +1,99 @@
+/**
+ * Every LLM request goes through here: p-queue for concurrency and requests per minute, a token budget for
+ * tokens per minute, and our own retry loop (the openai client's retries are off, so each attempt is seen,
+ * counted and rate-limited). Each attempt is its own queue task: a backoff wait does not hold a slot.
+ */
+import PQueue from 'p-queue';
+import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from './backoff.ts';
+import { type FaultKind, classifyError } from './request-errors.ts';
+import { TokenBudget } from './token-budget.ts';
+import { ConceptFailedError, RunFatalError } from './types.ts';
+
+export interface SchedulerOptions {
+  concurrency: number;
+  /** Requests per minute (p-queue intervalCap over a 60 s interval). */
+  rpm?: number;
+  /** Tokens per minute. */
+  tpm?: number;
+  /** Retries after the first attempt. */
+  retries: number;
+  backoff?: Partial<BackoffOptions>;
+  signal?: AbortSignal;
+  /** One-line notices (retries), already scrubbed. */
+  log?: (line: string) => void;
+}
+
+export interface SchedulerStats {
+  /** Attempts started (each is one HTTP request). */
+  attempts: number;
+  retries: number;
+  faults: Partial<Record<FaultKind, number>>;
+}
+
+export interface AttemptResult<T> { value: T; tokens?: number }
+
+export class RequestScheduler {
+  private readonly queue: PQueue;
+  private readonly budget?: TokenBudget;
+  private readonly backoff: BackoffOptions;
+  private readonly abort = new AbortController();
+  readonly stats: SchedulerStats = { attempts: 0, retries: 0, faults: {} };
+
+  constructor(private readonly opts: SchedulerOptions) {
+    this.queue = new PQueue({
+      concurrency: Math.max(1, opts.concurrency),
+      ...(opts.rpm ? { intervalCap: opts.rpm, interval: 60_000 } : {}),
+    });
+    if (opts.tpm) this.budget = new TokenBudget(opts.tpm);
+    this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    opts.signal?.addEventListener('abort', () => this.abort.abort(opts.signal?.reason), { once: true });
+  }
+
+  /** Aborted when the caller's signal aborts or a run-fatal error is met. */
+  get signal(): AbortSignal { return this.abort.signal; }
+
+  /**
+   * Runs `attempt` until it succeeds, retrying what is retryable. `label` names the request in notices;
+   * `estimateTokens` is reserved from the TPM budget before each attempt. Throws ConceptFailedError when
+   * the retries are spent or the error is not retryable, RunFatalError on a run-fatal error.
+   */
+  async run<T>(label: string, estimateTokens: number, attempt: (signal: AbortSignal) => Promise<AttemptResult<T>>): Promise<T> {
+    for (let i = 0; ; i++) {
+      const signal = this.abort.signal;
+      try {
+        const result = await this.queue.add(async () => {
+          const reservation = this.budget ? await this.budget.reserve(estimateTokens, signal) : undefined;
+          signal.throwIfAborted();
+          this.stats.attempts++;
+          // A failed attempt keeps its estimate reserved: it may still have cost tokens (the safe side).
+          const out = await attempt(signal);
+          if (reservation && out.tokens !== undefined) this.budget!.settle(reservation, out.tokens);
+          return out;
+        }, { signal });
+        return result.value;
+      } catch (err) {
+        if (signal.aborted) throw new RunFatalError(`aborted: ${String(signal.reason ?? 'signal')}`);
+        const fault = classifyError(err);
+        this.stats.faults[fault.kind] = (this.stats.faults[fault.kind] ?? 0) + 1;
+        if (fault.kind === 'fatal') {
+          const fatal = new RunFatalError(fault.message);
+          this.abort.abort(fatal.message);
+          throw fatal;
+        }
+        if (!fault.retryable || i >= this.opts.retries) {
+          throw new ConceptFailedError(i > 0 ? `${fault.message} (after ${i + 1} attempts)` : fault.message);
+        }
+        const delay = backoffDelay(i, fault.retryAfterMs, this.backoff);
+        this.stats.retries++;
+        this.opts.log?.(`${label}: ${fault.message}; retry ${i + 1}/${this.opts.retries} in ${Math.round(delay)} ms`);
+        try { await sleep(delay, signal); } catch { throw new RunFatalError(`aborted: ${String(signal.reason ?? 'signal')}`); }
+      }
+    }
+  }
+
+  /** Drops queued attempts and aborts running ones. */
+  stop(reason = 'stopped'): void {
+    this.queue.clear();
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Query features of the four retrieval methods of SEARLE's result table:
+ * - searle: CLIP text feature of `a photo of $ that {caption}` with the reference's pseudo-token in `$`;
+ * - image:  the reference image's feature (the caption ignored);
+ * - text:   the caption's text feature (the reference ignored);
+ * - sum:    normalised image feature + normalised text feature, re-normalised.
+ * FashionIQ queries carry two captions; as SEARLE's validate.py does, each is stripped of '.?, ' at both
+ * ends, they are joined `{c1} and {c2}` and `{c2} and {c1}`, each order is prompted and encoded, and the
+ * two normalised features are averaged and re-normalised. The text and sum baselines use the same two
+ * joins without the prompt. Every returned feature is L2-normalised.
+ */
+import type { TextEncoder } from '../../clip/encoder-types.ts';
+import { UserError } from '../../util/errors.ts';
+import { normalizeInPlace, normalized } from './vectors.ts';
+
+export const METHODS = ['searle', 'image', 'text', 'sum'] as const;
+export type Method = typeof METHODS[number];
+
+export function isMethod(s: string): s is Method {
+  return (METHODS as readonly string[]).includes(s);
+}
+
+/** SEARLE's retrieval prompt. */
+export function searlePrompt(caption: string): string {
+  return `a photo of $ that ${caption}`;
+}
+
+/** Python's str.strip('.?, '): drop those characters from both ends. */
+export function stripCaption(c: string): string {
+  return c.replace(/^[.?, ]+/, '').replace(/[.?, ]+$/, '');
+}
+
+/** The caption variants of a query: itself for one caption, both join orders for FashionIQ's two. */
+export function captionVariants(captions: readonly string[]): string[] {
+  if (captions.length === 1) return [captions[0]];
+  if (captions.length === 2) {
+    const [a, b] = captions.map(stripCaption);
+    return [`${a} and ${b}`, `${b} and ${a}`];
+  }
+  throw new UserError(`a query needs one or two captions, got ${captions.length}`);
+}
+
+export interface ComposeInput {
+  captions: readonly string[];
+  /** the reference's pseudo-token (searle) */
+  token?: Float32Array | null;
+  /** the reference's image feature, raw or normalised (image, sum) */
+  image?: Float32Array | null;
+}
+
+export interface ComposeOptions {
+  /** needed by searle, text and sum */
+  text?: TextEncoder;
+  /** texts per encodeTexts call (default 256) */
+  batch?: number;
+}
+
+/** What a method needs of each query's reference. */
+export function methodNeeds(method: Method): { token: boolean; image: boolean; text: boolean } {
+  return { token: method === 'searle', image: method === 'image' || method === 'sum', text: method !== 'image' };
+}
+
+/**
+ * One normalised feature per query, or null where the query lacks what the method needs (no token or
+ * no reference feature): the caller counts such a query as a miss.
+ */
+export async function composeQueries(method: Method, inputs: readonly ComposeInput[], opts: ComposeOptions = {}): Promise<(Float32Array | null)[]> {
+  const needs = methodNeeds(method);
+  const usable = inputs.map((q) => (!needs.token || !!q.token) && (!needs.image || !!q.image));
+  let textFeatures: (Float32Array | null)[] = inputs.map(() => null);
+  if (needs.text) {
+    if (!opts.text) throw new UserError(`method '${method}' needs a text encoder`);
+    textFeatures = await encodeVariants(opts.text, inputs, usable, method === 'searle', opts.batch ?? 256);
+  }
+  return inputs.map((q, i) => {
+    if (!usable[i]) return null;
+    if (method === 'searle' || method === 'text') return textFeatures[i];
+    const img = normalized(q.image as Float32Array);
+    if (method === 'image') return img;
+    const t = textFeatures[i] as Float32Array;
+    if (t.length !== img.length) throw new UserError(`image features have ${img.length} dims, text features ${t.length}`);
+    const out = new Float32Array(img.length);
+    for (let j = 0; j < out.length; j++) out[j] = img[j] + t[j];
+    return normalizeInPlace(out);
+  });
+}
+
+/** Encodes every variant of every usable query in batches; averages each query's normalised variants. */
+async function encodeVariants(enc: TextEncoder, inputs: readonly ComposeInput[], usable: boolean[], prompted: boolean,
+  batch: number): Promise<(Float32Array | null)[]> {
+  const texts: string[] = [];
+  const pseudo: (Float32Array | null)[] = [];
+  const owner: number[] = [];
+  inputs.forEach((q, i) => {
+    if (!usable[i]) return;
+    for (const v of captionVariants(q.captions)) {
+      texts.push(prompted ? searlePrompt(v) : v);
+      pseudo.push(prompted ? (q.token as Float32Array) : null);
+      owner.push(i);
+    }
+  });
+  const sums: (Float32Array | null)[] = inputs.map(() => null);
+  for (let s = 0; s < texts.length; s += batch) {
+    const e = Math.min(s + batch, texts.length);
+    const feats = await enc.encodeTexts(texts.slice(s, e), prompted ? pseudo.slice(s, e) : undefined);
+    if (feats.length !== e - s) throw new Error(`text encoder returned ${feats.length} features for ${e - s} texts`);
+    feats.forEach((f, j) => {
+      const i = owner[s + j];
+      const n = normalized(f);
+      const acc = sums[i];
+      if (!acc) sums[i] = n;
+      else for (let d = 0; d < acc.length; d++) acc[d] += n[d];
+    });
+  }
+  // Mean of the normalised variants, re-normalised (the 1/2 of SEARLE's mean does not change the direction).
+  return sums.map((v) => (v ? normalizeInPlace(v) : null));
+}

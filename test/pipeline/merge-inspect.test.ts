@@ -1,0 +1,177 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { cpSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { formatReport, inspectRun } from '../../pipeline/commands/inspect.ts';
+import { MERGED_FILE, type MergedIndex, findRunDirs, mergeRuns } from '../../pipeline/commands/merge.ts';
+import { type RunRequest, finishStage, openRunManifest } from '../../pipeline/run-manifest.ts';
+import { shardRunDir } from '../../pipeline/sharding.ts';
+import { SCHEMA_VERSION } from '../../schemas/columns.ts';
+import * as features from '../../schemas/features.ts';
+import * as images from '../../schemas/images.ts';
+import * as tokens from '../../schemas/tokens.ts';
+import { partPaths, readPart, readPartStats, writePart } from '../../schemas/part-io.ts';
+import { readPlan, stageDir } from '../../schemas/run-layout.ts';
+import { runEmbed } from '../../stages/embed/index.ts';
+import { runIngest } from '../../stages/ingest/index.ts';
+import { FakeImageEncoder, makeImageFolder, tempDir } from '../embed/helpers.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const popts = preprocessOptions({ imageSize: 8 });
+const request = (index: number, count: number, steps = 3): RunRequest => ({
+  config: { partSize: 3, oti: { steps } }, model: { dir: 'fake', hash: 'fake' }, sources: {}, seeds: { oti: 0 }, shard: { index, count },
+});
+
+/** ingest + embed (+ a stand-in tokens part per features part, losses from the features) for one shard. */
+async function runShard(imgs: string, out: string, index: number, count: number): Promise<string> {
+  const runDir = shardRunDir(out, { index, count });
+  openRunManifest(runDir, request(index, count));
+  const ing = await runIngest({ source: imgs, runDir, shard: { index, count }, partSize: 3 });
+  finishStage(runDir, 'ingest', { seconds: ing.seconds, counts: { images: ing.plan.images } });
+  const s = await runEmbed({ runDir, imageEncoder: new FakeImageEncoder(), preprocess: (p) => preprocessImage(p, popts), batchSize: 2 });
+  finishStage(runDir, 'embed', { seconds: s.seconds, counts: { embedded: s.embedded, failed: s.failed } });
+  const plan = readPlan(runDir)!;
+  for (let p = 0; p < plan.parts; p++) {
+    const feats = features.fromTable(readPart(stageDir(runDir, 'embed'), features.KIND, p)).rows;
+    const rows: tokens.TokenRow[] = feats.map((f, i) => ({
+      imageId: f.imageId, token: f.features.slice(0, 2), ema: f.features.slice(0, 2), lcos: f.features[3], lgpt: 0.5,
+      steps: 3, seed: i, status: i === 1 ? 'failed' : 'ok', error: i === 1 ? 'NaN in OTI' : null,
+    }));
+    await writePart(stageDir(runDir, 'oti'), tokens.KIND, p, tokens.toTable(rows, 2), SCHEMA_VERSION);
+  }
+  return runDir;
+}
+
+async function fixture(): Promise<{ imgs: string; root: string }> {
+  const root = tempDir('merge');
+  const imgs = join(root, 'imgs');
+  await makeImageFolder(imgs, 10);
+  return { imgs, root };
+}
+
+function featureRows(runDirs: string[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const dir of runDirs) {
+    for (let p = 0; p < readPlan(dir)!.parts; p++) {
+      for (const r of features.fromTable(readPart(stageDir(dir, 'embed'), features.KIND, p)).rows) out.set(r.imageId, Array.from(r.features));
+    }
+  }
+  return out;
+}
+
+test('two shards merge; the union equals the unsharded run', async (t) => {
+  const { imgs, root } = await fixture();
+  const out = join(root, 'sharded');
+  await runShard(imgs, out, 1, 2);
+  await runShard(imgs, out, 0, 2);
+  const single = await runShard(imgs, join(root, 'single'), 0, 1);
+  const merged = await mergeRuns(findRunDirs(out), out);
+  t.is(merged.shardCount, 2);
+  t.is(merged.images, 13);
+  t.is(merged.rows['embed/features'], 10);
+  t.is(merged.rows['embed/errors'], 3);
+  t.deepEqual(merged.shards.map((s) => s.index), [0, 1]);
+  const onDisk = JSON.parse(readFileSync(join(out, MERGED_FILE), 'utf8')) as MergedIndex;
+  t.deepEqual(onDisk.parts['oti/tokens'].map((p) => p.shard), merged.parts['oti/tokens'].map((p) => p.shard));
+  // paths in the index are relative to it and point at real parts
+  const first = onDisk.parts['embed/features'][0];
+  t.is(features.fromTable(readPart(join(out, first.path, '..'), features.KIND, first.part)).rows.length, first.rows);
+
+  const union = featureRows(findRunDirs(out));
+  const whole = featureRows([single]);
+  t.deepEqual([...union.keys()].sort(), [...whole.keys()].sort());
+  for (const [id, v] of whole) t.deepEqual(union.get(id), v, id);
+
+  // `merge --runs a b --out c` does the same, and the single run merges as one shard
+  t.is((await mergeRuns([shardRunDir(out, { index: 0, count: 2 }), shardRunDir(out, { index: 1, count: 2 })], join(root, 'idx'))).images, 13);
+  t.is((await mergeRuns(findRunDirs(single), single)).shardCount, 1);
+});
+
+test('merge refuses a missing shard, an unfinished part, a mixed config, a duplicated shard', async (t) => {
+  const { imgs, root } = await fixture();
+  const out = join(root, 'run');
+  const d0 = await runShard(imgs, out, 0, 2);
+  await t.throwsAsync(mergeRuns(findRunDirs(out), out), { message: /cannot merge: shard 1 of 2 missing/ });
+  const d1 = await runShard(imgs, out, 1, 2);
+
+  const stats = partPaths(stageDir(d1, 'embed'), features.KIND, 0).stats;
+  renameSync(stats, `${stats}.bak`);
+  await t.throwsAsync(mergeRuns(findRunDirs(out), out), { message: /shard 1: embed\/features part 0 not done/ });
+  renameSync(`${stats}.bak`, stats);
+
+  openRunManifest(d1, request(1, 2, 99), true);
+  await t.throwsAsync(mergeRuns(findRunDirs(out), out), { message: /config fingerprint/ });
+  openRunManifest(d1, request(1, 2), true);
+
+  cpSync(d0, join(root, 'copy'), { recursive: true });
+  await t.throwsAsync(mergeRuns([d0, join(root, 'copy'), d1], out), { message: /shard 0 appears twice/ });
+  rmSync(join(root, 'copy'), { recursive: true });
+  await t.notThrowsAsync(mergeRuns(findRunDirs(out), out));
+
+  // an image planned into the wrong shard (shard 0's first image added to shard 1's first part)
+  const ingest1 = stageDir(d1, 'ingest');
+  const stolen = images.fromTable(readPart(stageDir(d0, 'ingest'), images.KIND, 0))[0];
+  const part = images.fromTable(readPart(ingest1, images.KIND, 0));
+  await writePart(ingest1, images.KIND, 0, images.toTable([...part, { ...stolen, shard: 1 }]), SCHEMA_VERSION,
+    { partHash: readPartStats(ingest1, images.KIND, 0).partHash });
+  const err = await t.throwsAsync(mergeRuns(findRunDirs(out), out));
+  t.regex(err!.message, new RegExp(`image '${stolen.imageId}' is in shards 0 and 1`));
+  t.regex(err!.message, /belongs to shard 0/);
+});
+
+test('inspect: counts per stage, failure histogram, loss distribution, timings', async (t) => {
+  const { imgs, root } = await fixture();
+  const out = join(root, 'run');
+  await runShard(imgs, out, 0, 2);
+  await runShard(imgs, out, 1, 2);
+  const r = inspectRun(out);
+  t.is(r.runs, 2);
+  t.deepEqual(r.images, { source: 13, planned: 13 });
+  t.is(r.parts['embed/features'].rows, 10);
+  t.is(r.parts['embed/features'].done, r.parts['embed/features'].planned);
+  t.is(r.failures.total, 3);
+  t.is(r.failures.byCode.empty, 1);
+  t.deepEqual(r.failures.byStage, { embed: 3 });
+  t.truthy(r.tokens);
+  const okLcos: number[] = [];
+  let failed = 0;
+  for (const dir of findRunDirs(out)) {
+    for (let p = 0; p < readPlan(dir)!.parts; p++) {
+      for (const row of tokens.fromTable(readPart(stageDir(dir, 'oti'), tokens.KIND, p)).rows) {
+        if (row.status === 'ok') okLcos.push(row.lcos); else failed++;
+      }
+    }
+  }
+  okLcos.sort((a, b) => a - b);
+  t.is(r.tokens!.ok, okLcos.length);
+  t.is(r.tokens!.failed, failed);
+  t.is(r.tokens!.lcos!.min, okLcos[0]);
+  t.is(r.tokens!.lcos!.max, okLcos[okLcos.length - 1]);
+  t.is(r.tokens!.lcos!.median, okLcos[Math.ceil(okLcos.length / 2) - 1]);
+  t.is(r.tokens!.lgpt!.median, 0.5);
+  t.true(r.timings.stages.embed > 0);
+  t.deepEqual(Object.keys(r.timings.phases['embed/features']).sort(), ['compute_s', 'read_s', 'write_s']);
+  const text = formatReport(r);
+  t.regex(text, /failures: 3/);
+  t.regex(text, /lcos: min/);
+});
+
+test('merge and inspect CLIs: one-line output, exit 2 on bad arguments', async (t) => {
+  const { imgs, root } = await fixture();
+  const out = join(root, 'run');
+  await runShard(imgs, out, 0, 2);
+  await runShard(imgs, out, 1, 2);
+  const run = promisify(execFile);
+  const merged = await run('node', ['bin/starword.js', 'merge', out], { cwd: ROOT });
+  t.regex(merged.stdout, /^merged 2 shards, 13 images: .*embed\/features 10 rows/);
+  const insp = await run('node', ['bin/starword.js', 'inspect', out, '--json'], { cwd: ROOT });
+  t.is((JSON.parse(insp.stdout) as { failures: { total: number } }).failures.total, 3);
+  const bad = await run('node', ['bin/starword.js', 'merge', '--runs', out], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
+  t.is((bad as { code: number }).code, 2);
+  t.regex((bad as { stderr: string }).stderr, /--runs needs --out/);
+  const notRun = await run('node', ['bin/starword.js', 'inspect', imgs], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
+  t.is((notRun as { code: number }).code, 2);
+});
