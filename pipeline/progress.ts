@@ -7,7 +7,7 @@
  * Rates count only this run's work: parts found done on resume are in `done` from the start.
  */
 import cliProgress from 'cli-progress';
-import type { ProgressSink } from '../stages/embed/types.ts';
+import type { ProgressSink } from '../util/progress-sink.ts';
 
 export type { ProgressSink };
 
@@ -45,6 +45,7 @@ class JsonProgress implements ProgressSink {
   private initial = 0;
   private t0 = 0;
   private lastEmit = -Infinity;
+  private lastDone = -1;
   private running = false;
 
   constructor(private readonly stage: string, private readonly stream: NodeJS.WritableStream,
@@ -67,13 +68,14 @@ class JsonProgress implements ProgressSink {
   stop(): void {
     if (!this.running) return;
     this.running = false;
-    this.emit(true);
+    if (this.done !== this.lastDone) this.emit(true); // the last update may have been throttled
   }
 
   private emit(force: boolean): void {
     const t = this.now();
     if (!force && t - this.lastEmit < this.intervalMs) return;
     this.lastEmit = t;
+    this.lastDone = this.done;
     const elapsed = (t - this.t0) / 1000;
     const rate = elapsed > 0 ? (this.done - this.initial) / elapsed : 0;
     const line: ProgressLine = {

@@ -70,7 +70,7 @@ function identityView(id: RunIdentity): Record<string, unknown> {
 }
 
 /** Equal for every shard of one run (the shard index is not part of it). */
-export function configFingerprint(id: RunIdentity): string {
+export function configFingerprint(id: RunRequest): string {
   return hashJson(identityView(id));
 }
 
@@ -97,7 +97,7 @@ function lookup(obj: unknown, path: string): unknown {
  * Refuses to continue a run whose results-deciding inputs changed, naming what changed, unless
  * `force`. Returns the differing keys (empty when compatible) so a forced run can say what it overrode.
  */
-export function checkCompatible(existing: RunIdentity, requested: RunIdentity, force: boolean): string[] {
+export function checkCompatible(existing: RunRequest, requested: RunRequest, force: boolean): string[] {
   const a = identityView(existing);
   const b = identityView(requested);
   const keys = diffKeys(a, b);

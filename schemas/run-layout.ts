@@ -26,7 +26,7 @@ export interface IngestPlan {
   version: 1;
   /** 'dir' or 'manifest', and its absolute path */
   source: { type: 'dir' | 'manifest'; path: string };
-  /** images in the whole source, before sharding, and a hash of their ids and paths */
+  /** images in the whole source, before sharding, and a hash of their ids (not paths: mounts differ between machines) */
   sourceImages: number;
   sourceHash: string;
   shard: { index: number; count: number };

@@ -1,15 +1,7 @@
 import type { ImageEncoder } from '../../clip/encoder-types.ts';
+import type { ProgressSink } from '../../util/progress-sink.ts';
 
-/**
- * Where a stage reports progress. pipeline/progress.ts implements it (bar / JSON lines / quiet);
- * declared here because stages may not import the pipeline.
- */
-export interface ProgressSink {
-  /** `done` counts work already finished before this run (resumed parts), so rates count only new work. */
-  start(total: number, done?: number): void;
-  increment(n?: number): void;
-  stop(): void;
-}
+export type { ProgressSink };
 
 /** An image file → 3×S×S normalised pixels; throws (an ImageDecodeError for a bad file) when it cannot. */
 export type PreprocessFn = (path: string) => Promise<Float32Array>;

@@ -43,6 +43,11 @@ function hashRefs(refs: readonly ImageRef[]): string {
   return sha256(refs.map((r) => `${r.id}\t${r.path}\n`).join(''));
 }
 
+/** Ids only: shards on machines that mount the images at different paths still agree on it. */
+function hashIds(refs: readonly ImageRef[]): string {
+  return sha256(refs.map((r) => `${r.id}\n`).join(''));
+}
+
 export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
   const t0 = performance.now();
   const shard = opts.shard ?? { index: 0, count: 1 };
@@ -72,7 +77,7 @@ export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
     version: 1,
     source: { type: isDir ? 'dir' : 'manifest', path: sourcePath },
     sourceImages: all.length,
-    sourceHash: hashRefs(all),
+    sourceHash: hashIds(all),
     shard: { index: shard.index, count: shard.count },
     partSize,
     images: mine.length,

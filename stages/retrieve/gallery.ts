@@ -3,9 +3,8 @@
  * one block are held at a time, so ranking a 120,000-image gallery needs memory for a part, not for the
  * gallery. Gallery order (part order, then row order) is the tie-break order of the ranking.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { type Table, tableFromIPC } from 'apache-arrow';
-import { readFileSync } from 'node:fs';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { UserError } from '../../util/errors.ts';
 import { FEATURE_COLUMNS, ID_COLUMNS, idColumn, pickColumn, vectorColumn } from './arrow-columns.ts';

@@ -11,7 +11,7 @@
 import { UserError } from '../../util/errors.ts';
 import type { GallerySource } from './gallery.ts';
 import { TopK } from './topk-heap.ts';
-import { dot, normalizeInPlace } from './vectors.ts';
+import { dot4Queries, dotSeq, normalizeInPlace } from './vectors.ts';
 
 export interface Hit { id: string; /** gallery position */ position: number; score: number }
 
@@ -26,7 +26,7 @@ export interface RankOptions {
   k: number;
   /** gallery rows per block (default 8192) */
   blockRows?: number;
-  /** queries scored together against each row (default 16) */
+  /** queries scored together against each row while a block is in cache (default 16) */
   queryTile?: number;
   /** per query: gallery ids that may not appear in its list */
   exclude?: (readonly string[] | undefined)[];
@@ -89,25 +89,31 @@ export async function rankGallery(queries: Float32Array[], gallery: GallerySourc
       const w = watchedBy.get(block.ids[r]);
       if (w) for (const qi of w) {
         if (skip[qi]) continue;
-        const s = dot(q, qi * dim, buf, r * dim, dim);
+        const s = dotSeq(q, qi * dim, buf, r * dim, dim);
         if (!watched[qi].has(block.ids[r])) watched[qi].set(block.ids[r], { id: block.ids[r], position: block.start + r, score: s });
       }
     }
 
     if (k > 0) {
+      const sums = new Float64Array(4);
+      const take = (qi: number, r: number, s: number): void => {
+        const ex = excludedRows.get(r);
+        if (ex !== undefined && ex.includes(qi)) return;
+        const h = heaps[qi];
+        if (h.admits(s, block.start + r)) h.push(s, block.start + r, block.ids[r]);
+      };
       for (let t0 = 0; t0 < active.length; t0 += tile) {
         const t1 = Math.min(t0 + tile, active.length);
+        const t4 = t0 + ((t1 - t0) & ~3);
         for (let r = 0; r < rows; r++) {
           const rowOff = r * dim;
-          const pos = block.start + r;
-          const ex = excludedRows.get(r);
-          for (let t = t0; t < t1; t++) {
-            const qi = active[t];
-            if (ex !== undefined && ex.includes(qi)) continue;
-            const s = dot(q, qi * dim, buf, rowOff, dim);
-            const h = heaps[qi];
-            if (h.admits(s, pos)) h.push(s, pos, block.ids[r]);
+          // four queries per pass over the row, then the remainder one by one
+          for (let t = t0; t < t4; t += 4) {
+            const a = active[t], b = active[t + 1], c = active[t + 2], d = active[t + 3];
+            dot4Queries(q, a * dim, b * dim, c * dim, d * dim, buf, rowOff, dim, sums);
+            take(a, r, sums[0]); take(b, r, sums[1]); take(c, r, sums[2]); take(d, r, sums[3]);
           }
+          for (let t = t4; t < t1; t++) take(active[t], r, dotSeq(q, active[t] * dim, buf, rowOff, dim));
         }
       }
     }
@@ -128,7 +134,7 @@ export function rankBruteForce(query: Float32Array, ids: string[], vectors: Floa
     if (exclude.includes(ids[i])) continue;
     row.set(vectors.subarray(i * dim, (i + 1) * dim));
     normalizeInPlace(row);
-    all.push({ id: ids[i], position: i, score: dot(qn, 0, row, 0, dim) });
+    all.push({ id: ids[i], position: i, score: dotSeq(qn, 0, row, 0, dim) });
   }
   // Array.prototype.sort is stable: equal scores keep gallery order.
   return all.sort((a, b) => b.score - a.score).slice(0, k);

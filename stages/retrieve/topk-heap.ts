@@ -17,7 +17,7 @@ export class TopK {
 
   /** True when (s1, p1) ranks below (s2, p2). */
   private static worse(s1: number, p1: number, s2: number, p2: number): boolean {
-    return s1 < s2 || (s1 === s2 && p1 < p2);
+    return s1 < s2 || (s1 === s2 && p1 > p2);
   }
 
   /** Whether a candidate would enter: lets the caller skip work. */

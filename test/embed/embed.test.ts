@@ -126,3 +126,20 @@ test('embed: refuses a run folder without an ingest plan', async (t) => {
   await t.throwsAsync(runEmbed({ runDir: tempDir('noplan'), imageEncoder: new FakeImageEncoder(), preprocess: countingPreprocess().fn }),
     { message: /no ingest plan/ });
 });
+
+test('embed: after a forced replan, parts computed from the old plan are redone', async (t) => {
+  const root = tempDir('replan');
+  const imgs = join(root, 'images');
+  await makeImageFolder(imgs, 6);
+  const runDir = join(root, 'run');
+  await runIngest({ source: imgs, runDir, partSize: 4 });
+  await runEmbed({ runDir, imageEncoder: new FakeImageEncoder(), preprocess: countingPreprocess().fn });
+  rmSync(join(imgs, 'corrupt.png')); // the first part's contents shift, the others keep their place or go
+  await runIngest({ source: imgs, runDir, partSize: 4, force: true });
+  const again = countingPreprocess();
+  const s = await runEmbed({ runDir, imageEncoder: new FakeImageEncoder(), preprocess: again.fn });
+  t.is(s.parts, 2);
+  t.is(s.partsSkipped, 0);
+  t.is(s.processed, 8);
+  t.false(again.paths.some((p) => p.endsWith('corrupt.png')));
+});

@@ -17,9 +17,12 @@ test('--log-json: JSON lines with stage, done, total, rate and ETA, throttled, f
   now = 500; p.increment(10); // throttled
   now = 2000; p.increment(10);
   now = 4000; p.increment(40);
+  now = 4500; p.increment(20); // throttled, then reported by stop()
+  p.stop();
   p.stop();
   const lines = out.text().trim().split('\n').map((l) => JSON.parse(l) as ProgressLine);
-  t.deepEqual(lines.map((l) => l.done), [20, 40, 80, 80]);
+  t.deepEqual(lines.map((l) => l.done), [20, 40, 80, 100]);
+  t.is(lines[3].eta_s, 0);
   t.deepEqual(lines[0], { stage: 'embed', done: 20, total: 100, rate: 0, eta_s: null });
   t.deepEqual(lines[1], { stage: 'embed', done: 40, total: 100, rate: 10, eta_s: 6 });
   t.deepEqual(lines[2], { stage: 'embed', done: 80, total: 100, rate: 15, eta_s: 1 });

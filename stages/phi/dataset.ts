@@ -1,0 +1,80 @@
+/**
+ * phi's training examples from a run folder: each embedded image that OTI inverted (status ok), with
+ * its raw features, its OTI EMA token and its top concepts; split into train and held-out by a stable
+ * hash of the image id (the same split whatever the seed, the order of parts or the machine).
+ */
+import { existsSync } from 'node:fs';
+import * as conceptsSchema from '../../schemas/concepts.ts';
+import * as featuresSchema from '../../schemas/features.ts';
+import * as tokensSchema from '../../schemas/tokens.ts';
+import { listDoneParts, readPart } from '../../schemas/part-io.ts';
+import { UserError } from '../../util/errors.ts';
+import { sha256 } from '../../util/hash.ts';
+
+export interface PhiExample {
+  id: string;
+  /** raw image features [d] */
+  features: Float32Array;
+  /** OTI EMA token [D] */
+  token: Float32Array;
+  /** top concepts, best first (already cut to top-K) */
+  concepts: string[];
+}
+
+export interface PhiExamples {
+  examples: PhiExample[];
+  featureDim: number;
+  tokenWidth: number;
+  /** embedded images without an ok OTI token (not inverted yet, or failed) */
+  withoutToken: number;
+}
+
+export interface RunFolders { embedDir: string; otiDir: string; conceptsDir: string }
+
+/** Reads every done features part, joined by image id with the tokens and concepts parts. */
+export function loadPhiExamples(dirs: RunFolders, topK: number): PhiExamples {
+  const tokenParts = listDoneParts(dirs.otiDir, tokensSchema.KIND);
+  if (!tokenParts.length) throw new UserError(`no finished tokens parts in ${dirs.otiDir}: run the oti stage first`);
+  const featureParts = listDoneParts(dirs.embedDir, featuresSchema.KIND);
+  if (!featureParts.length) throw new UserError(`no finished features parts in ${dirs.embedDir}: run the embed stage first`);
+  const tokens = new Map<string, Float32Array>();
+  let tokenWidth = 0;
+  for (const i of tokenParts) {
+    const part = tokensSchema.fromTable(readPart(dirs.otiDir, tokensSchema.KIND, i));
+    tokenWidth = part.width;
+    for (const r of part.rows) {
+      const v = r.ema ?? r.token;
+      if (r.status === 'ok' && v) tokens.set(r.imageId, v);
+    }
+  }
+  const concepts = new Map<string, string[]>();
+  if (existsSync(dirs.conceptsDir)) {
+    for (const i of listDoneParts(dirs.conceptsDir, conceptsSchema.KIND)) {
+      for (const r of conceptsSchema.fromTable(readPart(dirs.conceptsDir, conceptsSchema.KIND, i))) concepts.set(r.imageId, r.concepts.slice(0, topK));
+    }
+  }
+  const examples: PhiExample[] = [];
+  let featureDim = 0, withoutToken = 0;
+  for (const i of featureParts) {
+    const part = featuresSchema.fromTable(readPart(dirs.embedDir, featuresSchema.KIND, i));
+    featureDim = part.dim;
+    for (const r of part.rows) {
+      const token = tokens.get(r.imageId);
+      if (!token) { withoutToken++; continue; }
+      examples.push({ id: r.imageId, features: r.features, token, concepts: concepts.get(r.imageId) ?? [] });
+    }
+  }
+  return { examples, featureDim, tokenWidth, withoutToken };
+}
+
+/** True when `id` falls in the held-out share: the first 32 bits of sha256(id) as a fraction. */
+export function isHeldOut(id: string, fraction: number): boolean {
+  if (fraction <= 0) return false;
+  return parseInt(sha256(id).slice(0, 8), 16) / 2 ** 32 < fraction;
+}
+
+export function splitExamples<T extends { id: string }>(examples: T[], fraction: number): { train: T[]; val: T[] } {
+  const train: T[] = [], val: T[] = [];
+  for (const e of examples) (isHeldOut(e.id, fraction) ? val : train).push(e);
+  return { train, val };
+}

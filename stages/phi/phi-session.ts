@@ -1,0 +1,88 @@
+/**
+ * Runs phi's training graph (with gradients) or eval graph (without): one session.run per batch. The
+ * phrase rows are cut at their longest EOT; weights go in as they are (Float32Arrays in PyTorch layout).
+ */
+import { cachedGraphPath, createSession, floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
+import { prepareTextBatch } from '../../clip/text-batch.ts';
+import type { WeightSource } from '../../clip/weight-source.ts';
+import { buildPhiTrainGraph, gradName } from './phi-graph.ts';
+import { PHI_PARAMS, type PhiDims, type PhiWeights, paramShape } from './phi-net.ts';
+
+export interface PhiStepInput {
+  weights: PhiWeights;
+  /** [B × d] raw image features */
+  image: Float32Array;
+  /** [B × D] OTI EMA tokens */
+  oti: Float32Array;
+  /** per row: the phrase ids with `$` (259) where phi's token goes */
+  phraseIds: ArrayLike<number>[];
+  /** [B × P] text(original phrase) */
+  target: Float32Array;
+  /** per row: false drops the row from L_gpt (an image without phrases); default all true */
+  gptMask?: boolean[];
+  /** dropout masks [B × 4d] each, or null/absent for eval mode (all ones) */
+  masks?: [Float32Array, Float32Array] | null;
+  lambdaDistil: number;
+  lambdaGpt: number;
+  temperature: number;
+}
+
+export interface PhiStepOutput {
+  phiOut: Float32Array;
+  distil: number;
+  gpt: number;
+  total: number;
+  lgpt: Float32Array;
+  cosine: Float32Array;
+  /** d total / d weight, PyTorch layout (training session only) */
+  grads: PhiWeights | null;
+}
+
+export class PhiSession {
+  private constructor(private readonly session: ort.InferenceSession, readonly dims: PhiDims, readonly featureDim: number,
+    private readonly eotId: number, readonly withGradients: boolean) {}
+
+  static async create(src: WeightSource, dims: PhiDims, withGradients: boolean, opts: SessionOptions = {}): Promise<PhiSession> {
+    const path = cachedGraphPath({ kind: withGradients ? 'phi-train' : 'phi-eval', model: src.hash, dims },
+      () => buildPhiTrainGraph(src, dims, withGradients), opts.cacheDir);
+    return new PhiSession(await createSession(path, opts), dims, src.config.projectionDim, src.config.text.eos, withGradients);
+  }
+
+  async step(inp: PhiStepInput): Promise<PhiStepOutput> {
+    const B = inp.phraseIds.length;
+    const { input: d, hidden: h, output: D } = this.dims;
+    const P = this.featureDim;
+    if (inp.image.length !== B * d) throw new Error(`image: ${inp.image.length} values for ${B} rows of ${d}`);
+    if (inp.oti.length !== B * D) throw new Error(`oti: ${inp.oti.length} values for ${B} rows of ${D}`);
+    if (inp.target.length !== B * P) throw new Error(`target: ${inp.target.length} values for ${B} rows of ${P}`);
+    const phr = prepareTextBatch(inp.phraseIds, this.eotId, true);
+    const used = Array.from({ length: B }, (_, r) => !inp.gptMask || inp.gptMask[r]);
+    const n = used.filter(Boolean).length;
+    const gptWeight = Float32Array.from(used, (u) => (u ? 1 / n : 0));
+    const masks = inp.masks ?? [new Float32Array(B * h).fill(1), new Float32Array(B * h).fill(1)];
+    const feeds: Record<string, ort.Tensor> = {
+      image: floatTensor(inp.image, [B, d]),
+      oti: floatTensor(inp.oti, [B, D]),
+      mask1: floatTensor(masks[0], [B, h]),
+      mask2: floatTensor(masks[1], [B, h]),
+      phr_ids: int64Tensor(phr.ids, [B, phr.len]), phr_pmask: floatTensor(phr.pmask, [B, phr.len, 1]), phr_eot: floatTensor(phr.eot, [B, 1, phr.len]),
+      target: floatTensor(inp.target, [B, P]),
+      gpt_weight: floatTensor(gptWeight, [B]),
+      lambda_distil: floatTensor(Float32Array.of(inp.lambdaDistil), []),
+      lambda_gpt: floatTensor(Float32Array.of(inp.lambdaGpt), []),
+      temperature: floatTensor(Float32Array.of(inp.temperature), []),
+    };
+    for (const name of PHI_PARAMS) feeds[name] = floatTensor(inp.weights[name], paramShape(this.dims, name));
+    const res = await this.session.run(feeds);
+    let grads: PhiWeights | null = null;
+    if (this.withGradients) {
+      grads = {} as PhiWeights;
+      for (const name of PHI_PARAMS) grads[name] = res[gradName(name)].data as Float32Array;
+    }
+    const scalar = (k: string) => (res[k].data as Float32Array)[0];
+    return {
+      phiOut: res.phi_out.data as Float32Array, distil: scalar('distil'), gpt: scalar('gpt'), total: scalar('total'),
+      lgpt: res.lgpt.data as Float32Array, cosine: res.cosine.data as Float32Array, grads,
+    };
+  }
+}
