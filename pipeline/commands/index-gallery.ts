@@ -6,14 +6,10 @@
  * (File named index-gallery.ts because pipeline/commands/index.ts is the command registry.)
  */
 import type { Command } from 'commander';
-import { preprocessImage, preprocessOptions, type PreprocessMode } from '../../clip/preprocess.ts';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { loadClipModel } from '../../clip/weights.ts';
-import { runEmbed } from '../../stages/embed/index.ts';
-import { runIngest } from '../../stages/ingest/index.ts';
 import { UserError } from '../../util/errors.ts';
 import { positiveIntOption } from '../options.ts';
-import { createProgress } from '../progress.ts';
+import { embedStage, ingestStage, preprocessMode } from '../stage-runners/embed.ts';
 
 interface Options {
   model: string; images: string; out: string; partSize: number; batchSize: number; preprocess: string;
@@ -21,20 +17,11 @@ interface Options {
 }
 
 export async function runIndex(opts: Options): Promise<void> {
-  if (opts.preprocess !== 'targetpad' && opts.preprocess !== 'plain') throw new UserError(`--preprocess must be targetpad or plain, got '${opts.preprocess}'`);
   if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${opts.device}'`);
+  preprocessMode(opts.preprocess);
   const model = await loadClipModel(opts.model);
-  const ingest = await runIngest({ source: opts.images, runDir: opts.out, partSize: opts.partSize, allowOutside: opts.allowOutside, force: opts.force });
-  const encoder = await createImageEncoder(model, { threads: opts.threads, device: opts.device, cacheDir: opts.cacheDir, batchSize: opts.batchSize });
-  const popts = preprocessOptions({ imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode: opts.preprocess as PreprocessMode });
-  const summary = await runEmbed({
-    runDir: opts.out,
-    imageEncoder: encoder,
-    preprocess: (path) => preprocessImage(path, popts),
-    batchSize: opts.batchSize,
-    progress: createProgress('index', { logJson: opts.logJson }),
-    metadata: { 'starword.model_hash': model.hash, 'starword.preprocess': opts.preprocess },
-  });
+  const ingest = await ingestStage(opts.images, opts.out, { index: 0, count: 1 }, { ...opts, device: undefined });
+  const summary = await embedStage(opts.out, model, { ...opts, device: opts.device as 'cpu' | 'cuda' }, 'index');
   process.stderr.write(`index: ${ingest.plan.images} images in ${ingest.plan.parts} parts; embedded ${summary.embedded} now, `
     + `${summary.failed} failed, ${summary.partsSkipped} parts already done (${summary.seconds.toFixed(1)} s)\n`);
   process.stdout.write(`${opts.out}\n`);

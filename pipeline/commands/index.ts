@@ -6,11 +6,14 @@ import * as embedImages from './embed-images.ts';
 import * as evaluate from './evaluate.ts';
 import * as indexGallery from './index-gallery.ts';
 import * as inspect from './inspect.ts';
+import * as invert from './invert.ts';
 import * as makeModel from './make-model.ts';
-import * as oti from './oti.ts';
 import * as merge from './merge.ts';
+import * as oti from './oti.ts';
+import * as phi from './phi.ts';
 import * as phrases from './phrases.ts';
 import * as retrieve from './retrieve.ts';
+import * as run from './run.ts';
 import * as tokenize from './tokenize.ts';
 
 export interface CommandModule { register(program: Command): void }
@@ -24,10 +27,13 @@ export const commandModules: CommandModule[] = [
   evaluate,
   indexGallery,
   inspect,
+  invert,
   makeModel,
-  oti,
   merge,
+  oti,
+  phi,
   phrases,
   retrieve,
+  run,
   tokenize,
 ];

@@ -1,0 +1,58 @@
+/** `starword invert --phi FILE --images DIR|--features DIR --out DIR`: image → pseudo-token with phi, as tokens parts. */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { createImageEncoder } from '../../clip/vision-encoder.ts';
+import { preprocessOptions } from '../../clip/preprocess.ts';
+import { listImageDir } from '../../stages/ingest/list-dir.ts';
+import { type InvertSummary, PhiPredictor, invertFeatures, invertImages } from '../../stages/phi/invert.ts';
+import { UserError } from '../../util/errors.ts';
+import { loadModel, sessionOptions } from '../model-loading.ts';
+import { positiveIntOption } from '../options.ts';
+import { createProgress } from '../progress.ts';
+
+interface InvertCliOptions {
+  phi: string; model?: string; images?: string; features?: string; out: string;
+  partSize: number; batch: number; threads?: number; cacheDir?: string; logJson?: boolean;
+}
+
+export function register(program: Command): void {
+  program.command('invert')
+    .description('invert images (or their features) with a trained phi: tokens parts that oti --init-from and retrieval read')
+    .requiredOption('--phi <file>', 'phi export: .onnx (with its .onnx.data) or SEARLE-layout .safetensors')
+    .option('--model <dir>', 'Hugging Face CLIP folder (needed with --images)')
+    .option('--images <dir>', 'folder of images (recursive)')
+    .option('--features <path>', 'folder of features parts (e.g. <run>/embed) or one features .arrow file')
+    .requiredOption('--out <dir>', 'output folder of tokens parts (resumable)')
+    .option('--part-size <n>', 'images per tokens part (with --images)', positiveIntOption, 1000)
+    .option('--batch <n>', 'images per vision-encoder batch', positiveIntOption, 32)
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
+    .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
+    .option('--log-json', 'progress as JSON lines on stderr', false)
+    .action(async (o: InvertCliOptions) => {
+      if (!!o.images === !!o.features) throw new UserError('give exactly one of --images and --features');
+      const sess = sessionOptions(o);
+      const phiPath = resolve(o.phi);
+      const phi = await PhiPredictor.open(phiPath, sess);
+      const out = resolve(o.out);
+      const metadata = { 'starword.source': 'phi', 'starword.phi': phiPath };
+      const progress = createProgress('invert', { logJson: o.logJson });
+      let s: InvertSummary;
+      if (o.features) {
+        s = await invertFeatures(resolve(o.features), out, phi, metadata, progress);
+      } else {
+        if (!o.model) throw new UserError('--images needs --model (the CLIP folder whose vision tower phi was trained on)');
+        const model = await loadModel(resolve(o.model));
+        if (model.config.text.width !== phi.outputDim) {
+          throw new UserError(`phi predicts ${phi.outputDim}-d tokens, the model's token width is ${model.config.text.width}: another model`);
+        }
+        const root = resolve(o.images!);
+        const { images } = await listImageDir(root);
+        if (!images.length) throw new UserError(`--images ${root}: no images in it`);
+        const encoder = await createImageEncoder(model, sess);
+        const pre = preprocessOptions({ imageSize: model.config.vision.imageSize, preprocessorConfig: model.preprocessorConfig });
+        s = await invertImages(images, out, phi, encoder, pre, { partSize: o.partSize, batchSize: o.batch, metadata: { ...metadata, 'starword.model_hash': model.hash }, progress });
+      }
+      console.log(`invert: ${s.images} images now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `
+        + `${s.seconds.toFixed(1)} s; tokens in ${out}`);
+    });
+}

@@ -1,0 +1,105 @@
+/**
+ * `starword run`: ingest → embed → concepts → phrases → oti (→ phi when asked) on one shard of a
+ * source, each stage resumable, the run manifest guarding against mixing results of different configs.
+ */
+import { resolve } from 'node:path';
+import { createTextEncoder } from '../clip/text-encoder.ts';
+import { loadTemplates, templatesHash } from '../clip/templates.ts';
+import { ClipTokenizer } from '../clip/tokenizer.ts';
+import { stageDir } from '../schemas/run-layout.ts';
+import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
+import { UserError } from '../util/errors.ts';
+import { loadModel, sessionOptions } from './model-loading.ts';
+import { finishStage, openRunManifest, startStage } from './run-manifest.ts';
+import { resolveShard, shardRunDir } from './sharding.ts';
+import { type ConceptsCliOptions, conceptsStage, conceptsVocabulary } from './stage-runners/concepts.ts';
+import { type EmbedCliOptions, embedStage, ingestStage, preprocessMode } from './stage-runners/embed.ts';
+import { type OtiCliOptions, otiOptionsFrom, runOtiStage } from './stage-runners/oti.ts';
+import { type PhrasesCliOptions, checkPhrasesOptions, phrasesConfig, phrasesReport, phrasesStage } from './stage-runners/phrases.ts';
+
+export const STAGES = ['ingest', 'embed', 'concepts', 'phrases', 'oti'] as const;
+export type PipelineStage = typeof STAGES[number];
+
+export interface RunCliOptions extends EmbedCliOptions, ConceptsCliOptions, PhrasesCliOptions, OtiCliOptions {
+  images: string; model: string; out: string;
+  shardIndex?: string; shardCount?: string;
+  until: string;
+  phrasesTopK?: number;
+  device?: 'cpu' | 'cuda';
+}
+
+export interface RunResult { runDir: string; stages: Record<string, Record<string, unknown>> }
+
+export async function runPipeline(o: RunCliOptions, log: (line: string) => void): Promise<RunResult> {
+  // every check that can fail on bad input runs before any compute
+  const until = o.until as PipelineStage;
+  if (!STAGES.includes(until)) throw new UserError(`--until must be one of ${STAGES.join(', ')}, got '${o.until}'`);
+  const last = STAGES.indexOf(until);
+  const shard = resolveShard({ shardIndex: o.shardIndex, shardCount: o.shardCount });
+  const runDir = shardRunDir(resolve(o.out), shard);
+  preprocessMode(o.preprocess);
+  checkPhrasesOptions(o);
+  const oti = otiOptionsFrom(o);
+  const vocabulary = conceptsVocabulary(o);
+  const model = await loadModel(resolve(o.model));
+  const phrasesTopK = o.phrasesTopK ?? oti.topK;
+
+  openRunManifest(runDir, {
+    config: {
+      embed: { partSize: o.partSize, preprocess: o.preprocess },
+      concepts: { topK: o.topK },
+      phrases: { ...phrasesConfig(o), topK: phrasesTopK },
+      oti,
+    },
+    model: { dir: model.dir, hash: model.hash },
+    sources: {
+      images: resolve(o.images),
+      vocabulary: { source: vocabulary.source, hash: vocabulary.hash, size: vocabulary.names.length },
+      templates: templatesHash(loadTemplates()),
+      initFrom: o.initFrom ? resolve(o.initFrom) : null,
+    },
+    seeds: { oti: oti.seed, phrases: o.phrasesSeed ?? 0 },
+    shard,
+    runtime: { threads: o.threads ?? null, batchSize: o.batchSize, device: o.device ?? 'cpu', logJson: !!o.logJson },
+  }, !!o.force);
+
+  const stages: RunResult['stages'] = {};
+  const timed = async <T>(name: PipelineStage, fn: () => Promise<T>, counts: (r: T) => Record<string, number>): Promise<T | null> => {
+    if (STAGES.indexOf(name) > last) return null;
+    const t0 = performance.now();
+    startStage(runDir, name);
+    const r = await fn();
+    const c = counts(r);
+    finishStage(runDir, name, { seconds: (performance.now() - t0) / 1000, counts: c });
+    stages[name] = c;
+    return r;
+  };
+
+  const ingest = await timed('ingest', () => ingestStage(o.images, runDir, shard, o), (r) => ({ images: r.plan.images, parts: r.plan.parts, sourceImages: r.plan.sourceImages }));
+  if (ingest) log(`ingest: ${ingest.plan.images} images (shard ${shard.index + 1} of ${shard.count}) in ${ingest.plan.parts} parts`);
+  const embed = await timed('embed', () => embedStage(runDir, model, o), (r) => ({ embedded: r.embedded, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
+  if (embed) log(`embed: ${embed.embedded} embedded, ${embed.failed} failed, ${embed.partsSkipped} of ${embed.parts} parts already done`);
+
+  const sess = sessionOptions(o);
+  const tokenizer = await ClipTokenizer.forModelDir(model.dir);
+  const text = STAGES.indexOf('concepts') <= last ? await createTextEncoder(model, { ...sess, tokenizer }) : null;
+  const concepts = await timed('concepts', () => conceptsStage(runDir, model, text!, vocabulary, o, log), (r) => ({ images: r.images, parts: r.parts, written: r.written, topK: r.topK }));
+  if (concepts) log(`concepts: top ${concepts.topK} of ${concepts.vocabulary.size} names for ${concepts.images} images`);
+
+  const phrases = await timed('phrases', async () => {
+    const needed = conceptsFromParts(stageDir(runDir, 'concepts'), phrasesTopK);
+    log(`phrases: ${needed.length} concepts needed (union of each image's top ${phrasesTopK})`);
+    return phrasesStage(needed, stageDir(runDir, 'phrases'), o, {
+      countTokens: (t) => tokenizer.encode(t).length + 2, textEncoder: text!, textEncoderId: model.hash, log,
+    });
+  }, (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }));
+  if (phrases) for (const line of phrasesReport(phrases)) log(line);
+
+  const otiSummary = await timed('oti', () => runOtiStage(runDir, model, o, log),
+    (r) => ({ images: r.images, ok: r.ok, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
+  if (otiSummary) {
+    log(`oti: ${otiSummary.ok} ok, ${otiSummary.failed} failed, ${otiSummary.partsSkipped} of ${otiSummary.parts} parts already done, `
+      + `median L_cos ${otiSummary.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${otiSummary.lgptMedian?.toFixed(4) ?? '-'}`);
+  }
+  return { runDir, stages };
+}

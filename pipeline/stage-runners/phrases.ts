@@ -1,0 +1,101 @@
+/**
+ * The phrases stage's options and their mapping to runPhrases, shared by `starword phrases` and
+ * `starword run`. The API key is read from an environment variable only (argv is visible to `ps`).
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { ChatFormat } from '../../stages/phrases/chat-backend.ts';
+import { DEFAULT_REQUESTS } from '../../stages/phrases/create-backend.ts';
+import { type PhrasesResult, type RunPhrasesOptions, runPhrases } from '../../stages/phrases/run-phrases.ts';
+import { DEFAULT_SAMPLING } from '../../stages/phrases/sampling.ts';
+import { SWAP_MODES, type SwapMode } from '../../stages/phrases/swap.ts';
+import { BACKEND_IDS, type BackendId } from '../../stages/phrases/types.ts';
+import { UserError } from '../../util/errors.ts';
+import { floatOption, positiveIntOption } from '../options.ts';
+
+export interface PhrasesCliOptions {
+  backend?: string; baseUrl?: string; llmModel?: string; apiKeyEnv: string;
+  n: number; batchN: number; maxTokens: number; temperature: number; phrasesSeed?: number;
+  concurrency: number; rpm?: number; tpm?: number; timeoutMs: number; retries: number;
+  cache?: string; import?: string; swap: string; chatFormat: string; featureBatch: number; conceptsPerPart: number;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UserError(`expected an integer ≥ 0, got '${value}'`);
+  return n;
+}
+
+export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UserError(`${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
+  return value as T;
+}
+
+/** The LLM, sampling, rate-limit, cache and swap options. */
+export function addPhrasesOptions(cmd: Command): Command {
+  return cmd
+    .option('--backend <name>', `${BACKEND_IDS.join(' | ')} (default: completions if an LLM model is set, else templates)`)
+    .option('--base-url <url>', 'OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (default: $OPENAI_BASE_URL, else OpenAI)')
+    .option('--llm-model <name>', 'LLM name as the server knows it (default: $STARWORD_LLM_MODEL)')
+    .option('--api-key-env <var>', 'environment variable holding the API key', 'OPENAI_API_KEY')
+    .option('--n <n>', 'phrases (samples) per concept', positiveIntOption, DEFAULT_SAMPLING.n)
+    .option('--batch-n <n>', 'samples per request (servers cap n; 1 for servers that ignore n)', positiveIntOption, DEFAULT_SAMPLING.batchN)
+    .option('--max-tokens <n>', 'new tokens per sample (SEARLE: max_length 35 with the prompt)', positiveIntOption, DEFAULT_SAMPLING.maxTokens)
+    .option('--temperature <t>', 'sampling temperature', floatOption, DEFAULT_SAMPLING.temperature)
+    .option('--phrases-seed <n>', 'seed for the templates backend, and sent to the LLM (seed + batch index) when given', nonNegativeInt)
+    .option('--concurrency <n>', 'requests in flight', positiveIntOption, DEFAULT_REQUESTS.concurrency)
+    .option('--rpm <n>', 'requests per minute limit', positiveIntOption)
+    .option('--tpm <n>', 'tokens per minute limit (estimated before, corrected after each request)', positiveIntOption)
+    .option('--timeout-ms <n>', 'per-request timeout', positiveIntOption, DEFAULT_REQUESTS.timeoutMs)
+    .option('--retries <n>', 'retries per request on 429, 5xx, timeouts, connection errors, malformed answers', nonNegativeInt, DEFAULT_REQUESTS.retries)
+    .option('--cache <file>', 'phrase cache (SQLite); share one file across runs and datasets (default: <phrases out>/phrases-cache.sqlite)')
+    .option('--import <file>', 'with --backend import: JSON {concept: [phrases]} or JSONL {"concept","phrases"} lines')
+    .option('--swap <mode>', 'word (case-insensitive, word boundaries, plurals) | searle (exact replace, drops a concept if any phrase lacks it)', 'word')
+    .option('--chat-format <f>', 'with --backend chat: json_schema | json_object', 'json_schema')
+    .option('--feature-batch <n>', 'phrases per target-feature batch', positiveIntOption, 256)
+    .option('--concepts-per-part <n>', 'concepts per phrases part', positiveIntOption, 1000);
+}
+
+/** Checks the option values that name choices, early (before any compute). */
+export function checkPhrasesOptions(o: PhrasesCliOptions): void {
+  if (o.backend !== undefined) oneOf<BackendId>(o.backend, BACKEND_IDS, '--backend');
+  oneOf<SwapMode>(o.swap, SWAP_MODES, '--swap');
+  oneOf<ChatFormat>(o.chatFormat, ['json_schema', 'json_object'], '--chat-format');
+}
+
+/** What a run's identity records of the phrases config (no key, no paths that do not change results). */
+export function phrasesConfig(o: PhrasesCliOptions): Record<string, unknown> {
+  return {
+    backend: o.backend ?? null, llmModel: o.llmModel ?? process.env.STARWORD_LLM_MODEL ?? null, n: o.n, maxTokens: o.maxTokens,
+    temperature: o.temperature, swap: o.swap, seed: o.phrasesSeed ?? 0, import: o.import ?? null,
+  };
+}
+
+export async function phrasesStage(concepts: string[], outDir: string, o: PhrasesCliOptions,
+  extra: { countTokens: (text: string) => number; textEncoder?: TextEncoder; textEncoderId?: string; log: (line: string) => void }): Promise<PhrasesResult> {
+  checkPhrasesOptions(o);
+  const run: RunPhrasesOptions = {
+    concepts, outDir,
+    backend: o.backend as BackendId | undefined, swap: o.swap as SwapMode, chatFormat: o.chatFormat as ChatFormat,
+    llm: { baseURL: o.baseUrl, model: o.llmModel, apiKeyEnv: o.apiKeyEnv },
+    sampling: { n: o.n, batchN: o.batchN, maxTokens: o.maxTokens, temperature: o.temperature },
+    requests: { concurrency: o.concurrency, rpm: o.rpm, tpm: o.tpm, timeoutMs: o.timeoutMs, retries: o.retries },
+    seed: o.phrasesSeed ?? 0,
+    cachePath: o.cache === undefined ? undefined : resolve(o.cache),
+    importFile: o.import === undefined ? undefined : resolve(o.import),
+    featureBatch: o.featureBatch, conceptsPerPart: o.conceptsPerPart,
+    ...extra,
+  };
+  return runPhrases(run);
+}
+
+/** The closing lines every phrases run prints (the last one is machine-read). */
+export function phrasesReport(r: PhrasesResult): string[] {
+  return [
+    `phrases: ${r.concepts} concepts, ${r.phrases} phrases in ${r.parts.length} parts `
+      + `(${r.generated} generated, ${r.dropped} dropped by the swap rule), backend ${r.backend} ${r.model}, `
+      + `tokens: ${r.usage.prompt} prompt + ${r.usage.completion} completion, ${r.retries} retries`,
+    `requests: ${r.requests}, cached: ${r.cached}, failed: ${r.failed}`,
+  ];
+}

@@ -1,0 +1,96 @@
+/**
+ * The phi stage over a run folder: examples from embed + oti + concepts, phrases from the phrases
+ * stage, training (resumable), then the exports and the report in the output folder:
+ *   <out>/phi.onnx (+ phi.onnx.data), <out>/phi.safetensors (SEARLE layout), <out>/metrics.arrow,
+ *   <out>/losses.svg + losses.png, <out>/checkpoints/epoch-NNNNN.safetensors, <out>/summary.json
+ */
+import { join } from 'node:path';
+import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { SessionOptions } from '../../clip/onnx-session.ts';
+import type { WeightSource } from '../../clip/weight-source.ts';
+import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
+import { writeFileAtomic } from '../../schemas/part-io.ts';
+import { stageDir } from '../../schemas/run-layout.ts';
+import { UserError } from '../../util/errors.ts';
+import { hashJson, sha256 } from '../../util/hash.ts';
+import type { ProgressSink } from '../../util/progress-sink.ts';
+import { loadPhiExamples, splitExamples } from './dataset.ts';
+import { exportPhiOnnx, exportPhiSafetensors } from './export.ts';
+import { checkPhiOptions, type PhiOptions } from './options.ts';
+import { PhiPhraseBank } from './phrase-bank.ts';
+import { METRICS_FILE, PLOT_PNG, writeMetricsReport } from './report.ts';
+import { trainPhi } from './train.ts';
+
+export const PHI_ONNX = 'phi.onnx';
+export const PHI_SAFETENSORS = 'phi.safetensors';
+
+export interface RunPhiOptions {
+  runDir: string;
+  /** default <run>/phi */
+  outDir?: string;
+  src: WeightSource;
+  /** computes missing phrase targets */
+  text: TextEncoder;
+  /** the model's tokenizer, 77 ids per text */
+  tokenize: (text: string) => Int32Array;
+  options: PhiOptions;
+  phrasesDir?: string;
+  session?: SessionOptions;
+  progress?: ProgressSink;
+  log?: (line: string) => void;
+  stopAfterEpoch?: number;
+}
+
+export interface PhiSummary {
+  outDir: string;
+  images: number; train: number; val: number; withoutToken: number;
+  concepts: number; phrases: number;
+  resumedFrom: number | null;
+  epochsRunNow: number;
+  meanEpochSeconds: number | null;
+  last: PhiMetricsRow | null;
+  files: { onnx: string; safetensors: string; metrics: string; plot: string };
+}
+
+export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
+  const o = r.options;
+  try { checkPhiOptions(o); } catch (err) { throw new UserError((err as Error).message); }
+  const outDir = r.outDir ?? stageDir(r.runDir, 'phi');
+  const data = loadPhiExamples({
+    embedDir: stageDir(r.runDir, 'embed'), otiDir: stageDir(r.runDir, 'oti'), conceptsDir: stageDir(r.runDir, 'concepts'),
+  }, o.topK);
+  if (!data.examples.length) throw new UserError(`no image of ${r.runDir} has both features and an ok OTI token`);
+  const { train, val } = splitExamples(data.examples, o.valFraction);
+  let bank: PhiPhraseBank | null = null;
+  if (o.lambdaGpt > 0) {
+    const wanted = new Set(data.examples.flatMap((e) => e.concepts));
+    bank = PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text);
+  }
+  r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
+    + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);
+  const { epochs: _e, checkpointEvery: _c, ...shaping } = o;
+  const configHash = hashJson({ model: r.src.hash, options: shaping, train: sha256(train.map((e) => e.id).join('\n')), val: val.length });
+  const meta = { 'starword.model_hash': r.src.hash, 'starword.options': JSON.stringify(o) };
+  const res = await trainPhi({
+    src: r.src, train, val, drawer: bank, options: o, outDir, configHash, session: r.session, progress: r.progress, log: r.log,
+    onEpoch: async (rows) => {
+      try { await writeMetricsReport(outDir, rows, meta); } catch (err) { r.log?.(`phi: could not write the report: ${(err as Error).message}`); }
+    },
+    stopAfterEpoch: r.stopAfterEpoch,
+  });
+  await writeMetricsReport(outDir, res.metrics, meta);
+  const files = {
+    onnx: join(outDir, PHI_ONNX), safetensors: join(outDir, PHI_SAFETENSORS), metrics: join(outDir, METRICS_FILE), plot: join(outDir, PLOT_PNG),
+  };
+  exportPhiOnnx(files.onnx, res.dims, res.weights);
+  const epochDone = res.metrics[res.metrics.length - 1]?.epoch ?? 0;
+  await exportPhiSafetensors(files.safetensors, res.dims, res.weights, { ...meta, 'starword.epoch': String(epochDone) });
+  const mean = res.epochSeconds.length ? res.epochSeconds.reduce((a, b) => a + b, 0) / res.epochSeconds.length : null;
+  const summary: PhiSummary = {
+    outDir, images: data.examples.length, train: train.length, val: val.length, withoutToken: data.withoutToken,
+    concepts: bank?.conceptCount ?? 0, phrases: bank?.phraseCount ?? 0, resumedFrom: res.resumedFrom,
+    epochsRunNow: res.epochSeconds.length, meanEpochSeconds: mean, last: res.metrics[res.metrics.length - 1] ?? null, files,
+  };
+  writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  return summary;
+}
