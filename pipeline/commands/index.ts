@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import * as bench from './bench.ts';
 import * as concepts from './concepts.ts';
 import * as debug from './debug.ts';
+import * as demo from './demo.ts';
 import * as embedImages from './embed-images.ts';
 import * as evaluate from './evaluate.ts';
 import * as indexGallery from './index-gallery.ts';
@@ -23,6 +24,7 @@ export const commandModules: CommandModule[] = [
   bench,
   concepts,
   debug,
+  demo,
   embedImages,
   evaluate,
   indexGallery,

@@ -8,9 +8,8 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as images from '../../schemas/images.ts';
-import { partPaths, readPart, readPartStats } from '../../schemas/part-io.ts';
+import { listDoneParts, partPaths, readPart, readPartStats, writeFileAtomic } from '../../schemas/part-io.ts';
 import { type IngestPlan, RUN_MANIFEST_FILE, planPath, readPlan, stageDir } from '../../schemas/run-layout.ts';
-import { writeFileAtomic } from '../../schemas/part-io.ts';
 import { shardOf } from '../../stages/ingest/shard.ts';
 import { UserError } from '../../util/errors.ts';
 import { readRunManifest } from '../run-manifest.ts';
@@ -41,6 +40,10 @@ export function findRunDirs(dir: string): string[] {
   if (existsSync(planPath(dir)) || existsSync(join(dir, RUN_MANIFEST_FILE))) return [dir];
   throw new UserError(`${dir}: neither a run folder nor a folder of shard-*-of-* run folders`);
 }
+
+/** Stages whose parts are one per images part, with the same index (the rest are chunked otherwise). */
+const PLAN_ALIGNED_STAGES = new Set(['embed', 'concepts', 'oti']);
+function isPlanAligned(key: string): boolean { return PLAN_ALIGNED_STAGES.has(key.split('/')[0]); }
 
 /** '<stage>/<kind>' of every part kind with at least one done part, outside ingest. */
 export function stageKinds(runDir: string): string[] {
@@ -103,7 +106,7 @@ export async function mergeRuns(runDirsArg: string[], outDir: string): Promise<M
         else seen.set(ids, index);
         if (shardOf(ids, count) !== index) problems.push(`image '${ids}' is in shard ${index} but belongs to shard ${shardOf(ids, count)}`);
       }
-      for (const key of kinds) {
+      for (const key of kinds.filter(isPlanAligned)) {
         const [stage, kind] = key.split('/');
         const dir = join(s.dir, stage);
         const paths = partPaths(dir, kind, p);
@@ -113,6 +116,18 @@ export async function mergeRuns(runDirsArg: string[], outDir: string): Promise<M
           problems.push(`shard ${index}: ${key} part ${p} was computed from an older plan`);
         }
         parts[key].push({ shard: index, part: p, path: relative(out, paths.arrow), rows: stats.rows });
+        rows[key] += stats.rows;
+      }
+    }
+  }
+  // kinds not aligned with the image parts (phrases are chunked by concept): every part they have
+  for (const s of ordered) {
+    for (const key of kinds.filter((k) => !isPlanAligned(k))) {
+      const [stage, kind] = key.split('/');
+      const dir = join(s.dir, stage);
+      for (const p of listDoneParts(dir, kind)) {
+        const stats = readPartStats(dir, kind, p);
+        parts[key].push({ shard: s.plan.shard.index, part: p, path: relative(out, partPaths(dir, kind, p).arrow), rows: stats.rows });
         rows[key] += stats.rows;
       }
     }

@@ -19,7 +19,7 @@ import { UserError, errorMessage } from '../../util/errors.ts';
 import { sha256File } from '../../util/hash.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import { loadPhiSafetensors } from './export.ts';
-import { buildPhiInferenceGraph } from './phi-graph.ts';
+import { PHI_GRAPH_VERSION, buildPhiInferenceGraph } from './phi-graph.ts';
 
 /** phi loaded for inference from its ONNX export or a SEARLE-layout safetensors file. */
 export class PhiPredictor {
@@ -30,7 +30,7 @@ export class PhiPredictor {
     let modelPath = path;
     if (/\.safetensors$/i.test(path)) {
       const { dims, weights } = await loadPhiSafetensors(path);
-      modelPath = cachedGraphPath({ kind: 'phi-infer', weights: await sha256File(path) }, () => buildPhiInferenceGraph(dims, weights), opts.cacheDir);
+      modelPath = cachedGraphPath({ kind: 'phi-infer', weights: await sha256File(path), version: PHI_GRAPH_VERSION }, () => buildPhiInferenceGraph(dims, weights), opts.cacheDir);
     } else if (!/\.onnx$/i.test(path)) {
       throw new UserError(`--phi ${path}: expected a .onnx or .safetensors file`);
     }

@@ -24,6 +24,9 @@ import type { WeightSource } from '../../clip/weight-source.ts';
 import { ntXent } from './nt-xent.ts';
 import { PHI_PARAMS, type PhiDims, type PhiParamValues, type PhiWeights, paramShape, phiForward } from './phi-net.ts';
 
+/** Part of every phi graph's cache key: bump when these builders change what they emit. */
+export const PHI_GRAPH_VERSION = 1;
+
 export const gradName = (param: string): string => `grad_${param}`;
 
 export function buildPhiTrainGraph(src: WeightSource, dims: PhiDims, withGradients: boolean): Graph {

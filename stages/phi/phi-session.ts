@@ -5,7 +5,7 @@
 import { cachedGraphPath, createSession, floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
 import { prepareTextBatch } from '../../clip/text-batch.ts';
 import type { WeightSource } from '../../clip/weight-source.ts';
-import { buildPhiTrainGraph, gradName } from './phi-graph.ts';
+import { PHI_GRAPH_VERSION, buildPhiTrainGraph, gradName } from './phi-graph.ts';
 import { PHI_PARAMS, type PhiDims, type PhiWeights, paramShape } from './phi-net.ts';
 
 export interface PhiStepInput {
@@ -43,7 +43,7 @@ export class PhiSession {
     private readonly eotId: number, readonly withGradients: boolean) {}
 
   static async create(src: WeightSource, dims: PhiDims, withGradients: boolean, opts: SessionOptions = {}): Promise<PhiSession> {
-    const path = cachedGraphPath({ kind: withGradients ? 'phi-train' : 'phi-eval', model: src.hash, dims },
+    const path = cachedGraphPath({ kind: withGradients ? 'phi-train' : 'phi-eval', model: src.hash, dims, version: PHI_GRAPH_VERSION },
       () => buildPhiTrainGraph(src, dims, withGradients), opts.cacheDir);
     return new PhiSession(await createSession(path, opts), dims, src.config.projectionDim, src.config.text.eos, withGradients);
   }

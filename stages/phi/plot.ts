@@ -8,7 +8,7 @@ import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
 
 interface Series { label: string; color: string; points: [number, number][] }
 
-const W = 320, H = 260, M = { l: 52, r: 12, t: 28, b: 36 };
+const W = 320, H = 270, M = { l: 52, r: 12, t: 42, b: 36 };
 
 function fmt(x: number): string {
   return Math.abs(x) >= 100 || (Math.abs(x) < 0.01 && x !== 0) ? x.toExponential(1) : x.toPrecision(3);
@@ -41,7 +41,8 @@ function panel(title: string, series: Series[], x0: number): string {
         out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${ok.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`);
         for (const [x, y] of ok) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
       }
-      out.push(`<text x="${M.l + 6}" y="${M.t + 14 + 14 * k}" font-size="11" fill="${s.color}">${esc(s.label)}</text>`);
+      // the legend sits in a row above the plot area, so it never hides a curve
+      out.push(`<text x="${M.l + 80 * k}" y="${M.t - 8}" font-size="11" fill="${s.color}">■ ${esc(s.label)}</text>`);
     });
   }
   out.push('</g>');

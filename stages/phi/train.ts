@@ -167,6 +167,7 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
     const t0 = performance.now();
     const v = await evaluate();
     metrics.push({ epoch: 0, steps: 0, trainDistil: NaN, trainGpt: NaN, trainTotal: NaN, ...v, seconds: (performance.now() - t0) / 1000 });
+    c.log?.(`phi at initialisation: held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`);
     await c.onEpoch?.(metrics);
   }
 

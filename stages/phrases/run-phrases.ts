@@ -9,9 +9,9 @@ import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { KIND as PHRASES_KIND } from '../../schemas/phrases.ts';
 import { isPartDone, partPaths, readPartStats, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
-import { errorMessage } from '../../util/errors.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
 import { type BuiltRows, type PartContext, type RawConcept, buildRows, buildTable, partInputsHash } from './build-part.ts';
-import { PhraseCache } from './cache.ts';
+import { PhraseCache, configKey } from './cache.ts';
 import type { ChatFormat } from './chat-backend.ts';
 import type { ConceptSummary } from './concept-summary.ts';
 import { type BuiltBackend, DEFAULT_REQUESTS, type RequestOptions, createBackend } from './create-backend.ts';
@@ -23,8 +23,6 @@ import { scrub } from './secrets.ts';
 import type { SwapMode } from './swap.ts';
 import { DEFAULT_FEATURE_BATCH } from './targets.ts';
 import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } from './types.ts';
-import { UserError } from '../../util/errors.ts';
-import { configKey } from './cache.ts';
 
 export const CACHE_FILE = 'phrases-cache.sqlite';
 export const SUMMARY_FILE = 'phrases-summary.json';
@@ -137,24 +135,25 @@ export async function runPhrases(opts: RunPhrasesOptions): Promise<PhrasesResult
       const raw: RawConcept[] = [];
       for (const concept of chunk) raw.push(await rawConcept(concept, built, cache, paramsHash, sampling.n));
       const inputsHash = partInputsHash(raw, ctx, opts.textEncoder ? (opts.textEncoderId ?? 'unnamed-encoder') : null);
-      let built_: BuiltRows;
+      let part: BuiltRows;
       if (isPartDone(opts.outDir, PHRASES_KIND, index) && readPartStats(opts.outDir, PHRASES_KIND, index).inputsHash === inputsHash) {
         const stats = readPartStats(opts.outDir, PHRASES_KIND, index);
-        built_ = { rows: [], summary: stats.concepts as Record<string, ConceptSummary> };
+        part = { rows: [], summary: stats.concepts as Record<string, ConceptSummary> };
         phrases += stats.rows;
         partsReused++;
+        log(`phrases: part ${index} unchanged, kept (${stats.rows} phrases)`);
       } else {
-        built_ = buildRows(raw, ctx);
-        const table = await buildTable(built_.rows, opts.textEncoder, opts.featureBatch ?? DEFAULT_FEATURE_BATCH,
-          (done) => log(`phrases: part ${index}: target features ${done}/${built_.rows.length}`));
+        part = buildRows(raw, ctx);
+        const table = await buildTable(part.rows, opts.textEncoder, opts.featureBatch ?? DEFAULT_FEATURE_BATCH,
+          (done) => log(`phrases: part ${index}: target features ${done}/${part.rows.length}`));
         await writePart(opts.outDir, PHRASES_KIND, index, table, SCHEMA_VERSION, {
           inputsHash, backend: backend.id, model: backend.model, paramsHash, swap,
-          targetDim: opts.textEncoder?.dim ?? null, concepts: built_.summary,
+          targetDim: opts.textEncoder?.dim ?? null, concepts: part.summary,
         });
-        phrases += built_.rows.length;
-        log(`phrases: wrote part ${index} (${chunk.length} concepts, ${built_.rows.length} phrases)`);
+        phrases += part.rows.length;
+        log(`phrases: wrote part ${index} (${chunk.length} concepts, ${part.rows.length} phrases)`);
       }
-      Object.assign(perConcept, built_.summary);
+      Object.assign(perConcept, part.summary);
       parts.push(index);
     }
     removeStaleParts(opts.outDir, parts.length);

@@ -3,6 +3,7 @@
  * tokens per minute, and our own retry loop (the openai client's retries are off, so each attempt is seen,
  * counted and rate-limited). Each attempt is its own queue task: a backoff wait does not hold a slot.
  */
+import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from './backoff.ts';
 import { type FaultKind, classifyError } from './request-errors.ts';
@@ -46,6 +47,8 @@ export class RequestScheduler {
     });
     if (opts.tpm) this.budget = new TokenBudget(opts.tpm);
     this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    // Every queued attempt and backoff wait listens on this one signal: thousands is normal here.
+    setMaxListeners(0, this.abort.signal);
     opts.signal?.addEventListener('abort', () => this.abort.abort(opts.signal?.reason), { once: true });
   }
 
@@ -93,7 +96,8 @@ export class RequestScheduler {
 
   /** Drops queued attempts and aborts running ones. */
   stop(reason = 'stopped'): void {
-    this.queue.clear();
+    // Abort first: queued attempts were added with the signal, so they reject instead of hanging.
     if (!this.abort.signal.aborted) this.abort.abort(reason);
+    this.queue.clear();
   }
 }

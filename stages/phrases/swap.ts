@@ -58,6 +58,15 @@ export function swapWord(phrase: string, concept: string, re: RegExp = conceptRe
   return phrase.slice(0, m.index) + PSEUDO_WORD + phrase.slice(m.index + m[0].length);
 }
 
+/**
+ * Every occurrence replaced ('word' rules), as SEARLE's phi training formats its L_gpt phrases; null when
+ * the concept is absent.
+ */
+export function swapWordAll(phrase: string, concept: string): string | null {
+  if (!conceptRegex(concept).test(phrase)) return null;
+  return phrase.replace(conceptRegex(concept, 'giu'), PSEUDO_WORD);
+}
+
 /** One phrase as SEARLE: Python's `phrase.replace(concept, " $ ", 1)`; null when the substring is absent. */
 export function swapSearle(phrase: string, concept: string): string | null {
   const at = phrase.indexOf(concept);

@@ -57,15 +57,19 @@ export interface LlmTestServer {
 
 const COMPLETION_PROMPT = /^a photo of (.+) that$/s;
 
-/** Deterministic completion text for sample `i` of `prompt` (with the request's seed when sent). */
-export function fakeCompletion(prompt: string, i: number, seed: unknown): string {
-  const h = createHash('sha256').update(`${prompt}\u0000${i}\u0000${String(seed ?? '')}`).digest('hex');
+/**
+ * Deterministic completion text for sample `i` of `prompt`: a function of the prompt, the request's seed
+ * (when sent) and `ordinal`, the how-many-th request for that prompt this is (so samples differ across
+ * requests the way an LLM's do, yet a fresh server answers the same sequence of requests the same way).
+ */
+export function fakeCompletion(prompt: string, i: number, seed: unknown, ordinal = 0): string {
+  const h = createHash('sha256').update(`${prompt}\u0000${i}\u0000${String(seed ?? '')}\u0000${ordinal}`).digest('hex');
   const words = ['is red', 'sits on a table', 'looks old', 'is next to a window', 'shines', 'is small', 'is large', 'rests'];
   return ` ${words[parseInt(h.slice(0, 2), 16) % words.length]} (${h.slice(2, 10)})`;
 }
 
-export function fakeChatPhrases(concept: string, count: number, seed: unknown): string[] {
-  return Array.from({ length: count }, (_, i) => `a photo of ${concept} with tag ${fakeCompletion(concept, i, seed).trim()}`);
+export function fakeChatPhrases(concept: string, count: number, seed: unknown, ordinal = 0): string[] {
+  return Array.from({ length: count }, (_, i) => `a photo of ${concept} with tag ${fakeCompletion(concept, i, seed, ordinal).trim()}`);
 }
 
 export async function startLlmTestServer(options: LlmTestServerOptions = {}): Promise<LlmTestServer> {
@@ -73,6 +77,8 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
   let decide: ((info: RequestInfo) => Fault | null) | null = null;
   const sockets = new Set<Socket>();
   let index = 0;
+  const ordinals = new Map<string, number>();
+  const nextOrdinal = (key: string): number => { const o = ordinals.get(key) ?? 0; ordinals.set(key, o + 1); return o; };
 
   const state = {
     requests: 0,
@@ -161,7 +167,8 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
     const prompt = String(body.prompt ?? '');
     const asked = Number(body.n ?? 1);
     const n = Math.min(asked, options.maxChoices ?? asked);
-    const choices = Array.from({ length: n }, (_, i) => ({ index: i, text: fakeCompletion(prompt, i, body.seed), finish_reason: 'length', logprobs: null }));
+    const ordinal = nextOrdinal(`c\u0000${prompt}`);
+    const choices = Array.from({ length: n }, (_, i) => ({ index: i, text: fakeCompletion(prompt, i, body.seed, ordinal), finish_reason: 'length', logprobs: null }));
     send(res, 200, {
       id: `cmpl-${index}`, object: 'text_completion', created: 0, model: String(body.model), choices,
       usage: { prompt_tokens: 6, completion_tokens: 8 * n, total_tokens: 6 + 8 * n },
@@ -170,7 +177,7 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
 
   function answerChat(body: Record<string, unknown>, res: ServerResponse): void {
     const parsed = chatConcept(body);
-    const phrases = parsed ? fakeChatPhrases(parsed.concept, parsed.count, body.seed) : [];
+    const phrases = parsed ? fakeChatPhrases(parsed.concept, parsed.count, body.seed, nextOrdinal(`m\u0000${parsed.concept}`)) : [];
     send(res, 200, {
       id: `chat-${index}`, object: 'chat.completion', created: 0, model: String(body.model),
       choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: JSON.stringify({ phrases }) } }],

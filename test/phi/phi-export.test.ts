@@ -1,6 +1,6 @@
 /** phi's exports round-trip, and invert's tokens parts load as OTI warm starts. */
 import test from 'ava';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
@@ -21,11 +21,14 @@ import { TINY_IMAGE, TINY_MODEL_DIR, relDiff, testCacheDir } from '../helpers/go
 import { readRawSafetensors } from '../helpers/model-files.ts';
 
 const cacheDir = testCacheDir();
+const made: string[] = [cacheDir];
+const tmp = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); made.push(d); return d; };
+test.after.always(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const setup = (async () => {
   const model = await loadClipModel(TINY_MODEL_DIR);
   const dims = phiDims(model.config.projectionDim, model.config.text.width);
   const weights = initPhiWeights(dims, new Rng(9));
-  const dir = mkdtempSync(join(tmpdir(), 'starword-phi-export-'));
+  const dir = tmp('starword-phi-export-');
   exportPhiOnnx(join(dir, 'phi.onnx'), dims, weights);
   await exportPhiSafetensors(join(dir, 'phi.safetensors'), dims, weights);
   return { model, dims, weights, dir };
@@ -66,11 +69,11 @@ test('the safetensors export holds SEARLE names and [out, in] shapes, and loads 
 
 test('invert of a features folder writes tokens parts that readInitTokens loads', async (t) => {
   const { dims, dir } = await setup;
-  const embed = mkdtempSync(join(tmpdir(), 'starword-phi-embed-'));
+  const embed = tmp('starword-phi-embed-');
   const rng = new Rng(2);
   const rows = ['a', 'b', 'c'].map((id) => ({ imageId: id, features: rng.fillNormal(new Float32Array(dims.input)) }));
   await writePart(embed, featuresSchema.KIND, 3, featuresSchema.toTable(rows, dims.input), SCHEMA_VERSION);
-  const out = mkdtempSync(join(tmpdir(), 'starword-phi-inv-'));
+  const out = tmp('starword-phi-inv-');
   const phi = await PhiPredictor.open(join(dir, 'phi.onnx'), { cacheDir, threads: 1 });
   const s = await invertFeatures(embed, out, phi);
   t.like(s, { parts: 1, images: 3, ok: 3, failed: 0 });
@@ -86,10 +89,10 @@ test('invert of a features folder writes tokens parts that readInitTokens loads'
 
 test('invert of image files records a bad image as a failed row and goes on', async (t) => {
   const { model, dir } = await setup;
-  const imgs = mkdtempSync(join(tmpdir(), 'starword-phi-imgs-'));
+  const imgs = tmp('starword-phi-imgs-');
   copyFileSync(TINY_IMAGE, join(imgs, 'good.png'));
   writeFileSync(join(imgs, 'bad.png'), 'not an image');
-  const out = mkdtempSync(join(tmpdir(), 'starword-phi-inv-'));
+  const out = tmp('starword-phi-inv-');
   const phi = await PhiPredictor.open(join(dir, 'phi.safetensors'), { cacheDir, threads: 1 });
   const encoder = await createImageEncoder(model, { cacheDir, threads: 1 });
   const pre = preprocessOptions({ imageSize: model.config.vision.imageSize, preprocessorConfig: model.preprocessorConfig });

@@ -1,5 +1,6 @@
 /** phi's forward, losses and weight gradients against golden.json's `phi` (an independent PyTorch run). */
 import test from 'ava';
+import { rmSync } from 'node:fs';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { loadClipModel } from '../../clip/weights.ts';
 import { PHI_PARAMS, type PhiWeights, phiDims } from '../../stages/phi/phi-net.ts';
@@ -7,6 +8,7 @@ import { PhiSession, type PhiStepInput } from '../../stages/phi/phi-session.ts';
 import { TINY_MODEL_DIR, flat, golden, relDiff, testCacheDir } from '../helpers/golden.ts';
 
 const cacheDir = testCacheDir();
+test.after.always(() => rmSync(cacheDir, { recursive: true, force: true }));
 const setup = (async () => {
   const g = golden().phi;
   const model = await loadClipModel(TINY_MODEL_DIR);

@@ -3,12 +3,16 @@
  * golden one (token width ≠ projection dim, odd head count), dropout masks on, both loss terms weighted.
  */
 import test from 'ava';
+import { rmSync } from 'node:fs';
 import { presetConfig } from '../../clip/make-model.ts';
 import { randomWeightSource } from '../../clip/random-weights.ts';
 import { PHI_PARAMS, type PhiWeights, initPhiWeights, phiDims } from '../../stages/phi/phi-net.ts';
 import { PhiSession, type PhiStepInput } from '../../stages/phi/phi-session.ts';
 import { Rng } from '../../util/rng.ts';
 import { testCacheDir } from '../helpers/golden.ts';
+
+const cacheDir = testCacheDir();
+test.after.always(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 const cfg = presetConfig('tiny', { textWidth: 18, textHeads: 3, textMlp: 30, textLayers: 2, projectionDim: 10, vocab: 600,
   visionWidth: 16, visionLayers: 1, visionHeads: 2, visionMlp: 20 });
@@ -18,7 +22,7 @@ test('weight gradients match central finite differences', async (t) => {
   // larger text weights so L_gpt is not flat and its share of the gradient is visible in float32
   const src = { ...base, hash: `${base.hash}-x5`, tensor: (n: string) => { const a = base.tensor(n); return /norm|layrnorm/.test(n) ? a : a.map((x) => x * 5); } };
   const dims = phiDims(cfg.projectionDim, cfg.text.width);
-  const session = await PhiSession.create(src, dims, true, { cacheDir: testCacheDir(), threads: 1 });
+  const session = await PhiSession.create(src, dims, true, { cacheDir, threads: 1 });
   const rng = new Rng(5);
   const B = 3;
   const { bos, eos } = cfg.text;

@@ -1,6 +1,6 @@
 /** phi training on a synthetic run: it learns, it resumes exactly, it exports, and invert's output is a warm start. */
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
@@ -31,7 +31,12 @@ async function train(outDir: string, options: PhiOptions, stopAfterEpoch?: numbe
   return runPhi({ runDir: run, outDir, src: model, text, tokenize, options, session: { cacheDir, threads: 1 }, stopAfterEpoch });
 }
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'starword-phi-out-'));
+const made: string[] = [cacheDir];
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'starword-phi-out-')); made.push(d); return d; };
+test.after.always(async () => {
+  const { model, run } = await setup;
+  for (const d of [...made, model.dir, run]) rmSync(d, { recursive: true, force: true });
+});
 
 test('training lowers held-out L_distil and raises held-out cosine above its value at initialisation', async (t) => {
   const out = tmp();

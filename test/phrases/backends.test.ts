@@ -25,9 +25,10 @@ test('completions: n split into requests of at most batch-n; phrase = prompt + c
   t.is(built.requestCount(), 3);
   t.is(r.phrases.length, 10);
   t.true(r.phrases.every((p) => p.startsWith('a photo of cat that ')));
-  // Request sizes 4, 4, 2: sample i of each request is fakeCompletion(prompt, i).
+  // Request sizes 4, 4, 2: sample i of the k-th request is fakeCompletion(prompt, i, seed, k).
   const prompt = 'a photo of cat that';
-  t.true(r.phrases.includes(prompt + fakeCompletion(prompt, 3, undefined)));
+  const expected = [0, 1, 2].flatMap((k) => [0, 1, 2, 3].slice(0, k === 2 ? 2 : 4).map((i) => prompt + fakeCompletion(prompt, i, undefined, k)));
+  t.deepEqual([...r.phrases].sort(), expected.sort());
   t.deepEqual(r.usage, { prompt: 18, completion: 80 });
   t.deepEqual(built.backend.params, { prompt: 'a photo of {concept} that', n: 10, max_tokens: 32, temperature: 0.5, seed: undefined });
 });
@@ -50,7 +51,7 @@ test('chat: JSON answer validated; phrases returned; json_schema response format
   const built = await createBackend(spec({ backend: 'chat', llm: { baseURL: server.baseURL, model: 'chat-model' } }), ['Human face']);
   const r = await built.backend.generate('Human face', 6);
   t.is(server.byEndpoint.chat, 2);
-  t.deepEqual(r.phrases, [...fakeChatPhrases('Human face', 4, undefined), ...fakeChatPhrases('Human face', 2, undefined)]);
+  t.deepEqual([...r.phrases].sort(), [...fakeChatPhrases('Human face', 4, undefined, 0), ...fakeChatPhrases('Human face', 2, undefined, 1)].sort());
   t.is((format as { type: string }).type, 'json_schema');
   t.deepEqual(r.usage, { prompt: 80, completion: 60 });
 });

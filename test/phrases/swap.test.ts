@@ -1,5 +1,5 @@
 import test from 'ava';
-import { conceptRegex, swapConceptPhrases, swapSearle, swapWord } from '../../stages/phrases/swap.ts';
+import { conceptRegex, swapConceptPhrases, swapSearle, swapWord, swapWordAll } from '../../stages/phrases/swap.ts';
 
 // [concept, phrase, expected swapped text or null when the concept is absent]
 const WORD_TABLE: [string, string, string | null][] = [
@@ -75,4 +75,10 @@ test('concept regex compiles for names full of regex syntax', (t) => {
     t.notThrows(() => conceptRegex(c), c);
     t.is(swapWord(`see ${c} here`, c), 'see  $  here', c);
   }
+});
+
+test('swapWordAll replaces every occurrence under the word rules', (t) => {
+  t.is(swapWordAll('a cat, two Cats and a category', 'cat'), 'a  $ , two  $  and a category');
+  t.is(swapWordAll('a dog', 'cat'), null);
+  t.is(swapWordAll('c++ and C++', 'c++'), ' $  and  $ ');
 });
