@@ -16,8 +16,9 @@ import { type ConceptsCliOptions, conceptsStage, conceptsVocabulary } from './st
 import { type EmbedCliOptions, embedStage, ingestStage, preprocessMode } from './stage-runners/embed.ts';
 import { type OtiCliOptions, otiOptionsFrom, runOtiStage } from './stage-runners/oti.ts';
 import { type PhrasesCliOptions, checkPhrasesOptions, phrasesConfig, phrasesReport, phrasesStage } from './stage-runners/phrases.ts';
+import { phiCliFrom, phiOptionsFrom, runPhiStage } from './stage-runners/phi.ts';
 
-export const STAGES = ['ingest', 'embed', 'concepts', 'phrases', 'oti'] as const;
+export const STAGES = ['ingest', 'embed', 'concepts', 'phrases', 'oti', 'phi'] as const;
 export type PipelineStage = typeof STAGES[number];
 
 export interface RunCliOptions extends EmbedCliOptions, ConceptsCliOptions, PhrasesCliOptions, OtiCliOptions {
@@ -26,15 +27,20 @@ export interface RunCliOptions extends EmbedCliOptions, ConceptsCliOptions, Phra
   until: string;
   phrasesTopK?: number;
   device?: 'cpu' | 'cuda';
+  /** train phi after OTI (its options carry a phi- prefix here) */
+  phi?: boolean;
 }
 
 export interface RunResult { runDir: string; stages: Record<string, Record<string, unknown>> }
 
 export async function runPipeline(o: RunCliOptions, log: (line: string) => void): Promise<RunResult> {
   // every check that can fail on bad input runs before any compute
-  const until = o.until as PipelineStage;
+  const until = (o.until ?? (o.phi ? 'phi' : 'oti')) as PipelineStage;
   if (!STAGES.includes(until)) throw new UserError(`--until must be one of ${STAGES.join(', ')}, got '${o.until}'`);
+  if (until === 'phi' && !o.phi) throw new UserError('--until phi needs --phi');
   const last = STAGES.indexOf(until);
+  const phiCli = { ...phiCliFrom(o as unknown as Record<string, unknown>, 'phi-'), threads: o.threads, cacheDir: o.cacheDir, logJson: o.logJson };
+  const phi = o.phi ? phiOptionsFrom(phiCli) : null;
   const shard = resolveShard({ shardIndex: o.shardIndex, shardCount: o.shardCount });
   const runDir = shardRunDir(resolve(o.out), shard);
   preprocessMode(o.preprocess);
@@ -42,7 +48,8 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const oti = otiOptionsFrom(o);
   const vocabulary = conceptsVocabulary(o);
   const model = await loadModel(resolve(o.model));
-  const phrasesTopK = o.phrasesTopK ?? oti.topK;
+  // phrases cover what OTI and (when trained) phi draw from: SEARLE's top 15 and top 150
+  const phrasesTopK = o.phrasesTopK ?? Math.max(oti.topK, phi?.topK ?? 0);
 
   openRunManifest(runDir, {
     config: {
@@ -50,6 +57,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       concepts: { topK: o.topK },
       phrases: { ...phrasesConfig(o), topK: phrasesTopK },
       oti,
+      phi,
     },
     model: { dir: model.dir, hash: model.hash },
     sources: {
@@ -58,7 +66,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       templates: templatesHash(loadTemplates()),
       initFrom: o.initFrom ? resolve(o.initFrom) : null,
     },
-    seeds: { oti: oti.seed, phrases: o.phrasesSeed ?? 0 },
+    seeds: { oti: oti.seed, phrases: o.phrasesSeed ?? 0, ...(phi ? { phi: phi.seed } : {}) },
     shard,
     runtime: { threads: o.threads ?? null, batchSize: o.batchSize, device: o.device ?? 'cpu', logJson: !!o.logJson },
   }, !!o.force);
@@ -101,5 +109,8 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     log(`oti: ${otiSummary.ok} ok, ${otiSummary.failed} failed, ${otiSummary.partsSkipped} of ${otiSummary.parts} parts already done, `
       + `median L_cos ${otiSummary.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${otiSummary.lgptMedian?.toFixed(4) ?? '-'}`);
   }
+  const phiSummary = o.phi ? await timed('phi', () => runPhiStage(runDir, model, phiCli, log),
+    (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val })) : null;
+  if (phiSummary) log(`phi: ${phiSummary.epochsRunNow} epochs trained now; exported ${phiSummary.files.onnx} and ${phiSummary.files.safetensors}`);
   return { runDir, stages };
 }

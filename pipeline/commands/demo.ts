@@ -1,7 +1,7 @@
 /**
  * `starword demo` (what `npm start` runs): the whole pipeline on the embedded default, offline — a tiny
  * random CLIP made by make-model, generated sample images (three of them broken on purpose), the offline
- * `templates` phrase backend and a short OTI — then what `inspect` says of the run.
+ * `templates` phrase backend, a short OTI and a few phi epochs — then what `inspect` says of the run.
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -35,11 +35,13 @@ export function register(program: Command): void {
       const runner = new Command('starword').exitOverride();
       run.register(runner);
       await runner.parseAsync(['run', '--images', imagesDir, '--model', modelDir, '--out', runDir,
-        '--cache-dir', join(out, 'cache'), '--backend', 'templates', '--n', '32', '--oti-steps', String(o.otiSteps)], { from: 'user' });
+        '--cache-dir', join(out, 'cache'), '--backend', 'templates', '--n', '32', '--oti-steps', String(o.otiSteps),
+        '--phi', '--phi-epochs', '10'], { from: 'user' });
       const seconds = (performance.now() - t0) / 1000;
       process.stdout.write(`\n${formatReport(inspectRun(runDir))}\n`);
       process.stdout.write(`\nThe pipeline ran in ${seconds.toFixed(1)} s. Shards (Arrow IPC stream files) are in ${runDir}:\n`
         + `  embed/features-*.arrow, concepts/concepts-*.arrow, phrases/phrases-*.arrow, oti/tokens-*.arrow, */errors-*.arrow\n`
+        + `  phi/phi.onnx and phi/phi.safetensors (SEARLE's layout), phi/metrics.arrow and phi/losses.png\n`
         + `Inspect again with: starword inspect ${runDir}\n`);
     });
 }

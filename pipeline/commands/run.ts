@@ -5,6 +5,7 @@ import { type RunCliOptions, STAGES, runPipeline } from '../run-pipeline.ts';
 import { addConceptsOptions } from '../stage-runners/concepts.ts';
 import { addEmbedOptions } from '../stage-runners/embed.ts';
 import { addOtiOptions } from '../stage-runners/oti.ts';
+import { addPhiOptions } from '../stage-runners/phi.ts';
 import { addPhrasesOptions } from '../stage-runners/phrases.ts';
 
 export function register(program: Command): void {
@@ -13,7 +14,8 @@ export function register(program: Command): void {
     .requiredOption('--images <dir|csv>', 'a folder of images or a CSV manifest (path column, optional id column)')
     .requiredOption('--model <dir>', 'Hugging Face CLIP folder (config.json + model.safetensors)')
     .requiredOption('--out <dir>', 'run folder (a sharded run writes shard-IIIII-of-NNNNN/ inside it)')
-    .option('--until <stage>', `stop after this stage: ${STAGES.join(' | ')}`, 'oti')
+    .option('--until <stage>', `stop after this stage: ${STAGES.join(' | ')} (default: oti, or phi with --phi)`)
+    .option('--phi', 'train phi on the OTI tokens after OTI (options --phi-*)')
     .option('--shard-index <i>', 'this worker\'s shard (default: $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID)')
     .option('--shard-count <n>', 'number of shards (default: $SLURM_ARRAY_TASK_COUNT, else 1)')
     .option('--phrases-top-k <n>', 'phrases are made for the union of each image\'s top-k concepts (default: --oti-top-k)', positiveIntOption)
@@ -26,6 +28,7 @@ export function register(program: Command): void {
   cmd = addConceptsOptions(cmd);
   cmd = addPhrasesOptions(cmd);
   cmd = addOtiOptions(cmd);
+  cmd = addPhiOptions(cmd, 'phi-');
   cmd.action(async (o: RunCliOptions) => {
     const r = await runPipeline(o, (line) => process.stderr.write(`${line}\n`));
     process.stdout.write(`${r.runDir}\n`);

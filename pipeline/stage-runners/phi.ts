@@ -17,22 +17,38 @@ export interface PhiCliOptions {
   out?: string; phrasesDir?: string; threads?: number; cacheDir?: string; logJson?: boolean;
 }
 
-/** Adds the phi training options (SEARLE's defaults) to a command. */
-export function addPhiOptions(cmd: Command): Command {
-  const d = SEARLE_PHI;
-  return cmd
-    .option('--epochs <n>', 'training epochs', intOption, d.epochs)
-    .option('--batch <n>', 'images per batch', positiveIntOption, d.batchSize)
-    .option('--lr <x>', 'AdamW learning rate', floatOption, d.lr)
-    .option('--weight-decay <x>', 'AdamW weight decay', floatOption, d.weightDecay)
-    .option('--dropout <x>', 'dropout after each hidden GELU', floatOption, d.dropout)
-    .option('--lambda-distil <x>', 'weight of L_distil (NT-Xent against the OTI tokens)', floatOption, d.lambdaDistil)
-    .option('--lambda-gpt <x>', 'weight of L_gpt', floatOption, d.lambdaGpt)
-    .option('--temperature <x>', 'NT-Xent temperature', floatOption, d.temperature)
-    .option('--top-k <n>', 'concepts per image whose phrases feed L_gpt', positiveIntOption, d.topK)
-    .option('--val-fraction <x>', 'share of images held out (stable hash of the id)', floatOption, d.valFraction)
-    .option('--checkpoint-every <n>', 'epochs between checkpoints', positiveIntOption, d.checkpointEvery)
-    .option('--seed <n>', 'seed of the initial weights, shuffles, dropout and phrase draws', intOption, d.seed);
+type Parser = (value: string) => number;
+const PHI_FLAGS: [flag: string, key: keyof PhiCliOptions, help: string, parse: Parser, dflt: (d: typeof SEARLE_PHI) => number][] = [
+  ['epochs', 'epochs', 'training epochs', intOption, (d) => d.epochs],
+  ['batch', 'batch', 'images per batch', positiveIntOption, (d) => d.batchSize],
+  ['lr', 'lr', 'AdamW learning rate', floatOption, (d) => d.lr],
+  ['weight-decay', 'weightDecay', 'AdamW weight decay', floatOption, (d) => d.weightDecay],
+  ['dropout', 'dropout', 'dropout after each hidden GELU', floatOption, (d) => d.dropout],
+  ['lambda-distil', 'lambdaDistil', 'weight of L_distil (NT-Xent against the OTI tokens)', floatOption, (d) => d.lambdaDistil],
+  ['lambda-gpt', 'lambdaGpt', 'weight of L_gpt', floatOption, (d) => d.lambdaGpt],
+  ['temperature', 'temperature', 'NT-Xent temperature', floatOption, (d) => d.temperature],
+  ['top-k', 'topK', 'concepts per image whose phrases feed L_gpt', positiveIntOption, (d) => d.topK],
+  ['val-fraction', 'valFraction', 'share of images held out (stable hash of the id)', floatOption, (d) => d.valFraction],
+  ['checkpoint-every', 'checkpointEvery', 'epochs between checkpoints', positiveIntOption, (d) => d.checkpointEvery],
+  ['seed', 'seed', 'seed of the initial weights, shuffles, dropout and phrase draws', intOption, (d) => d.seed],
+];
+
+function camel(flag: string): string { return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()); }
+
+/**
+ * Adds the phi training options (SEARLE's defaults) to a command. `prefix` ('phi-' in `starword run`,
+ * where OTI owns --lr, --seed, ...) prefixes every flag; read them back with phiCliFrom.
+ */
+export function addPhiOptions(cmd: Command, prefix = ''): Command {
+  for (const [flag, , help, parse, dflt] of PHI_FLAGS) cmd.option(`--${prefix}${flag} <x>`, `${prefix ? 'phi: ' : ''}${help}`, parse, dflt(SEARLE_PHI));
+  return cmd;
+}
+
+/** The phi options of a command that added them with `prefix`. */
+export function phiCliFrom(o: Record<string, unknown>, prefix = ''): Pick<PhiCliOptions, typeof PHI_FLAGS[number][1]> {
+  const out: Record<string, unknown> = {};
+  for (const [flag, key] of PHI_FLAGS) out[key] = o[camel(`${prefix}${flag}`)];
+  return out as Pick<PhiCliOptions, typeof PHI_FLAGS[number][1]>;
 }
 
 export function phiOptionsFrom(o: PhiCliOptions): PhiOptions {
