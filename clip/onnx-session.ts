@@ -12,7 +12,7 @@ import type { Graph } from './graph/graph.ts';
 import { writeOnnxModel } from './graph/onnx-model.ts';
 
 /** Bump when any graph builder changes what it emits: old cached graphs are then ignored. */
-export const GRAPH_BUILDER_VERSION = 1;
+export const GRAPH_BUILDER_VERSION = 2;
 
 export interface SessionOptions {
   /** intra-op threads (default: ORT's choice, all cores) */
@@ -51,6 +51,7 @@ export function cachedGraphPath(key: Record<string, unknown>, build: () => Graph
 export async function createSession(modelPath: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
+    logSeverityLevel: 3, // errors only: ORT's warnings are not the user's business
     executionProviders: opts.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
   };

@@ -12,6 +12,7 @@
 import type { Activation, TextConfig } from './config.ts';
 import type { Graph, Value } from './graph/graph.ts';
 import * as op from './graph/ops.ts';
+import { concat } from './graph/ops-extra.ts';
 import { type WeightSource, transpose2d } from './weight-source.ts';
 
 export interface LinearWeights { wt: Value; b: Value }
@@ -71,19 +72,38 @@ export function activation(G: Graph, x: Value, act: Activation): Value {
   return act === 'gelu' ? op.gelu(G, x) : op.quickGelu(G, x);
 }
 
-/** Multi-head self-attention on x [B, T, W]; `mask` [T, T] added to the scores (or null). */
-export function selfAttention(G: Graph, x: Value, L: LayerWeights, heads: number, mask: Value | null): Value {
+/** Keys and values of earlier positions, [B, H, P, dh] each (the prefix cache). */
+export interface KeyValues { k: Value; v: Value }
+
+/**
+ * Multi-head self-attention on x [B, T, W]; `mask` [T, P + T] is added to the scores (or null).
+ * `prefix` holds the keys/values of P earlier positions that x attends to as well (they do not depend on
+ * anything we differentiate); `capture`, when given, receives this layer's keys/values of x.
+ */
+export function selfAttention(G: Graph, x: Value, L: LayerWeights, heads: number, mask: Value | null,
+  prefix?: KeyValues | null, capture?: KeyValues[]): Value {
   const [B, T, W] = x.shape;
   const dh = (W as number) / heads;
-  // q, k, v: [B, T, W] → [B, H, T, dh]; k as [B, H, dh, T] for the score product
+  // q, k, v: [B, T, W] → [B, H, T, dh]
   const q = op.scale(G, op.linear(G, x, L.q.wt, L.q.b), 1 / Math.sqrt(dh));
   const k = op.linear(G, x, L.k.wt, L.k.b);
   const v = op.linear(G, x, L.v.wt, L.v.b);
   const split = (t: Value) => op.reshape(G, t, [0, 0, heads, dh], [B, T, heads, dh]);
   const qh = op.transpose(G, split(q), [0, 2, 1, 3]);
-  const kh = op.transpose(G, split(k), [0, 2, 3, 1]);
-  const vh = op.transpose(G, split(v), [0, 2, 1, 3]);
-  let scores = op.matmul(G, qh, kh); // [B, H, T, T]
+  let kT: Value; // [B, H, dh, P + T]
+  let vh = op.transpose(G, split(v), [0, 2, 1, 3]);
+  if (prefix || capture) {
+    let kh = op.transpose(G, split(k), [0, 2, 1, 3]);
+    capture?.push({ k: kh, v: vh });
+    if (prefix) {
+      kh = concat(G, [prefix.k, kh], 2, 'PT');
+      vh = concat(G, [prefix.v, vh], 2, 'PT');
+    }
+    kT = op.transpose(G, kh, [0, 1, 3, 2]);
+  } else {
+    kT = op.transpose(G, split(k), [0, 2, 3, 1]);
+  }
+  let scores = op.matmul(G, qh, kT); // [B, H, T, P + T]
   if (mask) scores = op.add(G, scores, mask);
   const probs = op.softmax(G, scores);
   const ctx = op.transpose(G, op.matmul(G, probs, vh), [0, 2, 1, 3]); // [B, T, H, dh]
@@ -92,27 +112,54 @@ export function selfAttention(G: Graph, x: Value, L: LayerWeights, heads: number
 }
 
 /** Pre-LN transformer block (CLIPEncoderLayer). */
-export function encoderLayer(G: Graph, x: Value, L: LayerWeights, heads: number, eps: number, act: Activation, mask: Value | null): Value {
-  const h = selfAttention(G, op.layerNorm(G, x, L.ln1[0], L.ln1[1], eps), L, heads, mask);
+export function encoderLayer(G: Graph, x: Value, L: LayerWeights, heads: number, eps: number, act: Activation, mask: Value | null,
+  prefix?: KeyValues | null, capture?: KeyValues[]): Value {
+  const h = selfAttention(G, op.layerNorm(G, x, L.ln1[0], L.ln1[1], eps), L, heads, mask, prefix, capture);
   const x1 = op.add(G, x, h);
   const m = op.linear(G, activation(G, op.linear(G, op.layerNorm(G, x1, L.ln2[0], L.ln2[1], eps), L.fc1.wt, L.fc1.b), act), L.fc2.wt, L.fc2.b);
   return op.add(G, x1, m);
 }
 
-export interface TextTowerInputs { ids: Value; pmask: Value; eot: Value }
+export interface TextTowerInputs {
+  ids: Value; pmask: Value; eot: Value;
+  /** the prefix cache: keys and values of the P positions before `ids`, [L, B, H, P, dh] each */
+  prefixK?: Value; prefixV?: Value;
+}
 
-/** Declares a tower's three inputs under `prefix`, with batch dim `batch` and length dim `len`. */
-export function textTowerInputs(G: Graph, prefix: string, batch: string, len: string): TextTowerInputs {
-  return {
+/**
+ * Declares a tower's inputs under `prefix`, with batch dim `batch` and length dim `len`; with
+ * `prefixCache`, also <p>_pk and <p>_pv [L, B, H, P, dh]: then `ids` are the positions after the P cached ones.
+ */
+export function textTowerInputs(G: Graph, prefix: string, batch: string, len: string, prefixCache?: TextConfig): TextTowerInputs {
+  const inputs: TextTowerInputs = {
     ids: G.input(`${prefix}_ids`, 'int64', [batch, len]),
     pmask: G.input(`${prefix}_pmask`, 'float', [batch, len, 1]),
     eot: G.input(`${prefix}_eot`, 'float', [batch, 1, len]),
   };
+  if (prefixCache) {
+    const shape = [prefixCache.layers, batch, prefixCache.heads, `${prefix}_P`, prefixCache.width / prefixCache.heads];
+    inputs.prefixK = G.input(`${prefix}_pk`, 'float', shape);
+    inputs.prefixV = G.input(`${prefix}_pv`, 'float', shape);
+  }
+  return inputs;
+}
+
+/** The [offset, offset + len) rows of a [ctx, …] table, offset and len read at run time as [1] int64. */
+function rowsAt(G: Graph, table: Value, offset: Value, len: Value, shape: Value['shape']): Value {
+  const end = G.node('Add', [offset, len], { shape: [1], dtype: 'int64', needsGrad: false });
+  return G.node('Slice', [table, offset, end, G.constInt64([0])], { shape, needsGrad: false });
+}
+
+/** Element `i` of a [n] int64 shape tensor, as [1]. */
+function dimOf(G: Graph, x: Value, i: number): Value {
+  const shape = G.node('Shape', [x], { shape: [x.shape.length], dtype: 'int64', needsGrad: false });
+  return G.node('Slice', [shape, G.constInt64([i]), G.constInt64([i + 1])], { shape: [1], dtype: 'int64', needsGrad: false });
 }
 
 /**
  * Text features [B, P] (unnormalised, as HF get_text_features). `pseudo` [B, W] replaces the token
- * embedding where pmask is 1; pass null for plain text.
+ * embedding where pmask is 1; pass null for plain text. With the tower's prefix inputs, `ids` are the
+ * positions after the cached prefix: positions, mask and keys continue from it (exact, causal).
  */
 export function textTower(G: Graph, Wt: TextWeights, inp: TextTowerInputs, pseudo: Value | null): Value {
   const { cfg } = Wt;
@@ -124,16 +171,42 @@ export function textTower(G: Graph, Wt: TextWeights, inp: TextTowerInputs, pseud
     const p3 = op.unsqueeze(G, pseudo, [1]); // [B, 1, W]
     x = op.add(G, x, op.mul(G, inp.pmask, op.sub(G, p3, x)));
   }
-  // positions and mask cut to this tower's T
-  const shape = G.node('Shape', [inp.ids], { shape: [2], dtype: 'int64', needsGrad: false });
-  const tLen = G.node('Slice', [shape, G.constInt64([1]), G.constInt64([2])], { shape: [1], dtype: 'int64', needsGrad: false });
-  const pos = G.node('Slice', [Wt.positionEmbedding, G.constInt64([0]), tLen, G.constInt64([0])], { shape: [T, W], needsGrad: false });
-  const tt = G.node('Concat', [tLen, tLen], { shape: [2], dtype: 'int64', needsGrad: false }, { axis: 0 });
-  const mask = G.node('Slice', [Wt.causalMask, G.constInt64([0, 0]), tt, G.constInt64([0, 1])], { shape: [T, T], needsGrad: false });
-  x = op.add(G, x, pos);
-  for (const L of Wt.layers) x = encoderLayer(G, x, L, cfg.heads, cfg.eps, cfg.act, mask);
+  const tLen = dimOf(G, inp.ids, 1);
+  const offset = inp.prefixK ? dimOf(G, inp.prefixK, 3) : G.constInt64([0]);
+  // positions offset..offset+T; mask rows offset..offset+T over columns 0..offset+T
+  x = op.add(G, x, rowsAt(G, Wt.positionEmbedding, offset, tLen, [T, W]));
+  const total = G.node('Add', [offset, tLen], { shape: [1], dtype: 'int64', needsGrad: false });
+  const maskRows = rowsAt(G, Wt.causalMask, offset, tLen, [T, cfg.ctx]);
+  const mask = G.node('Slice', [maskRows, G.constInt64([0]), total, G.constInt64([1])], { shape: [T, inp.prefixK ? 'PT' : T], needsGrad: false });
+  Wt.layers.forEach((L, l) => {
+    const prefix = inp.prefixK && inp.prefixV ? {
+      k: G.node('Gather', [inp.prefixK, G.constInt64([l], [])], { shape: inp.prefixK.shape.slice(1), needsGrad: false }, { axis: 0 }),
+      v: G.node('Gather', [inp.prefixV, G.constInt64([l], [])], { shape: inp.prefixV.shape.slice(1), needsGrad: false }, { axis: 0 }),
+    } : null;
+    x = encoderLayer(G, x, L, cfg.heads, cfg.eps, cfg.act, mask, prefix);
+  });
   // read the EOT row first: the final LayerNorm is per position, so this is exact and saves work
   const atEot = op.squeeze(G, op.matmul(G, inp.eot, x), [1]); // [B, W]
   const normed = op.layerNorm(G, atEot, Wt.finalLn[0], Wt.finalLn[1], cfg.eps);
   return op.matmul(G, normed, Wt.projT); // [B, P]
+}
+
+/**
+ * The prefix cache's producer: ids [B, P] → keys and values of every layer, [L, B, H, P, dh] each
+ * (outputs `pk`, `pv`). Feeding them to a tower's prefix inputs continues the computation exactly.
+ */
+export function prefixKeyValues(G: Graph, Wt: TextWeights, ids: Value): { k: Value; v: Value } {
+  const { cfg } = Wt;
+  const [B, T] = ids.shape;
+  let x = G.node('Gather', [Wt.tokenEmbedding, ids], { shape: [B, T, cfg.width] }, { axis: 0 });
+  const tLen = dimOf(G, ids, 1);
+  x = op.add(G, x, rowsAt(G, Wt.positionEmbedding, G.constInt64([0]), tLen, [T, cfg.width]));
+  const maskRows = rowsAt(G, Wt.causalMask, G.constInt64([0]), tLen, [T, cfg.ctx]);
+  const mask = G.node('Slice', [maskRows, G.constInt64([0]), tLen, G.constInt64([1])], { shape: [T, T] });
+  const captured: KeyValues[] = [];
+  // the last layer's output is not needed, only its keys and values
+  for (const L of Wt.layers) x = encoderLayer(G, x, L, cfg.heads, cfg.eps, cfg.act, mask, null, captured);
+  const stack = (vs: Value[]) => G.node('Concat', vs.map((v) => G.node('Unsqueeze', [v, G.constInt64([0])], { shape: [1, ...v.shape] })),
+    { shape: [cfg.layers, ...vs[0].shape] }, { axis: 0 });
+  return { k: stack(captured.map((c) => c.k)), v: stack(captured.map((c) => c.v)) };
 }

@@ -24,3 +24,32 @@ export async function writeJsonLine(value: unknown, out: NodeJS.WritableStream =
   const ok = out.write(`${JSON.stringify(value)}\n`);
   if (!ok) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
 }
+
+/**
+ * JSON-line values (or a parse error per line) in batches of whatever has arrived, at most `max`: a
+ * pipe gets full batches, an interactive user gets an answer per line without waiting for more.
+ */
+export async function* batchedJsonLines(input: NodeJS.ReadableStream, max: number): AsyncGenerator<(Record<string, unknown> | { error: string })[]> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  const queue: string[] = [];
+  let ended = false;
+  let wake: (() => void) | null = null;
+  lines.on('line', (l) => { if (l.trim()) queue.push(l); wake?.(); });
+  lines.on('close', () => { ended = true; wake?.(); });
+  for (;;) {
+    if (!queue.length) {
+      if (ended) return;
+      await new Promise<void>((resolve) => { wake = resolve; });
+      wake = null;
+      continue;
+    }
+    yield queue.splice(0, max).map((line) => {
+      try {
+        const v: unknown = JSON.parse(line);
+        return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : { error: 'expected a JSON object' };
+      } catch (err) {
+        return { error: `not valid JSON (${(err as Error).message})` };
+      }
+    });
+  }
+}

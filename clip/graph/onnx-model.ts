@@ -5,7 +5,7 @@
 import { closeSync, openSync, writeSync, renameSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
-import type { AttrValue, DType, Graph, Initializer, Value } from './graph.ts';
+import type { AttrValue, DType, Graph, GraphNode, Initializer, Value } from './graph.ts';
 
 const { onnx } = onnxProto;
 
@@ -33,15 +33,33 @@ function bytesOf(init: Initializer): Uint8Array {
   return new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength);
 }
 
-/** Writes `path` (model) and `path + '.data'` (weights). Returns the model bytes' length. */
+/**
+ * The nodes that the outputs depend on, in order, and the initializers they read: builders may emit
+ * more than a graph needs (the prefix graph's last MLP, a weight no node reads), and ORT would warn.
+ */
+function reachable(G: Graph): { nodes: GraphNode[]; initializers: Initializer[] } {
+  const needed = new Set(G.outputs.map((o) => o.name));
+  const keep: boolean[] = new Array(G.nodes.length).fill(false);
+  for (let i = G.nodes.length - 1; i >= 0; i--) {
+    const n = G.nodes[i];
+    if (n.outputs.some((o) => needed.has(o))) {
+      keep[i] = true;
+      for (const input of n.inputs) needed.add(input);
+    }
+  }
+  return { nodes: G.nodes.filter((_, i) => keep[i]), initializers: G.initializers.filter((t) => needed.has(t.name)) };
+}
+
+/** Writes `path` (model) and `path + '.data'` (weights), only what the outputs need. */
 export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): void {
+  const { nodes, initializers: inits } = reachable(G);
   const dataPath = `${path}.data`;
   const dataTmp = `${dataPath}.tmp-${process.pid}`;
   const fd = openSync(dataTmp, 'w');
   let offset = 0;
   const initializers: onnxProto.onnx.ITensorProto[] = [];
   try {
-    for (const init of G.initializers) {
+    for (const init of inits) {
       const bytes = bytesOf(init);
       const proto: onnxProto.onnx.ITensorProto = { name: init.name, dims: init.dims, dataType: ELEM[init.dtype] };
       if (bytes.byteLength >= EXTERNAL_MIN_BYTES) {
@@ -69,7 +87,7 @@ export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): v
     opsetImport: [{ domain: '', version: 18 }],
     graph: {
       name: 'starword',
-      node: G.nodes.map((n) => ({
+      node: nodes.map((n) => ({
         opType: n.opType, input: n.inputs, output: n.outputs, domain: n.domain ?? '',
         attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
       })),

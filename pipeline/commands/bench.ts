@@ -19,12 +19,13 @@ export function register(program: Command): void {
     .option('--warmup <n>', 'untimed steps first', intOption, 1)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
     .option('--pad77', 'pad every row to 77 as SEARLE does (to measure the EOT cut)', false)
+    .option('--no-prefix-cache', 'recompute the positions before $ every step (to measure the prefix cache)')
     .option('-v, --verbose', 'print every step', false)
     .action(async (o) => {
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const r = await benchOti({ width: o.width, layers: o.layers, heads: o.heads, mlp: o.mlp, batch: o.batch, phraseLen: o.phraseLen,
-        dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, padTo77: o.pad77 }, o.verbose ? log : () => {});
-      console.log(`width ${o.width}, layers ${o.layers}, heads ${o.heads}, batch ${o.batch}, ${r.tokensPerStep} tokens/step, threads ${o.threads}${o.pad77 ? ', padded to 77' : ', cut at EOT'}`);
+        dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, padTo77: o.pad77, prefixCache: o.prefixCache }, o.verbose ? log : () => {});
+      console.log(`width ${o.width}, layers ${o.layers}, heads ${o.heads}, batch ${o.batch}, ${r.tokensPerStep} tokens/step, threads ${o.threads}${o.pad77 ? ', padded to 77' : ', cut at EOT'}${o.prefixCache && !o.pad77 ? ', prefix cache' : ''}`);
       console.log(`step median ${r.medianMs.toFixed(0)} ms (steps: ${r.stepMs.map((t) => t.toFixed(0)).join(', ')})`);
       console.log(`${r.gflops.toFixed(1)} GFLOP/s (forward + input-gradient matmuls)`);
       console.log(`${r.imageStepsPerS.toFixed(2)} image-steps/s`);

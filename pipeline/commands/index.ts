@@ -4,6 +4,7 @@ import * as concepts from './concepts.ts';
 import * as debug from './debug.ts';
 import * as demo from './demo.ts';
 import * as embedImages from './embed-images.ts';
+import * as embedText from './embed-text.ts';
 import * as evaluate from './evaluate.ts';
 import * as indexGallery from './index-gallery.ts';
 import * as inspect from './inspect.ts';
@@ -26,6 +27,7 @@ export const commandModules: CommandModule[] = [
   debug,
   demo,
   embedImages,
+  embedText,
   evaluate,
   indexGallery,
   inspect,

@@ -14,7 +14,7 @@ import { SEARLE_OTI } from './options.ts';
 export interface OtiBenchOptions {
   width: number; layers: number; heads: number; mlp?: number; proj?: number;
   batch: number; phraseLen: number; dollarPos: number; steps: number; warmup: number;
-  threads?: number; padTo77: boolean; cacheDir?: string;
+  threads?: number; padTo77: boolean; prefixCache?: boolean; cacheDir?: string;
 }
 
 export interface OtiBenchResult {
@@ -33,7 +33,7 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
     visionWidth: 64, visionLayers: 1, visionHeads: 1, visionMlp: 64 });
   const src = randomWeightSource(cfg, 0);
   const t0 = performance.now();
-  const session = await OtiSession.create(src, { threads: o.threads, cacheDir: o.cacheDir });
+  const session = await OtiSession.create(src, { threads: o.threads, cacheDir: o.cacheDir, prefixCache: (o.prefixCache ?? true) && !o.padTo77 });
   log(`graph ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const rng = new Rng(1);
   const { bos, eos } = cfg.text;

@@ -15,15 +15,20 @@ import { gptLoss, oneMinusCosine } from '../../clip/losses.ts';
 import { textTower, textTowerInputs, textWeights } from '../../clip/text-graph.ts';
 import type { WeightSource } from '../../clip/weight-source.ts';
 
-export function buildOtiGraph(src: WeightSource): Graph {
+/**
+ * `prefixCache`: both towers also take the keys/values of the positions before their rows' first `$`
+ * (tpl_pk/tpl_pv, phr_pk/phr_pv, [L, B, H, P, dh]) and their ids are the positions after them.
+ */
+export function buildOtiGraph(src: WeightSource, prefixCache = false): Graph {
   const G = new Graph();
   const W = src.config.text.width, P = src.config.projectionDim;
   const Wt = textWeights(G, src);
   const v = G.input('v', 'float', ['B', W], true);
   const image = G.input('image', 'float', ['B', P]);
   const target = G.input('target', 'float', ['B', P]);
-  const tpl = textTowerInputs(G, 'tpl', 'B', 'Tt');
-  const phr = textTowerInputs(G, 'phr', 'B', 'Tp');
+  const cache = prefixCache ? src.config.text : undefined;
+  const tpl = textTowerInputs(G, 'tpl', 'B', 'Tt', cache);
+  const phr = textTowerInputs(G, 'phr', 'B', 'Tp', cache);
   const lc = G.input('lambda_cos', 'float', []);
   const lg = G.input('lambda_gpt', 'float', []);
   const gptMask = G.input('gpt_mask', 'float', ['B']);

@@ -3,7 +3,8 @@
  * are cut at their own longest EOT; v*, image and target features come in as Float32Arrays.
  */
 import { cachedGraphPath, createSession, floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
-import { prepareTextBatch } from '../../clip/text-batch.ts';
+import { PrefixCache } from '../../clip/prefix-cache.ts';
+import { cacheablePrefix, prepareTextBatch } from '../../clip/text-batch.ts';
 import type { WeightSource } from '../../clip/weight-source.ts';
 import { buildOtiGraph } from './oti-graph.ts';
 
@@ -28,24 +29,51 @@ export interface OtiStepInput {
 
 export interface OtiStepOutput { lcos: Float32Array; lgpt: Float32Array; loss: number; grad: Float32Array }
 
-export class OtiSession {
-  private constructor(private readonly session: ort.InferenceSession, readonly width: number, readonly dim: number, private readonly eotId: number) {}
+export interface OtiSessionOptions extends SessionOptions {
+  /** reuse the keys/values of the positions before `$` (exact; default true) */
+  prefixCache?: boolean;
+}
 
-  static async create(src: WeightSource, opts: SessionOptions = {}): Promise<OtiSession> {
-    const path = cachedGraphPath({ kind: 'oti', model: src.hash }, () => buildOtiGraph(src), opts.cacheDir);
-    return new OtiSession(await createSession(path, opts), src.config.text.width, src.config.projectionDim, src.config.text.eos);
+export class OtiSession {
+  private constructor(private readonly session: ort.InferenceSession, readonly width: number, readonly dim: number,
+    private readonly eotId: number, private readonly layout: { layers: number; heads: number; dh: number },
+    readonly prefixes: PrefixCache | null) {}
+
+  static async create(src: WeightSource, opts: OtiSessionOptions = {}): Promise<OtiSession> {
+    const usePrefix = opts.prefixCache ?? true;
+    const path = cachedGraphPath({ kind: usePrefix ? 'oti-prefix' : 'oti', model: src.hash }, () => buildOtiGraph(src, usePrefix), opts.cacheDir);
+    const t = src.config.text;
+    const [session, prefixes] = await Promise.all([createSession(path, opts), usePrefix ? PrefixCache.create(src, opts) : null]);
+    return new OtiSession(session, t.width, src.config.projectionDim, t.eos, { layers: t.layers, heads: t.heads, dh: t.width / t.heads }, prefixes);
+  }
+
+  /** One tower's feeds under `name`: cut at the longest EOT, and after the cached prefix when there is a cache. */
+  private async towerFeeds(name: string, rows: ArrayLike<number>[], padTo = 0): Promise<Record<string, ort.Tensor>> {
+    const B = rows.length;
+    const P = this.prefixes && !padTo ? cacheablePrefix(rows, this.eotId) : 0;
+    const b = prepareTextBatch(rows, this.eotId, true, padTo, P);
+    const feeds: Record<string, ort.Tensor> = {
+      [`${name}_ids`]: int64Tensor(b.ids, [B, b.len]),
+      [`${name}_pmask`]: floatTensor(b.pmask, [B, b.len, 1]),
+      [`${name}_eot`]: floatTensor(b.eot, [B, 1, b.len]),
+    };
+    if (this.prefixes) {
+      const { layers, heads, dh } = this.layout;
+      const kv = P > 0 ? await this.prefixes.gather(rows, P) : { k: new Float32Array(0), v: new Float32Array(0) };
+      feeds[`${name}_pk`] = floatTensor(kv.k, [layers, B, heads, P, dh]);
+      feeds[`${name}_pv`] = floatTensor(kv.v, [layers, B, heads, P, dh]);
+    }
+    return feeds;
   }
 
   async step(inp: OtiStepInput): Promise<OtiStepOutput> {
     const B = inp.templateIds.length;
-    const tpl = prepareTextBatch(inp.templateIds, this.eotId, true, inp.padTo);
-    const phr = prepareTextBatch(inp.phraseIds, this.eotId, true, inp.padTo);
     const res = await this.session.run({
       v: floatTensor(inp.v, [B, this.width]),
       image: floatTensor(inp.image, [B, this.dim]),
       target: floatTensor(inp.target, [B, this.dim]),
-      tpl_ids: int64Tensor(tpl.ids, [B, tpl.len]), tpl_pmask: floatTensor(tpl.pmask, [B, tpl.len, 1]), tpl_eot: floatTensor(tpl.eot, [B, 1, tpl.len]),
-      phr_ids: int64Tensor(phr.ids, [B, phr.len]), phr_pmask: floatTensor(phr.pmask, [B, phr.len, 1]), phr_eot: floatTensor(phr.eot, [B, 1, phr.len]),
+      ...await this.towerFeeds('tpl', inp.templateIds, inp.padTo),
+      ...await this.towerFeeds('phr', inp.phraseIds, inp.padTo),
       gpt_mask: floatTensor(Float32Array.from({ length: B }, (_, r) => (inp.gptMask && !inp.gptMask[r] ? 0 : 1)), [B]),
       lambda_cos: floatTensor(Float32Array.of(inp.lambdaCos), []),
       lambda_gpt: floatTensor(Float32Array.of(inp.lambdaGpt), []),

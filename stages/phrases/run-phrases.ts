@@ -84,7 +84,9 @@ export interface PhrasesResult {
   perConcept: Record<string, ConceptSummary>;
 }
 
-export async function runPhrases(opts: RunPhrasesOptions): Promise<PhrasesResult> {
+export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesResult> {
+  // Blank names cannot be swapped and a repeated name would be written twice: both go here.
+  const opts = { ...options, concepts: [...new Set(options.concepts.map((c) => c.trim()).filter(Boolean))] };
   const log = opts.log ?? (() => {});
   const llm = resolveLlmSettings(opts.llm, opts.env);
   const backendId = opts.backend ?? defaultBackend(llm);

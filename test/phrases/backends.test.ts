@@ -11,7 +11,7 @@ import { fakeChatPhrases, fakeCompletion, startLlmTestServer } from '../helpers/
 const spec = (over: Partial<BackendSpec>): BackendSpec => ({
   backend: 'completions',
   llm: { model: 'test-model', apiKey: 'test-key' },
-  requests: { concurrency: 4, timeoutMs: 2000, retries: 2, backoff: { baseMs: 5, maxMs: 20 } },
+  requests: { concurrency: 4, timeoutMs: 10_000, retries: 2, backoff: { baseMs: 5, maxMs: 20 } },
   sampling: { ...DEFAULT_SAMPLING, n: 10, batchN: 4 },
   ...over,
 });

@@ -4,13 +4,14 @@ import { ConceptFailedError, RunFatalError } from '../../stages/phrases/types.ts
 import { DEFAULT_SAMPLING } from '../../stages/phrases/sampling.ts';
 import { type Fault, startLlmTestServer } from '../helpers/llm-test-server.ts';
 
+// Generous timeouts: the whole suite runs on 2 busy cores, and a spurious timeout is an extra retry.
 async function setup(t: import('ava').ExecutionContext, over: Partial<BackendSpec> = {}) {
   const server = await startLlmTestServer();
   t.teardown(() => server.close());
   const built = await createBackend({
     backend: 'completions',
     llm: { baseURL: server.baseURL, model: 'm', apiKey: 'k' },
-    requests: { concurrency: 2, timeoutMs: 300, retries: 3, backoff: { baseMs: 5, maxMs: 20 } },
+    requests: { concurrency: 2, timeoutMs: 10_000, retries: 3, backoff: { baseMs: 5, maxMs: 20 } },
     sampling: { ...DEFAULT_SAMPLING, n: 2, batchN: 2 },
     ...over,
   }, ['cat']);
@@ -27,7 +28,9 @@ const SURVIVABLE: [string, Fault][] = [
 
 for (const [name, fault] of SURVIVABLE) {
   test(`survives ${name}: retried, counted, phrases delivered`, async (t) => {
-    const { server, built } = await setup(t);
+    // Only the hang needs a short client timeout; 1.5 s leaves a loaded machine room for real answers.
+    const timeoutMs = fault.kind === 'hang' ? 1500 : 10_000;
+    const { server, built } = await setup(t, { requests: { concurrency: 2, timeoutMs, retries: 3, backoff: { baseMs: 5, maxMs: 20 } } });
     server.script(fault, fault);
     const r = await built.backend.generate('cat', 2);
     t.is(r.phrases.length, 2);
@@ -86,10 +89,11 @@ test('a 401 is fatal for the run', async (t) => {
 
 test('rpm limit spaces requests (p-queue interval)', async (t) => {
   const { server, built } = await setup(t, {
-    requests: { concurrency: 8, rpm: 2, timeoutMs: 1000, retries: 0 },
+    requests: { concurrency: 8, rpm: 2, timeoutMs: 10_000, retries: 0 },
     sampling: { ...DEFAULT_SAMPLING, n: 3, batchN: 1 },
   });
   const pending = built.backend.generate('cat', 3);
+  for (let i = 0; i < 500 && server.requests < 2; i++) await new Promise((r) => setTimeout(r, 10));
   await new Promise((r) => setTimeout(r, 300));
   t.is(server.requests, 2); // the third waits for the next minute
   built.stop();

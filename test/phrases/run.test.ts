@@ -23,7 +23,7 @@ async function serverRun(t: import('ava').ExecutionContext, over: Partial<RunPhr
     concepts: ['cat', 'dog', 'bird'], outDir, countTokens, env: {},
     llm: { baseURL: server.baseURL, model: 'test-model', apiKey: 'k' },
     sampling: { n: 6, batchN: 4 },
-    requests: { concurrency: 4, retries: 2, timeoutMs: 1000, backoff: { baseMs: 5, maxMs: 10 } },
+    requests: { concurrency: 4, retries: 2, timeoutMs: 10_000, backoff: { baseMs: 5, maxMs: 10 } },
     ...over,
   };
   return { server, outDir, base };

@@ -1,0 +1,65 @@
+/**
+ * `starword embed-text --model DIR`: JSON lines `{"ids": [...]}` or `{"text": s}`, with an optional
+ * `"pseudo": [W floats]` that replaces the token embedding at the first `$` (id 259), on stdin →
+ * `{"features": [P floats]}` (unnormalised, as HF get_text_features) on stdout, one line per line.
+ * A bad line gets `{"error": reason}` and the run goes on.
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { batchedJsonLines, writeJsonLine } from '../jsonl.ts';
+import { positiveIntOption } from '../options.ts';
+
+type Prepared = { ids: Int32Array; pseudo: Float32Array | null } | { error: string };
+
+export function prepareTextLine(line: Record<string, unknown>, tokenizer: ClipTokenizer, ctx: number, vocab: number, width: number): Prepared {
+  if ('error' in line && typeof line.error === 'string' && Object.keys(line).length === 1) return { error: line.error };
+  let ids: Int32Array;
+  if (Array.isArray(line.ids)) {
+    if (!line.ids.length || line.ids.length > ctx) return { error: `"ids" must hold 1 to ${ctx} ids` };
+    if (!line.ids.every((x) => Number.isInteger(x) && x >= 0 && x < vocab)) return { error: `"ids" must be integers in [0, ${vocab})` };
+    ids = Int32Array.from(line.ids as number[]);
+  } else if (typeof line.text === 'string') {
+    ids = tokenizer.tokenize(line.text, ctx);
+  } else {
+    return { error: 'expected {"ids": [...]} or {"text": "..."}' };
+  }
+  let pseudo: Float32Array | null = null;
+  if (line.pseudo !== undefined) {
+    if (!Array.isArray(line.pseudo) || line.pseudo.length !== width || !line.pseudo.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      return { error: `"pseudo" must be ${width} finite numbers (the model's token width)` };
+    }
+    pseudo = Float32Array.from(line.pseudo as number[]);
+  }
+  return { ids, pseudo };
+}
+
+export async function embedTextStream(encoder: TextEncoder, tokenizer: ClipTokenizer, cfg: { ctx: number; vocab: number },
+  batch: number, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<void> {
+  for await (const lines of batchedJsonLines(input, batch)) {
+    const prepared = lines.map((l) => prepareTextLine(l, tokenizer, cfg.ctx, cfg.vocab, encoder.width));
+    const good = prepared.filter((p): p is { ids: Int32Array; pseudo: Float32Array | null } => !('error' in p));
+    const feats = good.length ? await encoder.encodeIds(good.map((p) => p.ids), good.map((p) => p.pseudo)) : [];
+    let k = 0;
+    for (const p of prepared) await writeJsonLine('error' in p ? { error: p.error } : { features: Array.from(feats[k++]) }, output);
+  }
+}
+
+export function register(program: Command): void {
+  program.command('embed-text')
+    .description('CLIP text features: JSON lines {"ids": [...]} or {"text": s} (+ optional "pseudo") on stdin → {"features": [...]}')
+    .requiredOption('--model <dir>', 'Hugging Face CLIP folder')
+    .option('--batch-size <n>', 'lines per encoder call at most', positiveIntOption, 64)
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
+    .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
+    .action(async (o: { model: string; batchSize: number; threads?: number; cacheDir?: string }) => {
+      const { loadClipModel } = await import('../../clip/weights.ts');
+      const { createTextEncoder } = await import('../../clip/text-encoder.ts');
+      const { ClipTokenizer } = await import('../../clip/tokenizer.ts');
+      const model = await loadClipModel(resolve(o.model));
+      const tokenizer = await ClipTokenizer.forModelDir(model.dir);
+      const encoder = await createTextEncoder(model, { threads: o.threads, cacheDir: o.cacheDir, tokenizer, batchSize: o.batchSize });
+      await embedTextStream(encoder, tokenizer, { ctx: model.config.text.ctx, vocab: model.config.text.vocab }, o.batchSize);
+    });
+}
