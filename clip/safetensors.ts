@@ -5,6 +5,7 @@
  * Reading streams each file once, straight into the tensors' own buffers (no second copy of a 600 MB
  * model), and can feed every byte to a hash on the way. F32, F16 and BF16 become Float32Array.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -233,6 +234,34 @@ export async function loadTensors(headers: SafetensorsHeader[], opts: ReadOption
     }
   }
   return store;
+}
+
+/**
+ * One tensor read from its file on demand, as float32 (F32, F16, BF16). Lets a model stay on disk
+ * until a graph has to be built from it, and never when the graph is already cached.
+ */
+export function readTensorSync(entry: TensorEntry): Float32Array {
+  assertLittleEndianHost();
+  if (entry.dtype !== 'F32' && entry.dtype !== 'F16' && entry.dtype !== 'BF16') {
+    throw new UserError(`${entry.file}: tensor ${entry.name} has dtype ${entry.dtype}; starword reads only F32, F16 and BF16`);
+  }
+  const raw = new Uint8Array(entry.end - entry.begin);
+  let fd: number;
+  try { fd = openSync(entry.file, 'r'); } catch (err) {
+    throw new UserError(`${entry.file}: cannot open (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  try {
+    let off = 0;
+    while (off < raw.length) {
+      const n = readSync(fd, raw, off, raw.length - off, entry.begin + off);
+      if (n === 0) throw new UserError(`${entry.file}: truncated while reading tensor ${entry.name}`);
+      off += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (entry.dtype === 'F32') return new Float32Array(raw.buffer, 0, raw.length / 4);
+  return entry.dtype === 'F16' ? f16BytesToF32(raw) : bf16BytesToF32(raw);
 }
 
 /** One safetensors file, every tensor (or those `want` keeps). */

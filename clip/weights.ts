@@ -11,7 +11,7 @@ import { UserError } from '../util/errors.ts';
 import { parseClipConfig, type ClipConfig } from './config.ts';
 import { expectedClipTensors } from './clip-tensors.ts';
 import {
-  FLOAT_DTYPES, formatShape, loadTensors, readSafetensorsHeader, readShardHeaders, readShardIndex,
+  FLOAT_DTYPES, formatShape, loadTensors, readSafetensorsHeader, readShardHeaders, readShardIndex, readTensorSync,
   type FloatDtype, type SafetensorsHeader, type TensorEntry,
 } from './safetensors.ts';
 
@@ -20,7 +20,7 @@ export interface ClipModel {
   config: ClipConfig;
   /** sha256 hex over config.json's bytes then every safetensors file's bytes (shards in name order). */
   hash: string;
-  /** float32 values (shared, do not mutate); throws UserError if absent. */
+  /** float32 values, read from disk on each call; throws UserError if absent. */
   tensor(name: string): Float32Array;
   shape(name: string): number[];
   has(name: string): boolean;
@@ -99,18 +99,27 @@ export async function loadClipModel(dir: string): Promise<ClipModel> {
     : await readShardHeaders(await readShardIndex(weights.indexFile));
   checkTensors(config, headers, weights.kind === 'single' ? weights.file : weights.indexFile);
 
-  const expected = new Set(expectedClipTensors(config).map((t) => t.name));
+  // Hash every byte now, but keep no tensor: each is read from disk when a graph is built from it, which
+  // is never when the graphs are already cached (a ViT-L/14 then costs no resident memory at all).
   const hash = createHash('sha256').update(configBytes);
-  const store = await loadTensors(headers, { want: (name) => expected.has(name), hash });
+  await loadTensors(headers, { want: () => false, hash });
+  const expected = new Set(expectedClipTensors(config).map((t) => t.name));
+  const entries = new Map<string, TensorEntry>();
+  for (const h of headers) for (const t of h.tensors) if (expected.has(t.name)) entries.set(t.name, t);
+  const entry = (name: string): TensorEntry => {
+    const e = entries.get(name);
+    if (!e) throw new UserError(`${dir}: no tensor named ${name}`);
+    return e;
+  };
 
   const vocabJson = join(dir, 'vocab.json'), mergesTxt = join(dir, 'merges.txt');
   const tokenizerFiles = (await exists(vocabJson)) && (await exists(mergesTxt)) ? { vocabJson, mergesTxt } : null;
 
   return {
     dir, config, hash: hash.digest('hex'),
-    tensor: (name) => store.get(name),
-    shape: (name) => store.shape(name),
-    has: (name) => store.has(name),
+    tensor: (name) => readTensorSync(entry(name)),
+    shape: (name) => [...entry(name).shape],
+    has: (name) => entries.has(name),
     tokenizerFiles,
     preprocessorConfig: await readPreprocessorConfig(dir),
   };

@@ -8,8 +8,9 @@ import { commandModules } from './commands/index.ts';
 
 const program = new Command('starword')
   .description('SEARLE data pipeline: CLIP concepts, LLM phrases, OTI pseudo-tokens, Arrow shards, phi')
-  .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  // usage errors as one line in starword's own format; `--help` shows the usage
+  .configureOutput({ outputError: (text, write) => write(`starword: ${text.replace(/^error: /, '').trim()} (see --help)\n`) });
 
 for (const mod of commandModules) mod.register(program);
 

@@ -1,20 +1,29 @@
-/** Parsers for commander options: a bad value is a one-line UserError (exit 2). */
-import { UserError } from '../util/errors.ts';
+/**
+ * Parsers for commander options. They throw commander's InvalidArgumentError, so the message names the
+ * option ("option '--n <n>' argument '0' is invalid. expected a positive integer") on one line, exit 2.
+ */
+import { InvalidArgumentError } from 'commander';
 
 export function intOption(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new UserError(`expected an integer, got '${value}'`);
+  if (value.trim() === '' || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer');
   return n;
 }
 
 export function positiveIntOption(value: string): number {
   const n = intOption(value);
-  if (n <= 0) throw new UserError(`expected a positive integer, got '${value}'`);
+  if (n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+export function nonNegativeIntOption(value: string): number {
+  const n = intOption(value);
+  if (n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
   return n;
 }
 
 export function floatOption(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new UserError(`expected a number, got '${value}'`);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
   return n;
 }

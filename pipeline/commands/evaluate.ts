@@ -2,7 +2,7 @@
  * `starword evaluate --dataset cirr|circo|fashioniq --annotations PATH --index DIR [--model DIR]
  * [--tokens PATH | --phi FILE] [--method searle|image|text|sum|all|a,b] [--split val] [--out FILE]`:
  * the benchmark's metrics for each method, as a table on stdout; with --out, the reports as JSON and a
- * plot of the metrics against k (.svg and .png beside it). See stages/evaluate/README.md.
+ * plot of the metrics against k (.svg and .png beside it). See the README, "Composed image retrieval".
  */
 import type { Command } from 'commander';
 import { loadCirco } from '../../stages/evaluate/circo.ts';

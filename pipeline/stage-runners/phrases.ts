@@ -12,7 +12,7 @@ import { DEFAULT_SAMPLING } from '../../stages/phrases/sampling.ts';
 import { SWAP_MODES, type SwapMode } from '../../stages/phrases/swap.ts';
 import { BACKEND_IDS, type BackendId } from '../../stages/phrases/types.ts';
 import { UserError } from '../../util/errors.ts';
-import { floatOption, positiveIntOption } from '../options.ts';
+import { floatOption, nonNegativeIntOption, positiveIntOption } from '../options.ts';
 
 export interface PhrasesCliOptions {
   backend?: string; baseUrl?: string; llmModel?: string; apiKeyEnv: string;
@@ -21,20 +21,18 @@ export interface PhrasesCliOptions {
   cache?: string; import?: string; swap: string; chatFormat: string; featureBatch: number; conceptsPerPart: number;
 }
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UserError(`expected an integer ≥ 0, got '${value}'`);
-  return n;
-}
-
 export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if (!(allowed as readonly string[]).includes(value)) throw new UserError(`${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
   return value as T;
 }
 
-/** The LLM, sampling, rate-limit, cache and swap options. */
-export function addPhrasesOptions(cmd: Command): Command {
+/**
+ * The LLM, sampling, rate-limit, cache and swap options. The seed is `--seed` in `starword phrases` and
+ * `--phrases-seed` in `starword run`, where OTI owns --seed (the phrases command copies it across).
+ */
+export function addPhrasesOptions(cmd: Command, seedFlag: 'seed' | 'phrases-seed' = 'phrases-seed'): Command {
   return cmd
+    .option(`--${seedFlag} <n>`, 'seed for the templates backend, and sent to the LLM (seed + batch index) when given', nonNegativeIntOption)
     .option('--backend <name>', `${BACKEND_IDS.join(' | ')} (default: completions if an LLM model is set, else templates)`)
     .option('--base-url <url>', 'OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (default: $OPENAI_BASE_URL, else OpenAI)')
     .option('--llm-model <name>', 'LLM name as the server knows it (default: $STARWORD_LLM_MODEL)')
@@ -43,12 +41,11 @@ export function addPhrasesOptions(cmd: Command): Command {
     .option('--batch-n <n>', 'samples per request (servers cap n; 1 for servers that ignore n)', positiveIntOption, DEFAULT_SAMPLING.batchN)
     .option('--max-tokens <n>', 'new tokens per sample (SEARLE: max_length 35 with the prompt)', positiveIntOption, DEFAULT_SAMPLING.maxTokens)
     .option('--temperature <t>', 'sampling temperature', floatOption, DEFAULT_SAMPLING.temperature)
-    .option('--phrases-seed <n>', 'seed for the templates backend, and sent to the LLM (seed + batch index) when given', nonNegativeInt)
     .option('--concurrency <n>', 'requests in flight', positiveIntOption, DEFAULT_REQUESTS.concurrency)
     .option('--rpm <n>', 'requests per minute limit', positiveIntOption)
     .option('--tpm <n>', 'tokens per minute limit (estimated before, corrected after each request)', positiveIntOption)
     .option('--timeout-ms <n>', 'per-request timeout', positiveIntOption, DEFAULT_REQUESTS.timeoutMs)
-    .option('--retries <n>', 'retries per request on 429, 5xx, timeouts, connection errors, malformed answers', nonNegativeInt, DEFAULT_REQUESTS.retries)
+    .option('--retries <n>', 'retries per request on 429, 5xx, timeouts, connection errors, malformed answers', nonNegativeIntOption, DEFAULT_REQUESTS.retries)
     .option('--cache <file>', 'phrase cache (SQLite); share one file across runs and datasets (default: <phrases out>/phrases-cache.sqlite)')
     .option('--import <file>', 'with --backend import: JSON {concept: [phrases]} or JSONL {"concept","phrases"} lines')
     .option('--swap <mode>', 'word (case-insensitive, word boundaries, plurals) | searle (exact replace, drops a concept if any phrase lacks it)', 'word')

@@ -132,7 +132,7 @@ test('bad options are one-line errors with exit code 2', async (t) => {
     [['--concepts', join(dir, 'nope.txt'), '--out', dir], /no such file/],
     [['--concepts', join(dir, 'c.txt'), '--out', dir, '--backend', 'gpt'], /--backend must be one of/],
     [['--concepts', join(dir, 'c.txt'), '--out', dir, '--backend', 'chat'], /needs --llm-model/],
-    [['--concepts', join(dir, 'c.txt'), '--out', dir, '--n', '0'], /--n must be an integer/],
+    [['--concepts', join(dir, 'c.txt'), '--out', dir, '--n', '0'], /option '--n <n>' argument '0' is invalid\. expected a positive integer/],
     [['--concepts', join(dir, 'c.txt'), '--out', dir, '--backend', 'import'], /needs --import/],
   ];
   for (const [args, message] of cases) {
