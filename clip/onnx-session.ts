@@ -4,9 +4,9 @@
  * its options and GRAPH_BUILDER_VERSION, so a second run loads instead of rebuilding.
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { defaultCacheDir } from '../util/cache-dir.ts';
 import { hashJson } from '../util/hash.ts';
 import type { Graph } from './graph/graph.ts';
 import { writeOnnxModel } from './graph/onnx-model.ts';
@@ -23,9 +23,6 @@ export interface SessionOptions {
   cacheDir?: string;
 }
 
-export function defaultCacheDir(): string {
-  return process.env.STARWORD_CACHE_DIR ?? join(homedir(), '.cache', 'starword');
-}
 
 /** Path of the cached graph for `key`, building it with `build` if absent. */
 export function cachedGraphPath(key: Record<string, unknown>, build: () => Graph, cacheDir = defaultCacheDir()): string {

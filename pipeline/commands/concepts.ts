@@ -8,13 +8,14 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_TOP_K, runConcepts } from '../../stages/concepts/run.ts';
 import { DEFAULT_VOCAB_BATCH_SIZE } from '../../stages/concepts/vocab-features.ts';
-import { defaultCacheDir } from '../../stages/concepts/cache-dir.ts';
+import { defaultCacheDir } from '../../util/cache-dir.ts';
+import { createProgress } from '../progress.ts';
 import { DEFAULT_VOCAB_PATH, loadVocabulary } from '../../stages/concepts/vocab.ts';
 import { UserError } from '../../util/errors.ts';
 
 interface Options {
   model: string; features: string; out: string; vocab?: string; topK: string; cacheDir?: string;
-  batchSize: string; threads?: string; device: string;
+  batchSize: string; threads?: string; device: string; logJson?: boolean;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'vocabulary names per text-encoder call (each is 24 prompts)', String(DEFAULT_VOCAB_BATCH_SIZE))
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
     .option('--device <name>', 'cpu | cuda', 'cpu')
+    .option('--log-json', 'progress as JSON lines on stderr')
     .action(async (opts: Options) => {
       const topK = positiveInt(opts.topK, '--top-k');
       const batchSize = positiveInt(opts.batchSize, '--batch-size');
@@ -53,7 +55,7 @@ export function register(program: Command): void {
       const result = await runConcepts({
         featuresDir: resolve(opts.features), outDir: resolve(opts.out), textEncoder, modelHash: model.hash,
         vocabulary, topK, cacheDir, batchSize,
-        log: (line) => process.stderr.write(`${line}\n`),
+        log: (line) => process.stderr.write(`${line}\n`), progress: createProgress('vocabulary features', { logJson: opts.logJson }),
       });
       const vocabNote = result.cache === null ? 'vocabulary features not needed'
         : `vocabulary features ${result.cache.hit ? 'from cache' : 'computed'}`;

@@ -7,8 +7,9 @@ import { stageDir } from '../../schemas/run-layout.ts';
 import { DEFAULT_TOP_K, type RunConceptsResult, runConcepts } from '../../stages/concepts/run.ts';
 import { DEFAULT_VOCAB_PATH, type Vocabulary, loadVocabulary } from '../../stages/concepts/vocab.ts';
 import { positiveIntOption } from '../options.ts';
+import { createProgress } from '../progress.ts';
 
-export interface ConceptsCliOptions { vocab?: string; topK: number; cacheDir?: string }
+export interface ConceptsCliOptions { vocab?: string; topK: number; cacheDir?: string; logJson?: boolean }
 
 export function addConceptsOptions(cmd: Command): Command {
   return cmd
@@ -25,6 +26,6 @@ export async function conceptsStage(runDir: string, model: ClipModel, text: Text
   o: ConceptsCliOptions, log: (line: string) => void): Promise<RunConceptsResult> {
   return runConcepts({
     featuresDir: stageDir(runDir, 'embed'), outDir: stageDir(runDir, 'concepts'), textEncoder: text, modelHash: model.hash,
-    vocabulary, topK: o.topK, cacheDir: o.cacheDir, log,
+    vocabulary, topK: o.topK, cacheDir: o.cacheDir, log, progress: createProgress('vocabulary features', { logJson: o.logJson }),
   });
 }

@@ -12,7 +12,7 @@ import type { VocabFeatures } from '../../schemas/vocab-features.ts';
 import { UserError } from '../../util/errors.ts';
 import { defaultCacheDir, vocabFeaturesCacheDir } from './cache-dir.ts';
 import { FEATURES_KIND, type FeatureRows, readFeaturesPart } from './features-input.ts';
-import { stderrProgress } from './progress.ts';
+import type { ProgressSink } from '../../util/progress-sink.ts';
 import { DEFAULT_TEMPLATES_PATH, loadTemplates, templatesHash } from '../../clip/templates.ts';
 import { topKCosine } from './topk.ts';
 import { DEFAULT_VOCAB_PATH, type Vocabulary, describeVocabulary, loadVocabulary } from './vocab.ts';
@@ -39,8 +39,8 @@ export interface RunConceptsOptions {
   batchSize?: number;
   /** default: data/palavra-templates.json */
   templatesPath?: string;
-  /** progress bar on stderr; default: when stderr is a TTY */
-  progress?: boolean;
+  /** where the vocabulary encoding reports progress (pipeline/progress.ts: a bar, JSON lines or nothing) */
+  progress?: ProgressSink;
   /** one line per event (vocabulary, cache, parts); default: none */
   log?: (line: string) => void;
 }
@@ -88,15 +88,21 @@ export async function runConcepts(opts: RunConceptsOptions): Promise<RunConcepts
   const firstRows = readFeaturesPart(opts.featuresDir, pending[0]);
   checkDim(firstRows, opts.textEncoder.dim);
   const cacheDir = vocabFeaturesCacheDir(opts.cacheDir ?? defaultCacheDir());
-  const bar = stderrProgress('vocabulary features', opts.progress ?? process.stderr.isTTY === true);
+  const bar = opts.progress;
+  let started = false, reported = 0;
   let vf;
   try {
     vf = await computeVocabFeatures({
       names: vocab.names, templates, textEncoder: opts.textEncoder, batchSize, modelHash: opts.modelHash, cacheDir,
-      onProgress: bar.update, onWarning: log,
+      onProgress: (done, total) => {
+        if (!started) { bar?.start(total); started = true; }
+        bar?.increment(done - reported);
+        reported = done;
+      },
+      onWarning: log,
     });
   } finally {
-    bar.stop();
+    bar?.stop();
   }
   result.cache = { path: vf.cachePath, hit: vf.cacheHit };
   log(`vocabulary features: ${vf.cacheHit ? 'read from' : 'computed and cached in'} ${vf.cachePath}`);

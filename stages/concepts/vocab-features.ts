@@ -18,7 +18,6 @@ import { type VocabFeatures, type VocabFeaturesKey, vocabFeaturesKeyString } fro
 import { errorMessage } from '../../util/errors.ts';
 import { fillTemplate, templatesHash } from '../../clip/templates.ts';
 import { vocabularyHash } from './vocab.ts';
-import type { ProgressFn } from './progress.ts';
 
 export const DEFAULT_VOCAB_BATCH_SIZE = 32;
 
@@ -28,7 +27,7 @@ export interface EncodeVocabularyOptions {
   textEncoder: TextEncoder;
   /** names per encoder call (each name is `templates.length` rows); default 32 */
   batchSize?: number;
-  onProgress?: ProgressFn;
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The template-ensemble features of `names`, uncached. */

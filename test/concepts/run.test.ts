@@ -24,7 +24,7 @@ test('one concepts part per features part: brute-force top-k, schema and stats',
   const parts = await writeFeatureParts(s.featuresDir, [9, 0, 5], DIM);
   const enc = new FakeTextEncoder(DIM);
   const logs: string[] = [];
-  const res = await runConcepts({ ...s, textEncoder: enc, modelHash: 'model-a', topK: 20, progress: false, log: (l) => logs.push(l) });
+  const res = await runConcepts({ ...s, textEncoder: enc, modelHash: 'model-a', topK: 20, log: (l) => logs.push(l) });
   t.like(res, { parts: 3, written: 3, skipped: 0, images: 14, topK: 20, vocabulary: { size: NAMES.length } });
   t.false(res.cache!.hit);
   t.true(logs.some((l) => /122 names .*skipped 1 blank, 1 duplicate/.test(l)));
@@ -51,13 +51,13 @@ test('one concepts part per features part: brute-force top-k, schema and stats',
 test('resume: done parts are skipped, an unfinished one is redone, with no encoder call', async (t) => {
   const s = setup('resume');
   await writeFeatureParts(s.featuresDir, [4, 4, 4], DIM);
-  await runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 10, progress: false });
+  await runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 10 });
   const before = readFileSync(partPaths(s.outDir, concepts.KIND, 0).arrow);
   // part 1 "killed" before its marker: an arrow file without stats
   rmSync(partPaths(s.outDir, concepts.KIND, 1).stats);
   writeFileSync(partPaths(s.outDir, concepts.KIND, 1).arrow, 'half-written');
   const enc = new FakeTextEncoder(DIM);
-  const res = await runConcepts({ ...s, textEncoder: enc, modelHash: 'm', topK: 10, progress: false });
+  const res = await runConcepts({ ...s, textEncoder: enc, modelHash: 'm', topK: 10 });
   t.like(res, { parts: 3, written: 1, skipped: 2, images: 4 });
   t.true(res.cache!.hit);
   t.is(enc.calls, 0, 'vocabulary features came from the cache');
@@ -65,29 +65,29 @@ test('resume: done parts are skipped, an unfinished one is redone, with no encod
   t.deepEqual(readFileSync(partPaths(s.outDir, concepts.KIND, 0).arrow), before, 'done part untouched');
 
   const enc2 = new FakeTextEncoder(DIM);
-  const all = await runConcepts({ ...s, textEncoder: enc2, modelHash: 'm', topK: 10, progress: false });
+  const all = await runConcepts({ ...s, textEncoder: enc2, modelHash: 'm', topK: 10 });
   t.like(all, { written: 0, skipped: 3, cache: null });
   t.is(enc2.calls, 0);
 
-  const err = await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'other', topK: 10, progress: false }),
+  const err = await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'other', topK: 10 }),
     { instanceOf: UserError });
   t.regex(err!.message, /made with a different modelHash/);
-  await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 11, progress: false }),
+  await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 11 }),
     { instanceOf: UserError, message: /different topK/ });
 });
 
 test('clear errors: no features parts, dimension mismatch, bad top-k', async (t) => {
   const s = setup('errors');
-  await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', progress: false }),
+  await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm' }),
     { instanceOf: UserError, message: /no finished 'features' parts/ });
   await writeFeatureParts(s.featuresDir, [3], DIM);
   const wide = new FakeTextEncoder(DIM + 1);
-  await t.throwsAsync(runConcepts({ ...s, textEncoder: wide, modelHash: 'm', progress: false }),
+  await t.throwsAsync(runConcepts({ ...s, textEncoder: wide, modelHash: 'm' }),
     { instanceOf: UserError, message: /dimension 16 but the model's text features 17/ });
   t.is(wide.calls, 0, 'the mismatch is caught before any vocabulary encoding');
-  await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 0, progress: false }),
+  await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 0 }),
     { instanceOf: UserError, message: /--top-k/ });
   writeFileSync(partPaths(s.featuresDir, 'features', 0).arrow, 'not arrow');
-  await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', progress: false }),
+  await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm' }),
     { instanceOf: UserError, message: /cannot read features part 0/ });
 });
