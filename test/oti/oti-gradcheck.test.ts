@@ -49,3 +49,36 @@ test('gradient matches central finite differences along random directions', asyn
     t.true(Math.abs(grad[i] - fd) <= 3e-2 * Math.abs(grad[i]) + 2e-5, `coordinate ${i}: ${grad[i]} vs ${fd}`);
   }
 });
+
+test('the prefix cache is exact: same losses and gradient as recomputing every position', async (t) => {
+  const src = randomWeightSource(cfg, 11);
+  const cacheDir = testCacheDir();
+  const [cached, plain] = await Promise.all([
+    OtiSession.create(src, { cacheDir, threads: 1, prefixCache: true }),
+    OtiSession.create(src, { cacheDir, threads: 1, prefixCache: false }),
+  ]);
+  const rng = new Rng(4);
+  const B = 3, W = cfg.text.width, P = cfg.projectionDim;
+  const { bos, eos } = cfg.text;
+  const input = {
+    v: rng.fillNormal(new Float32Array(B * W), 0.3), image: rng.fillNormal(new Float32Array(B * P)), target: rng.fillNormal(new Float32Array(B * P)),
+    // `$` at 3, 4 and 2: the shared cacheable prefix is 2 positions, the rest of the prefix is recomputed
+    templateIds: [[bos, 5, 6, 259, eos], [bos, 7, 8, 9, 259, 11, eos], [bos, 3, 259, 4, 4, eos]],
+    phraseIds: [[bos, 20, 259, 21, eos], [bos, 30, 31, 32, 33, 259, eos], [bos, 40, 41, 42, 43, 259, 44, 45, eos]],
+    lambdaCos: 1, lambdaGpt: 0.5,
+  };
+  const a = await cached.step(input), b = await plain.step(input);
+  t.true(Math.abs(a.loss - b.loss) < 1e-6);
+  for (let i = 0; i < B; i++) {
+    t.true(Math.abs(a.lcos[i] - b.lcos[i]) < 1e-6);
+    t.true(Math.abs(a.lgpt[i] - b.lgpt[i]) < 1e-6);
+  }
+  let md = 0, mx = 0;
+  b.grad.forEach((g, i) => { md = Math.max(md, Math.abs(g - a.grad[i])); mx = Math.max(mx, Math.abs(g)); });
+  t.log(`gradient max rel diff ${(md / mx).toExponential(2)}; ${cached.prefixes?.computed} prefixes computed`);
+  t.true(md / mx < 1e-5);
+  // a second step reuses the cached prefixes
+  const before = cached.prefixes!.computed;
+  await cached.step(input);
+  t.is(cached.prefixes!.computed, before);
+});

@@ -1,0 +1,75 @@
+import test from 'ava';
+import { createTextEncoder } from '../../clip/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights.ts';
+import { type OtiImage, optimizeBatch } from '../../stages/oti/optimize.ts';
+import { SEARLE_OTI } from '../../stages/oti/options.ts';
+import { OtiSession } from '../../stages/oti/oti-session.ts';
+import { TINY_MODEL_DIR, golden, testCacheDir } from '../helpers/golden.ts';
+
+const cacheDir = testCacheDir();
+const setup = (async () => {
+  const g = golden();
+  const model = await loadClipModel(TINY_MODEL_DIR);
+  const [session, text] = await Promise.all([OtiSession.create(model, { cacheDir, threads: 1 }), createTextEncoder(model, { cacheDir })]);
+  const targets = await text.encodeIds(g.oti.target_phrase_ids.map((r: number[]) => Int32Array.from(r)));
+  const phrases = g.oti.phrase_ids.map((ids: number[], i: number) => ({ ids: Int32Array.from(ids), target: targets[i] }));
+  const templates = g.oti.template_ids.map((r: number[]) => Int32Array.from(r));
+  const image = (id: string, k: number, withPhrases = true): OtiImage =>
+    ({ id, features: Float32Array.from(g.image.features[k % 2]), phrases: withPhrases ? phrases : [] });
+  return { session, templates, image };
+})();
+
+const opts = { ...SEARLE_OTI, steps: 8, seed: 5 };
+
+test('a row whose loss turns non-finite is stopped and recorded; the rest of the batch goes on', async (t) => {
+  const { session, templates, image } = await setup;
+  const bad = image('bad', 0);
+  bad.features = bad.features.map(() => NaN);
+  const res = await optimizeBatch(session, [image('a', 0), bad, image('b', 1)], templates, opts);
+  t.deepEqual(res.map((r) => r.status), ['ok', 'failed', 'ok']);
+  t.regex(res[1].error ?? '', /non-finite loss or gradient at step 1/);
+  t.is(res[1].steps, 0);
+  for (const r of [res[0], res[2]]) {
+    t.is(r.steps, 8);
+    t.true(r.token.every(Number.isFinite) && r.ema.every(Number.isFinite));
+    t.true(Number.isFinite(r.lcos) && Number.isFinite(r.lgpt));
+  }
+});
+
+test('same seed, same tokens; another seed, other tokens; each image its own recorded seed', async (t) => {
+  const { session, templates, image } = await setup;
+  const run = (seed: number) => optimizeBatch(session, [image('a', 0), image('b', 1)], templates, { ...opts, seed });
+  const [r1, r2, r3] = [await run(5), await run(5), await run(6)];
+  t.deepEqual(Array.from(r1[0].ema), Array.from(r2[0].ema));
+  t.notDeepEqual(Array.from(r1[0].ema), Array.from(r3[0].ema));
+  t.not(r1[0].seed, r1[1].seed);
+  t.is(r1[0].seed, r2[0].seed);
+});
+
+test('a warm start is where v* begins: zero steps return it unchanged', async (t) => {
+  const { session, templates, image } = await setup;
+  const init = Float32Array.from({ length: session.width }, (_, i) => Math.sin(i));
+  const im = { ...image('a', 0), init };
+  const [r0] = await optimizeBatch(session, [im], templates, { ...opts, steps: 0 });
+  t.deepEqual(Array.from(r0.token), Array.from(init));
+  t.deepEqual(Array.from(r0.ema), Array.from(init));
+  const [r8] = await optimizeBatch(session, [im], templates, opts);
+  t.notDeepEqual(Array.from(r8.token), Array.from(init));
+  await t.throwsAsync(optimizeBatch(session, [{ ...im, init: new Float32Array(3) }], templates, opts), { message: /warm-start token for a has 3 values/ });
+});
+
+test('an image without phrases is inverted with L_cos alone (its L_gpt term is masked out)', async (t) => {
+  const { session, templates, image } = await setup;
+  const res = await optimizeBatch(session, [image('a', 0), image('lonely', 1, false)], templates, opts);
+  t.deepEqual(res.map((r) => r.status), ['ok', 'ok']);
+  t.is(res[1].lgpt, 0);
+  t.true(res[0].lgpt > 0);
+});
+
+test('OTI lowers the loss: L_cos after 30 steps is below its value at the start', async (t) => {
+  const { session, templates, image } = await setup;
+  const [first] = await optimizeBatch(session, [image('a', 0)], templates, { ...opts, steps: 1 });
+  const [later] = await optimizeBatch(session, [image('a', 0)], templates, { ...opts, steps: 30 });
+  t.log(`L_cos ${first.lcos.toFixed(4)} → ${later.lcos.toFixed(4)}`);
+  t.true(later.lcos < first.lcos);
+});
