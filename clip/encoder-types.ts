@@ -17,6 +17,8 @@ export interface TextEncoder {
   encodeIds(ids: Int32Array[], pseudo?: (Float32Array | null)[]): Promise<Float32Array[]>;
   /** Tokenizes with the model's tokenizer and encodes. */
   encodeTexts(texts: string[], pseudo?: (Float32Array | null)[]): Promise<Float32Array[]>;
+  /** Frees the native session now rather than at garbage collection (weights and arenas are large). */
+  release?(): Promise<void>;
 }
 
 /** CLIP vision tower: unnormalised projected features of the CLS token (HF get_image_features). */
@@ -26,4 +28,6 @@ export interface ImageEncoder {
   readonly imageSize: number;
   /** `pixels`: one Float32Array of 3×S×S already normalised pixels per image. */
   encodePixels(pixels: Float32Array[]): Promise<Float32Array[]>;
+  /** Frees the native session now rather than at garbage collection. */
+  release?(): Promise<void>;
 }

@@ -38,6 +38,11 @@ export class PrefixCache {
     return new PrefixCache(await createSession(path, opts), src, maxEntries);
   }
 
+  async release(): Promise<void> {
+    this.entries.clear();
+    await this.session.release();
+  }
+
   /** Stacked keys and values [L, B, H, P, dh] of the first P ids of each row. */
   async gather(rows: ArrayLike<number>[], P: number): Promise<Entry> {
     const keys = rows.map((r) => Array.prototype.slice.call(r, 0, P).join(','));

@@ -46,6 +46,8 @@ class OrtTextEncoder implements TextEncoder {
     return out;
   }
 
+  async release(): Promise<void> { await this.session.release(); }
+
   async encodeTexts(texts: string[], pseudo?: (Float32Array | null)[]): Promise<Float32Array[]> {
     this.tokenizer ??= this.src.dir ? await ClipTokenizer.forModelDir(this.src.dir) : ClipTokenizer.default();
     const ctx = this.src.config.text.ctx;

@@ -26,6 +26,8 @@ class OrtImageEncoder implements ImageEncoder {
     this.imageSize = src.config.vision.imageSize;
   }
 
+  async release(): Promise<void> { await this.session.release(); }
+
   async encodePixels(pixels: Float32Array[]): Promise<Float32Array[]> {
     const C = this.src.config.vision.channels, S = this.imageSize, per = C * S * S;
     const out: Float32Array[] = [];

@@ -103,14 +103,15 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   }, (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }));
   if (phrases) for (const line of phrasesReport(phrases)) log(line);
 
-  const otiSummary = await timed('oti', () => runOtiStage(runDir, model, o, log),
+  const otiSummary = await timed('oti', () => runOtiStage(runDir, model, o, log, text ? { text, tokenizer } : undefined),
     (r) => ({ images: r.images, ok: r.ok, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
   if (otiSummary) {
     log(`oti: ${otiSummary.ok} ok, ${otiSummary.failed} failed, ${otiSummary.partsSkipped} of ${otiSummary.parts} parts already done, `
       + `median L_cos ${otiSummary.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${otiSummary.lgptMedian?.toFixed(4) ?? '-'}`);
   }
-  const phiSummary = o.phi ? await timed('phi', () => runPhiStage(runDir, model, phiCli, log),
+  const phiSummary = o.phi ? await timed('phi', () => runPhiStage(runDir, model, phiCli, log, text ? { text, tokenizer } : undefined),
     (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val })) : null;
   if (phiSummary) log(`phi: ${phiSummary.epochsRunNow} epochs trained now; exported ${phiSummary.files.onnx} and ${phiSummary.files.safetensors}`);
+  await text?.release?.();
   return { runDir, stages };
 }

@@ -36,12 +36,16 @@ export async function embedStage(runDir: string, model: ClipModel, o: EmbedCliOp
   const mode = preprocessMode(o.preprocess);
   const encoder = await createImageEncoder(model, { ...sessionOptions(o), batchSize: o.batchSize });
   const popts = preprocessOptions({ imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode });
-  return runEmbed({
-    runDir,
-    imageEncoder: encoder,
-    preprocess: (path) => preprocessImage(path, popts),
-    batchSize: o.batchSize,
-    progress: createProgress(label, { logJson: o.logJson }),
-    metadata: { 'starword.model_hash': model.hash, 'starword.preprocess': mode },
-  });
+  try {
+    return await runEmbed({
+      runDir,
+      imageEncoder: encoder,
+      preprocess: (path) => preprocessImage(path, popts),
+      batchSize: o.batchSize,
+      progress: createProgress(label, { logJson: o.logJson }),
+      metadata: { 'starword.model_hash': model.hash, 'starword.preprocess': mode },
+    });
+  } finally {
+    await encoder.release?.(); // the later stages need the text tower only
+  }
 }

@@ -1,6 +1,7 @@
 /** The OTI stage as the CLI and `starword run` drive it: options, model, phrase pool, progress. */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { ClipModel } from '../../clip/weights.ts';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { fillTemplate, loadTemplates } from '../../clip/templates.ts';
@@ -54,18 +55,25 @@ export function otiTemplateIds(tokenizer: ClipTokenizer, ctx: number): Int32Arra
   return loadTemplates().map((t) => tokenizer.tokenize(fillTemplate(t, '$'), ctx));
 }
 
-export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOptions, log: (line: string) => void): Promise<OtiSummary> {
+/** `shared` lets `run` pass the text encoder and tokenizer it already holds (one session, not two). */
+export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOptions, log: (line: string) => void,
+  shared?: { text: TextEncoder; tokenizer: ClipTokenizer }): Promise<OtiSummary> {
   const options = otiOptionsFrom(o);
   const sess = sessionOptions(o);
-  const tokenizer = await ClipTokenizer.forModelDir(model.dir);
-  const [session, text] = await Promise.all([OtiSession.create(model, sess), createTextEncoder(model, { ...sess, tokenizer })]);
+  const tokenizer = shared?.tokenizer ?? await ClipTokenizer.forModelDir(model.dir);
+  const [session, text] = await Promise.all([OtiSession.create(model, sess), shared?.text ?? createTextEncoder(model, { ...sess, tokenizer })]);
   const pool = PhrasePool.load(resolve(o.phrasesDir ?? stageDir(runDir, 'phrases')), tokenizer, text, model.config.text.ctx);
   log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
   const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
   if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);
-  return runOti({
-    runDir, session, pool, templates: otiTemplateIds(tokenizer, model.config.text.ctx), options, init,
-    progress: createProgress('oti', { logJson: o.logJson }), log,
-    metadata: { 'starword.model_hash': model.hash, 'starword.steps': String(options.steps) },
-  });
+  try {
+    return await runOti({
+      runDir, session, pool, templates: otiTemplateIds(tokenizer, model.config.text.ctx), options, init,
+      progress: createProgress('oti', { logJson: o.logJson }), log,
+      metadata: { 'starword.model_hash': model.hash, 'starword.steps': String(options.steps) },
+    });
+  } finally {
+    await session.release();
+    if (!shared) await text.release?.();
+  }
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { ClipModel } from '../../clip/weights.ts';
 import { SEARLE_PHI, type PhiOptions } from '../../stages/phi/options.ts';
 import { type PhiSummary, runPhi } from '../../stages/phi/run-phi.ts';
@@ -40,7 +41,7 @@ function camel(flag: string): string { return flag.replace(/-([a-z])/g, (_, c: s
  * where OTI owns --lr, --seed, ...) prefixes every flag; read them back with phiCliFrom.
  */
 export function addPhiOptions(cmd: Command, prefix = ''): Command {
-  for (const [flag, , help, parse, dflt] of PHI_FLAGS) cmd.option(`--${prefix}${flag} <x>`, `${prefix ? 'phi: ' : ''}${help}`, parse, dflt(SEARLE_PHI));
+  for (const [flag, , help, parse, dflt] of PHI_FLAGS) cmd.option(`--${prefix}${flag} ${parse === floatOption ? '<x>' : '<n>'}`, `${prefix ? 'phi: ' : ''}${help}`, parse, dflt(SEARLE_PHI));
   return cmd;
 }
 
@@ -59,14 +60,20 @@ export function phiOptionsFrom(o: PhiCliOptions): PhiOptions {
   };
 }
 
-export async function runPhiStage(runDir: string, model: ClipModel, o: PhiCliOptions, log: (line: string) => void): Promise<PhiSummary> {
+/** `shared` lets `run` pass the text encoder and tokenizer it already holds (one session, not two). */
+export async function runPhiStage(runDir: string, model: ClipModel, o: PhiCliOptions, log: (line: string) => void,
+  shared?: { text: TextEncoder; tokenizer: ClipTokenizer }): Promise<PhiSummary> {
   const sess = sessionOptions(o);
-  const tokenizer = await ClipTokenizer.forModelDir(model.dir);
-  const text = await createTextEncoder(model, { ...sess, tokenizer });
+  const tokenizer = shared?.tokenizer ?? await ClipTokenizer.forModelDir(model.dir);
+  const text = shared?.text ?? await createTextEncoder(model, { ...sess, tokenizer });
   const ctx = model.config.text.ctx;
-  return runPhi({
-    runDir, outDir: o.out ? resolve(o.out) : undefined, src: model, text, tokenize: (t) => tokenizer.tokenize(t, ctx),
-    options: phiOptionsFrom(o), phrasesDir: o.phrasesDir ? resolve(o.phrasesDir) : undefined,
-    session: sess, progress: createProgress('phi', { logJson: o.logJson }), log,
-  });
+  try {
+    return await runPhi({
+      runDir, outDir: o.out ? resolve(o.out) : undefined, src: model, text, tokenize: (t) => tokenizer.tokenize(t, ctx),
+      options: phiOptionsFrom(o), phrasesDir: o.phrasesDir ? resolve(o.phrasesDir) : undefined,
+      session: sess, progress: createProgress('phi', { logJson: o.logJson }), log,
+    });
+  } finally {
+    if (!shared) await text.release?.();
+  }
 }

@@ -66,6 +66,11 @@ export class OtiSession {
     return feeds;
   }
 
+  /** Frees the native sessions now rather than at garbage collection. */
+  async release(): Promise<void> {
+    await Promise.all([this.session.release(), this.prefixes?.release()]);
+  }
+
   async step(inp: OtiStepInput): Promise<OtiStepOutput> {
     const B = inp.templateIds.length;
     const res = await this.session.run({

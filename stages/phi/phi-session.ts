@@ -48,6 +48,9 @@ export class PhiSession {
     return new PhiSession(await createSession(path, opts), dims, src.config.projectionDim, src.config.text.eos, withGradients);
   }
 
+  /** Frees the native session now rather than at garbage collection. */
+  async release(): Promise<void> { await this.session.release(); }
+
   async step(inp: PhiStepInput): Promise<PhiStepOutput> {
     const B = inp.phraseIds.length;
     const { input: d, hidden: h, output: D } = this.dims;

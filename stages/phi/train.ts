@@ -141,73 +141,77 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
   const [trainSession, evalSession] = await Promise.all([
     PhiSession.create(src, dims, true, c.session), PhiSession.create(src, dims, false, c.session),
   ]);
+  try {
 
-  // held-out batches: phrase draws fixed for the whole run, so epochs compare on the same material
-  const valRng = new Rng(`${o.seed}:phi-val`);
-  const valUsable = usableOf(c.val);
-  const valBatches: Batch[] = [];
-  for (let s = 0; s < c.val.length; s += o.batchSize) {
-    const rows = c.val.slice(s, s + o.batchSize);
-    valBatches.push(await makeBatch(rows, drawPhrases(rows, valUsable.slice(s, s + o.batchSize), c.drawer, valRng), c.drawer, src, o));
-  }
-  const evaluate = async () => {
-    const distil = new Mean(), gpt = new Mean(), total = new Mean(), cos = new Mean();
-    for (const b of valBatches) {
-      if (b.rows < 2) continue; // NT-Xent needs a pair; a lone last row is left out
-      const r = await evalSession.step({ ...b.input, weights, masks: null });
-      distil.add(r.distil, b.rows);
-      gpt.add(r.gpt, b.gptRows);
-      total.add(r.total, b.rows);
-      for (const x of r.cosine) cos.add(x, 1);
+    // held-out batches: phrase draws fixed for the whole run, so epochs compare on the same material
+    const valRng = new Rng(`${o.seed}:phi-val`);
+    const valUsable = usableOf(c.val);
+    const valBatches: Batch[] = [];
+    for (let s = 0; s < c.val.length; s += o.batchSize) {
+      const rows = c.val.slice(s, s + o.batchSize);
+      valBatches.push(await makeBatch(rows, drawPhrases(rows, valUsable.slice(s, s + o.batchSize), c.drawer, valRng), c.drawer, src, o));
     }
-    return { valDistil: distil.value, valGpt: gpt.value, valTotal: total.value, valCosine: cos.value };
-  };
+    const evaluate = async () => {
+      const distil = new Mean(), gpt = new Mean(), total = new Mean(), cos = new Mean();
+      for (const b of valBatches) {
+        if (b.rows < 2) continue; // NT-Xent needs a pair; a lone last row is left out
+        const r = await evalSession.step({ ...b.input, weights, masks: null });
+        distil.add(r.distil, b.rows);
+        gpt.add(r.gpt, b.gptRows);
+        total.add(r.total, b.rows);
+        for (const x of r.cosine) cos.add(x, 1);
+      }
+      return { valDistil: distil.value, valGpt: gpt.value, valTotal: total.value, valCosine: cos.value };
+    };
 
-  if (!metrics.length) {
-    const t0 = performance.now();
-    const v = await evaluate();
-    metrics.push({ epoch: 0, steps: 0, trainDistil: NaN, trainGpt: NaN, trainTotal: NaN, ...v, seconds: (performance.now() - t0) / 1000 });
-    c.log?.(`phi at initialisation: held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`);
-    await c.onEpoch?.(metrics);
-  }
+    if (!metrics.length) {
+      const t0 = performance.now();
+      const v = await evaluate();
+      metrics.push({ epoch: 0, steps: 0, trainDistil: NaN, trainGpt: NaN, trainTotal: NaN, ...v, seconds: (performance.now() - t0) / 1000 });
+      c.log?.(`phi at initialisation: held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`);
+      await c.onEpoch?.(metrics);
+    }
 
-  const batchesPerEpoch = Math.ceil(c.train.length / o.batchSize);
-  c.progress?.start(o.epochs * batchesPerEpoch, startEpoch * batchesPerEpoch);
-  for (let epoch = startEpoch + 1; epoch <= o.epochs; epoch++) {
-    const t0 = performance.now();
-    const rng = new Rng(`${o.seed}:phi-epoch:${epoch}`);
-    const order = rng.shuffle([...c.train.keys()]);
-    const distil = new Mean(), gpt = new Mean(), total = new Mean();
-    for (let s = 0; s < order.length; s += o.batchSize) {
-      const idx = order.slice(s, s + o.batchSize); // a lone last row is kept, as torch's DataLoader does
-      const rows = idx.map((i) => c.train[i]);
-      const draws = drawPhrases(rows, idx.map((i) => trainUsable[i]), c.drawer, rng);
-      const masks = dropoutMasks(rows.length, dims.hidden, o.dropout, rng);
-      const b = await makeBatch(rows, draws, c.drawer, src, o);
-      const r = await trainSession.step({ ...b.input, weights, masks });
-      if (!Number.isFinite(r.total)) throw new Error(`phi: the loss turned non-finite at epoch ${epoch}, step ${steps + 1}`);
-      for (const n of PHI_PARAMS) adam[n].update(weights[n], r.grads![n]);
-      steps++;
-      distil.add(r.distil, b.rows);
-      gpt.add(r.gpt, b.gptRows);
-      total.add(r.total, b.rows);
-      c.progress?.increment(1);
+    const batchesPerEpoch = Math.ceil(c.train.length / o.batchSize);
+    c.progress?.start(o.epochs * batchesPerEpoch, startEpoch * batchesPerEpoch);
+    for (let epoch = startEpoch + 1; epoch <= o.epochs; epoch++) {
+      const t0 = performance.now();
+      const rng = new Rng(`${o.seed}:phi-epoch:${epoch}`);
+      const order = rng.shuffle([...c.train.keys()]);
+      const distil = new Mean(), gpt = new Mean(), total = new Mean();
+      for (let s = 0; s < order.length; s += o.batchSize) {
+        const idx = order.slice(s, s + o.batchSize); // a lone last row is kept, as torch's DataLoader does
+        const rows = idx.map((i) => c.train[i]);
+        const draws = drawPhrases(rows, idx.map((i) => trainUsable[i]), c.drawer, rng);
+        const masks = dropoutMasks(rows.length, dims.hidden, o.dropout, rng);
+        const b = await makeBatch(rows, draws, c.drawer, src, o);
+        const r = await trainSession.step({ ...b.input, weights, masks });
+        if (!Number.isFinite(r.total)) throw new Error(`phi: the loss turned non-finite at epoch ${epoch}, step ${steps + 1}`);
+        for (const n of PHI_PARAMS) adam[n].update(weights[n], r.grads![n]);
+        steps++;
+        distil.add(r.distil, b.rows);
+        gpt.add(r.gpt, b.gptRows);
+        total.add(r.total, b.rows);
+        c.progress?.increment(1);
+      }
+      const v = await evaluate();
+      const seconds = (performance.now() - t0) / 1000;
+      result.epochSeconds.push(seconds);
+      metrics.push({ epoch, steps, trainDistil: distil.value, trainGpt: gpt.value, trainTotal: total.value, ...v, seconds });
+      c.log?.(`phi epoch ${epoch}: train total ${total.value.toFixed(4)}, held-out distil ${v.valDistil.toFixed(4)}, `
+        + `gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)} (${seconds.toFixed(1)} s)`);
+      if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
+        await writeCheckpoint(c.outDir, { epoch, steps, dims, weights, m: pickMoments(adam, 'm'), v: pickMoments(adam, 'v'), configHash: c.configHash, metrics });
+      }
+      await c.onEpoch?.(metrics);
+      if (c.stopAfterEpoch === epoch) break;
     }
-    const v = await evaluate();
-    const seconds = (performance.now() - t0) / 1000;
-    result.epochSeconds.push(seconds);
-    metrics.push({ epoch, steps, trainDistil: distil.value, trainGpt: gpt.value, trainTotal: total.value, ...v, seconds });
-    c.log?.(`phi epoch ${epoch}: train total ${total.value.toFixed(4)}, held-out distil ${v.valDistil.toFixed(4)}, `
-      + `gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)} (${seconds.toFixed(1)} s)`);
-    if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
-      await writeCheckpoint(c.outDir, { epoch, steps, dims, weights, m: pickMoments(adam, 'm'), v: pickMoments(adam, 'v'), configHash: c.configHash, metrics });
-    }
-    await c.onEpoch?.(metrics);
-    if (c.stopAfterEpoch === epoch) break;
+    c.progress?.stop();
+    result.weights = weights;
+    return result;
+  } finally {
+    await Promise.all([trainSession.release(), evalSession.release()]);
   }
-  c.progress?.stop();
-  result.weights = weights;
-  return result;
 }
 
 function pickMoments(adam: Record<string, AdamW>, k: 'm' | 'v'): PhiWeights {

@@ -35,7 +35,7 @@ test('bad options and inputs are refused with one line and exit 2', async (t) =>
   const [model, run] = await setup;
   const cases: [string[], RegExp][] = [
     [['phi', '--run', run, '--model', model, '--dropout', '1'], /dropout must be in \[0, 1\)/],
-    [['phi', '--run', run, '--model', model, '--batch', 'x'], /expected an integer, got 'x'/],
+    [['phi', '--run', run, '--model', model, '--batch', 'x'], /option '--batch <n>' argument 'x' is invalid\. expected an integer/],
     [['phi', '--run', join(run, 'nowhere'), '--model', model], /no finished tokens parts/],
     [['invert', '--phi', join(run, 'nope.onnx'), '--features', join(run, 'embed'), '--out', run], /no such file/],
     [['invert', '--phi', join(run, 'x.onnx'), '--out', run], /exactly one of --images and --features/],

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -152,4 +152,25 @@ test.serial('two shards merged: the union equals the unsharded run', async (t) =
   }
   t.log(`largest relative difference of an EMA token: ${worst.toExponential(2)}`);
   t.true(worst < 1e-3);
+});
+
+test.serial('evaluate on the pipeline run: CIRR-format queries with the OTI tokens, every method, a table', async (t) => {
+  const { f, run } = await referenceRun();
+  const ids = [...tokensOf(run).keys()].sort().map((id) => id.replace(/\.[a-z]+$/, ''));
+  const queries = ids.slice(0, 6).map((ref, i) => ({
+    pairid: i, reference: ref, target_hard: ids[(i + 1) % ids.length], target_soft: {}, caption: 'has more circles',
+    img_set: { id: i, members: ids.slice(i, i + 6) },
+  }));
+  const ann = join(f.root, 'cirr');
+  mkdirSync(join(ann, 'captions'), { recursive: true });
+  writeFileSync(join(ann, 'captions', 'cap.rc2.val.json'), JSON.stringify(queries));
+  const out = join(f.root, 'eval.json');
+  const r = runSync([runArgs(f, run)[0], 'evaluate', '--dataset', 'cirr', '--annotations', ann, '--index', run, '--tokens', run,
+    '--model', f.model, '--method', 'all', '--out', out], { STARWORD_CACHE_DIR: f.cache });
+  t.is(r.status, 0, r.stderr);
+  t.log(r.stdout);
+  for (const method of ['searle', 'image', 'text', 'sum']) t.regex(r.stdout, new RegExp(method));
+  t.regex(r.stdout, /R@1\b/);
+  t.regex(r.stdout, /Rsubset@1|R_subset@1|subset/);
+  t.true(existsSync(out) && existsSync(out.replace(/\.json$/, '.png')));
 });
