@@ -25,7 +25,7 @@ export function register(program: Command): void {
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const r = await benchOti({ width: o.width, layers: o.layers, heads: o.heads, mlp: o.mlp, batch: o.batch, phraseLen: o.phraseLen,
         dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, padTo77: o.pad77, prefixCache: o.prefixCache }, o.verbose ? log : () => {});
-      console.log(`width ${o.width}, layers ${o.layers}, heads ${o.heads}, batch ${o.batch}, ${r.tokensPerStep} tokens/step, threads ${o.threads}${o.pad77 ? ', padded to 77' : ', cut at EOT'}${o.prefixCache && !o.pad77 ? ', prefix cache' : ''}`);
+      console.log(`width ${o.width}, layers ${o.layers}, heads ${o.heads}, batch ${o.batch}, ${r.tokensPerStep} positions computed per step, threads ${o.threads}${o.pad77 ? ', padded to 77' : ', cut at EOT'}${o.prefixCache && !o.pad77 ? ', prefix cache' : ''}`);
       console.log(`step median ${r.medianMs.toFixed(0)} ms (steps: ${r.stepMs.map((t) => t.toFixed(0)).join(', ')})`);
       console.log(`${r.gflops.toFixed(1)} GFLOP/s (forward + input-gradient matmuls)`);
       console.log(`${r.imageStepsPerS.toFixed(2)} image-steps/s`);

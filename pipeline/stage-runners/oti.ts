@@ -61,8 +61,11 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
   const options = otiOptionsFrom(o);
   const sess = sessionOptions(o);
   const tokenizer = shared?.tokenizer ?? await ClipTokenizer.forModelDir(model.dir);
-  const [session, text] = await Promise.all([OtiSession.create(model, sess), shared?.text ?? createTextEncoder(model, { ...sess, tokenizer })]);
-  const pool = PhrasePool.load(resolve(o.phrasesDir ?? stageDir(runDir, 'phrases')), tokenizer, text, model.config.text.ctx);
+  const session = await OtiSession.create(model, sess);
+  // a text encoder only if some phrases lack their target features (made without a model)
+  const own: { text: Promise<TextEncoder> | null } = { text: null };
+  const text = () => (shared ? Promise.resolve(shared.text) : (own.text ??= createTextEncoder(model, { ...sess, tokenizer })));
+  const pool = PhrasePool.load(resolve(o.phrasesDir ?? stageDir(runDir, 'phrases')), tokenizer, text, model.config.text.ctx, model.config.projectionDim);
   log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
   const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
   if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);
@@ -74,6 +77,6 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
     });
   } finally {
     await session.release();
-    if (!shared) await text.release?.();
+    if (own.text) await (await own.text).release?.();
   }
 }

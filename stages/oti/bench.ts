@@ -21,9 +21,12 @@ export interface OtiBenchResult {
   stepMs: number[]; medianMs: number; gflops: number; imageStepsPerS: number; tokensPerStep: number;
 }
 
-/** Forward FLOPs of the text tower for one row of T tokens (matmuls only; 2 per multiply-add). */
-export function textForwardFlops(width: number, layers: number, mlp: number, proj: number, T: number): number {
-  const perLayer = 2 * T * (4 * width * width + 2 * width * mlp) + 2 * 2 * T * T * width;
+/**
+ * Forward FLOPs of the text tower for one row whose T positions are computed after `cached` positions
+ * from the prefix cache (matmuls only; 2 per multiply-add).
+ */
+export function textForwardFlops(width: number, layers: number, mlp: number, proj: number, T: number, cached = 0): number {
+  const perLayer = 2 * T * (4 * width * width + 2 * width * mlp) + 2 * 2 * T * (cached + T) * width;
   return layers * perLayer + 2 * width * proj;
 }
 
@@ -66,10 +69,13 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
   const sorted = [...times].sort((a, b) => a - b);
   const medianMs = sorted[Math.floor(sorted.length / 2)];
   const Tt = o.padTo77 ? cfg.text.ctx : template.length, Tp = o.padTo77 ? cfg.text.ctx : phrase.length;
+  // positions before `$` come from the prefix cache when it is on: they are not computed per step
+  const prefixOn = (o.prefixCache ?? true) && !o.padTo77;
+  const Pt = prefixOn ? template.indexOf(PSEUDO_TOKEN_ID) : 0, Pp = prefixOn ? o.dollarPos : 0;
   // forward of both towers + an input-only backward of about the same cost
-  const flops = 2 * B * (textForwardFlops(W, o.layers, mlp, proj, Tt) + textForwardFlops(W, o.layers, mlp, proj, Tp));
+  const flops = 2 * B * (textForwardFlops(W, o.layers, mlp, proj, Tt - Pt, Pt) + textForwardFlops(W, o.layers, mlp, proj, Tp - Pp, Pp));
   return {
     stepMs: times, medianMs, gflops: flops / (medianMs / 1000) / 1e9,
-    imageStepsPerS: B / (medianMs / 1000), tokensPerStep: B * (Tt + Tp),
+    imageStepsPerS: B / (medianMs / 1000), tokensPerStep: B * (Tt - Pt + Tp - Pp),
   };
 }

@@ -17,18 +17,22 @@ export class PhrasePool {
   private readonly byConcept = new Map<string, StoredPhrase[]>();
   phraseCount = 0;
 
-  constructor(private readonly tokenizer: ClipTokenizer, private readonly text: TextEncoder, private readonly ctx: number) {}
+  /**
+   * `text` is asked for only when some phrase lacks its target (phrases made without a model), so a
+   * run whose phrases carry targets never holds a text encoder for OTI; `dim` is the model's feature dim.
+   */
+  constructor(private readonly tokenizer: ClipTokenizer, private readonly text: () => Promise<TextEncoder>, private readonly ctx: number) {}
 
   /** Loads every done phrases part of `dir`. */
-  static load(dir: string, tokenizer: ClipTokenizer, text: TextEncoder, ctx: number): PhrasePool {
+  static load(dir: string, tokenizer: ClipTokenizer, text: () => Promise<TextEncoder>, ctx: number, dim: number): PhrasePool {
     const pool = new PhrasePool(tokenizer, text, ctx);
     if (!existsSync(dir)) throw new UserError(`no phrases in ${dir}: run the phrases stage first`);
     const parts = listDoneParts(dir, phrasesSchema.KIND);
     if (!parts.length) throw new UserError(`no finished phrases parts in ${dir}: run the phrases stage first`);
     for (const index of parts) {
       const part = phrasesSchema.fromTable(readPart(dir, phrasesSchema.KIND, index));
-      if (part.targets && part.targets.dim !== text.dim) {
-        throw new UserError(`phrases in ${dir} carry ${part.targets.dim}-d targets, the model's features are ${text.dim}-d: made with another model`);
+      if (part.targets && part.targets.dim !== dim) {
+        throw new UserError(`phrases in ${dir} carry ${part.targets.dim}-d targets, the model's features are ${dim}-d: made with another model`);
       }
       part.rows.forEach((row, i) => pool.add(row.concept, row.phrase, row.swapped, part.targets?.rows[i] ?? null));
     }
@@ -50,7 +54,7 @@ export class PhrasePool {
     for (const c of concepts) stored.push(...(this.byConcept.get(c) ?? []));
     const missing = stored.filter((s) => !s.choice && !s.target);
     if (missing.length) {
-      const feats = await this.text.encodeTexts(missing.map((s) => s.phrase));
+      const feats = await (await this.text()).encodeTexts(missing.map((s) => s.phrase));
       missing.forEach((s, i) => { s.target = feats[i]; });
     }
     return stored.map((s) => {
