@@ -24,7 +24,7 @@ import { Rng } from '../util/rng.ts';
 import { initialiseTensor } from './random-weights.ts';
 import { UserError } from '../util/errors.ts';
 import { parseClipConfig, toHfConfig, type ClipConfig } from './config.ts';
-import { expectedClipTensors, type TensorSpec } from './clip-tensors.ts';
+import { expectedClipTensors } from './clip-tensors.ts';
 import { numel, writeSafetensors, type FloatDtype } from './safetensors.ts';
 
 export const PRESETS = ['tiny', 'b32', 'l14'] as const;

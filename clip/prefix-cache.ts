@@ -5,7 +5,7 @@
  * tower's prefix inputs, which then only compute the positions from the prefix on — forward and backward.
  */
 import { Graph } from './graph/graph.ts';
-import { type SessionOptions, cachedGraphPath, createSession, floatTensor, int64Tensor, type ort } from './onnx-session.ts';
+import { type SessionOptions, cachedGraphPath, createSession, int64Tensor, type ort } from './onnx-session.ts';
 import { prefixKeyValues, textWeights } from './text-graph.ts';
 import type { WeightSource } from './weight-source.ts';
 

@@ -27,3 +27,14 @@ export function floatOption(value: string): number {
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
   return n;
 }
+
+export type Device = 'cpu' | 'cuda';
+
+/** --device: ONNX Runtime's CPU provider, or CUDA (see the README for installing it). */
+export function deviceOption(value: string): Device {
+  if (value !== 'cpu' && value !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
+  return value;
+}
+
+/** The shared --device option. */
+export const DEVICE_FLAG = ['--device <name>', 'cpu | cuda (ONNX Runtime execution provider)'] as const;

@@ -38,7 +38,6 @@ function shapeOf(G: Graph, dims: Dim[]): Value {
   return G.constInt64(dims as number[]);
 }
 
-function noGrad(G: Graph, x: Value): boolean { return !x.needsGrad || !G.recording; }
 
 // ---------------------------------------------------------------------------------------------
 // elementwise

@@ -11,18 +11,11 @@ import { DEFAULT_VOCAB_BATCH_SIZE } from '../../stages/concepts/vocab-features.t
 import { defaultCacheDir } from '../../util/cache-dir.ts';
 import { createProgress } from '../progress.ts';
 import { DEFAULT_VOCAB_PATH, loadVocabulary } from '../../stages/concepts/vocab.ts';
-import { UserError } from '../../util/errors.ts';
+import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 
 interface Options {
-  model: string; features: string; out: string; vocab?: string; topK: string; cacheDir?: string;
-  batchSize: string; threads?: string; device: string; logJson?: boolean;
-}
-
-function positiveInt(value: string, flag: string): number {
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < 1) {
-    throw new UserError(`${flag} must be a positive integer, got '${value}'`);
-  }
-  return Number(value);
+  model: string; features: string; out: string; vocab?: string; topK: number; cacheDir?: string;
+  batchSize: number; threads?: number; device: Device; logJson?: boolean;
 }
 
 export function register(program: Command): void {
@@ -33,17 +26,14 @@ export function register(program: Command): void {
     .requiredOption('--features <dir>', "folder of the embed stage's features parts")
     .requiredOption('--out <dir>', 'folder for the concepts parts (resumes: parts already done are skipped)')
     .option('--vocab <file>', 'vocabulary: CSV/TSV (column name, DisplayName or concept, else the first) or one name per line (default: Open Images V7, 20,931 names)')
-    .option('--top-k <n>', 'concepts kept per image', String(DEFAULT_TOP_K))
+    .option('--top-k <n>', 'concepts kept per image', positiveIntOption, DEFAULT_TOP_K)
     .option('--cache-dir <dir>', 'cache root for vocabulary features and ONNX graphs (default: $STARWORD_CACHE_DIR or ~/.cache/starword)')
-    .option('--batch-size <n>', 'vocabulary names per text-encoder call (each is 24 prompts)', String(DEFAULT_VOCAB_BATCH_SIZE))
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
-    .option('--device <name>', 'cpu | cuda', 'cpu')
+    .option('--batch-size <n>', 'vocabulary names per text-encoder call (each is 24 prompts)', positiveIntOption, DEFAULT_VOCAB_BATCH_SIZE)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
     .option('--log-json', 'progress as JSON lines on stderr')
     .action(async (opts: Options) => {
-      const topK = positiveInt(opts.topK, '--top-k');
-      const batchSize = positiveInt(opts.batchSize, '--batch-size');
-      const threads = opts.threads === undefined ? undefined : positiveInt(opts.threads, '--threads');
-      if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${opts.device}'`);
+      const { topK, batchSize, threads } = opts;
       const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
       // a bad vocabulary file fails before the model is loaded
       const vocabulary = loadVocabulary(opts.vocab === undefined ? DEFAULT_VOCAB_PATH : resolve(opts.vocab));

@@ -11,13 +11,15 @@
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { ImageEncoder } from '../../clip/encoder-types.ts';
-import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { loadClipModel } from '../../clip/weights.ts';
 import { mapLimit } from '../../stages/embed/map-limit.ts';
 import type { PreprocessFn } from '../../stages/embed/types.ts';
-import { UserError, errorMessage } from '../../util/errors.ts';
+import { errorMessage } from '../../util/errors.ts';
 import { readJsonLines, writeJsonLine } from '../jsonl.ts';
+import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
+import { preprocessMode } from '../stage-runners/embed.ts';
 
 type Outcome = { pixels: Float32Array } | { out: Record<string, unknown> };
 
@@ -111,33 +113,24 @@ export async function embedImageStream(opts: EmbedStreamOptions): Promise<void> 
   if (failure) throw failure;
 }
 
-function positiveInt(text: string, name: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UserError(`${name} must be a positive integer, got '${text}'`);
-  return Number(text);
-}
-
-interface Options { model: string; preprocess: string; batchSize: string; threads?: string; device: string; cacheDir?: string }
+interface Options { model: string; preprocess: string; batchSize: number; threads?: number; device: Device; cacheDir?: string }
 
 export function register(program: Command): void {
   program.command('embed-images')
     .description('CLIP image features: JSON lines {"pixels": [3][H][W]} or {"path": file} on stdin → {"features": [...]} on stdout')
     .requiredOption('--model <dir>', 'Hugging Face CLIP folder (config.json + model.safetensors)')
     .option('--preprocess <mode>', 'targetpad (SEARLE) | plain (CLIP resize + centre crop)', 'targetpad')
-    .option('--batch-size <n>', 'images per encoder call', '16')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
-    .option('--device <name>', 'cpu | cuda', 'cpu')
+    .option('--batch-size <n>', 'images per encoder call', positiveIntOption, 16)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
     .option('--cache-dir <dir>', 'ONNX graph cache (default: $STARWORD_CACHE_DIR or ~/.cache/starword)')
     .action(async (opts: Options) => {
-      if (opts.preprocess !== 'targetpad' && opts.preprocess !== 'plain') {
-        throw new UserError(`--preprocess must be targetpad or plain, got '${opts.preprocess}'`);
-      }
-      if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${opts.device}'`);
-      const batchSize = positiveInt(opts.batchSize, '--batch-size');
-      const threads = opts.threads === undefined ? undefined : positiveInt(opts.threads, '--threads');
+      const mode = preprocessMode(opts.preprocess);
+      const { batchSize, threads } = opts;
       const model = await loadClipModel(opts.model);
       const encoder = await createImageEncoder(model, { threads, device: opts.device, cacheDir: opts.cacheDir, batchSize });
       const popts = preprocessOptions({
-        imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode: opts.preprocess as PreprocessMode,
+        imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode,
       });
       await embedImageStream({ encoder, preprocess: (path) => preprocessImage(path, popts), batchSize });
     });

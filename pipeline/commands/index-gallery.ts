@@ -7,17 +7,15 @@
  */
 import type { Command } from 'commander';
 import { loadClipModel } from '../../clip/weights.ts';
-import { UserError } from '../../util/errors.ts';
-import { positiveIntOption } from '../options.ts';
+import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 import { embedStage, ingestStage, preprocessMode } from '../stage-runners/embed.ts';
 
 interface Options {
   model: string; images: string; out: string; partSize: number; batchSize: number; preprocess: string;
-  threads?: number; device: string; cacheDir?: string; allowOutside?: boolean; force?: boolean; logJson?: boolean;
+  threads?: number; device: Device; cacheDir?: string; allowOutside?: boolean; force?: boolean; logJson?: boolean;
 }
 
 export async function runIndex(opts: Options): Promise<void> {
-  if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${opts.device}'`);
   preprocessMode(opts.preprocess);
   const model = await loadClipModel(opts.model);
   const ingest = await ingestStage(opts.images, opts.out, { index: 0, count: 1 }, { ...opts, device: undefined });
@@ -37,7 +35,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'images per encoder call', positiveIntOption, 32)
     .option('--preprocess <mode>', 'targetpad (SEARLE) | plain (CLIP resize + centre crop)', 'targetpad')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
-    .option('--device <name>', 'cpu | cuda', 'cpu')
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
     .option('--cache-dir <dir>', 'ONNX graph cache (default: $STARWORD_CACHE_DIR or ~/.cache/starword)')
     .option('--allow-outside', 'let manifest paths leave the manifest\'s folder')
     .option('--force', 'replan a folder indexed from other images')

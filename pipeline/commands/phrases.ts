@@ -10,11 +10,11 @@ import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { loadConcepts } from '../../stages/phrases/concept-source.ts';
 import { scrub } from '../../stages/phrases/secrets.ts';
-import { positiveIntOption } from '../options.ts';
-import { type PhrasesCliOptions, addPhrasesOptions, checkPhrasesOptions, oneOf, phrasesReport, phrasesStage } from '../stage-runners/phrases.ts';
+import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
+import { type PhrasesCliOptions, addPhrasesOptions, checkPhrasesOptions, phrasesReport, phrasesStage } from '../stage-runners/phrases.ts';
 
 interface Options extends PhrasesCliOptions {
-  seed?: number; concepts: string; out: string; topK: number; model?: string; threads?: number; device: string; cacheDir?: string;
+  seed?: number; concepts: string; out: string; topK: number; model?: string; threads?: number; device: Device; cacheDir?: string;
 }
 
 export function register(program: Command): void {
@@ -26,13 +26,13 @@ export function register(program: Command): void {
     .option('--top-k <n>', 'with a concepts-parts folder: concepts taken per image', positiveIntOption, 15)
     .option('--model <dir>', 'CLIP folder: store each phrase\'s text feature as its target')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
-    .option('--device <name>', 'cpu | cuda', 'cpu')
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
     .option('--cache-dir <dir>', 'cache root for ONNX graphs (default: $STARWORD_CACHE_DIR or ~/.cache/starword)');
   addPhrasesOptions(cmd, 'seed').action(async (opts: Options) => {
     const log = (line: string): void => { process.stderr.write(`${scrub(line)}\n`); };
     checkPhrasesOptions(opts);
     opts.phrasesSeed = opts.seed;
-    const device = oneOf(opts.device, ['cpu', 'cuda'] as const, '--device');
+    const device = opts.device;
     const concepts = loadConcepts(resolve(opts.concepts), opts.topK);
     log(`phrases: ${concepts.length} concepts from ${opts.concepts}`);
 

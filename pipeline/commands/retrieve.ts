@@ -21,9 +21,9 @@ import { type TokenProvider, locateParts, partsTokenProvider, phiTokenProvider }
 import { loadPhiOnnx } from '../../stages/retrieve/tokens.ts';
 import { UserError } from '../../util/errors.ts';
 import { writeJsonLine } from '../jsonl.ts';
-import { positiveIntOption } from '../options.ts';
+import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 
-export interface ModelFlags { model?: string; threads?: number; device: string; cacheDir?: string }
+export interface ModelFlags { model?: string; threads?: number; device: Device; cacheDir?: string }
 
 export function parseMethod(s: string): Method {
   if (!isMethod(s)) throw new UserError(`--method must be one of ${METHODS.join(', ')}, got '${s}'`);
@@ -47,7 +47,6 @@ export async function tokenProviderFrom(flags: { tokens?: string; phi?: string }
 export async function openEncoders(flags: ModelFlags, need: { text: boolean; image: boolean }): Promise<{ model?: ClipModel; text?: TextEncoder; image?: ImageEncoder }> {
   if (!need.text && !need.image) return {};
   if (!flags.model) throw new UserError('--model is required for this method');
-  if (flags.device !== 'cpu' && flags.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${flags.device}'`);
   const session = { threads: flags.threads, device: flags.device as 'cpu' | 'cuda', cacheDir: flags.cacheDir };
   const model = await loadClipModel(flags.model);
   return {
@@ -111,7 +110,7 @@ export function addModelOptions(cmd: Command): Command {
   return cmd
     .option('--model <dir>', 'Hugging Face CLIP folder (config.json + model.safetensors)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
-    .option('--device <name>', 'cpu | cuda', 'cpu')
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
     .option('--cache-dir <dir>', 'ONNX graph cache (default: $STARWORD_CACHE_DIR or ~/.cache/starword)')
     .option('--block-rows <n>', 'gallery rows scored per block (bounds memory)', positiveIntOption, 8192);
 }

@@ -1,6 +1,6 @@
 /** `starword run --images DIR|CSV --model DIR --out DIR`: the whole pipeline on one shard, resumable. */
 import type { Command } from 'commander';
-import { positiveIntOption } from '../options.ts';
+import { DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 import { type RunCliOptions, STAGES, runPipeline } from '../run-pipeline.ts';
 import { addConceptsOptions } from '../stage-runners/concepts.ts';
 import { addEmbedOptions } from '../stage-runners/embed.ts';
@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--shard-count <n>', 'number of shards (default: $SLURM_ARRAY_TASK_COUNT, else 1)')
     .option('--phrases-top-k <n>', 'phrases are made for the union of each image\'s top-k concepts (default: --oti-top-k)', positiveIntOption)
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
-    .option('--device <name>', 'cpu | cuda', 'cpu')
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
     .option('--cache-dir <dir>', 'graph and vocabulary-feature cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
     .option('--force', 'accept a changed config in an existing run folder (results may then mix)')
     .option('--log-json', 'progress as JSON lines on stderr');

@@ -49,7 +49,7 @@ test('index, then evaluate every method and retrieve, on the tiny model', async 
   t.teardown(cleanup);
   await setup(dir);
   const made = await makeRandomModel({ preset: 'tiny', seed: 3, outDir: join(dir, 'model'), overrides: { imageSize: 64, patchSize: 16 } });
-  const model = { model: made.dir, device: 'cpu', cacheDir: join(dir, 'cache'), threads: 1 };
+  const model = { model: made.dir, device: 'cpu' as const, cacheDir: join(dir, 'cache'), threads: 1 };
   await runIndex({ ...model, images: join(dir, 'images'), out: join(dir, 'idx'), partSize: 4, batchSize: 4, preprocess: 'targetpad' });
 
   const out = new PassThrough();
@@ -89,7 +89,7 @@ test('evaluate with the image method needs no model; a bad dataset or method is 
   const { dir, cleanup } = await tempDir('starword-e2e-');
   t.teardown(cleanup);
   await writeOneHotIndex(dir, ['dev/a.png', 'dev/b.png', 'dev/c.png', 'dev/d.png', 'dev/e.png', 'dev/f.png', 'dev/g.png', 'dev/h.png'], [8]);
-  const base = { device: 'cpu', annotations: join(fixtures, 'cirr'), index: dir, split: 'val', blockRows: 8192, quiet: true };
+  const base = { device: 'cpu' as const, annotations: join(fixtures, 'cirr'), index: dir, split: 'val', blockRows: 8192, quiet: true };
   const reports = await runEvaluate({ ...base, dataset: 'cirr', method: 'image' }, new PassThrough());
   // one-hot features: every other image scores 0, so rankings follow gallery order after the reference:
   // 101 a → b c …: c at 2; 102 b → a c d e f g h: h at 7; 103 missing; 104 d → a b c e: e at 4.

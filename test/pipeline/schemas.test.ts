@@ -1,7 +1,6 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tableFromIPC, tableToIPC } from 'apache-arrow';
 import { SCHEMA_VERSION, errors, features, images, partPaths, readPart, tokens, writePart } from '../../schemas/index.ts';
 import { tempDir } from '../embed/helpers.ts';
