@@ -113,19 +113,42 @@ export function readNumbers(table: Table, name: string): (number | null)[] {
   return out;
 }
 
+/**
+ * The width D of a FixedSizeList<float32>[D] column, or an error naming it. Types are tested by id, not
+ * instanceof: a table read from IPC has a generic `Float` of single precision where the writer had `Float32`.
+ */
+function floatVectorWidth(col: Vector, name: string): number {
+  const type = col.type as DataType;
+  const item = DataType.isFixedSizeList(type) ? type.children[0].type : null;
+  if (!DataType.isFixedSizeList(type) || !item || !DataType.isFloat(item) || item.precision !== Precision.SINGLE) {
+    throw new Error(`column '${name}' is ${String(type)}, expected FixedSizeList<float32>`);
+  }
+  return type.listSize;
+}
+
+/**
+ * A FixedSizeList<float32>[D] column without nulls as one row-major Float32Array (rows × D), across
+ * record batches. arrow-js slices child buffers to the data's first row, so row i starts at i·D.
+ */
+export function fixedSizeListMatrix(col: Vector, name = 'features'): { dim: number; matrix: Float32Array } {
+  const dim = floatVectorWidth(col, name);
+  const matrix = new Float32Array(col.length * dim);
+  let row = 0;
+  for (const data of col.data) {
+    if (data.nullCount > 0) throw new Error(`column '${name}' holds nulls`);
+    const values = data.children[0].values as Float32Array;
+    matrix.set(values.subarray(0, data.length * dim), row * dim);
+    row += data.length;
+  }
+  return { dim, matrix };
+}
+
 /** A FixedSizeList<float32> column as one copied vector (or null) per row, across record batches. */
 export function readVectors(table: Table, name: string): { dim: number; rows: (Float32Array | null)[] } {
   const col = column(table, name);
-  const type = col.type as DataType;
-  // Types read from IPC are the generic classes (Float with SINGLE precision), not Float32: test by id.
-  const child = DataType.isFixedSizeList(type) ? type.children[0].type : null;
-  if (!DataType.isFixedSizeList(type) || !child || !DataType.isFloat(child) || child.precision !== Precision.SINGLE) {
-    throw new Error(`column '${name}' is ${String(type)}, expected FixedSizeList<float32>`);
-  }
-  const dim = type.listSize;
+  const dim = floatVectorWidth(col, name);
   const rows: (Float32Array | null)[] = [];
   for (const data of col.data) {
-    // arrow-js slices child buffers to the data's first row, so row i starts at i·dim.
     const values = data.children[0].values as Float32Array;
     for (let i = 0; i < data.length; i++) {
       rows.push(data.getValid(i) ? values.slice(i * dim, (i + 1) * dim) : null);

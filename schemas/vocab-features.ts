@@ -6,8 +6,8 @@
  * Schema metadata: kind, schema version and the cache key with its three parts (model, vocabulary and
  * templates hashes), so a file can be checked against what it claims to hold.
  */
-import { DataType, Field, Float32, Precision, Schema, type Table, Utf8, type Vector, makeData } from 'apache-arrow';
-import { META_KIND, META_VERSION, SCHEMA_VERSION, kindMetadata, tableOf, utf8Data, vectorType } from './columns.ts';
+import { Field, Float32, Schema, type Table, Utf8, makeData } from 'apache-arrow';
+import { META_KIND, META_VERSION, SCHEMA_VERSION, fixedSizeListMatrix, kindMetadata, tableOf, utf8Data, vectorType } from './columns.ts';
 
 export const KIND = 'vocab-features';
 
@@ -70,26 +70,3 @@ export function fromTable(table: Table, key: VocabFeaturesKey): VocabFeatures | 
   return { names, dim, matrix };
 }
 
-/**
- * A FixedSizeList<float32>[D] column as one row-major Float32Array (rows × D), across record batches.
- * Primitive buffers in arrow-js are already sliced to the data's first value, so no offset is added.
- */
-export function fixedSizeListMatrix(column: Vector): { dim: number; matrix: Float32Array } {
-  const type = column.type as DataType;
-  // Type checks by type id, not instanceof: a table read from IPC has a `Float` of single precision
-  // where the writer had a `Float32`.
-  const item = DataType.isFixedSizeList(type) ? type.children[0].type : null;
-  if (!DataType.isFixedSizeList(type) || !DataType.isFloat(item) || item.precision !== Precision.SINGLE) {
-    throw new Error(`expected a FixedSizeList<float32> column, got ${String(type)}`);
-  }
-  const dim = type.listSize;
-  const matrix = new Float32Array(column.length * dim);
-  let row = 0;
-  for (const data of column.data) {
-    if (data.nullCount > 0) throw new Error('feature column holds nulls');
-    const values = data.children[0].values as Float32Array;
-    matrix.set(values.subarray(0, data.length * dim), row * dim);
-    row += data.length;
-  }
-  return { dim, matrix };
-}

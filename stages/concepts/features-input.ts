@@ -2,10 +2,10 @@
  * Reads the embed stage's `features` parts (image_id utf8, features FixedSizeList<float32>[D]) into
  * plain arrays, so the rest of this stage depends only on {ids, features} and not on the part layout.
  */
-import { checkKind, readStrings } from '../../schemas/columns.ts';
+import { checkKind, fixedSizeListMatrix, readStrings } from '../../schemas/columns.ts';
 import { KIND as FEATURES_KIND } from '../../schemas/features.ts';
 import { readPart } from '../../schemas/part-io.ts';
-import { fixedSizeListMatrix } from '../../schemas/vocab-features.ts';
+
 import { UserError, errorMessage } from '../../util/errors.ts';
 
 export { FEATURES_KIND };
