@@ -18,7 +18,7 @@ import { PartsGallery, collectRows, galleryIds } from '../../stages/retrieve/gal
 import { IdResolver } from '../../stages/retrieve/id-resolver.ts';
 import { rankGallery } from '../../stages/retrieve/rank.ts';
 import { type TokenProvider, locateParts, partsTokenProvider, phiTokenProvider } from '../../stages/retrieve/sources.ts';
-import { loadPhiOnnx } from '../../stages/retrieve/tokens.ts';
+import { PhiPredictor } from '../../stages/phi/invert.ts';
 import { UserError } from '../../util/errors.ts';
 import { writeJsonLine } from '../jsonl.ts';
 import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
@@ -36,10 +36,11 @@ export function openIndex(path: string): PartsGallery {
 }
 
 /** The searle token source of --tokens / --phi; undefined when neither is given. */
-export async function tokenProviderFrom(flags: { tokens?: string; phi?: string }): Promise<TokenProvider | undefined> {
+export async function tokenProviderFrom(flags: { tokens?: string; phi?: string; threads?: number; device?: Device; cacheDir?: string }): Promise<TokenProvider | undefined> {
   if (flags.tokens && flags.phi) throw new UserError('give --tokens or --phi, not both');
   if (flags.tokens) return partsTokenProvider(flags.tokens);
-  if (flags.phi) return phiTokenProvider(await loadPhiOnnx(flags.phi));
+  // phi as `starword phi` exports it: .onnx, or .safetensors in SEARLE's layout
+  if (flags.phi) return phiTokenProvider(await PhiPredictor.open(flags.phi, { threads: flags.threads, device: flags.device, cacheDir: flags.cacheDir }));
   return undefined;
 }
 

@@ -2,8 +2,6 @@
  * Pseudo-tokens of reference images: read from OTI tokens parts (or the tokens kind that `invert`
  * writes), or predicted by an exported phi network from the references' raw image features.
  */
-import { existsSync } from 'node:fs';
-import { UserError } from '../../util/errors.ts';
 import { ID_COLUMNS, TOKEN_COLUMNS, idColumn, pickColumn, vectorColumn } from './arrow-columns.ts';
 import { readVectorTables } from './gallery.ts';
 import { idKey } from './id-resolver.ts';
@@ -53,34 +51,5 @@ export function readTokens(path: string, wanted: Iterable<string>, opts: TokenRe
   return out;
 }
 
-/** A phi network exported as ONNX: raw image features (B×d) in, pseudo-tokens (B×D) out. */
+/** A phi network (stages/phi's PhiPredictor): raw image features (B×d) in, pseudo-tokens (B×D) out. */
 export interface PhiRunner { predict(features: Float32Array[]): Promise<Float32Array[]> }
-
-export async function loadPhiOnnx(file: string): Promise<PhiRunner> {
-  if (!existsSync(file)) throw new UserError(`${file}: no such phi file`);
-  if (!file.endsWith('.onnx')) throw new UserError(`${file}: --phi expects phi exported as .onnx`);
-  const ort = await import('onnxruntime-node');
-  let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
-  try { session = await ort.InferenceSession.create(file); } catch (err) {
-    throw new UserError(`${file}: cannot load phi (${(err as Error).message.split('\n')[0]})`);
-  }
-  const input = session.inputNames[0];
-  const output = session.outputNames[0];
-  return {
-    async predict(features: Float32Array[]): Promise<Float32Array[]> {
-      if (features.length === 0) return [];
-      const d = features[0].length;
-      const out: Float32Array[] = [];
-      for (let s = 0; s < features.length; s += 256) {
-        const chunk = features.slice(s, s + 256);
-        const data = new Float32Array(chunk.length * d);
-        chunk.forEach((f, i) => data.set(f, i * d));
-        const res = await session.run({ [input]: new ort.Tensor('float32', data, [chunk.length, d]) });
-        const y = res[output].data as Float32Array;
-        const D = y.length / chunk.length;
-        for (let i = 0; i < chunk.length; i++) out.push(y.slice(i * D, (i + 1) * D));
-      }
-      return out;
-    },
-  };
-}
