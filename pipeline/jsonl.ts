@@ -1,40 +1,41 @@
+/**
+ * JSON lines on stdin → stdout, as the streaming commands (tokenize, embed-text, embed-images) use them:
+ * every non-blank input line gets exactly one output line, in order; a line that is not a JSON object is
+ * answered with an error and the stream goes on.
+ */
 import { createInterface } from 'node:readline';
-import { UserError } from '../util/errors.ts';
+import { errorMessage } from '../util/errors.ts';
 
-/** Parsed JSON objects from a stream of JSON lines (blank lines skipped). A bad line is a UserError naming its line number. */
-export async function* readJsonLines(input: NodeJS.ReadableStream = process.stdin): AsyncGenerator<Record<string, unknown>> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  let lineNo = 0;
-  for await (const line of lines) {
-    lineNo++;
-    if (!line.trim()) continue;
-    let value: unknown;
-    try { value = JSON.parse(line); } catch (err) {
-      throw new UserError(`stdin line ${lineNo}: not valid JSON (${(err as Error).message})`);
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new UserError(`stdin line ${lineNo}: expected a JSON object`);
-    }
-    yield value as Record<string, unknown>;
+/** One input line: its object, or why it has none (`line N: …`). */
+export type JsonLine = { lineNo: number; value: Record<string, unknown> } | { lineNo: number; error: string };
+
+export function parseJsonLine(text: string, lineNo: number): JsonLine {
+  let value: unknown;
+  try { value = JSON.parse(text); } catch (err) {
+    return { lineNo, error: `line ${lineNo}: not valid JSON (${errorMessage(err)})` };
   }
-}
-
-/** Writes one JSON line to stdout, waiting when the pipe is full. */
-export async function writeJsonLine(value: unknown, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  const ok = out.write(`${JSON.stringify(value)}\n`);
-  if (!ok) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { lineNo, error: `line ${lineNo}: expected a JSON object` };
+  return { lineNo, value: value as Record<string, unknown> };
 }
 
 /**
- * JSON-line values (or a parse error per line) in batches of whatever has arrived, at most `max`: a
- * pipe gets full batches, an interactive user gets an answer per line without waiting for more.
+ * Input lines in batches of whatever has arrived, at most `max`: a pipe gets full batches, an interactive
+ * user an answer per line. At most 4 × max lines are held: past that the input is paused (back-pressure
+ * for large lines such as pixel arrays).
  */
-export async function* batchedJsonLines(input: NodeJS.ReadableStream, max: number): AsyncGenerator<(Record<string, unknown> | { error: string })[]> {
+export async function* jsonLineBatches(input: NodeJS.ReadableStream, max: number): AsyncGenerator<JsonLine[]> {
   const lines = createInterface({ input, crlfDelay: Infinity });
-  const queue: string[] = [];
+  const queue: JsonLine[] = [];
+  let lineNo = 0;
   let ended = false;
   let wake: (() => void) | null = null;
-  lines.on('line', (l) => { if (l.trim()) queue.push(l); wake?.(); });
+  lines.on('line', (text) => {
+    lineNo++;
+    if (!text.trim()) return;
+    queue.push(parseJsonLine(text, lineNo));
+    if (queue.length >= 4 * max) lines.pause();
+    wake?.();
+  });
   lines.on('close', () => { ended = true; wake?.(); });
   for (;;) {
     if (!queue.length) {
@@ -43,13 +44,16 @@ export async function* batchedJsonLines(input: NodeJS.ReadableStream, max: numbe
       wake = null;
       continue;
     }
-    yield queue.splice(0, max).map((line) => {
-      try {
-        const v: unknown = JSON.parse(line);
-        return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : { error: 'expected a JSON object' };
-      } catch (err) {
-        return { error: `not valid JSON (${(err as Error).message})` };
-      }
-    });
+    // let the rest of the chunk being read join this batch
+    await new Promise((resolve) => setImmediate(resolve));
+    const batch = queue.splice(0, max);
+    if (queue.length < 4 * max) lines.resume();
+    yield batch;
   }
+}
+
+/** Writes one JSON line to stdout, waiting when the pipe is full. */
+export async function writeJsonLine(value: unknown, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const ok = out.write(`${JSON.stringify(value)}\n`);
+  if (!ok) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
 }

@@ -17,7 +17,7 @@ import { loadClipModel } from '../../clip/weights.ts';
 import { mapLimit } from '../../stages/embed/map-limit.ts';
 import type { PreprocessFn } from '../../stages/embed/types.ts';
 import { errorMessage } from '../../util/errors.ts';
-import { readJsonLines, writeJsonLine } from '../jsonl.ts';
+import { type JsonLine, jsonLineBatches, writeJsonLine } from '../jsonl.ts';
 import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 import { preprocessMode } from '../stage-runners/embed.ts';
 
@@ -42,7 +42,9 @@ export function pixelsFromJson(value: unknown, size: number): Float32Array | str
   return out;
 }
 
-async function prepare(line: Record<string, unknown>, size: number, preprocess: PreprocessFn): Promise<Outcome> {
+async function prepare(input: JsonLine, size: number, preprocess: PreprocessFn): Promise<Outcome> {
+  if ('error' in input) return { out: { error: input.error } };
+  const line = input.value;
   if (line.pixels !== undefined) {
     const px = pixelsFromJson(line.pixels, size);
     return typeof px === 'string' ? { out: { error: px } } : { pixels: px };
@@ -68,39 +70,8 @@ export interface EmbedStreamOptions {
 
 /** The stdin → stdout loop, apart from model loading (tests drive it with a stand-in encoder). */
 export async function embedImageStream(opts: EmbedStreamOptions): Promise<void> {
-  const queue: Record<string, unknown>[] = [];
-  let ended = false;
-  let failure: unknown = null;
-  // Resolvers of whoever is waiting: the consumer for lines, the producer for room in the queue.
-  const wake: { consumer: (() => void) | null; producer: (() => void) | null } = { consumer: null, producer: null };
-  const producer = (async () => {
-    try {
-      for await (const line of readJsonLines(opts.input ?? process.stdin)) {
-        queue.push(line);
-        wake.consumer?.();
-        // Back-pressure: pixel lines are large; hold at most a few batches in memory.
-        while (queue.length >= 4 * opts.batchSize) await new Promise<void>((r) => { wake.producer = r; });
-      }
-    } catch (err) {
-      failure = err;
-    } finally {
-      ended = true;
-      wake.consumer?.();
-    }
-  })();
   const concurrency = opts.concurrency ?? availableParallelism();
-  for (;;) {
-    if (queue.length === 0) {
-      if (ended) break;
-      await new Promise<void>((r) => { wake.consumer = r; });
-      wake.consumer = null;
-      continue;
-    }
-    // Let the rest of the chunk being read join this batch.
-    await new Promise((r) => setImmediate(r));
-    const lines = queue.splice(0, opts.batchSize);
-    wake.producer?.();
-    wake.producer = null;
+  for await (const lines of jsonLineBatches(opts.input ?? process.stdin, opts.batchSize)) {
     const outcomes = await mapLimit(lines, concurrency, (line) => prepare(line, opts.encoder.imageSize, opts.preprocess));
     const ok = outcomes.flatMap((o) => ('pixels' in o ? [o.pixels] : []));
     const feats = ok.length > 0 ? await opts.encoder.encodePixels(ok) : [];
@@ -109,8 +80,6 @@ export async function embedImageStream(opts: EmbedStreamOptions): Promise<void> 
       await writeJsonLine('pixels' in o ? { features: Array.from(feats[next++]) } : o.out, opts.output ?? process.stdout);
     }
   }
-  await producer;
-  if (failure) throw failure;
 }
 
 interface Options { model: string; preprocess: string; batchSize: number; threads?: number; device: Device; cacheDir?: string }

@@ -8,13 +8,14 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { batchedJsonLines, writeJsonLine } from '../jsonl.ts';
+import { type JsonLine, jsonLineBatches, writeJsonLine } from '../jsonl.ts';
 import { positiveIntOption } from '../options.ts';
 
 type Prepared = { ids: Int32Array; pseudo: Float32Array | null } | { error: string };
 
-export function prepareTextLine(line: Record<string, unknown>, tokenizer: ClipTokenizer, ctx: number, vocab: number, width: number): Prepared {
-  if ('error' in line && typeof line.error === 'string' && Object.keys(line).length === 1) return { error: line.error };
+export function prepareTextLine(input: JsonLine, tokenizer: ClipTokenizer, ctx: number, vocab: number, width: number): Prepared {
+  if ('error' in input) return { error: input.error };
+  const line = input.value;
   let ids: Int32Array;
   if (Array.isArray(line.ids)) {
     if (!line.ids.length || line.ids.length > ctx) return { error: `"ids" must hold 1 to ${ctx} ids` };
@@ -37,7 +38,7 @@ export function prepareTextLine(line: Record<string, unknown>, tokenizer: ClipTo
 
 export async function embedTextStream(encoder: TextEncoder, tokenizer: ClipTokenizer, cfg: { ctx: number; vocab: number },
   batch: number, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<void> {
-  for await (const lines of batchedJsonLines(input, batch)) {
+  for await (const lines of jsonLineBatches(input, batch)) {
     const prepared = lines.map((l) => prepareTextLine(l, tokenizer, cfg.ctx, cfg.vocab, encoder.width));
     const good = prepared.filter((p): p is { ids: Int32Array; pseudo: Float32Array | null } => !('error' in p));
     const feats = good.length ? await encoder.encodeIds(good.map((p) => p.ids), good.map((p) => p.pseudo)) : [];

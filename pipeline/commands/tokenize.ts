@@ -4,26 +4,16 @@
  * on, so one bad line never loses the rest of a stream.
  */
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { errorMessage } from '../../util/errors.ts';
-import { writeJsonLine } from '../jsonl.ts';
+import { type JsonLine, jsonLineBatches, writeJsonLine } from '../jsonl.ts';
 
 interface Options { model?: string }
 
 /** The ids of one input line, or why there are none. */
-function tokenizeLine(tokenizer: ClipTokenizer, line: string, lineNo: number): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (err) {
-    return { error: `line ${lineNo}: not valid JSON (${errorMessage(err)})` };
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { error: `line ${lineNo}: expected a JSON object` };
-  }
-  const text = (value as Record<string, unknown>).text;
-  if (typeof text !== 'string') return { error: `line ${lineNo}: "text" must be a string` };
+function tokenizeLine(tokenizer: ClipTokenizer, line: JsonLine): Record<string, unknown> {
+  if ('error' in line) return { error: line.error };
+  const text = line.value.text;
+  if (typeof text !== 'string') return { error: `line ${line.lineNo}: "text" must be a string` };
   return { text, ids: Array.from(tokenizer.tokenize(text)) };
 }
 
@@ -34,12 +24,8 @@ export function register(program: Command): void {
     .option('--model <dir>', "model folder whose vocab.json + merges.txt to use (default: CLIP's vocabulary)")
     .action(async (opts: Options) => {
       const tokenizer = opts.model === undefined ? ClipTokenizer.default() : await ClipTokenizer.forModelDir(opts.model);
-      const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-      let lineNo = 0;
-      for await (const line of lines) {
-        lineNo++;
-        if (!line.trim()) continue;
-        await writeJsonLine(tokenizeLine(tokenizer, line, lineNo));
+      for await (const batch of jsonLineBatches(process.stdin, 256)) {
+        for (const line of batch) await writeJsonLine(tokenizeLine(tokenizer, line));
       }
     });
 }
