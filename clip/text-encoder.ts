@@ -5,7 +5,7 @@
 import type { TextEncoder } from './encoder-types.ts';
 import { Graph } from './graph/graph.ts';
 import { type SessionOptions, cachedGraphPath, createSession, floatTensor, int64Tensor, type ort } from './onnx-session.ts';
-import { prepareTextBatch } from './text-batch.ts';
+import { eotPosition, prepareTextBatch } from './text-batch.ts';
 import { textTower, textTowerInputs, textWeights } from './text-graph.ts';
 import { ClipTokenizer } from './tokenizer.ts';
 import type { WeightSource } from './weight-source.ts';
@@ -37,11 +37,15 @@ class OrtTextEncoder implements TextEncoder {
   }
 
   async encodeIds(ids: Int32Array[], pseudo?: (Float32Array | null)[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = [];
-    for (let start = 0; start < ids.length; start += this.batchSize) {
-      const rows = ids.slice(start, start + this.batchSize);
-      const vecs = pseudo?.slice(start, start + this.batchSize);
-      out.push(...await this.runBatch(rows, vecs));
+    // Rows are batched by length (each batch is cut at its longest EOT, so similar lengths waste
+    // little), then put back in the caller's order. Exact: rows do not interact.
+    const eos = this.src.config.text.eos;
+    const order = ids.map((_, i) => i).sort((a, b) => eotPosition(ids[a], eos) - eotPosition(ids[b], eos) || a - b);
+    const out: Float32Array[] = new Array(ids.length);
+    for (let start = 0; start < order.length; start += this.batchSize) {
+      const idx = order.slice(start, start + this.batchSize);
+      const feats = await this.runBatch(idx.map((i) => ids[i]), pseudo ? idx.map((i) => pseudo[i] ?? null) : undefined);
+      idx.forEach((i, k) => { out[i] = feats[k]; });
     }
     return out;
   }
