@@ -40,7 +40,8 @@ class OrtTextEncoder implements TextEncoder {
     // Rows are batched by length (each batch is cut at its longest EOT, so similar lengths waste
     // little), then put back in the caller's order. Exact: rows do not interact.
     const eos = this.src.config.text.eos;
-    const order = ids.map((_, i) => i).sort((a, b) => eotPosition(ids[a], eos) - eotPosition(ids[b], eos) || a - b);
+    const eots = ids.map((row) => eotPosition(row, eos));
+    const order = ids.map((_, i) => i).sort((a, b) => eots[a] - eots[b] || a - b);
     const out: Float32Array[] = new Array(ids.length);
     for (let start = 0; start < order.length; start += this.batchSize) {
       const idx = order.slice(start, start + this.batchSize);

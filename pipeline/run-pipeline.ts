@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { createTextEncoder } from '../clip/text-encoder.ts';
 import { loadTemplates, templatesHash } from '../clip/templates.ts';
+import type { TextEncoder } from '../clip/encoder-types.ts';
 import { ClipTokenizer } from '../clip/tokenizer.ts';
 import { stageDir } from '../schemas/run-layout.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
@@ -88,30 +89,33 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const embed = await timed('embed', () => embedStage(runDir, model, o), (r) => ({ embedded: r.embedded, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
   if (embed) log(`embed: ${embed.embedded} embedded, ${embed.failed} failed, ${embed.partsSkipped} of ${embed.parts} parts already done`);
 
-  const sess = sessionOptions(o);
-  const tokenizer = await ClipTokenizer.forModelDir(model.dir);
-  const text = STAGES.indexOf('concepts') <= last ? await createTextEncoder(model, { ...sess, tokenizer }) : null;
-  const concepts = await timed('concepts', () => conceptsStage(runDir, model, text!, vocabulary, o, log), (r) => ({ images: r.images, parts: r.parts, written: r.written, topK: r.topK }));
+  // the text-side stages share one tokenizer and one text encoder; none is made for --until embed
+  let shared: { text: TextEncoder; tokenizer: ClipTokenizer } | undefined;
+  if (STAGES.indexOf('concepts') <= last) {
+    const tokenizer = await ClipTokenizer.forModelDir(model.dir);
+    shared = { tokenizer, text: await createTextEncoder(model, { ...sessionOptions(o), tokenizer }) };
+  }
+  const concepts = await timed('concepts', () => conceptsStage(runDir, model, shared!.text, vocabulary, o, log), (r) => ({ images: r.images, parts: r.parts, written: r.written, topK: r.topK }));
   if (concepts) log(`concepts: top ${concepts.topK} of ${concepts.vocabulary.size} names for ${concepts.images} images`);
 
   const phrases = await timed('phrases', async () => {
     const needed = conceptsFromParts(stageDir(runDir, 'concepts'), phrasesTopK);
     log(`phrases: ${needed.length} concepts needed (union of each image's top ${phrasesTopK})`);
     return phrasesStage(needed, stageDir(runDir, 'phrases'), o, {
-      countTokens: (t) => tokenizer.encode(t).length + 2, textEncoder: text!, textEncoderId: model.hash, log,
+      countTokens: (t) => shared!.tokenizer.encode(t).length + 2, textEncoder: shared!.text, textEncoderId: model.hash, log,
     });
   }, (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }));
   if (phrases) for (const line of phrasesReport(phrases)) log(line);
 
-  const otiSummary = await timed('oti', () => runOtiStage(runDir, model, o, log, text ? { text, tokenizer } : undefined),
+  const otiSummary = await timed('oti', () => runOtiStage(runDir, model, o, log, shared),
     (r) => ({ images: r.images, ok: r.ok, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
   if (otiSummary) {
     log(`oti: ${otiSummary.ok} ok, ${otiSummary.failed} failed, ${otiSummary.partsSkipped} of ${otiSummary.parts} parts already done, `
       + `median L_cos ${otiSummary.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${otiSummary.lgptMedian?.toFixed(4) ?? '-'}`);
   }
-  const phiSummary = o.phi ? await timed('phi', () => runPhiStage(runDir, model, phiCli, log, text ? { text, tokenizer } : undefined),
+  const phiSummary = o.phi ? await timed('phi', () => runPhiStage(runDir, model, phiCli, log, shared),
     (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val })) : null;
   if (phiSummary) log(`phi: ${phiSummary.epochsRunNow} epochs trained now; exported ${phiSummary.files.onnx} and ${phiSummary.files.safetensors}`);
-  await text?.release?.();
+  await shared?.text.release?.();
   return { runDir, stages };
 }

@@ -36,11 +36,12 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
     visionWidth: 64, visionLayers: 1, visionHeads: 1, visionMlp: 64 });
   const src = randomWeightSource(cfg, 0);
   const t0 = performance.now();
-  const session = await OtiSession.create(src, { threads: o.threads, cacheDir: o.cacheDir, prefixCache: (o.prefixCache ?? true) && !o.padTo77 });
+  // positions before `$` come from the prefix cache when it is on (never with SEARLE's padding)
+  const prefixOn = (o.prefixCache ?? true) && !o.padTo77;
+  const session = await OtiSession.create(src, { threads: o.threads, cacheDir: o.cacheDir, prefixCache: prefixOn });
   log(`graph ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const rng = new Rng(1);
   const { bos, eos } = cfg.text;
-  const pad = (ids: number[]) => Int32Array.from(ids);
   const template = [bos, 320, 1125, 539, PSEUDO_TOKEN_ID, eos]; // <sot> a photo of $ <eot>
   const phrase = [bos];
   for (let i = 1; i < o.phraseLen - 1; i++) phrase.push(i === o.dollarPos ? PSEUDO_TOKEN_ID : 300 + rng.int(40000));
@@ -50,7 +51,7 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
   const ema = v.slice();
   const input = {
     v, image: rng.fillNormal(new Float32Array(B * P)), target: rng.fillNormal(new Float32Array(B * P)),
-    templateIds: Array.from({ length: B }, () => pad(template)), phraseIds: Array.from({ length: B }, () => pad(phrase)),
+    templateIds: Array.from({ length: B }, () => Int32Array.from(template)), phraseIds: Array.from({ length: B }, () => Int32Array.from(phrase)),
     lambdaCos: 1, lambdaGpt: 0.5,
     // SEARLE pads every row to the context length; starword cuts at the longest EOT
     padTo: o.padTo77 ? cfg.text.ctx : 0,
@@ -69,8 +70,6 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
   const sorted = [...times].sort((a, b) => a - b);
   const medianMs = sorted[Math.floor(sorted.length / 2)];
   const Tt = o.padTo77 ? cfg.text.ctx : template.length, Tp = o.padTo77 ? cfg.text.ctx : phrase.length;
-  // positions before `$` come from the prefix cache when it is on: they are not computed per step
-  const prefixOn = (o.prefixCache ?? true) && !o.padTo77;
   const Pt = prefixOn ? template.indexOf(PSEUDO_TOKEN_ID) : 0, Pp = prefixOn ? o.dollarPos : 0;
   // forward of both towers + an input-only backward of about the same cost
   const flops = 2 * B * (textForwardFlops(W, o.layers, mlp, proj, Tt - Pt, Pt) + textForwardFlops(W, o.layers, mlp, proj, Tp - Pp, Pp));

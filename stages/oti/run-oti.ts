@@ -8,7 +8,7 @@ import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { isPartDone, listDoneParts, readPart, writePart } from '../../schemas/part-io.ts';
+import { isPartDone, listDoneParts, readPart, readPartStats, writePart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { UserError } from '../../util/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -55,9 +55,10 @@ export async function runOti(o: RunOtiOptions): Promise<OtiSummary> {
   const todo = parts.filter((i) => !isPartDone(outDir, tokensSchema.KIND, i));
   const summary: OtiSummary = { parts: parts.length, partsSkipped: parts.length - todo.length, images: 0, ok: 0, failed: 0, seconds: 0, lcosMedian: null, lgptMedian: null };
   const readFeatures = (i: number) => featuresSchema.fromTable(readPart(embedDir, featuresSchema.KIND, i)).rows;
-  const sizes = todo.map((i) => readFeatures(i).length);
+  // the rows to do come from the parts' stats markers: no part is read twice
+  const images = todo.reduce((n, i) => n + readPartStats(embedDir, featuresSchema.KIND, i).rows, 0);
   const steps = o.options.steps;
-  o.progress?.start(sizes.reduce((a, b) => a + b, 0) * steps);
+  o.progress?.start(images * steps);
   const lcosAll: number[] = [], lgptAll: number[] = [];
 
   for (const index of todo) {
