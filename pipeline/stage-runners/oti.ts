@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { ClipModel } from '../../clip/weights.ts';
+import { DEFAULT_PREFIX_CACHE_BYTES } from '../../clip/prefix-cache.ts';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { fillTemplate, loadTemplates } from '../../clip/templates.ts';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
@@ -20,7 +21,7 @@ import { createProgress } from '../progress.ts';
 export interface OtiCliOptions {
   otiSteps: number; otiBatch: number; lr: number; weightDecay: number; emaDecay: number;
   lambdaCos: number; lambdaGpt: number; initStd: number; otiTopK: number; seed: number;
-  initFrom?: string; phrasesDir?: string; threads?: number; cacheDir?: string; logJson?: boolean;
+  initFrom?: string; phrasesDir?: string; prefixCacheMb?: number; threads?: number; cacheDir?: string; logJson?: boolean;
 }
 
 /** Adds the OTI options (SEARLE's defaults) to a command. */
@@ -37,7 +38,8 @@ export function addOtiOptions(cmd: Command): Command {
     .option('--init-std <x>', 'std of the random initial v*', floatOption, d.initStd)
     .option('--oti-top-k <n>', 'concepts per image whose phrases feed L_gpt', positiveIntOption, d.topK)
     .option('--seed <n>', 'seed of v* and of the template/phrase draws', intOption, d.seed)
-    .option('--init-from <path>', 'warm start: a tokens Arrow file or folder (earlier OTI run, or phi invert)');
+    .option('--init-from <path>', 'warm start: a tokens Arrow file or folder (earlier OTI run, or phi invert)')
+    .option('--prefix-cache-mb <n>', 'bound of the prefix cache (keys/values before `$`) in MiB', floatOption, DEFAULT_PREFIX_CACHE_BYTES / 2 ** 20);
 }
 
 export function otiOptionsFrom(o: OtiCliOptions): OtiOptions {
@@ -61,7 +63,8 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
   const options = otiOptionsFrom(o);
   const sess = sessionOptions(o);
   const tokenizer = shared?.tokenizer ?? await ClipTokenizer.forModelDir(model.dir);
-  const session = await OtiSession.create(model, sess);
+  if (o.prefixCacheMb !== undefined && !(o.prefixCacheMb >= 0)) throw new UserError(`--prefix-cache-mb must be >= 0, got ${o.prefixCacheMb}`);
+  const session = await OtiSession.create(model, { ...sess, prefixCacheBytes: o.prefixCacheMb === undefined ? undefined : Math.floor(o.prefixCacheMb * 2 ** 20) });
   // a text encoder only if some phrases lack their target features (made without a model)
   const own: { text: Promise<TextEncoder> | null } = { text: null };
   const text = () => (shared ? Promise.resolve(shared.text) : (own.text ??= createTextEncoder(model, { ...sess, tokenizer })));
