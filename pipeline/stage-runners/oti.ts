@@ -68,7 +68,7 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
   // a text encoder only if some phrases lack their target features (made without a model)
   const own: { text: Promise<TextEncoder> | null } = { text: null };
   const text = () => (shared ? Promise.resolve(shared.text) : (own.text ??= createTextEncoder(model, { ...sess, tokenizer })));
-  const pool = PhrasePool.load(resolve(o.phrasesDir ?? stageDir(runDir, 'phrases')), tokenizer, text, model.config.text.ctx, model.config.projectionDim);
+  const pool = await PhrasePool.load(resolve(o.phrasesDir ?? stageDir(runDir, 'phrases')), tokenizer, text, model.config.text.ctx, model.config.projectionDim, log);
   log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
   const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
   if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);
@@ -79,6 +79,7 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
       metadata: { 'starword.model_hash': model.hash, 'starword.steps': String(options.steps) },
     });
   } finally {
+    pool.close();
     await session.release();
     if (own.text) await (await own.text).release?.();
   }

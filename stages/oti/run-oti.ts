@@ -75,7 +75,7 @@ export async function runOti(o: RunOtiOptions): Promise<OtiSummary> {
       const images: OtiImage[] = [];
       for (const row of feats.slice(start, start + o.options.batchSize)) {
         const id = row.imageId;
-        images.push({ id, features: row.features, phrases: await o.pool.choicesFor(conceptsById.get(id) ?? []), init: o.init?.get(id) });
+        images.push({ id, features: row.features, phrases: o.pool.choicesFor(conceptsById.get(id) ?? []), init: o.init?.get(id) });
       }
       const tc = performance.now();
       let lastStep = 0;

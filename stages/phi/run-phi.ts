@@ -64,7 +64,7 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   let bank: PhiPhraseBank | null = null;
   if (o.lambdaGpt > 0) {
     const wanted = new Set(data.examples.flatMap((e) => e.concepts));
-    bank = PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text);
+    bank = await PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text, r.log);
   }
   r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
     + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);
@@ -77,7 +77,7 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
       try { await writeMetricsReport(outDir, rows, meta); } catch (err) { r.log?.(`phi: could not write the report: ${(err as Error).message}`); }
     },
     stopAfterEpoch: r.stopAfterEpoch,
-  });
+  }).finally(() => bank?.close());
   await writeMetricsReport(outDir, res.metrics, meta);
   const files = {
     onnx: join(outDir, PHI_ONNX), safetensors: join(outDir, PHI_SAFETENSORS), metrics: join(outDir, METRICS_FILE), plot: join(outDir, PLOT_PNG),

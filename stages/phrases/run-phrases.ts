@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { KIND as PHRASES_KIND } from '../../schemas/phrases.ts';
+import { partSource, removeStorePart, storeDataFromTable, writeStorePart } from '../../schemas/phrase-store.ts';
 import { isPartDone, partPaths, readPartStats, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { type BuiltRows, type PartContext, type RawConcept, buildRows, buildTable, partInputsHash } from './build-part.ts';
@@ -152,6 +153,8 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
           inputsHash, backend: backend.id, model: backend.model, paramsHash, swap,
           targetDim: opts.textEncoder?.dim ?? null, concepts: part.summary,
         });
+        // the random-access copy OTI and phi read (parts without targets are indexed when a model first opens them)
+        if (opts.textEncoder) writeStorePart(opts.outDir, index, await storeDataFromTable(table, opts.textEncoder.dim, undefined, opts.outDir), partSource(opts.outDir, index));
         phrases += part.rows.length;
         log(`phrases: wrote part ${index} (${chunk.length} concepts, ${part.rows.length} phrases)`);
       }
@@ -201,6 +204,7 @@ function removeStaleParts(dir: string, keep: number): void {
     if (m && Number(m[1]) >= keep) {
       const paths = partPaths(dir, PHRASES_KIND, Number(m[1]));
       for (const p of [paths.stats, paths.arrow]) if (existsSync(p)) unlinkSync(p);
+      removeStorePart(dir, Number(m[1]));
     }
   }
 }
