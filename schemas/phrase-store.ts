@@ -216,6 +216,8 @@ export class PhraseStore {
   private readonly fds = new Map<string, number>();
   phraseCount = 0;
   partsBuilt = 0;
+  /** a hash of what the store was read from (each part's index and source) */
+  identity = '';
 
   private constructor(readonly dir: string, readonly dim: number) {}
 
@@ -224,6 +226,7 @@ export class PhraseStore {
     const parts = existsSync(dir) ? listDoneParts(dir, phrasesSchema.KIND) : [];
     const direct = directParts(dir).filter((i) => !parts.includes(i));
     if (!parts.length && !direct.length) throw new UserError(`no finished phrases parts in ${dir}: run the phrases stage first`);
+    const sources: string[] = [];
     for (const part of [...parts, ...direct].sort((a, b) => a - b)) {
       let ix = readIndex(dir, part);
       if (parts.includes(part)) {
@@ -246,7 +249,9 @@ export class PhraseStore {
         store.counts.set(concept, (store.counts.get(concept) ?? 0) + count);
       }
       store.phraseCount += ix.rows;
+      sources.push(`${part}:${ix.source}:${ix.rows}`);
     }
+    store.identity = sha256(sources.join('\n'));
     return store;
   }
 

@@ -33,6 +33,8 @@ export class PhrasePool {
 
   get phraseCount(): number { return this.store.phraseCount; }
   get conceptCount(): number { return this.store.conceptCount; }
+  /** what the phrases were read from (OTI's batch journal keys on it) */
+  get identity(): string { return this.store.identity; }
 
   /** The pooled phrases of `concepts` (those without phrases contribute none), read when drawn. */
   choicesFor(concepts: readonly string[]): PhraseList {
