@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { cpus } from 'node:os';
 import { benchOti } from '../../stages/oti/bench.ts';
-import { intOption } from '../options.ts';
+import { intOption, positiveIntOption } from '../options.ts';
+import { benchScale, formatFigures } from '../bench-scale.ts';
 
 export function register(program: Command): void {
   const bench = program.command('bench').description('benchmarks (speed is measured here, not in tests)');
@@ -29,5 +30,26 @@ export function register(program: Command): void {
       console.log(`step median ${r.medianMs.toFixed(0)} ms (steps: ${r.stepMs.map((t) => t.toFixed(0)).join(', ')})`);
       console.log(`${r.gflops.toFixed(1)} GFLOP/s (forward + input-gradient matmuls)`);
       console.log(`${r.imageStepsPerS.toFixed(2)} image-steps/s`);
+    });
+
+  bench.command('scale')
+    .description('SEARLE scale on random B/32-dim weights (one layer) and a synthetic run: peak RSS, time and disk of oti and phi')
+    .requiredOption('--out <dir>', 'work folder (model, graph cache, run; the synthetic run is reused while its counts are unchanged)')
+    .option('--images <n>', 'images', positiveIntOption, 10000)
+    .option('--concepts <n>', 'concepts (the first N Open Images names)', positiveIntOption, 20931)
+    .option('--phrases-per-concept <n>', 'phrases per concept', positiveIntOption, 256)
+    .option('--part-size <n>', 'images per part', positiveIntOption, 1000)
+    .option('--oti-top-k <n>', 'concepts per image for OTI', positiveIntOption, 15)
+    .option('--phi-top-k <n>', 'concepts per image for phi (and stored per image)', positiveIntOption, 150)
+    .option('--oti-steps <n>', 'OTI steps', positiveIntOption, 1)
+    .option('--phi-epochs <n>', 'phi epochs', positiveIntOption, 1)
+    .option('--threads <n>', 'ONNX Runtime threads', positiveIntOption, cpus().length)
+    .option('--stages <list>', 'measured stages, comma-separated', 'oti,phi')
+    .action(async (o) => {
+      const opts = { out: o.out, images: o.images, concepts: o.concepts, phrasesPerConcept: o.phrasesPerConcept, partSize: o.partSize,
+        otiTopK: o.otiTopK, phiTopK: o.phiTopK, otiSteps: o.otiSteps, phiEpochs: o.phiEpochs, threads: o.threads,
+        stages: String(o.stages).split(',').map((s: string) => s.trim()).filter(Boolean) };
+      const figures = await benchScale(opts, (l) => process.stderr.write(`${l}\n`));
+      console.log(formatFigures(opts, figures));
     });
 }
