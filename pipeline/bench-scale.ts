@@ -9,7 +9,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeRandomModel } from '../clip/make-model.ts';
 import { SCHEMA_VERSION } from '../schemas/columns.ts';
 import * as conceptsSchema from '../schemas/concepts.ts';
@@ -18,11 +17,14 @@ import { DIRECT_SOURCE, conceptRuns, packTexts, writeStorePart } from '../schema
 import { writePart } from '../schemas/part-io.ts';
 import { loadVocabulary } from '../stages/concepts/vocab.ts';
 import { UserError } from '../util/errors.ts';
+import { packagePath } from '../util/package-root.ts';
 import { Rng } from '../util/rng.ts';
 
-const BIN = fileURLToPath(new URL('../bin/starword.js', import.meta.url));
+const BIN = packagePath('bin', 'starword.js');
 const DIM = 512; // ViT-B/32's projection and text width
-const RSS_HOOK = fileURLToPath(new URL('../bench/max-rss.mjs', import.meta.url));
+/** Preloaded into a measured child: at exit it writes its peak resident size (getrusage maxrss, KiB). */
+const RSS_HOOK = `data:text/javascript,${encodeURIComponent("import { writeFileSync } from 'node:fs'; const f = process.env.STARWORD_MAX_RSS_FILE; "
+  + "if (f) process.on('exit', () => writeFileSync(f, JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS })));")}`;
 
 export interface BenchScaleOptions {
   out: string;
