@@ -14,7 +14,8 @@ import { SCHEMA_VERSION } from '../schemas/columns.ts';
 import * as conceptsSchema from '../schemas/concepts.ts';
 import * as featuresSchema from '../schemas/features.ts';
 import { DIRECT_SOURCE, conceptRuns, packTexts, writeStorePart } from '../schemas/phrase-store.ts';
-import { writePart } from '../schemas/part-io.ts';
+import { listDoneParts, readPart, writePart } from '../schemas/part-io.ts';
+import * as tokensSchema from '../schemas/tokens.ts';
 import { loadVocabulary } from '../stages/concepts/vocab.ts';
 import { UserError } from '../util/errors.ts';
 import { packagePath } from '../util/package-root.ts';
@@ -137,6 +138,24 @@ async function synthesize(o: BenchScaleOptions, runDir: string, log: (l: string)
   return figures;
 }
 
+/** phi measured without OTI: random tokens for every image (OTI's own cost is measured with --stages oti). */
+async function syntheticTokens(o: BenchScaleOptions, runDir: string, log: (l: string) => void): Promise<StageFigure> {
+  const t0 = performance.now();
+  const embedDir = join(runDir, 'embed'), otiDir = join(runDir, 'oti');
+  rmSync(otiDir, { recursive: true, force: true });
+  for (const part of listDoneParts(embedDir, featuresSchema.KIND)) {
+    const ids = featuresSchema.fromTable(readPart(embedDir, featuresSchema.KIND, part)).rows.map((r) => r.imageId);
+    const flat = fillRandom(new Float32Array(ids.length * DIM), 5000 + part);
+    const rows: tokensSchema.TokenRow[] = ids.map((id, i) => {
+      const v = flat.subarray(i * DIM, (i + 1) * DIM);
+      return { imageId: id, token: v, ema: v, lcos: 0.5, lgpt: 0.5, steps: 1, seed: i, status: 'ok', error: null };
+    });
+    await writePart(otiDir, tokensSchema.KIND, part, tokensSchema.toTable(rows, DIM), SCHEMA_VERSION);
+  }
+  log('bench scale: synthetic OTI tokens written');
+  return { stage: 'tokens (synthetic, for phi)', peakMiB: null, seconds: (performance.now() - t0) / 1000, diskMiB: duMiB(otiDir), note: `${o.images} images` };
+}
+
 /** Runs a starword command in a child process; its peak resident size comes from getrusage at its exit. */
 function measured(stage: string, args: string[], outPath: string, note: string, log: (l: string) => void): StageFigure {
   const rssFile = join(outPath, '..', `.${stage}.rss.json`);
@@ -177,6 +196,7 @@ export async function benchScale(o: BenchScaleOptions, log: (l: string) => void)
       join(runDir, 'oti'), `${o.otiSteps} step(s), top ${o.otiTopK}`, log));
   }
   if (o.stages.includes('phi')) {
+    if (!o.stages.includes('oti')) figures.push(await syntheticTokens(o, runDir, log));
     rmSync(join(runDir, 'phi'), { recursive: true, force: true });
     figures.push(measured('phi', ['phi', '--run', runDir, ...common, '--epochs', String(o.phiEpochs), '--top-k', String(o.phiTopK)],
       join(runDir, 'phi'), `${o.phiEpochs} epoch(s), top ${o.phiTopK}`, log));
