@@ -5,7 +5,7 @@ import { benchOti } from '../../stages/oti/bench.ts';
 import { benchEmbed } from '../bench/embed.ts';
 import { benchText } from '../bench/text.ts';
 import { intOption, positiveIntOption } from '../options.ts';
-import { benchScale, formatFigures } from '../bench-scale.ts';
+import { benchScale, formatFigures } from '../bench/scale.ts';
 
 export function register(program: Command): void {
   const bench = program.command('bench').description('benchmarks (speed is measured here, not in tests)');

@@ -9,17 +9,17 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { makeRandomModel } from '../clip/make-model.ts';
-import { SCHEMA_VERSION } from '../schemas/columns.ts';
-import * as conceptsSchema from '../schemas/concepts.ts';
-import * as featuresSchema from '../schemas/features.ts';
-import { DIRECT_SOURCE, conceptRuns, packTexts, writeStorePart } from '../schemas/phrase-store.ts';
-import { listDoneParts, readPart, writePart } from '../schemas/part-io.ts';
-import * as tokensSchema from '../schemas/tokens.ts';
-import { loadVocabulary } from '../stages/concepts/vocab.ts';
-import { UserError } from '../util/errors.ts';
-import { packagePath } from '../util/package-root.ts';
-import { Rng } from '../util/rng.ts';
+import { makeRandomModel } from '../../clip/make-model.ts';
+import { SCHEMA_VERSION } from '../../schemas/columns.ts';
+import * as conceptsSchema from '../../schemas/concepts.ts';
+import * as featuresSchema from '../../schemas/features.ts';
+import { DIRECT_SOURCE, conceptRuns, packTexts, writeStorePart } from '../../schemas/phrase-store.ts';
+import { listDoneParts, readPart, writePart } from '../../schemas/part-io.ts';
+import * as tokensSchema from '../../schemas/tokens.ts';
+import { loadVocabulary } from '../../stages/concepts/vocab.ts';
+import { UserError } from '../../util/errors.ts';
+import { packagePath } from '../../util/package-root.ts';
+import { Rng } from '../../util/rng.ts';
 
 const BIN = packagePath('bin', 'starword.js');
 const DIM = 512; // ViT-B/32's projection and text width
