@@ -10,7 +10,8 @@ import { ClipTokenizer } from '../../clip/tokenizer.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { DIRECT_SOURCE, PhraseStore, conceptRuns, packTexts, storeFile, writeStorePart } from '../../schemas/phrase-store.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
-import { partPaths, writePart } from '../../schemas/part-io.ts';
+import { partPaths, readPart, writePart } from '../../schemas/part-io.ts';
+import { runPhrases } from '../../stages/phrases/run-phrases.ts';
 import { PhrasePool } from '../../stages/oti/phrase-pool.ts';
 import { PhiPhraseBank, swapAll } from '../../stages/phi/phrase-bank.ts';
 import { Rng } from '../../util/rng.ts';
@@ -112,4 +113,26 @@ test('a store written directly is read without Arrow parts; a damaged one is ref
   writeFileSync(partPaths(dir, 'unrelated', 0).arrow, 'x'); // other files in the folder do not matter
   truncateSync(storeFile(dir, 3, 'phrase.off'), 3);
   await t.throwsAsync(PhraseStore.open(dir, { dim: 4 }), { message: /phrases-00003\.index\.json is damaged/ });
+});
+
+test('the phrases stage writes the store beside its parts, so OTI and phi index nothing', async (t) => {
+  const outDir = tempDir(t.teardown, 'starword-store-');
+  const enc = new CountingEncoder();
+  const res = await runPhrases({
+    concepts: ['cat', 'dog', 'red ball'], outDir, backend: 'templates', countTokens: (s) => s.split(/\s+/).length + 2, env: {},
+    sampling: { n: 4 }, textEncoder: enc, textEncoderId: 'counting', conceptsPerPart: 2,
+  });
+  const store = await PhraseStore.open(outDir, { dim: 4 });
+  t.is(store.partsBuilt, 0, 'both parts were indexed by the stage');
+  t.is(store.phraseCount, res.phrases);
+  const part = phrasesSchema.fromTable(readPart(outDir, phrasesSchema.KIND, 1));
+  const [range] = store.ranges('red ball');
+  t.is(range.part, 1);
+  t.is(store.count('red ball'), part.rows.length);
+  part.rows.forEach((r, i) => {
+    t.is(store.phrase(1, i), r.phrase);
+    t.is(store.swapped(1, i), r.swapped);
+    t.deepEqual(Array.from(store.target(1, i)), Array.from(part.targets!.rows[i]!));
+  });
+  store.close();
 });
