@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError, errorMessage } from '../util/errors.ts';
+import { fsUserError, isErrnoError } from '../util/fs-errors.ts';
 import { commandModules } from './commands/index.ts';
 
 const program = new Command('starword')
@@ -16,11 +17,14 @@ for (const mod of commandModules) mod.register(program);
 
 try {
   await program.parseAsync(process.argv);
-} catch (err) {
+} catch (caught) {
+  let err = caught;
   if (err instanceof CommanderError) {
     // help / version exit 0; usage errors were already printed by commander.
     process.exit(err.exitCode === 0 ? 0 : 2);
   }
+  // a file problem that escaped unnamed: one line, with the path when the error carries one
+  if (isErrnoError(err)) err = fsUserError(err);
   if (err instanceof UserError) {
     process.stderr.write(`starword: ${errorMessage(err)}\n`);
     process.exit(err.exitCode);
