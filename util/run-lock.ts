@@ -7,7 +7,7 @@
  * stale temporary files of the folder and its stage folders: under the lock no one else writes there.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { UserError } from './errors.ts';
 import { fsUserError } from './fs-errors.ts';
 import { hostTag, processAlive, sweepStaleTemps } from './temp-name.ts';
@@ -111,6 +111,12 @@ export function acquireRunLock(dir: string, command = process.argv.slice(2, 3).j
   }
   installExitHandlers();
   held.set(path, { count: 1, path });
+  // a writer of the enclosing run folder, or of one of our sub-folders, writes here too
+  const nested = liveForeignLock(join(dir, '..')) ?? subFolders(dir).map(liveForeignLock).find((h) => h !== null) ?? null;
+  if (nested) {
+    releaseOne(path);
+    throw new UserError(`${dir} is in use by another starword process (${describe(nested)}, writing ${nested.dir}); wait for it`);
+  }
   const swept = sweepFolder(dir);
   return { dir, path, swept, release: () => releaseOne(path) };
 }
@@ -145,20 +151,29 @@ function releaseOne(path: string): void {
   try { unlinkSync(path); } catch { /* already gone */ }
 }
 
+function subFolders(dir: string): string[] {
+  let names: string[] = [];
+  try { names = readdirSync(dir); } catch { /* unreadable: none */ }
+  return names.map((n) => join(dir, n)).filter((sub) => {
+    try { return statSync(sub).isDirectory(); } catch { return false; }
+  });
+}
+
+/** The holder of `dir`'s lock when it is a live process other than this one. */
+function liveForeignLock(dir: string): (LockHolder & { dir: string }) | null {
+  const path = join(dir, LOCK_FILE);
+  if (held.has(path) || !existsSync(path)) return null;
+  const h = readHolder(path);
+  if (!h || isStale(path, h)) return null;
+  return { ...h, dir };
+}
+
 /** The folder and its immediate sub-folders (the stage folders of a run). */
 function sweepFolder(dir: string): string[] {
   const removed = sweepStaleTemps(dir, true);
-  let names: string[] = [];
-  try { names = readdirSync(dir); } catch { /* unreadable: nothing to sweep */ }
-  for (const name of names) {
-    const sub = join(dir, name);
-    try {
-      // a sub-folder with its own lock is another writer's business
-      if (!statSync(sub).isDirectory() || existsSync(join(sub, LOCK_FILE))) continue;
-    } catch {
-      continue;
-    }
-    removed.push(...sweepStaleTemps(sub, true).map((n) => join(name, n)));
+  for (const sub of subFolders(dir)) {
+    if (existsSync(join(sub, LOCK_FILE))) continue; // a sub-folder with its own lock is another writer's business
+    removed.push(...sweepStaleTemps(sub, true).map((n) => join(basename(sub), n)));
   }
   return removed;
 }
