@@ -218,7 +218,8 @@ export function openRunManifestLocked(runDir: string, request: RunRequest, force
  * this one recorded. Returns the held lock.
  */
 export function guardStageRun(runDir: string, stage: string, config: unknown, modelHash: string, force = false): RunLock {
-  if (!existsSync(runDir)) throw new UserError(`${runDir}: no such run folder`);
+  // no folder, nothing to guard: the stage itself says what is missing, and nothing is created here
+  if (!existsSync(runDir)) return { dir: runDir, path: '', swept: [], release: () => {} };
   return underLock(runDir, stage, () => {
     const m = readRunManifest(runDir);
     if (!m) return;
