@@ -228,3 +228,14 @@ test('two processes racing for one lock: exactly one gets it', async (t) => {
   t.deepEqual([a.code, b.code].sort(), [0, 2], `${a.out}\n${b.out}`);
   t.is(lockHolder(dir), null, 'released when the holder exited');
 });
+
+test('the lock goes with its holder on SIGTERM', async (t) => {
+  const dir = tempDir('integrity-sigterm');
+  const p = spawn(process.execPath, lockScript(dir, 60_000), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve) => p.stdout.on('data', (d) => { if (String(d).includes('got')) resolve(); }));
+  t.is(lockHolder(dir)?.pid, p.pid);
+  const exit = new Promise<NodeJS.Signals | null>((resolve) => p.on('close', (_code, signal) => resolve(signal)));
+  p.kill('SIGTERM');
+  t.is(await exit, 'SIGTERM', 'it still dies of the signal');
+  t.is(lockHolder(dir), null);
+});
