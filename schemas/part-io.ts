@@ -214,11 +214,31 @@ export function isPartCurrent(dir: string, kind: string, index: number, expected
   log?: (line: string) => void): boolean {
   const paths = partPaths(dir, kind, index);
   if (!existsSync(paths.stats)) return false;
+  if (adoptLegacyPart(dir, kind, index, expected, log)) return true;
   const check = checkPart(dir, kind, index, expected);
   if (check === 'ok') return true;
   log?.(`redoing ${check.path}: ${check.reason}`);
   try { unlinkSync(paths.stats); } catch (err) { throw fsUserError(err, paths.stats, 'removing the stale marker'); }
   return false;
+}
+
+/**
+ * A part finished by a starword older than these markers (no size, hash or checksum in its marker) is
+ * not thrown away: hours of OTI may be in it. Its content is checked in full (whole Arrow stream, the
+ * marker's rows), and when sound its marker is completed, taking the provenance the stage expects now
+ * (the run manifest guarded the config these parts were made with). Returns true when adopted.
+ */
+function adoptLegacyPart(dir: string, kind: string, index: number, expected: PartExpectation, log?: (line: string) => void): boolean {
+  let stats: PartStats;
+  try { stats = readPartStats(dir, kind, index); } catch { return false; }
+  if (stats.bytes !== undefined || stats.sha256 !== undefined || stats.markerHash !== undefined) return false;
+  const paths = partPaths(dir, kind, index);
+  let bytes: Uint8Array;
+  try { bytes = readFileSync(paths.arrow); } catch { return false; }
+  if ('problem' in contentProblem(bytes, stats)) return false;
+  writePartMarker(dir, kind, index, { ...stats, bytes: bytes.byteLength, sha256: sha256(bytes), provenance: expected.provenance ?? stats.provenance });
+  log?.(`kept ${paths.arrow}: made by an older starword, its content checks out; its marker now records size, sha256 and provenance`);
+  return true;
 }
 
 /** The identity of a done part for provenance: the sha256 its marker records ('' when it has none). */

@@ -239,3 +239,19 @@ test('the lock goes with its holder on SIGTERM', async (t) => {
   t.is(await exit, 'SIGTERM', 'it still dies of the signal');
   t.is(lockHolder(dir), null);
 });
+
+test('a part finished by an older starword (marker without size or hash) is checked in full and kept, or redone when damaged', async (t) => {
+  const dir = tempDir('integrity-legacy');
+  await part(dir, 4);
+  const paths = partPaths(dir, features.KIND, 0);
+  const { bytes: _b, sha256: _s, markerHash: _m, ...old } = JSON.parse(readFileSync(paths.stats, 'utf8'));
+  writeFileSync(paths.stats, JSON.stringify(old));
+  const lines: string[] = [];
+  t.true(isPartCurrent(dir, features.KIND, 0, { provenance: { modelHash: 'm' } }, (l) => lines.push(l)));
+  t.regex(lines[0], /^kept .*features-00000\.arrow: made by an older starword, its content checks out/);
+  t.is(checkPart(dir, features.KIND, 0, { level: 'full', provenance: { modelHash: 'm' } }), 'ok', 'the marker was completed');
+  // the same, with the part cut short: redone
+  writeFileSync(paths.stats, JSON.stringify({ ...old, rows: 5 }));
+  t.false(isPartCurrent(dir, features.KIND, 0, {}, (l) => lines.push(l)));
+  t.regex(lines[1], /^redoing .*features-00000\.stats\.json: its marker records no size or checksum/);
+});

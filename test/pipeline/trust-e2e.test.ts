@@ -135,6 +135,9 @@ test.serial('merge and inspect refuse a marker that lies and a deleted part, nam
   t.true(merge!.message.includes(`${partPaths(embed, featuresSchema.KIND, 1).arrow}: missing (its marker is there)`), merge!.message);
   t.is(merge!.exitCode, 2);
 
+  const full = await t.throwsAsync(mergeRuns([run], join(run, 'merged'), 'full'), { instanceOf: UserError });
+  t.true(full!.message.includes(`${partPaths(join(run, 'concepts'), 'concepts', 2).arrow}: holds`), full!.message);
+
   const inspect = inspectRun(run);
   t.deepEqual(inspect.integrity.bad.map((b) => b.path).sort(), [partPaths(embed, featuresSchema.KIND, 1).arrow, m0].sort());
   t.regex(formatReport(inspect), /integrity \(marker and size\): \d+ parts checked, 2 bad/);
