@@ -276,6 +276,26 @@ export function readPart(dir: string, kind: string, index: number, opts: ReadPar
   return table;
 }
 
+/**
+ * Removes the parts of `kinds` in `dir` whose index is not in `keep` (their input part is gone, e.g.
+ * after a replan with fewer parts), marker first so no half-removed part looks done. One log line each.
+ */
+export function removePartsWithout(dir: string, kinds: string[], keep: Iterable<number>, log?: (line: string) => void): number[] {
+  const wanted = new Set(keep);
+  const removed = new Set<number>();
+  for (const kind of kinds) {
+    for (const index of listDoneParts(dir, kind).filter((i) => !wanted.has(i))) {
+      const paths = partPaths(dir, kind, index);
+      for (const f of [paths.stats, paths.arrow]) try { unlinkSync(f); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsUserError(err, f, 'removing a stale part');
+      }
+      log?.(`removed ${paths.arrow}: its input part is gone`);
+      removed.add(index);
+    }
+  }
+  return [...removed].sort((a, b) => a - b);
+}
+
 /** Indices of the done parts of `kind` in `dir`, ascending. */
 export function listDoneParts(dir: string, kind: string): number[] {
   if (!existsSync(dir)) return [];

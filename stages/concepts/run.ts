@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import * as conceptsKind from '../../schemas/concepts.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { type Provenance, isPartCurrent, listDoneParts, partIdentity, writePart } from '../../schemas/part-io.ts';
+import { type Provenance, isPartCurrent, listDoneParts, partIdentity, removePartsWithout, writePart } from '../../schemas/part-io.ts';
 import { hashJson } from '../../util/hash.ts';
 import type { VocabFeatures } from '../../schemas/vocab-features.ts';
 import { UserError } from '../../util/errors.ts';
@@ -78,6 +78,7 @@ export async function runConcepts(opts: RunConceptsOptions): Promise<RunConcepts
 
   const parts = listDoneParts(opts.featuresDir, FEATURES_KIND);
   if (parts.length === 0) throw new UserError(`no finished '${FEATURES_KIND}' parts in ${opts.featuresDir}`);
+  removePartsWithout(opts.outDir, [conceptsKind.KIND], parts, (l) => log(`concepts: ${l}`));
   // a done part made from other features, or with another model, vocabulary, templates or K, is redone
   const provenance = (p: number): Provenance => ({
     modelHash: key.modelHash, configHash: hashJson({ vocab: key.vocabHash, templates: key.templatesHash, topK }),

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import * as images from '../../schemas/images.ts';
 import * as features from '../../schemas/features.ts';
 import { type ErrorRow, KIND as ERRORS_KIND } from '../../schemas/errors.ts';
-import { type Provenance, isPartCurrent, partIdentity, readPart, readPartStats } from '../../schemas/part-io.ts';
+import { type Provenance, isPartCurrent, partIdentity, readPart, readPartStats, removePartsWithout } from '../../schemas/part-io.ts';
 import { readPlan, stageDir } from '../../schemas/run-layout.ts';
 import { UserError } from '../../util/errors.ts';
 import { type DecodedBatch, decodeBatch } from './reader.ts';
@@ -55,6 +55,8 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
     parts: plan.parts, partsSkipped: 0, images: plan.images, processed: 0, embedded: 0, failed: 0,
     read_s: 0, compute_s: 0, write_s: 0, seconds: 0,
   };
+  // parts beyond the plan (a replan with fewer parts) are not this run's
+  removePartsWithout(outDir, [features.KIND, ERRORS_KIND], Array.from({ length: plan.parts }, (_, i) => i), opts.log);
   const todo: number[] = [];
   let doneImages = 0;
   for (let p = 0; p < plan.parts; p++) {

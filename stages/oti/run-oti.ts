@@ -8,7 +8,7 @@ import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { type Provenance, isPartCurrent, isPartDone, listDoneParts, partIdentity, readPart, readPartStats, writePart } from '../../schemas/part-io.ts';
+import { type Provenance, isPartCurrent, isPartDone, listDoneParts, partIdentity, readPart, readPartStats, removePartsWithout, writePart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { UserError } from '../../util/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -62,6 +62,7 @@ export async function runOti(o: RunOtiOptions): Promise<OtiSummary> {
     inputs: { ...o.provenance?.inputs, features: partIdentity(embedDir, featuresSchema.KIND, i), concepts: partIdentity(conceptsDir, conceptsSchema.KIND, i) },
   });
   const redoLog = (l: string) => o.log?.(`oti: ${l}`);
+  removePartsWithout(outDir, [tokensSchema.KIND, errorsSchema.KIND], parts, redoLog);
   const todo = parts.filter((i) => !(isPartCurrent(outDir, tokensSchema.KIND, i, { provenance: provenance(i) }, redoLog)
     && isPartCurrent(outDir, errorsSchema.KIND, i, {}, redoLog)));
   const summary: OtiSummary = { parts: parts.length, partsSkipped: parts.length - todo.length, images: 0, ok: 0, failed: 0, seconds: 0, lcosMedian: null, lgptMedian: null };

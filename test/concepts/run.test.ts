@@ -95,3 +95,15 @@ test('clear errors: no features parts, dimension mismatch, bad top-k', async (t)
   await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm' }),
     { instanceOf: UserError, message: /cannot read features part 0/ });
 });
+
+test('a concepts part whose features part is gone (a replan with fewer parts) is removed, named in the log', async (t) => {
+  const s = setup('orphan');
+  await writeFeatureParts(s.featuresDir, [4, 4, 4], DIM);
+  await runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 10 });
+  for (const f of Object.values(partPaths(s.featuresDir, 'features', 2))) rmSync(f);
+  const lines: string[] = [];
+  const res = await runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 10, log: (l) => lines.push(l) });
+  t.like(res, { parts: 2, written: 0, skipped: 2 });
+  t.deepEqual(listDoneParts(s.outDir, concepts.KIND), [0, 1]);
+  t.true(lines.includes(`concepts: removed ${partPaths(s.outDir, concepts.KIND, 2).arrow}: its input part is gone`), lines.join('\n'));
+});
