@@ -72,9 +72,10 @@ export async function evaluationSection(e: EvalData, thumbs: Thumbnails, queryLi
     const ids = new Set(queries.flatMap((q) => [q.reference, ...q.lines.flatMap((l) => l.top.slice(0, TOP_SHOWN).map((h) => h.id))]));
     const indexes = [...new Set(e.rankings.map((r) => r.index).filter((x): x is string => !!x))];
     const paths = imagePaths(indexes.flatMap(indexRunDirs), ids);
+    // query thumbnails load lazily: a report may hold a few thousand of them
     const thumb = async (id: string, extra: string, caption: string) => {
       const src = await thumbs.of(paths.get(id));
-      return `<div class="thumb ${extra}" title="${esc(id)}">${src ? `<img src="${esc(src)}" width="72" height="72" alt="${esc(id)}">` : `<div style="width:72px;height:72px">${esc(id)}</div>`}${caption}</div>`;
+      return `<div class="thumb ${extra}" title="${esc(id)}">${src ? `<img src="${esc(src)}" width="72" height="72" loading="lazy" alt="${esc(id)}">` : `<div style="width:72px;height:72px">${esc(id)}</div>`}${caption}</div>`;
     };
     html.push(`<h3>Queries</h3><p>${num(queries.length)} of ${num(new Set(e.rankings.map((r) => r.query)).size)} queries; first those where the best method (${esc(best ?? '?')}${head ? ` by ${esc(head)}` : ''}) has no ground truth in its top ${TOP_SHOWN} (<span class="miss">miss</span>), then others. Ground truths have a green frame.</p>`);
     for (const q of queries) {
@@ -87,7 +88,7 @@ export async function evaluationSection(e: EvalData, thumbs: Thumbnails, queryLi
         rows.push(`<div class="row" data-method="${esc(l.method)}"><div class="m">${esc(l.method)}<br>${hit >= 0 ? `<span class="hit">hit @${hit + 1}</span>` : '<span class="miss">miss</span>'}</div>${cells.join('')}</div>`);
       }
       html.push(`<div class="query" data-query="${esc(q.query)}" data-best-misses="${q.bestMisses}"><p class="cap">query ${esc(q.query)}: <b>“${esc(q.captions.join(' / '))}”</b>${q.bestMisses ? ' <span class="miss">best method misses</span>' : ''}</p>
-<div class="row"><div class="m">reference</div>${await thumb(q.reference, '', `<div>${esc(q.reference)}</div>`)}<div class="note" style="margin-left:12px">ground truth: ${q.gts.map(esc).join(', ')}</div></div>
+<div class="row"><div class="m">reference</div>${await thumb(q.reference, 'ref', `<div>${esc(q.reference)}</div>`)}<div class="note" style="margin-left:12px">ground truth: ${q.gts.map(esc).join(', ')}</div></div>
 ${rows.join('\n')}</div>`);
     }
   }

@@ -17,11 +17,11 @@ export class RankingsCollector {
   constructor(private readonly dataset: string, private readonly split: string, private readonly index: string | undefined, private readonly k = 10) {}
 
   /** The onRanked callback of evaluate() for one method. */
-  collect(method: string): (o: QueryOutcome, hits: { id: string; score: number }[]) => void {
-    return (o, hits) => {
+  collect(method: string): (o: QueryOutcome, hits: { id: string; score: number }[], reference: string | undefined) => void {
+    return (o, hits, reference) => {
       this.lines.push({
         method, dataset: this.dataset, split: this.split, query: o.query.id,
-        reference: o.query.reference, captions: o.query.captions,
+        reference: reference ?? o.query.reference, captions: o.query.captions,
         gts: o.gts.filter((g): g is string => g !== undefined),
         top: hits.slice(0, this.k).map((h) => ({ id: h.id, score: Number(h.score.toFixed(6)) })),
         ...(this.index ? { index: this.index } : {}),
