@@ -17,6 +17,7 @@ import * as phrases from './phrases.ts';
 import * as report from './report.ts';
 import * as retrieve from './retrieve.ts';
 import * as run from './run.ts';
+import * as serve from './serve.ts';
 import * as tokenize from './tokenize.ts';
 
 export interface CommandModule { register(program: Command): void }
@@ -41,5 +42,6 @@ export const commandModules: CommandModule[] = [
   report,
   retrieve,
   run,
+  serve,
   tokenize,
 ];
