@@ -7,10 +7,10 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
+import { packagePath } from '../../util/package-root.ts';
 
-export const TOY_WORLD = fileURLToPath(new URL('../../data/toyworld/', import.meta.url));
+export const TOY_WORLD = packagePath('data', 'toyworld');
 
 export const toyWorld = {
   model: join(TOY_WORLD, 'model'),
