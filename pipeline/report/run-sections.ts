@@ -120,7 +120,7 @@ export function trainingCharts(t: TrainingMetrics): string[] {
   const charts: string[] = [];
   for (const [base, cols] of groups) {
     const series = cols.map((c) => ({ name: c, values: t.rows.map((r) => r[c]) })).filter((s) => s.values.some(Number.isFinite));
-    if (series.length) charts.push(lineChartSvg({ x, series, title: `${t.name}: ${base}`, xLabel: 'epoch', width: 400, height: 260 }));
+    if (series.length) charts.push(lineChartSvg({ x, series, title: `${t.name}: ${series.length === 1 ? series[0].name : base}`, xLabel: 'epoch', width: 400, height: 260 }));
   }
   return charts;
 }
