@@ -3,9 +3,9 @@
  * through the schemas/ readers so memory stays bounded: the manifest, the errors, a sample of the
  * concepts, the phrases per concept, the OTI losses and timings, and the training metrics.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Table } from 'apache-arrow';
+import { type Table, tableFromIPC } from 'apache-arrow';
 import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as imagesSchema from '../../schemas/images.ts';
@@ -13,8 +13,6 @@ import * as phrasesSchema from '../../schemas/phrases.ts';
 import { readNumbers, readStrings } from '../../schemas/columns.ts';
 import { listDoneParts, readPart, readPartStats } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
-import { tableFromIPC } from 'apache-arrow';
-import { readFileSync } from 'node:fs';
 import { type InspectReport, inspectRun } from '../commands/inspect.ts';
 import { findRunDirs } from '../commands/merge.ts';
 import { type RunManifest, readRunManifest } from '../run-manifest.ts';

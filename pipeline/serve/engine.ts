@@ -3,6 +3,7 @@
  * user gave weights for. Retrieval is `retrieve`'s code (stages/retrieve: composeQueries, rankGallery,
  * the index's reference features); the methods list is data, so a method appears only when it can run.
  */
+import { basename, dirname } from 'node:path';
 import type { ImageEncoder, TextEncoder } from '../../clip/encoder-types.ts';
 import { ImageDecodeError } from '../../clip/image-decode.ts';
 import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
@@ -22,7 +23,6 @@ import { UserError } from '../../util/errors.ts';
 import { findRunDirs } from '../commands/merge.ts';
 import { openEncoders, openIndex } from '../commands/retrieve.ts';
 import { otiTemplateIds } from '../stage-runners/oti.ts';
-import { dirname, basename } from 'node:path';
 
 export interface ServeMethod {
   name: string;
