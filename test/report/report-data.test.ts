@@ -8,6 +8,7 @@ import { orderQueries } from '../../pipeline/report/eval-section.ts';
 import { spreadSample } from '../../pipeline/report/run-data.ts';
 import { trainingCharts } from '../../pipeline/report/run-sections.ts';
 import { lossPlotSvg } from '../../stages/phi/plot.ts';
+import { writeReport } from '../../pipeline/report/write-report.ts';
 import { UserError } from '../../util/errors.ts';
 
 test('spreadSample takes every row of a small run and evenly spaced rows of a large one', (t) => {
@@ -77,4 +78,10 @@ test('phi\'s loss plot is three panels of the one chart module, train and held-o
   const polylines = [...svg.matchAll(/<polyline points="([^"]+)"/g)].map((m) => m[1].split(' ').length);
   t.deepEqual(polylines, [3, 4, 3, 4, 4]);
   for (const title of ['L_distil (NT-Xent)', 'L_gpt', 'cos(phi(x), OTI token), held-out']) t.true(svg.includes(title));
+});
+
+test('report refuses a folder that is not a run, and --eval without a table or rankings, in one line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'starword-report-bad-'));
+  await t.throwsAsync(writeReport({ run: join(dir, 'nope'), out: join(dir, 'out') }), { instanceOf: UserError, message: /nope: not a folder/ });
+  await t.throwsAsync(writeReport({ run: dir, out: join(dir, 'out') }), { instanceOf: UserError, message: /neither a run folder/ });
 });
