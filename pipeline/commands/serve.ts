@@ -34,6 +34,7 @@ export function register(program: Command): void {
       });
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : o.port;
+      if (engine.imageCount === 0) log(`${o.index} has no ingest plan beside its features: queries work, but no image can be shown (index the gallery with starword index)`);
       log(`${engine.ids.length} gallery images; methods: ${engine.methods.map((m) => m.name).join(', ')}`);
       // the URL on stdout, alone on its line, so scripts and tests can read it
       process.stdout.write(`http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}/\n`);

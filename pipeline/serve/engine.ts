@@ -82,6 +82,9 @@ export class ServeEngine {
       { session, templates: otiTemplateIds(tokenizer, model.config.text.ctx) });
   }
 
+  /** Gallery ids whose image file is known (from the index's ingest plan). */
+  get imageCount(): number { return this.paths.size; }
+
   /** The file of a gallery id, only for ids of the index (never a path built from the request). */
   imagePath(id: string): string | undefined { return this.paths.get(id); }
 
