@@ -131,7 +131,7 @@ function readConcepts(runDirs: readonly string[], sample: number): RunData['conc
   const out: ConceptSample[] = [];
   let base = 0;
   for (const { dir, p, rows } of parts) {
-    if ([...Array(rows).keys()].some((i) => pick.has(base + i))) {
+    if ([...pick].some((i) => i >= base && i < base + rows)) {
       conceptsSchema.fromTable(readPart(dir, conceptsSchema.KIND, p)).forEach((r, i) => {
         if (pick.has(base + i)) out.push({ imageId: r.imageId, path: null, concepts: r.concepts.slice(0, 10), scores: [...r.scores.slice(0, 10)] });
       });

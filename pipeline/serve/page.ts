@@ -23,10 +23,11 @@ button{font-size:14px;padding:6px 14px;margin-top:10px;cursor:pointer}
 const SCRIPT = `
 var state={ref:null,refLabel:'',offset:0,info:null};
 function $(id){return document.getElementById(id)}
+function h(s){return String(s).replace(/[&<>"']/g,function(c){return '&#'+c.charCodeAt(0)+';'})}
 function msg(t){$('message').textContent=t||''}
 function imgUrl(id,size){return '/image/'+encodeURIComponent(id)+'?size='+(size||128)}
 function pick(id){
-  state.ref={gallery:id};$('reference').innerHTML='<img alt="reference" src="'+imgUrl(id,160)+'"><div id="reference-id">'+id+'</div>';
+  state.ref={gallery:id};$('reference').innerHTML='<img alt="reference" src="'+imgUrl(id,160)+'"><div id="reference-id">'+h(id)+'</div>';
   document.querySelectorAll('#gallery img').forEach(function(el){el.classList.toggle('sel',el.getAttribute('data-id')===id)});msg('');
 }
 function more(){
@@ -43,14 +44,14 @@ function upload(file){
   .then(function(x){
     if(!x.ok){msg(x.b.error||'upload failed');return}
     state.ref={upload:x.b.upload};var url=URL.createObjectURL(file);
-    $('reference').innerHTML='<img alt="reference" src="'+url+'"><div id="reference-id">uploaded: '+file.name.replace(/[<>&]/g,'')+'</div>';
+    $('reference').innerHTML='<img alt="reference" src="'+url+'"><div id="reference-id">uploaded: '+h(file.name)+'</div>';
     document.querySelectorAll('#gallery img.sel').forEach(function(el){el.classList.remove('sel')});
   }).catch(function(e){msg('upload failed: '+e)});
 }
 function show(results){
   $('results').innerHTML='';
-  results.forEach(function(h){var d=document.createElement('div');d.className='result';d.setAttribute('data-id',h.id);d.setAttribute('data-score',String(h.score));
-    d.innerHTML='<img alt="" src="'+imgUrl(h.id,128)+'"><div>#'+h.rank+' '+h.id.replace(/[<>&]/g,'')+'</div><div>'+h.score.toFixed(4)+'</div>';
+  results.forEach(function(r){var d=document.createElement('div');d.className='result';d.setAttribute('data-id',r.id);d.setAttribute('data-score',String(r.score));
+    d.innerHTML='<img alt="" src="'+imgUrl(r.id,128)+'"><div>#'+r.rank+' '+h(r.id)+'</div><div>'+r.score.toFixed(4)+'</div>';
     $('results').appendChild(d)});
   $('status').textContent=results.length+' results';
 }
