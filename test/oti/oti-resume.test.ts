@@ -23,7 +23,7 @@ test('SIGKILL mid-part: the rerun resumes from the journaled batches; tokens bit
   const f = await pipelineFixture(12);
   const base = join(f.root, 'base');
   // one part of 12 images: embed, concepts, phrases
-  const prep = runSync(runArgs(f, base, ['--until', 'phrases', '--part-size', '16']));
+  const prep = runSync(runArgs(f, base, ['--until', 'phrases', '--part-size', '16', '--oti-steps', '150', '--oti-batch', '2']));
   t.is(prep.status, 0, prep.stderr);
   const [ref, killed] = ['ref', 'killed'].map((n) => {
     const dir = join(f.root, n);
