@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadModel } from '../model-loading.ts';
 import { positiveIntOption } from '../options.ts';
-import { type OtiCliOptions, addOtiOptions, runOtiStage } from '../stage-runners/oti.ts';
+import { type OtiCliOptions, addOtiOptions, checkOtiOptions, runOtiStage } from '../stage-runners/oti.ts';
 
 export function register(program: Command): void {
   const cmd = program.command('oti')
@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
     .option('--log-json', 'progress as JSON lines on stderr', false);
   addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string }) => {
+    checkOtiOptions(o); // every option, before the model is loaded
     const model = await loadModel(resolve(o.model));
     const s = await runOtiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
     console.log(`oti: ${s.images} images inverted now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadModel } from '../model-loading.ts';
 import { positiveIntOption } from '../options.ts';
-import { type PhiCliOptions, addPhiOptions, runPhiStage } from '../stage-runners/phi.ts';
+import { type PhiCliOptions, addPhiOptions, checkPhiCliOptions, runPhiStage } from '../stage-runners/phi.ts';
 
 export function register(program: Command): void {
   const cmd = program.command('phi')
@@ -16,6 +16,7 @@ export function register(program: Command): void {
     .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
     .option('--log-json', 'progress as JSON lines on stderr', false);
   addPhiOptions(cmd).action(async (o: PhiCliOptions & { run: string; model: string }) => {
+    checkPhiCliOptions(o); // every option, before the model is loaded
     const model = await loadModel(resolve(o.model));
     const s = await runPhiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
     const last = s.last;

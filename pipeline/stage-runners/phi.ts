@@ -1,13 +1,16 @@
 /** The phi stage as the CLI (and `starword run`) drives it: options, model, text encoder, progress. */
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { resolve } from 'node:path';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import type { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { ClipModel } from '../../clip/weights.ts';
 import { SEARLE_PHI, type PhiOptions } from '../../stages/phi/options.ts';
 import { type PhiSummary, runPhi } from '../../stages/phi/run-phi.ts';
 import { sessionOptions } from '../model-loading.ts';
+import { type CrossCheck, checkOptions, rule } from '../option-checks.ts';
 import { floatOption, intOption, positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
 
@@ -52,7 +55,31 @@ export function phiCliFrom(o: Record<string, unknown>, prefix = ''): Pick<PhiCli
   return out as Pick<PhiCliOptions, typeof PHI_FLAGS[number][1]>;
 }
 
-export function phiOptionsFrom(o: PhiCliOptions): PhiOptions {
+/** phi's option rules, shared by `starword phi` and `starword run` (where the flags carry a phi- prefix). */
+export const phiOptionsSchema = z.object({
+  epochs: rule.nonNegativeInt(),
+  batch: rule.int().refine((v) => v >= 2, { message: 'must be an integer ≥ 2 (NT-Xent contrasts rows)' }),
+  lr: rule.positive(), weightDecay: rule.nonNegative(), dropout: rule.fraction(),
+  lambdaDistil: rule.nonNegative(), lambdaGpt: rule.nonNegative(), temperature: rule.positive(),
+  topK: rule.positiveInt(), valFraction: rule.fraction(), checkpointEvery: rule.positiveInt(), seed: rule.int(),
+});
+
+const phiCross: CrossCheck<PhiCliOptions>[] = [
+  (o) => (o.lambdaDistil + o.lambdaGpt > 0 ? null : { key: 'lambdaGpt', message: 'and lambda-distil are both 0: nothing to train' }),
+];
+
+/** The flag of a phi option key as the command spells it ('valFraction' → '--phi-val-fraction' in `run`). */
+export function phiFlag(prefix = ''): (key: string) => string {
+  return (key) => `--${prefix}${PHI_FLAGS.find(([, k]) => k === key)?.[0] ?? key}`;
+}
+
+/** Checks every phi option (ranges included); throws a one-line UserError naming the flag. */
+export function checkPhiCliOptions(o: Pick<PhiCliOptions, typeof PHI_FLAGS[number][1]>, prefix = ''): void {
+  checkOptions(phiOptionsSchema, o, phiFlag(prefix), phiCross as CrossCheck<typeof o>[]);
+}
+
+export function phiOptionsFrom(o: PhiCliOptions, prefix = ''): PhiOptions {
+  checkPhiCliOptions(o, prefix);
   return {
     epochs: o.epochs, batchSize: o.batch, lr: o.lr, weightDecay: o.weightDecay, dropout: o.dropout,
     lambdaDistil: o.lambdaDistil, lambdaGpt: o.lambdaGpt, temperature: o.temperature, topK: o.topK,
@@ -64,7 +91,7 @@ export function phiOptionsFrom(o: PhiCliOptions): PhiOptions {
 export async function runPhiStage(runDir: string, model: ClipModel, o: PhiCliOptions, log: (line: string) => void,
   shared?: { text: TextEncoder; tokenizer: ClipTokenizer }): Promise<PhiSummary> {
   const sess = sessionOptions(o);
-  const tokenizer = shared?.tokenizer ?? await ClipTokenizer.forModelDir(model.dir);
+  const tokenizer = shared?.tokenizer ?? await tokenizerForModel(model);
   const text = shared?.text ?? await createTextEncoder(model, { ...sess, tokenizer });
   const ctx = model.config.text.ctx;
   try {

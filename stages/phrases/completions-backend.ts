@@ -29,11 +29,11 @@ export function estimateTokens(text: string): number { return Math.ceil(text.len
 
 export function createCompletionsBackend(opts: CompletionsBackendOptions): PhraseBackend {
   const template = opts.promptTemplate ?? SEARLE_PROMPT;
-  const { n, maxTokens, temperature, seed } = opts.sampling;
+  const { n, maxTokens, temperature, seed, extraBody } = opts.sampling;
   return {
     id: 'completions',
     model: opts.model,
-    params: { prompt: template, n, max_tokens: maxTokens, temperature, seed },
+    params: { prompt: template, n, max_tokens: maxTokens, temperature, seed, ...(extraBody ? { extra_body: extraBody } : {}) },
     cacheable: true,
     generate(concept, count) {
       const prompt = fillPrompt(template, concept);
@@ -41,6 +41,7 @@ export function createCompletionsBackend(opts: CompletionsBackendOptions): Phras
         `${JSON.stringify(concept)} batch ${batchIndex}`, estimateTokens(prompt) + k * maxTokens,
         async (signal) => {
           const res = await opts.client.completions.create({
+            ...extraBody, // sent as is (the SDK passes unknown fields on); starword's own fields below win
             model: opts.model, prompt, n: k, max_tokens: maxTokens, temperature,
             ...(seed !== undefined ? { seed: seed + batchIndex } : {}),
           }, { signal });

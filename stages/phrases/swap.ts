@@ -1,16 +1,25 @@
 /**
  * The S* swap: the concept in a phrase becomes the pseudo-word " $ " (CLIP BPE id 259).
  *
- * - 'word' (default): the first occurrence, case-insensitive, on word boundaries ("cat" does not hit
+ * - 'searle' (default): SEARLE's exact `phrase.replace(concept, " $ ", 1)` (case-sensitive substring), and
+ *   SEARLE's rule that a concept is dropped whole when any of its phrases lacks it.
+ * - 'word' (the default for chat models only, which inflect and recase the concept): the first occurrence, case-insensitive, on word boundaries ("cat" does not hit
  *   "category"), the last word also in plural form (cat→cats, box→boxes, berry→berries), any whitespace
  *   run between the words of a multi-word concept, regex-special characters taken literally ("c++").
  *   A phrase without the concept is dropped and counted.
- * - 'searle': SEARLE's exact `phrase.replace(concept, " $ ", 1)` (case-sensitive substring), and SEARLE's
- *   rule that a concept is dropped whole when any of its phrases lacks it.
+ * phi's L_gpt swaps every occurrence instead (`swapAll`), after the same concept filter.
  */
 
 export type SwapMode = 'word' | 'searle';
-export const SWAP_MODES: readonly SwapMode[] = ['word', 'searle'];
+export const SWAP_MODES: readonly SwapMode[] = ['searle', 'word'];
+
+/**
+ * The swap when none is asked for: SEARLE's, except for chat models, whose answers recase and inflect the
+ * concept ("Cats", "a cat's") so that SEARLE's case-sensitive rule would drop nearly every concept.
+ */
+export function defaultSwapFor(backend: string): SwapMode {
+  return backend === 'chat' ? 'word' : 'searle';
+}
 export const PSEUDO_WORD = ' $ ';
 
 export interface SwappedPhrase { phrase: string; swapped: string }
@@ -72,6 +81,19 @@ export function swapSearle(phrase: string, concept: string): string | null {
   const at = phrase.indexOf(concept);
   if (at < 0 || concept.length === 0) return null;
   return phrase.slice(0, at) + PSEUDO_WORD + phrase.slice(at + concept.length);
+}
+
+/**
+ * SEARLE's phi swap: Python's `phrase.replace(concept, " $ ")`, every occurrence, case-sensitive (only the
+ * first `$` then carries the token). Returns the phrase unchanged when the concept is absent or empty.
+ */
+export function swapAll(phrase: string, concept: string): string {
+  return concept ? phrase.split(concept).join(PSEUDO_WORD) : phrase;
+}
+
+/** phi's all-occurrence swap under a phrases part's mode: SEARLE's for 'searle', the word rules for 'word'. */
+export function swapAllFor(mode: SwapMode): (phrase: string, concept: string) => string {
+  return mode === 'word' ? (phrase, concept) => swapWordAll(phrase, concept) ?? phrase : swapAll;
 }
 
 /** Swaps all of a concept's phrases under `mode`. */
