@@ -46,7 +46,7 @@ test('manifest: path column by name, optional id column, paths relative to the m
   const rows = await listImageManifest(join(root, 'm.csv'));
   t.deepEqual(rows, [{ id: 'one', path: join(root, 'imgs/1.png') }, { id: 'two', path: join(root, 'imgs/2.jpg') }]);
 
-  writeFileSync(join(root, 'n.csv'), 'where\nz/2.png\n1.png\n');
+  writeFileSync(join(root, 'n.csv'), 'path\nz/2.png\n1.png\n');
   t.deepEqual((await listImageManifest(join(root, 'n.csv'))).map((r) => r.id), ['1.png', 'z/2.png']);
   writeFileSync(join(root, 'headerless.csv'), 'x.png\ny.png\n');
   t.deepEqual((await listImageManifest(join(root, 'headerless.csv'))).map((r) => r.id), ['x.png', 'y.png']);
