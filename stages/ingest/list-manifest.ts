@@ -35,7 +35,7 @@ export async function listImageManifest(manifestArg: string, opts: ManifestOptio
   const headerless = named < 0 && !header.includes('id') && isImageName(header[0] ?? '');
   if (named < 0 && !headerless) {
     throw new UserError(`manifest ${manifestArg}: no path column in the header ${JSON.stringify(records[0].record.join(','))} `
-      + `(name one ${PATH_NAMES.join(', ')})`);
+      + `(name one column path, image or file)`);
   }
   const pathCol = named >= 0 ? named : 0;
   const idCol = headerless ? -1 : header.indexOf('id');
