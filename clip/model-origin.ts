@@ -6,10 +6,10 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../util/package-root.ts';
 
 export const RANDOM_MODEL_MARK = 'starword_random_weights';
-const DATA_DIR = fileURLToPath(new URL('../data', import.meta.url));
+const DATA_DIR = packagePath('data');
 
 /** Why the folder is not a real checkpoint, or null when it is one. */
 export function testModelReason(dir: string): string | null {

@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import { join } from 'node:path';
 import { isRealCheckpoint, testModelReason } from '../../clip/model-origin.ts';
 import { makeRandomModel } from '../../clip/make-model.ts';
-import { commandModules } from '../../pipeline/commands/index.ts';
+import { COMMANDS } from '../../pipeline/commands/index.ts';
 import { formatReport, inspectRun } from '../../pipeline/commands/inspect.ts';
 import { type RunCliOptions, runPipeline } from '../../pipeline/run-pipeline.ts';
 import { errorMessage } from '../../util/errors.ts';
@@ -23,9 +23,11 @@ delete process.env.STARWORD_LLM_MODEL; // the backend must not depend on the cal
 process.env.STARWORD_TEST_KEY = 'sk-test';
 
 /** A fresh program with every command, as bin/starword.js builds it, that throws instead of exiting. */
+const modules = await Promise.all(COMMANDS.map((c) => c.load()));
+
 function program(onRun?: (o: RunCliOptions) => Promise<void>): Command {
   const p = new Command('starword').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  for (const mod of commandModules) mod.register(p);
+  for (const mod of modules) mod.register(p);
   if (onRun) p.commands.find((c) => c.name() === 'run')!.action(onRun);
   for (const c of p.commands) c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
   return p;
