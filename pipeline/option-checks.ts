@@ -51,3 +51,14 @@ export function checkOptions<T extends object>(schema: z.ZodType, values: T, fla
 export function kebabFlag(prefix = ''): (key: string) => string {
   return (key) => `--${prefix}${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
+
+/**
+ * A stage command on an existing run folder draws from the concepts its concepts stage kept: its top-k may
+ * not exceed the run's `--top-k` (read from run.json when the run was made by `starword run`).
+ */
+export function checkTopKAgainstRun(runConfig: Record<string, unknown> | undefined, topK: number, flag: string): void {
+  const kept = (runConfig?.concepts as { topK?: unknown } | undefined)?.topK;
+  if (typeof kept === 'number' && topK > kept) {
+    throw new UserError(`${flag} ${topK} is more than the ${kept} concepts per image this run kept (its --top-k)`);
+  }
+}

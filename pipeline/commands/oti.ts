@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadModel } from '../model-loading.ts';
+import { checkTopKAgainstRun } from '../option-checks.ts';
+import { readRunManifest } from '../run-manifest.ts';
 import { positiveIntOption } from '../options.ts';
 import { type OtiCliOptions, addOtiOptions, checkOtiOptions, runOtiStage } from '../stage-runners/oti.ts';
 
@@ -16,6 +18,7 @@ export function register(program: Command): void {
     .option('--log-json', 'progress as JSON lines on stderr', false);
   addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string }) => {
     checkOtiOptions(o); // every option, before the model is loaded
+    checkTopKAgainstRun(readRunManifest(resolve(o.run))?.config, o.otiTopK, '--oti-top-k');
     const model = await loadModel(resolve(o.model));
     const s = await runOtiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
     console.log(`oti: ${s.images} images inverted now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `

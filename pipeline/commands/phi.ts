@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadModel } from '../model-loading.ts';
+import { checkTopKAgainstRun } from '../option-checks.ts';
+import { readRunManifest } from '../run-manifest.ts';
 import { positiveIntOption } from '../options.ts';
 import { type PhiCliOptions, addPhiOptions, checkPhiCliOptions, runPhiStage } from '../stage-runners/phi.ts';
 
@@ -17,6 +19,7 @@ export function register(program: Command): void {
     .option('--log-json', 'progress as JSON lines on stderr', false);
   addPhiOptions(cmd).action(async (o: PhiCliOptions & { run: string; model: string }) => {
     checkPhiCliOptions(o); // every option, before the model is loaded
+    checkTopKAgainstRun(readRunManifest(resolve(o.run))?.config, o.topK, '--top-k');
     const model = await loadModel(resolve(o.model));
     const s = await runPhiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
     const last = s.last;

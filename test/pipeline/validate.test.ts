@@ -119,6 +119,11 @@ test('oti and phi commands check their options before loading the model', async 
   t.is(await failure(['phi', '--run', root, '--model', missing, '--val-fraction', '1.5']), '--val-fraction must be in [0, 1), got 1.5');
   t.is(await failure(['phi', '--run', root, '--model', missing, '--weight-decay', '-1']), '--weight-decay must be ≥ 0, got -1');
   t.regex(await failure(['oti', '--run', root, '--model', missing]), /model folder .*no-model does not exist/, 'good options reach the model');
+  // top-k against what the run's concepts stage kept
+  writeFileSync(join(root, 'run.json'), JSON.stringify({ format: 'starword-run', config: { concepts: { topK: 4 } } }));
+  t.is(await failure(['oti', '--run', root, '--model', missing, '--oti-top-k', '5']), '--oti-top-k 5 is more than the 4 concepts per image this run kept (its --top-k)');
+  t.is(await failure(['phi', '--run', root, '--model', missing]), '--top-k 150 is more than the 4 concepts per image this run kept (its --top-k)');
+  t.regex(await failure(['oti', '--run', root, '--model', missing, '--oti-top-k', '4']), /model folder .*no-model does not exist/);
 });
 
 test('a source that does not exist or is empty leaves no run.json; the right source then works in that folder', async (t) => {
