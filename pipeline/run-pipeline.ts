@@ -51,14 +51,15 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const phiCli = { ...phiCliFrom(o as unknown as Record<string, unknown>, 'phi-'), threads: o.threads, cacheDir: o.cacheDir, logJson: o.logJson };
   const shard = resolveShard({ shardIndex: o.shardIndex, shardCount: o.shardCount });
   const runDir = shardRunDir(resolve(o.out), shard);
+  // all stages' options, even those after --until: run.json records them, so a resume must repeat them
   checkEmbedOptions(o);
-  if (runs('concepts')) checkConceptsOptions(o);
-  if (runs('phrases')) checkPhrasesOptions(o);
+  checkConceptsOptions(o);
+  checkPhrasesOptions(o);
   const oti = otiOptionsFrom(o);
   const phi = o.phi ? phiOptionsFrom(phiCli, 'phi-') : null;
   // phrases cover what OTI and (when trained) phi draw from: SEARLE's top 15 and top 150
   const phrasesTopK = o.phrasesTopK ?? Math.max(oti.topK, phi?.topK ?? 0);
-  checkTopKs(o, { phrases: phrasesTopK, oti: runs('oti') ? oti.topK : 0, phi: phi?.topK ?? 0 });
+  checkTopKs(o, { phrases: phrasesTopK, oti: oti.topK, phi: phi?.topK ?? 0 });
   const vocabulary = conceptsVocabulary(o);
   const model = await loadModel(resolve(o.model));
   // the text-side stages share one tokenizer (checked against the model here) and one text encoder
