@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadModel } from '../model-loading.ts';
 import { checkTopKAgainstRun } from '../option-checks.ts';
-import { readRunManifest } from '../run-manifest.ts';
+import { guardStageRun, readRunManifest } from '../run-manifest.ts';
 import { positiveIntOption } from '../options.ts';
-import { type OtiCliOptions, addOtiOptions, checkOtiOptions, runOtiStage } from '../stage-runners/oti.ts';
+import { type OtiCliOptions, addOtiOptions, otiOptionsFrom, runOtiStage } from '../stage-runners/oti.ts';
 
 export function register(program: Command): void {
   const cmd = program.command('oti')
@@ -15,12 +15,16 @@ export function register(program: Command): void {
     .option('--phrases-dir <dir>', 'folder of phrases parts (default <run>/phrases)')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
     .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
+    .option('--force', 'accept options or a model other than the run recorded: the parts made otherwise are redone')
     .option('--log-json', 'progress as JSON lines on stderr', false);
-  addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string }) => {
-    checkOtiOptions(o); // every option, before the model is loaded
+  addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string; force?: boolean }) => {
+    const options = otiOptionsFrom(o); // every option checked, before the model is loaded
     checkTopKAgainstRun(readRunManifest(resolve(o.run))?.config, o.otiTopK, '--oti-top-k');
     const model = await loadModel(resolve(o.model));
+    // the same guard as `run`: one writer, and no silent change of options or model
+    const lock = guardStageRun(resolve(o.run), 'oti', options, model.hash, !!o.force);
     const s = await runOtiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
+    lock.release();
     console.log(`oti: ${s.images} images inverted now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `
       + `median L_cos ${s.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${s.lgptMedian?.toFixed(4) ?? '-'}, ${s.seconds.toFixed(1)} s`);
   });
