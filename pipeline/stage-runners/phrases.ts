@@ -11,9 +11,8 @@ import type { ChatFormat } from '../../stages/phrases/chat-backend.ts';
 import { DEFAULT_REQUESTS } from '../../stages/phrases/create-backend.ts';
 import { type PhrasesResult, type RunPhrasesOptions, runPhrases } from '../../stages/phrases/run-phrases.ts';
 import { DEFAULT_SAMPLING } from '../../stages/phrases/sampling.ts';
-import { type SwapMode, defaultSwapFor } from '../../stages/phrases/swap.ts';
+import { SWAP_MODES, type SwapMode, defaultSwapFor } from '../../stages/phrases/swap.ts';
 import { BACKEND_IDS, type BackendId } from '../../stages/phrases/types.ts';
-import { UserError } from '../../util/errors.ts';
 import { type CrossCheck, checkOptions, kebabFlag, rule } from '../option-checks.ts';
 import { floatOption, jsonObjectOption, nonNegativeIntOption, positiveIntOption } from '../options.ts';
 
@@ -24,11 +23,6 @@ export interface PhrasesCliOptions {
   cache?: string; import?: string; swap?: string; chatFormat: string; featureBatch: number; conceptsPerPart: number;
   /** sent with every LLM request as is (server-specific sampling, e.g. vLLM's no_repeat_ngram_size) */
   extraBody?: Record<string, unknown>;
-}
-
-export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new UserError(`${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
 }
 
 /**
@@ -63,7 +57,7 @@ export function addPhrasesOptions(cmd: Command, seedFlag: 'seed' | 'phrases-seed
 /** The phrases stage's option rules, shared by `starword phrases` and `starword run`. */
 export const phrasesOptionsSchema = z.object({
   backend: rule.oneOf(BACKEND_IDS as [BackendId, ...BackendId[]]).optional(),
-  swap: rule.oneOf(['searle', 'word']).optional(),
+  swap: rule.oneOf(SWAP_MODES as [SwapMode, ...SwapMode[]]).optional(),
   chatFormat: rule.oneOf(['json_schema', 'json_object']),
   n: rule.positiveInt(), batchN: rule.positiveInt(), maxTokens: rule.positiveInt(), temperature: rule.range(0, 2),
   concurrency: rule.positiveInt(), rpm: rule.positiveInt().optional(), tpm: rule.positiveInt().optional(),
