@@ -11,6 +11,7 @@ import { isRealCheckpoint } from '../clip/model-origin.ts';
 import { tokenizerForModel } from '../clip/tokenizer-fit.ts';
 import { listImageSource } from '../stages/ingest/index.ts';
 import { skippedFilesText } from './commands/inspect.ts';
+import { templatePhrasesWarning } from './run-warnings.ts';
 import type { OtiOptions } from '../stages/oti/options.ts';
 import type { PhiOptions } from '../stages/phi/options.ts';
 import { stageDir } from '../schemas/run-layout.ts';
@@ -163,8 +164,7 @@ function runNotes(o: RunCliOptions, modelDir: string, runs: (stage: PipelineStag
   if (note) notes.push(note);
   const feedsLgpt = (runs('oti') && oti.lambdaGpt > 0) || (phi !== null && phi.lambdaGpt > 0);
   if (resolvedBackend(o) === 'templates' && feedsLgpt && isRealCheckpoint(modelDir)) {
-    warnings.push(`L_gpt is regularised with offline template phrases, not an LLM's (${o.backend === undefined ? 'no LLM model is configured' : '--backend templates'}): `
-      + 'set --llm-model/STARWORD_LLM_MODEL and --base-url for SEARLE\'s phrases, or --backend import with SEARLE\'s published ones');
+    warnings.push(templatePhrasesWarning(o.backend === undefined ? 'no LLM model is configured' : '--backend templates'));
   }
   return { notes, warnings };
 }

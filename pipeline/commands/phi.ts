@@ -1,7 +1,8 @@
 /** `starword phi --run DIR --model DIR`: train SEARLE's phi on a run folder's OTI tokens (resumable), export it. */
 import type { Command } from 'commander';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { loadModel } from '../model-loading.ts';
+import { recordRunWarning, templatePartsWarning } from '../run-warnings.ts';
 import { checkTopKAgainstRun } from '../option-checks.ts';
 import { guardStageRun, readRunManifest, underLock } from '../run-manifest.ts';
 import { positiveIntOption } from '../options.ts';
@@ -30,6 +31,11 @@ export function register(program: Command): void {
     // the same guard as `run`; an --out elsewhere gets its own lock
     const lock = guardStageRun(resolve(o.run), 'phi', options, model.hash, !!o.force);
     const outLock = o.out && !isInside(resolve(o.out), resolve(o.run)) ? underLock(resolve(o.out), 'phi', () => undefined).lock : null;
+    const warning = templatePartsWarning(resolve(o.phrasesDir ?? join(o.run, 'phrases')), model.dir, o.lambdaGpt);
+    if (warning) {
+      process.stderr.write(`warning: ${warning}\n`);
+      recordRunWarning(resolve(o.run), warning);
+    }
     const s = await runPhiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
     outLock?.release();
     lock.release();

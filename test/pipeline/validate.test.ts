@@ -194,6 +194,12 @@ test('template phrases feeding L_gpt of a real checkpoint: one warning line, kep
   t.is(manifest.config.phrases.swap, 'searle', 'SEARLE\'s exact swap by default');
   t.deepEqual(manifest.warnings, [warnings[0].replace(/^warning: /, '')]);
   t.regex(formatReport(inspectRun(out)), /^warning: L_gpt is regularised with offline template phrases/m);
+  // the oti command alone tells it from the phrases parts, and records it once
+  const otiArgs = ['oti', '--run', out, '--model', f.model, '--oti-top-k', '2', '--oti-steps', '2', '--oti-batch', '2', '--cache-dir', join(f.root, 'cache'), '--threads', '1'];
+  for (let i = 0; i < 2; i++) t.is(await failure(otiArgs), '');
+  const after = (JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { warnings: string[] }).warnings;
+  t.is(after.length, 2);
+  t.regex(after[1], /^L_gpt is regularised with offline template phrases, not an LLM's \(the phrases in .*phrases come from --backend templates\)/);
   // the same run on starword's own toy world says nothing
   const toy = await run(runArgs(f, join(f.root, 'toy')).map((a) => (a === f.model ? join(TOY, 'model') : a)));
   t.is(toy.error, '');
