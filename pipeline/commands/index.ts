@@ -6,6 +6,7 @@ import * as demo from './demo.ts';
 import * as embedImages from './embed-images.ts';
 import * as embedText from './embed-text.ts';
 import * as evaluate from './evaluate.ts';
+import * as exportCmd from './export.ts';
 import * as indexGallery from './index-gallery.ts';
 import * as inspect from './inspect.ts';
 import * as invert from './invert.ts';
@@ -29,6 +30,7 @@ export const commandModules: CommandModule[] = [
   embedImages,
   embedText,
   evaluate,
+  exportCmd,
   indexGallery,
   inspect,
   invert,

@@ -174,7 +174,7 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
       const t0 = performance.now();
       const v = await evaluate();
       metrics.push({ epoch: 0, steps: 0, trainDistil: NaN, trainGpt: NaN, trainTotal: NaN, ...v, ...noValMetrics(), seconds: (performance.now() - t0) / 1000 });
-      c.log?.(`phi at initialisation: held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`);
+      if (c.val.length) c.log?.(`phi at initialisation: held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`);
       await c.onEpoch?.(metrics);
     }
 
@@ -211,8 +211,8 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
       result.epochSeconds.push(seconds);
       const row: PhiMetricsRow = { epoch, steps, trainDistil: distil.value, trainGpt: gpt.value, trainTotal: total.value, ...v, ...bench, seconds };
       metrics.push(row);
-      c.log?.(`phi epoch ${epoch}: train total ${total.value.toFixed(4)}, held-out distil ${v.valDistil.toFixed(4)}, `
-        + `gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`
+      c.log?.(`phi epoch ${epoch}: train total ${total.value.toFixed(4)}`
+        + `${c.val.length ? `, held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}` : ''}`
         + `${Number.isFinite(row.cirrAvg) ? `; CIRR val R@1 ${row.cirrR1.toFixed(2)} R@5 ${row.cirrR5.toFixed(2)} Rsubset@1 ${row.cirrRs1.toFixed(2)}` : ''} (${seconds.toFixed(1)} s)`);
       if (Number.isFinite(row.cirrAvg) && (best === null || row.cirrAvg > best.cirrAvg)) {
         best = row;
