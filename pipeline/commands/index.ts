@@ -17,6 +17,7 @@ import * as phi from './phi.ts';
 import * as phrases from './phrases.ts';
 import * as retrieve from './retrieve.ts';
 import * as run from './run.ts';
+import * as submission from './submission.ts';
 import * as tokenize from './tokenize.ts';
 
 export interface CommandModule { register(program: Command): void }
@@ -41,5 +42,6 @@ export const commandModules: CommandModule[] = [
   phrases,
   retrieve,
   run,
+  submission,
   tokenize,
 ];
