@@ -67,6 +67,9 @@ async function makeBatch(rows: PhiExample[], draws: (PhiPhrase | null)[], drawer
   const image = new Float32Array(B * d), oti = new Float32Array(B * D), target = new Float32Array(B * d);
   rows.forEach((r, i) => { image.set(r.features, i * d); oti.set(r.token, i * D); });
   const used = draws.map((p) => p !== null);
+  // a row without a phrase has weight 0 in L_gpt, but a zero target would make its cosine 0/0 and
+  // NaN · 0 is NaN: give it a harmless constant target (λ_gpt 0, or images without phrases)
+  draws.forEach((p, i) => { if (!p) target.fill(1, i * d, (i + 1) * d); });
   const phraseIds: ArrayLike<number>[] = rows.map(() => [src.config.text.bos, src.config.text.eos]);
   const chosen = draws.filter((p): p is PhiPhrase => p !== null);
   if (drawer && chosen.length) {
