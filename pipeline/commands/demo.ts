@@ -36,7 +36,8 @@ export function register(program: Command): void {
       run.register(runner);
       await runner.parseAsync(['run', '--images', imagesDir, '--model', modelDir, '--out', runDir,
         '--cache-dir', join(out, 'cache'), '--backend', 'templates', '--n', '32', '--oti-steps', String(o.otiSteps),
-        '--phi', '--phi-epochs', '10'], { from: 'user' });
+        // 48 images: SEARLE's batch of 256 with drop_last would train nothing
+        '--phi', '--phi-epochs', '10', '--phi-batch', '16'], { from: 'user' });
       const seconds = (performance.now() - t0) / 1000;
       process.stdout.write(`\n${formatReport(inspectRun(runDir))}\n`);
       process.stdout.write(`\nThe pipeline ran in ${seconds.toFixed(1)} s. Shards (Arrow IPC stream files) are in ${runDir}:\n`
