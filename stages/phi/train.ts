@@ -181,7 +181,7 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
       await c.onEpoch?.(metrics);
     }
 
-    // drop_last (SEARLE's loader): only full batches; otherwise a short last batch of ≥ 2 rows is kept
+    // drop_last (SEARLE's loader): only full batches; without it a short last batch is kept too
     const batchesPerEpoch = o.dropLast ? Math.floor(c.train.length / o.batchSize) : Math.ceil(c.train.length / o.batchSize);
     if (o.epochs > startEpoch && batchesPerEpoch === 0) {
       throw new UserError(`phi: ${c.train.length} training images, fewer than one batch of ${o.batchSize}; with SEARLE's drop_last nothing trains: lower --batch or pass --keep-last-batch`);
