@@ -35,7 +35,8 @@ export const PHI_SELECTION_CRITERION = 'cirr_avg = (R@5 + Rsubset@1) / 2';
 
 export type PhiValMetrics = Record<ValKey | 'cirrAvg', number>;
 
-export interface PhiMetricsRow extends PhiValMetrics {
+/** The CIRR columns are optional: rows made without validation may leave them out (read back as NaN). */
+export interface PhiMetricsRow extends Partial<PhiValMetrics> {
   epoch: number;
   steps: number;
   trainDistil: number; trainGpt: number; trainTotal: number;

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { AdamW, type AdamWOptions } from '../../clip/adamw.ts';
 import type { SessionOptions } from '../../clip/onnx-session.ts';
 import type { WeightSource } from '../../clip/weight-source.ts';
-import { PHI_SELECTION_CRITERION, type PhiMetricsRow, noValMetrics, valMetricsFrom } from '../../schemas/phi-metrics.ts';
+import { PHI_SELECTION_CRITERION, type PhiMetricsRow, type PhiValMetrics, noValMetrics, valMetricsFrom } from '../../schemas/phi-metrics.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import { Rng } from '../../util/rng.ts';
@@ -212,12 +212,12 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
       const bench = c.validate ? valMetricsFrom(await c.validate(dims, weights, epoch)) : noValMetrics();
       const seconds = (performance.now() - t0) / 1000;
       result.epochSeconds.push(seconds);
-      const row: PhiMetricsRow = { epoch, steps, trainDistil: distil.value, trainGpt: gpt.value, trainTotal: total.value, ...v, ...bench, seconds };
+      const row: PhiMetricsRow & PhiValMetrics = { epoch, steps, trainDistil: distil.value, trainGpt: gpt.value, trainTotal: total.value, ...v, ...bench, seconds };
       metrics.push(row);
       c.log?.(`phi epoch ${epoch}: train total ${total.value.toFixed(4)}`
         + `${c.val.length ? `, held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}` : ''}`
         + `${Number.isFinite(row.cirrAvg) ? `; CIRR val R@1 ${row.cirrR1.toFixed(2)} R@5 ${row.cirrR5.toFixed(2)} Rsubset@1 ${row.cirrRs1.toFixed(2)}` : ''} (${seconds.toFixed(1)} s)`);
-      if (Number.isFinite(row.cirrAvg) && (best === null || row.cirrAvg > best.cirrAvg)) {
+      if (Number.isFinite(row.cirrAvg) && (best === null || row.cirrAvg > (best.cirrAvg ?? NaN))) {
         best = row;
         await writeBestSnapshot(c.outDir, { epoch, dims, weights, criterion: PHI_SELECTION_CRITERION, value: row.cirrAvg });
       }
@@ -239,7 +239,8 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
 /** The epoch with the highest CIRR average (earliest on a tie), or null when none was validated. */
 export function bestOf(rows: readonly PhiMetricsRow[]): PhiMetricsRow | null {
   let best: PhiMetricsRow | null = null;
-  for (const r of rows) if (Number.isFinite(r.cirrAvg) && (best === null || r.cirrAvg > best.cirrAvg)) best = r;
+  const score = (r: PhiMetricsRow) => r.cirrAvg ?? NaN;
+  for (const r of rows) if (Number.isFinite(score(r)) && (best === null || score(r) > score(best))) best = r;
   return best;
 }
 

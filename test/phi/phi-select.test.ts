@@ -127,10 +127,10 @@ test('toy world: phi --val-cirr records, per epoch, what evaluate says of that e
     const phi = await PhiPredictor.open(ck.path, { cacheDir, threads: 1 });
     const rep = await evaluate(ann, gallery, { method: 'searle', text, tokens: phiTokenProvider(phi) });
     await phi.release();
-    for (const [col, key, name] of metricsSchema.VAL_METRICS) t.true(Math.abs(r[key] - rep.metrics[name]) < 1e-4, `epoch ${r.epoch} ${col}: ${r[key]} vs ${rep.metrics[name]}`);
+    for (const [col, key, name] of metricsSchema.VAL_METRICS) t.true(Math.abs((r[key] ?? NaN) - rep.metrics[name]) < 1e-4, `epoch ${r.epoch} ${col}: ${r[key]} vs ${rep.metrics[name]}`);
   }
   await text.release?.();
-  const avg = rows.map((r) => (r.cirrR5 + r.cirrRs1) / 2);
+  const avg = rows.map((r) => ((r.cirrR5 ?? NaN) + (r.cirrRs1 ?? NaN)) / 2);
   const bestEpoch = rows[avg.indexOf(Math.max(...avg))].epoch;
   t.is(s.best?.epoch, bestEpoch);
   t.is((await resolveCheckpoint(out, join(out, 'phi.safetensors'), undefined)).epoch, bestEpoch);
