@@ -11,7 +11,7 @@ import { loadCirr } from '../../stages/evaluate/cirr.ts';
 import { FIQ_CATEGORIES, loadFashionIq } from '../../stages/evaluate/fashioniq.ts';
 import { RankingsCollector } from '../../stages/evaluate/rankings.ts';
 import { formatTable, writeReportFiles } from '../../stages/evaluate/report.ts';
-import { type EvaluationReport, evaluate } from '../../stages/evaluate/run.ts';
+import { type EvaluationReport, evaluate, refuseTestSplit } from '../../stages/evaluate/run.ts';
 import { type Annotations, DATASETS, type Dataset } from '../../stages/evaluate/types.ts';
 import { type Method, METHODS, methodNeeds } from '../../stages/retrieve/compose.ts';
 import { UserError } from '../../util/errors.ts';
@@ -33,12 +33,15 @@ export function parseMethods(s: string): Method[] {
 
 export interface EvaluateFlags extends ModelFlags {
   dataset: string; annotations: string; index: string; tokens?: string; phi?: string; method: string; split: string;
-  out?: string; rankings?: string; keepReference?: boolean; categories?: string; blockRows: number; quiet?: boolean;
+  out?: string; rankings?: string; keepReference?: boolean; excludeReference?: boolean; categories?: string; blockRows: number; quiet?: boolean;
 }
 
 export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStream = process.stdout): Promise<EvaluationReport[]> {
   const methods = parseMethods(flags.method);
+  if (flags.keepReference && flags.excludeReference) throw new UserError('give --keep-reference or --exclude-reference, not both');
+  const excludeReference = flags.excludeReference ? true : flags.keepReference ? false : undefined;
   const ann = loadAnnotations(flags.dataset, flags.annotations, flags.split, flags.categories?.split(',').map((c) => c.trim()));
+  refuseTestSplit(ann);
   const gallery = openIndex(flags.index);
   const needText = methods.some((m) => methodNeeds(m).text);
   const tokens = methods.includes('searle') ? await tokenProviderFrom(flags) : undefined;
@@ -50,7 +53,7 @@ export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStre
   for (const method of methods) {
     log?.(`${ann.dataset} ${ann.split}, method ${method}, ${ann.queries.length} queries`);
     reports.push(await evaluate(ann, gallery, {
-      method, text: enc.text, tokens, excludeReference: !flags.keepReference, blockRows: flags.blockRows, log,
+      method, text: enc.text, tokens, excludeReference, blockRows: flags.blockRows, log,
       onRanked: rankings?.collect(method),
     }));
   }
@@ -79,7 +82,8 @@ export function register(program: Command): void {
     .option('--method <names>', `${METHODS.join(' | ')} | all | a comma-separated list`, 'searle')
     .option('--split <name>', 'annotation split', 'val')
     .option('--categories <list>', 'FashionIQ categories (default dress,shirt,toptee)')
-    .option('--keep-reference', 'do not exclude the reference from its ranking (SEARLE\'s CIRCO and FashionIQ code keeps it)')
+    .option('--exclude-reference', 'remove the reference from its own ranking (default on CIRR only, as SEARLE\'s validate.py)')
+    .option('--keep-reference', 'keep the reference in its ranking (default on CIRCO and FashionIQ, as SEARLE\'s validate.py)')
     .option('--out <file>', 'write the report JSON here, and the plot beside it (.svg, .png)')
     .option('--rankings <file>', 'write each query\'s top 10 per method as JSON lines (what `starword report --eval` shows)')
     .option('--quiet', 'no progress lines on stderr');

@@ -22,6 +22,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'embed-images', summary: 'CLIP image features: JSON lines {"pixels": [3][H][W]} or {"path": file} on stdin → {"features": [...]} on stdout', load: () => import('./embed-images.ts') },
   { name: 'embed-text', summary: 'CLIP text features: JSON lines {"ids": [...]} or {"text": s} (+ optional "pseudo") on stdin → {"features": [...]}', load: () => import('./embed-text.ts') },
   { name: 'evaluate', summary: 'CIRR / CIRCO / FashionIQ metrics of composed retrieval over a gallery index', load: () => import('./evaluate.ts') },
+  { name: 'export', summary: "write a run in another tool's layout", load: () => import('./export.ts') },
   { name: 'index', summary: 'gallery image features for retrieve/evaluate: ingest + embed into a run folder', load: () => import('./index-gallery.ts') },
   { name: 'inspect', summary: 'print counts, failures, loss distribution and timings of a run folder', load: () => import('./inspect.ts') },
   { name: 'invert', summary: 'invert images (or their features) with a trained phi: tokens parts that oti --init-from and retrieval read', load: () => import('./invert.ts') },
@@ -34,5 +35,6 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'retrieve', summary: 'rank a gallery index for one reference image + relative caption; JSON lines {id, score, rank}', load: () => import('./retrieve.ts') },
   { name: 'run', summary: 'ingest → embed → concepts → phrases → oti on a folder or CSV manifest of images (resumable)', load: () => import('./run.ts') },
   { name: 'serve', summary: 'a local web page: pick or upload a reference, type a relative caption, see the top-K of the index', load: () => import('./serve.ts') },
+  { name: 'submission', summary: "test-split prediction files for the CIRR / CIRCO evaluation servers (SEARLE's generate_test_submission.py)", load: () => import('./submission.ts') },
   { name: 'tokenize', summary: 'CLIP BPE ids of JSON lines {"text": s} on stdin, 77 per line (SOT … EOT, 0-padded)', load: () => import('./tokenize.ts') },
 ];

@@ -8,18 +8,20 @@ import { listImageDir } from '../../stages/ingest/list-dir.ts';
 import { type InvertSummary, PhiPredictor, invertFeatures, invertImages } from '../../stages/phi/invert.ts';
 import { UserError } from '../../util/errors.ts';
 import { loadModel, sessionOptions } from '../model-loading.ts';
+import { resolvePhiArg } from '../phi-file.ts';
 import { positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
 
 interface InvertCliOptions {
-  phi: string; model?: string; images?: string; features?: string; out: string;
+  phi: string; checkpoint?: string; model?: string; images?: string; features?: string; out: string;
   partSize: number; batch: number; threads?: number; cacheDir?: string; logJson?: boolean;
 }
 
 export function register(program: Command): void {
   program.command('invert')
     .description('invert images (or their features) with a trained phi: tokens parts that oti --init-from and retrieval read')
-    .requiredOption('--phi <file>', 'phi export: .onnx (with its .onnx.data) or SEARLE-layout .safetensors')
+    .requiredOption('--phi <path>', 'phi export: .onnx (with its .onnx.data), SEARLE-layout .safetensors, or a phi output folder')
+    .option('--checkpoint <which>', 'with a phi folder: best | last | an epoch (default: best when validated on CIRR, else last)')
     .option('--model <dir>', 'Hugging Face CLIP folder (needed with --images)')
     .option('--images <dir>', 'folder of images (recursive)')
     .option('--features <path>', 'folder of features parts (e.g. <run>/embed) or one features .arrow file')
@@ -32,7 +34,7 @@ export function register(program: Command): void {
     .action(async (o: InvertCliOptions) => {
       if (!!o.images === !!o.features) throw new UserError('give exactly one of --images and --features');
       const sess = sessionOptions(o);
-      const phiPath = resolve(o.phi);
+      const phiPath = await resolvePhiArg(resolve(o.phi), o.checkpoint, (l) => process.stderr.write(`${l}\n`));
       const phi = await PhiPredictor.open(phiPath, sess);
       const out = resolve(o.out);
       const metadata = { 'starword.source': 'phi', 'starword.phi': phiPath };

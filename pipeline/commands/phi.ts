@@ -44,6 +44,7 @@ export function register(program: Command): void {
     console.log(`phi: ${s.train} train / ${s.val} held-out images, ${s.epochsRunNow} epochs run now`
       + `${s.resumedFrom !== null ? ` (resumed after epoch ${s.resumedFrom})` : ''}, epoch ${last?.epoch ?? 0}: `
       + `held-out L_distil ${f(last?.valDistil)}, L_gpt ${f(last?.valGpt)}, cosine ${f(last?.valCosine)}; `
+      + `${s.best ? `best CIRR val epoch ${s.best.epoch} (R@5 ${f(s.best.cirrR5)}, Rsubset@1 ${f(s.best.cirrRs1)}); ` : ''}`
       + `${s.files.onnx}, ${s.files.safetensors}`);
   });
 }

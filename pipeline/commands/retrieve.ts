@@ -21,6 +21,7 @@ import { type TokenProvider, locateParts, partsTokenProvider, phiTokenProvider }
 import { PhiPredictor } from '../../stages/phi/invert.ts';
 import { UserError } from '../../util/errors.ts';
 import { writeJsonLine } from '../jsonl.ts';
+import { resolvePhiArg } from '../phi-file.ts';
 import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 
 export interface ModelFlags { model?: string; threads?: number; device: Device; cacheDir?: string }
@@ -40,7 +41,10 @@ export async function tokenProviderFrom(flags: { tokens?: string; phi?: string; 
   if (flags.tokens && flags.phi) throw new UserError('give --tokens or --phi, not both');
   if (flags.tokens) return partsTokenProvider(flags.tokens);
   // phi as `starword phi` exports it: .onnx, or .safetensors in SEARLE's layout
-  if (flags.phi) return phiTokenProvider(await PhiPredictor.open(flags.phi, { threads: flags.threads, device: flags.device, cacheDir: flags.cacheDir }));
+  if (flags.phi) {
+    const path = await resolvePhiArg(flags.phi, undefined, (l) => process.stderr.write(`${l}\n`));
+    return phiTokenProvider(await PhiPredictor.open(path, { threads: flags.threads, device: flags.device, cacheDir: flags.cacheDir }));
+  }
   return undefined;
 }
 

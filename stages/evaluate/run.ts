@@ -8,9 +8,9 @@
  * (FashionIQ category) against its own gallery, reference excluded; score.
  *
  * Rules, stated once:
- * - the reference is excluded from its own ranking (CIRR's rule; SEARLE's CIRCO and FashionIQ code
- *   keeps it, `excludeReference: false` reproduces that), except when the reference is itself one of
- *   the query's ground truths, which exclusion would make unreachable;
+ * - the reference is excluded from its own ranking on CIRR and kept on CIRCO and FashionIQ, as SEARLE's
+ *   validate.py does (`excludeReference` overrides the per-benchmark default); an excluded reference
+ *   that is itself one of the query's ground truths stays, as exclusion would make it unreachable;
  * - a target missing from the (group's) gallery is a miss for every metric, and listed;
  * - a query whose reference has no token / feature cannot be formed: a miss, and listed;
  * - ties rank in gallery order (a stable sort).
@@ -38,6 +38,7 @@ export interface EvaluateOptions {
   method: Method;
   text?: TextEncoder;
   tokens?: TokenSource;
+  /** default: per benchmark, as SEARLE's validate.py (referenceExcludedByDefault) */
   excludeReference?: boolean;
   /** ranking depth (default 50, the largest k of the benchmarks) */
   k?: number;
@@ -69,6 +70,18 @@ export interface EvaluationReport {
   seconds: { features: number; rank: number; total: number };
 }
 
+/** A test split (CIRR test1, CIRCO test) carries no ground truth: its metrics come from the benchmark's server. */
+export function refuseTestSplit(ann: Annotations): void {
+  if (ann.queries.length > 0 && ann.queries.every((q) => q.targets.length === 0)) {
+    throw new UserError(`${ann.split} has no public ground truth; use \`starword submission\``);
+  }
+}
+
+/** SEARLE's validate.py removes the reference from the ranking for CIRR only. */
+export function referenceExcludedByDefault(dataset: string): boolean {
+  return dataset === 'cirr';
+}
+
 export function metricsFor(dataset: string, outcomes: QueryOutcome[]): MetricResult {
   if (dataset === 'cirr') return cirrMetrics(outcomes);
   if (dataset === 'circo') return circoMetrics(outcomes);
@@ -79,12 +92,10 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
   const k = opts.k ?? 50;
-  const excludeReference = opts.excludeReference ?? true;
+  const excludeReference = opts.excludeReference ?? referenceExcludedByDefault(ann.dataset);
   const needs = methodNeeds(opts.method);
   if (ann.queries.length === 0) throw new UserError(`${ann.sources[0] ?? ann.dataset}: no queries`);
-  if (ann.queries.every((q) => q.targets.length === 0)) {
-    throw new UserError(`${ann.dataset} ${ann.split}: the annotations hold no ground truth (a test split?); evaluate a val split`);
-  }
+  refuseTestSplit(ann);
   if (needs.token && !opts.tokens) throw new UserError(`method 'searle' needs pseudo-tokens (--tokens or --phi)`);
 
   const resolver = new IdResolver(await galleryIds(gallery, opts.blockRows));

@@ -44,6 +44,10 @@ export class PhiPredictor {
     return new PhiPredictor(session, d, D, opts.batchSize ?? 256);
   }
 
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+
   async predict(features: Float32Array[]): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     for (let s = 0; s < features.length; s += this.batchSize) {

@@ -175,7 +175,7 @@ test.serial('evaluate on the pipeline run: CIRR-format queries with the OTI toke
   t.true(existsSync(out) && existsSync(out.replace(/\.json$/, '.png')));
 
   // phi trained on the run's tokens, then queries whose tokens phi predicts (.onnx and .safetensors)
-  const phi = runSync([runArgs(f, run)[0], 'phi', '--run', run, '--model', f.model, '--epochs', '2', '--top-k', '10', '--out', join(f.root, 'phi')],
+  const phi = runSync([runArgs(f, run)[0], 'phi', '--run', run, '--model', f.model, '--epochs', '2', '--batch', '8', '--top-k', '10', '--out', join(f.root, 'phi')],
     { STARWORD_CACHE_DIR: f.cache });
   t.is(phi.status, 0, phi.stderr);
   for (const file of ['phi.onnx', 'phi.safetensors']) {
