@@ -5,9 +5,9 @@
  */
 import type OpenAI from 'openai';
 import { generateInBatches } from './batching.ts';
-import { MalformedAnswerError } from './request-errors.ts';
+import { MalformedAnswerError } from '../../util/llm/request-errors.ts';
 import type { SamplingOptions } from './sampling.ts';
-import type { RequestScheduler } from './scheduler.ts';
+import type { RequestScheduler } from '../../util/llm/scheduler.ts';
 import type { PhraseBackend } from './types.ts';
 
 export const SEARLE_PROMPT = 'a photo of {concept} that';
