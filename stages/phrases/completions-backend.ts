@@ -24,8 +24,9 @@ export function fillPrompt(template: string, concept: string): string {
   return template.split('{concept}').join(concept);
 }
 
-/** A rough token count for budgeting before the call (about 4 characters a token). */
-export function estimateTokens(text: string): number { return Math.ceil(text.length / 4) + 1; }
+import { estimateTokens } from '../../util/llm/token-budget.ts';
+
+export { estimateTokens };
 
 export function createCompletionsBackend(opts: CompletionsBackendOptions): PhraseBackend {
   const template = opts.promptTemplate ?? SEARLE_PROMPT;
