@@ -61,7 +61,8 @@ async function planMethods(methods: readonly TableMethod[], flags: EvaluateFlags
       case 'searle':
         if (phi) return { method, compose: 'searle', tokens: phi };
         if (oti && !methods.includes('searle-oti')) return { method, compose: 'searle', tokens: oti };
-        return { method, reason: oti ? 'no phi network: give --phi FILE (the --tokens are the searle-oti row)' : 'no tokens: give --phi FILE (or --tokens PATH)' };
+        if (!methods.includes('searle-oti')) return { method, reason: 'no tokens: give --phi FILE (or --tokens PATH)' };
+        return { method, reason: `no phi network: give --phi FILE${oti ? ' (the --tokens are the searle-oti row)' : ''}` };
       case 'pic2word':
         return pic2word ? { method, compose: 'searle', tokens: pic2word } : { method, reason: 'no Pic2Word tokens: give --pic2word-tokens PATH (what `invert --mapper pic2word` writes)' };
       case 'captioning': case 'cirevl': {

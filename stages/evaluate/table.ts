@@ -132,7 +132,10 @@ export function formatTableCsv(t: EvaluationTable): string {
 export function tableChartSvg(t: EvaluationTable): string {
   const ran = t.rows.filter((r) => r.status === 'ok');
   const skipped = t.rows.filter((r) => r.status === 'skipped').map((r) => r.method);
+  // percent: the axis ends at the next multiple of 10 above the tallest bar, so no bar touches the frame
+  const top = Math.max(0, ...ran.flatMap((r) => Object.values(r.values)).filter(Number.isFinite));
   return barChartSvg({
+    yMax: Math.min(100, Math.max(10, Math.ceil((top + 1e-9) / 10) * 10)),
     title: `${t.dataset} ${t.split}${skipped.length ? ` (not run: ${skipped.join(', ')})` : ''}`,
     categories: t.columns,
     series: ran.map((r) => ({ name: r.method, values: t.columns.map((c) => r.values[c] ?? Number.NaN) })),
