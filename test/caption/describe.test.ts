@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { join } from 'node:path';
+import { captioningTexts, cirevlInstruction } from '../../pipeline/evaluate-methods.ts';
 import { AnswerCache } from '../../stages/caption/answer-cache.ts';
 import { CAPTION_PROMPT, MODIFIER_PROMPTS, defaultModifierPrompt, recompositionPrompt } from '../../stages/caption/cirevl-prompts.ts';
 import { describeQueries } from '../../stages/caption/describe.ts';
@@ -89,4 +90,11 @@ test('describeQueries: CIReVL falls back to the relative caption without an "Edi
   t.deepEqual(r2.fatal, { step: 'recomposition', message: 'HTTP 401 invalid api key' });
   t.is(server.faultsServed['401'], 1, 'fatal: not retried');
   cache.close();
+});
+
+test('query texts: captioning puts the caption in SEARLE\'s prompt (both FashionIQ joins); CIReVL sends one join', (t) => {
+  t.deepEqual(captioningTexts('A dog on grass.', ['is red']), ['a photo of A dog on grass that is red']);
+  t.deepEqual(captioningTexts('a dog', ['is red.', ' has a hat ']), ['a photo of a dog that is red and has a hat', 'a photo of a dog that has a hat and is red']);
+  t.is(cirevlInstruction(['is red.', ' has a hat ']), 'is red and has a hat');
+  t.is(cirevlInstruction(['is on a gray background']), 'is on a gray background');
 });
