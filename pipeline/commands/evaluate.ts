@@ -98,8 +98,8 @@ export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStre
     const wantCirevl = described.some((p) => p.described === 'cirevl');
     const d = await describeForEvaluation(ann.queries.map((q) => ({ id: q.id, reference: q.reference, instruction: cirevlInstruction(q.captions) })),
       ann.dataset, flags.index, o, wantCirevl, log);
-    const captionNote = `captions: ${d.captions.requested} requested, ${d.captions.cached} cached, ${d.captions.failed} failed`;
-    const recompNote = `recompositions: ${d.recompositions.requested} requested, ${d.recompositions.cached} cached, ${d.recompositions.failed} failed, ${d.recompositions.fallbacks} without an "Edited Description:" line`;
+    const captionNote = `captions by ${o.captionModel}: ${d.captions.requested} requested, ${d.captions.cached} cached, ${d.captions.failed} failed`;
+    const recompNote = `recompositions by ${o.llmModel} (CIReVL prompt ${d.promptName}): ${d.recompositions.requested} requested, ${d.recompositions.cached} cached, ${d.recompositions.failed} failed, ${d.recompositions.fallbacks} without an "Edited Description:" line`;
     for (const p of described) {
       if (d.fatal && (d.fatal.step === 'caption' || p.described === 'cirevl')) {
         captionTexts.set(p.method, { reason: `${d.fatal.step} endpoint refused: ${d.fatal.message}` });

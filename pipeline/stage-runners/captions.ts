@@ -86,7 +86,7 @@ export interface CaptionQuery { id: string; reference: string; instruction: stri
  * endpoints. The reference names are resolved against the index's ingest parts to find the files.
  */
 export async function describeForEvaluation(queries: readonly CaptionQuery[], dataset: string, index: string, o: CaptionCliOptions,
-  cirevl: boolean, log?: (line: string) => void): Promise<DescribeReport> {
+  cirevl: boolean, log?: (line: string) => void): Promise<DescribeReport & { promptName: ModifierPromptName }> {
   const promptName = (o.cirevlPrompt ?? defaultModifierPrompt(dataset)) as ModifierPromptName;
   if (!(MODIFIER_PROMPT_NAMES as string[]).includes(promptName)) {
     throw new UserError(`--cirevl-prompt must be one of ${MODIFIER_PROMPT_NAMES.join(', ')}, got '${o.cirevlPrompt}'`);
@@ -105,13 +105,14 @@ export async function describeForEvaluation(queries: readonly CaptionQuery[], da
       { rpm: o.llmRpm, tpm: o.llmTpm, maxTokens: o.llmMaxTokens }, o, log)
     : undefined;
   try {
-    return await describeQueries(items, {
+    const report = await describeQueries(items, {
       cache,
       captioner: { target: captioner, prompt: CAPTION_PROMPT },
       recomposer: recomposer ? { target: recomposer, prompt: MODIFIER_PROMPTS[promptName] } : undefined,
       workers: o.concurrency,
       log,
     });
+    return { ...report, promptName };
   } finally {
     captioner.scheduler.stop();
     recomposer?.scheduler.stop();

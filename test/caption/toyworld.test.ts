@@ -69,8 +69,8 @@ test('captioning and CIReVL through an OpenAI-compatible endpoint: every method 
   t.true(row('cirevl').values['mAP@5'] > row('image').values['mAP@5'] + 20, `cirevl ${row('cirevl').values['mAP@5']} vs image ${row('image').values['mAP@5']}`);
   t.regex(printed, /\ncirevl\s+\d+\.\d\d/);
   t.regex(printed, /\nsearle-oti\s+\(not run: no OTI tokens: give --tokens PATH/);
-  t.deepEqual(row('cirevl').notes, ['captions: ' + `${refs} requested, 0 cached, 0 failed`,
-    'recompositions: 16 requested, 0 cached, 0 failed, 0 without an "Edited Description:" line']);
+  t.deepEqual(row('cirevl').notes, [`captions by toy-captioner-double: ${refs} requested, 0 cached, 0 failed`,
+    'recompositions by toy-recomposer-double (CIReVL prompt structural): 16 requested, 0 cached, 0 failed, 0 without an "Edited Description:" line']);
 
   // a rerun answers everything from the cache: zero requests, the same numbers
   server.resetCounts();
