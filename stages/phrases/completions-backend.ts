@@ -8,6 +8,7 @@ import { generateInBatches } from './batching.ts';
 import { MalformedAnswerError } from '../../util/llm/request-errors.ts';
 import type { SamplingOptions } from './sampling.ts';
 import type { RequestScheduler } from '../../util/llm/scheduler.ts';
+import { estimateTokens } from '../../util/llm/token-budget.ts';
 import type { PhraseBackend } from './types.ts';
 
 export const SEARLE_PROMPT = 'a photo of {concept} that';
@@ -23,10 +24,6 @@ export interface CompletionsBackendOptions {
 export function fillPrompt(template: string, concept: string): string {
   return template.split('{concept}').join(concept);
 }
-
-import { estimateTokens } from '../../util/llm/token-budget.ts';
-
-export { estimateTokens };
 
 export function createCompletionsBackend(opts: CompletionsBackendOptions): PhraseBackend {
   const template = opts.promptTemplate ?? SEARLE_PROMPT;
