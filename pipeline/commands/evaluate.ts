@@ -19,7 +19,7 @@ import type { Method } from '../../stages/retrieve/compose.ts';
 import { type TokenProvider, partsTokenProvider } from '../../stages/retrieve/sources.ts';
 import { UserError } from '../../util/errors.ts';
 import { TABLE_METHODS, type TableMethod, captioningTexts, cirevlInstruction, isTableMethod } from '../evaluate-methods.ts';
-import { type CaptionCliOptions, addCaptionOptions, captionUnavailable, describeForEvaluation } from '../stage-runners/captions.ts';
+import { CAPTION_DEFAULTS, type CaptionCliOptions, addCaptionOptions, captionUnavailable, describeForEvaluation } from '../stage-runners/captions.ts';
 import { type ModelFlags, addModelOptions, openEncoders, openIndex, tokenProviderFrom } from './retrieve.ts';
 
 export function loadAnnotations(dataset: string, path: string, split: string, categories?: string[]): Annotations {
@@ -77,8 +77,6 @@ async function planMethods(methods: readonly TableMethod[], flags: EvaluateFlags
     return !('reason' in p) && method !== 'image' && !flags.model ? { method, reason: 'needs CLIP\'s text tower: give --model DIR' } : p;
   });
 }
-
-const CAPTION_DEFAULTS = { captionApiKeyEnv: 'OPENAI_API_KEY', llmApiKeyEnv: 'OPENAI_API_KEY', captionMaxTokens: 160, llmMaxTokens: 700, concurrency: 8, timeoutMs: 120_000, retries: 6 };
 
 export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStream = process.stdout): Promise<EvaluationTable> {
   if (flags.methods !== undefined && flags.method !== undefined) throw new UserError('give --methods or --method (its alias), not both');

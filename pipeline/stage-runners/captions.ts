@@ -26,25 +26,31 @@ export interface CaptionCliOptions {
   cirevlPrompt?: string; captionCache?: string; concurrency: number; timeoutMs: number; retries: number;
 }
 
+/** The option defaults, for callers that build the options themselves (tests, other commands). */
+export const CAPTION_DEFAULTS = {
+  captionApiKeyEnv: 'OPENAI_API_KEY', llmApiKeyEnv: 'OPENAI_API_KEY', captionMaxTokens: 160, llmMaxTokens: 700,
+  concurrency: 8, timeoutMs: 120_000, retries: 6,
+} as const;
+
 export function addCaptionOptions(cmd: Command): Command {
   return cmd
     .option('--caption-endpoint <url>', 'captioning + CIReVL: OpenAI-compatible base URL of a vision chat model (default: $OPENAI_BASE_URL, else OpenAI)')
     .option('--caption-model <name>', 'the vision chat model (LLaVA, Qwen-VL, llava on Ollama, an OpenAI vision model)')
-    .option('--caption-api-key-env <var>', 'environment variable holding the captioner\'s API key', 'OPENAI_API_KEY')
+    .option('--caption-api-key-env <var>', 'environment variable holding the captioner\'s API key', CAPTION_DEFAULTS.captionApiKeyEnv)
     .option('--caption-rpm <n>', 'caption requests per minute', positiveIntOption)
     .option('--caption-tpm <n>', 'caption tokens per minute (an image is reserved as 800 tokens)', positiveIntOption)
-    .option('--caption-max-tokens <n>', 'caption length limit', positiveIntOption, 160)
+    .option('--caption-max-tokens <n>', 'caption length limit', positiveIntOption, CAPTION_DEFAULTS.captionMaxTokens)
     .option('--llm-endpoint <url>', 'CIReVL: OpenAI-compatible base URL of the chat model that recomposes (default: --caption-endpoint\'s)')
     .option('--llm-model <name>', 'CIReVL: the chat model (the authors used gpt-3.5-turbo)')
-    .option('--llm-api-key-env <var>', 'environment variable holding the recomposer\'s API key', 'OPENAI_API_KEY')
+    .option('--llm-api-key-env <var>', 'environment variable holding the recomposer\'s API key', CAPTION_DEFAULTS.llmApiKeyEnv)
     .option('--llm-rpm <n>', 'recomposition requests per minute', positiveIntOption)
     .option('--llm-tpm <n>', 'recomposition tokens per minute', positiveIntOption)
-    .option('--llm-max-tokens <n>', 'recomposition length limit (CIReVL: 700)', positiveIntOption, 700)
+    .option('--llm-max-tokens <n>', 'recomposition length limit (CIReVL: 700)', positiveIntOption, CAPTION_DEFAULTS.llmMaxTokens)
     .option('--cirevl-prompt <name>', `${MODIFIER_PROMPT_NAMES.join(' | ')} (default: the authors' per benchmark: CIRR contextual, CIRCO structural, FashionIQ structural-fashion)`)
     .option('--caption-cache <file>', 'SQLite cache of captions and recompositions (default: <index run folder>/captions-cache.sqlite)')
-    .option('--concurrency <n>', 'caption / recomposition requests in flight', positiveIntOption, 8)
-    .option('--timeout-ms <n>', 'per-request timeout', positiveIntOption, 120_000)
-    .option('--retries <n>', 'retries per request on 429, 5xx, timeouts, connection errors, malformed answers', nonNegativeIntOption, 6);
+    .option('--concurrency <n>', 'caption / recomposition requests in flight', positiveIntOption, CAPTION_DEFAULTS.concurrency)
+    .option('--timeout-ms <n>', 'per-request timeout', positiveIntOption, CAPTION_DEFAULTS.timeoutMs)
+    .option('--retries <n>', 'retries per request on 429, 5xx, timeouts, connection errors, malformed answers', nonNegativeIntOption, CAPTION_DEFAULTS.retries);
 }
 
 /** Why captioning / CIReVL cannot run with these options, or null when they can. */
