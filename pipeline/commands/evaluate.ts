@@ -8,9 +8,11 @@
  * "Composed image retrieval" and "Every method in one table".
  */
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { loadCirco } from '../../stages/evaluate/circo.ts';
 import { loadCirr } from '../../stages/evaluate/cirr.ts';
 import { FIQ_CATEGORIES, loadFashionIq } from '../../stages/evaluate/fashioniq.ts';
+import { RankingsCollector } from '../../stages/evaluate/rankings.ts';
 import { writeCurvesFiles } from '../../stages/evaluate/report.ts';
 import { type EvaluateOptions, type EvaluationReport, evaluate } from '../../stages/evaluate/run.ts';
 import { type EvaluationTable, type RowInput, buildTable, formatTableText, writeTableFiles } from '../../stages/evaluate/table.ts';
@@ -42,7 +44,7 @@ export function parseMethods(s: string, flag = '--methods'): TableMethod[] {
 export interface EvaluateFlags extends ModelFlags, Partial<CaptionCliOptions> {
   dataset: string; annotations: string; index: string; tokens?: string; phi?: string; pic2wordTokens?: string;
   methods?: string; method?: string; split: string;
-  out?: string; keepReference?: boolean; categories?: string; blockRows: number; quiet?: boolean;
+  out?: string; rankings?: string; keepReference?: boolean; categories?: string; blockRows: number; quiet?: boolean;
 }
 
 /** A method ready to evaluate, or the reason it cannot be. */
@@ -116,10 +118,12 @@ export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStre
   }
 
   const rows: RowInput[] = [];
+  const rankings = flags.rankings ? new RankingsCollector(ann.dataset, ann.split, resolve(flags.index)) : undefined;
   for (const p of plans) {
     if ('reason' in p) { rows.push({ method: p.method, reason: p.reason }); continue; }
     log?.(`${ann.dataset} ${ann.split}, method ${p.method}, ${ann.queries.length} queries`);
-    const common: EvaluateOptions = { method: 'text', label: p.method, text: enc.text, excludeReference: !flags.keepReference, blockRows: flags.blockRows, log };
+    const common: EvaluateOptions = { method: 'text', label: p.method, text: enc.text, excludeReference: !flags.keepReference, blockRows: flags.blockRows, log,
+      onRanked: rankings?.collect(p.method) };
     let report: EvaluationReport;
     let notes: string[] | undefined;
     if ('described' in p) {
@@ -139,6 +143,7 @@ export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStre
   }
   const table = buildTable(ann.dataset, ann.split, !flags.keepReference, rows);
   out.write(formatTableText(table));
+  if (rankings && flags.rankings) { await rankings.write(flags.rankings); log?.(`wrote ${flags.rankings}`); }
   if (flags.out) {
     const base = flags.out.replace(/\.json$/i, '');
     const paths = await writeTableFiles(base, table);
@@ -164,6 +169,7 @@ export function register(program: Command): void {
     .option('--categories <list>', 'FashionIQ categories (default dress,shirt,toptee)')
     .option('--keep-reference', 'do not exclude the reference from its ranking (SEARLE\'s CIRCO and FashionIQ code keeps it)')
     .option('--out <file>', 'write the table here (.json), beside it .md, .csv, .svg, .png, and the curves (-curves.svg, -curves.png)')
+    .option('--rankings <file>', 'write each query\'s top 10 per method as JSON lines (what `starword report --eval` shows)')
     .option('--quiet', 'no progress lines on stderr');
   addCaptionOptions(addModelOptions(cmd)).action(async (flags: EvaluateFlags) => { await runEvaluate(flags); });
 }

@@ -23,8 +23,8 @@ export interface MethodRow {
   status: 'ok' | 'skipped';
   /** skipped: why, in one line (e.g. "no --pic2word-tokens given") */
   reason?: string;
-  /** column → percent (only for status ok) */
-  values: Record<string, number>;
+  /** column → percent (only for status ok); named as the report reader (pipeline/report/eval-data.ts) expects */
+  metrics: Record<string, number>;
   queries?: number;
   /** queries that could not be formed (no token, no caption…): counted as misses */
   unanswerable?: number;
@@ -66,19 +66,19 @@ export function buildTable(dataset: string, split: string, excludeReference: boo
   const reports = inputs.flatMap((i) => ('report' in i ? [i.report] : []));
   const columns = tableColumns(dataset, reports);
   const rows = inputs.map((i): MethodRow => {
-    if (!('report' in i)) return { method: i.method, status: 'skipped', reason: i.reason, values: {} };
+    if (!('report' in i)) return { method: i.method, status: 'skipped', reason: i.reason, metrics: {} };
     const r = i.report;
-    const values: Record<string, number> = {};
-    for (const c of columns) if (c in r.metrics) values[c] = r.metrics[c];
+    const metrics: Record<string, number> = {};
+    for (const c of columns) if (c in r.metrics) metrics[c] = r.metrics[c];
     return {
-      method: i.method, status: 'ok', values, queries: r.queries, unanswerable: r.unanswerable.length,
+      method: i.method, status: 'ok', metrics, queries: r.queries, unanswerable: r.unanswerable.length,
       missingTargets: r.missingTargets.length, ...(r.failures ? { failures: r.failures } : {}), ...(i.notes?.length ? { notes: i.notes } : {}),
     };
   });
   return { kind: TABLE_KIND, version: 1, dataset, split, excludeReference, columns, rows, reports };
 }
 
-const cell = (row: MethodRow, c: string): string => (c in row.values ? row.values[c].toFixed(2) : '-');
+const cell = (row: MethodRow, c: string): string => (c in row.metrics ? row.metrics[c].toFixed(2) : '-');
 
 /** The misses a row's numbers include, said briefly ('' when none). */
 function missNote(row: MethodRow): string {
@@ -121,7 +121,7 @@ export function formatTableCsv(t: EvaluationTable): string {
   const q = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const out = [['method', 'status', ...t.columns, 'queries', 'unanswerable', 'note'].map(q).join(',')];
   for (const r of t.rows) {
-    const vals = t.columns.map((c) => (c in r.values ? String(r.values[c]) : ''));
+    const vals = t.columns.map((c) => (c in r.metrics ? String(r.metrics[c]) : ''));
     const note = r.status === 'skipped' ? r.reason ?? '' : missNote(r);
     out.push([r.method, r.status, ...vals, String(r.queries ?? ''), String(r.unanswerable ?? ''), note].map(q).join(','));
   }
@@ -133,12 +133,12 @@ export function tableChartSvg(t: EvaluationTable): string {
   const ran = t.rows.filter((r) => r.status === 'ok');
   const skipped = t.rows.filter((r) => r.status === 'skipped').map((r) => r.method);
   // percent: the axis ends at the next multiple of 10 above the tallest bar, so no bar touches the frame
-  const top = Math.max(0, ...ran.flatMap((r) => Object.values(r.values)).filter(Number.isFinite));
+  const top = Math.max(0, ...ran.flatMap((r) => Object.values(r.metrics)).filter(Number.isFinite));
   return barChartSvg({
     yMax: Math.min(100, Math.max(10, Math.ceil((top + 1e-9) / 10) * 10)),
     title: `${t.dataset} ${t.split}${skipped.length ? ` (not run: ${skipped.join(', ')})` : ''}`,
     categories: t.columns,
-    series: ran.map((r) => ({ name: r.method, values: t.columns.map((c) => r.values[c] ?? Number.NaN) })),
+    series: ran.map((r) => ({ name: r.method, values: t.columns.map((c) => r.metrics[c] ?? Number.NaN) })),
     yLabel: '%',
   });
 }

@@ -66,7 +66,7 @@ test('captioning and CIReVL through an OpenAI-compatible endpoint: every method 
   t.is(server.requests, refs + 16);
   t.true(server.authorizations.has(`Bearer ${KEY}`));
   // the toy world's meaning: CIReVL's recomposed target description beats the reference image alone
-  t.true(row('cirevl').values['mAP@5'] > row('image').values['mAP@5'] + 20, `cirevl ${row('cirevl').values['mAP@5']} vs image ${row('image').values['mAP@5']}`);
+  t.true(row('cirevl').metrics['mAP@5'] > row('image').metrics['mAP@5'] + 20, `cirevl ${row('cirevl').metrics['mAP@5']} vs image ${row('image').metrics['mAP@5']}`);
   t.regex(printed, /\ncirevl\s+\d+\.\d\d/);
   t.regex(printed, /\nsearle-oti\s+\(not run: no OTI tokens: give --tokens PATH/);
   t.deepEqual(row('cirevl').notes, [`captions by toy-captioner-double: ${refs} requested, 0 cached, 0 failed`,
@@ -76,7 +76,7 @@ test('captioning and CIReVL through an OpenAI-compatible endpoint: every method 
   server.resetCounts();
   const again = await runEvaluate({ ...flags, methods: 'captioning,cirevl' }, new PassThrough());
   t.is(server.requests, 0);
-  t.deepEqual(again.rows.map((r) => r.values), [row('captioning').values, row('cirevl').values]);
+  t.deepEqual(again.rows.map((r) => r.metrics), [row('captioning').metrics, row('cirevl').metrics]);
 
   // faults: a 429 with Retry-After is waited out; one reference's captions always fail with 500 → that
   // query alone is a miss with its reason, recorded in the cache; the run goes on
@@ -113,7 +113,7 @@ test('captioning and CIReVL through an OpenAI-compatible endpoint: every method 
   const healed = await runEvaluate({ ...flags, methods: 'captioning,cirevl', captionCache: cache2 }, new PassThrough());
   t.is(server.imageRequests, 1);
   t.is(server.requests, 1 + sameRef.length);
-  t.deepEqual(healed.rows.map((r) => r.values), [row('captioning').values, row('cirevl').values]);
+  t.deepEqual(healed.rows.map((r) => r.metrics), [row('captioning').metrics, row('cirevl').metrics]);
 });
 
 function createHashHex(bytes: Buffer): string {

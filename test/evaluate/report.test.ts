@@ -37,7 +37,7 @@ test('text, Markdown and CSV: a row per method, two decimals, a skipped row keep
     ['cirevl', '50.00', '51.00', '52.00', '53.13', '(1 of 4 queries unanswerable)'],
   ]);
   t.deepEqual(table.rows[2].failures, { 7: 'caption failed: HTTP 500: internal error (after 3 attempts)' });
-  t.deepEqual(table.rows[0].values, { 'mAP@5': 3, 'mAP@10': 3.5, 'mAP@25': 4, 'mAP@50': 4.25 }, 'only the talk\'s columns');
+  t.deepEqual(table.rows[0].metrics, { 'mAP@5': 3, 'mAP@10': 3.5, 'mAP@25': 4, 'mAP@50': 4.25 }, 'only the talk\'s columns');
   const md = formatTableMarkdown(table).trimEnd().split('\n');
   t.is(md[0], '| circo val | mAP@5 | mAP@10 | mAP@25 | mAP@50 | note |');
   t.is(md[3], '| pic2word | - | - | - | - | not run: no Pic2Word tokens: give --pic2word-tokens PATH |');
@@ -59,7 +59,7 @@ test('bar chart and curves: SVG rendered to PNG; the JSON is the table', async (
   t.is(svg.match(/<rect x=/g)?.length, 3 + 2, 'three bars (text has no R@5) and two legend swatches');
   t.true(svg.includes('not run: searle'));
   t.is((await sharp(paths.png).metadata()).format, 'png');
-  t.deepEqual(JSON.parse(await readFile(paths.json, 'utf8')).rows[0].values, { 'R@1': 25, 'R@5': 50 });
+  t.deepEqual(JSON.parse(await readFile(paths.json, 'utf8')).rows[0].metrics, { 'R@1': 25, 'R@5': 50 });
 
   // curves sampled at different k: x is their union, a missing point is a gap, not a line to zero
   const c = curvesSvg('t <&>', [{ label: 'a', k: [1, 2, 3], values: [0, 50, 60] }, { label: 'b', k: [1, 3], values: [10, 20] }]);
