@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { loadConcepts } from '../../stages/phrases/concept-source.ts';
-import { scrub } from '../../stages/phrases/secrets.ts';
+import { scrub } from '../../util/llm/secrets.ts';
 import { underLock } from '../run-manifest.ts';
 import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 import { type PhrasesCliOptions, addPhrasesOptions, checkPhrasesOptions, phrasesReport, phrasesStage, swapNote } from '../stage-runners/phrases.ts';

@@ -17,7 +17,7 @@
  */
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
-import { type Method, composeQueries, methodNeeds } from '../retrieve/compose.ts';
+import { type Method, composeQueries, encodeTextSets, methodNeeds } from '../retrieve/compose.ts';
 import { FilteredGallery, type GallerySource, collectRows, galleryIds } from '../retrieve/gallery.ts';
 import { IdResolver } from '../retrieve/id-resolver.ts';
 import { rankGallery } from '../retrieve/rank.ts';
@@ -46,6 +46,15 @@ export interface EvaluateOptions {
   /** texts per encoder call */
   textBatch?: number;
   log?: (line: string) => void;
+  /** the method's name in the report (default: `method`), e.g. searle-oti, pic2word, captioning */
+  label?: string;
+  /**
+   * Query texts written elsewhere (captioning, CIReVL): query id → texts whose normalised text features
+   * are averaged into the query. Replaces `method`'s composition; a query without an entry is a miss.
+   */
+  queryTexts?: ReadonlyMap<string, readonly string[]>;
+  /** query id → why it has no texts (one line each), copied into the report */
+  queryFailures?: Readonly<Record<string, string>>;
   /** called with each query's outcome, its scored top-k and its reference's gallery id (for per-query rankings files) */
   onRanked?: (outcome: QueryOutcome, hits: { id: string; score: number }[], reference: string | undefined) => void;
 }
@@ -53,7 +62,8 @@ export interface EvaluateOptions {
 export interface EvaluationReport {
   dataset: string;
   split: string;
-  method: Method;
+  /** the method as the table names it (image, text, sum, searle-oti, searle, pic2word, captioning, cirevl) */
+  method: string;
   queries: number;
   /** gallery size per group ('' = the single gallery) */
   gallery: Record<string, number>;
@@ -64,6 +74,8 @@ export interface EvaluationReport {
   missingTargets: string[];
   /** query ids that could not be formed (no reference token / feature; counted as misses) */
   unanswerable: string[];
+  /** query id → why it could not be formed, where a method knows (a failed caption or recomposition) */
+  failures?: Record<string, string>;
   /** annotation image names of a split's gallery list that the index lacks */
   missingGalleryImages: number;
   sources: string[];
@@ -93,7 +105,7 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
   const log = opts.log ?? (() => {});
   const k = opts.k ?? 50;
   const excludeReference = opts.excludeReference ?? referenceExcludedByDefault(ann.dataset);
-  const needs = methodNeeds(opts.method);
+  const needs = opts.queryTexts ? { token: false, image: false, text: true } : methodNeeds(opts.method);
   if (ann.queries.length === 0) throw new UserError(`${ann.sources[0] ?? ann.dataset}: no queries`);
   refuseTestSplit(ann);
   if (needs.token && !opts.tokens) throw new UserError(`method 'searle' needs pseudo-tokens (--tokens or --phi)`);
@@ -127,7 +139,10 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
   const wantFeatures = needs.image || (needs.token && !!opts.tokens?.needsFeatures);
   const features = wantFeatures ? await collectRows(gallery, refIds, opts.blockRows) : new Map<string, Float32Array>();
   const tokens = needs.token ? await opts.tokens!.tokens(refIds, features) : new Map<string, Float32Array>();
-  const composed = await composeQueries(opts.method, resolved.map((r) => ({
+  if (opts.queryTexts && !opts.text) throw new UserError(`method '${opts.label ?? opts.method}' needs a text encoder (--model)`);
+  const composed = opts.queryTexts
+    ? await encodeTextSets(opts.text as TextEncoder, resolved.map((r) => opts.queryTexts?.get(r.q.id) ?? null), opts.textBatch)
+    : await composeQueries(opts.method, resolved.map((r) => ({
     captions: r.q.captions,
     token: r.reference === undefined ? null : tokens.get(r.reference) ?? null,
     image: r.reference === undefined ? null : features.get(r.reference) ?? null,
@@ -168,7 +183,7 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
   return {
     dataset: ann.dataset,
     split: ann.split,
-    method: opts.method,
+    method: opts.label ?? opts.method,
     queries: outcomes.length,
     gallery: gallerySizes,
     metrics,
@@ -176,6 +191,7 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
     excludeReference,
     missingTargets: resolved.filter((r) => r.gts.length > 0 && r.gts[0] === undefined).map((r) => r.q.id),
     unanswerable: resolved.filter((_, i) => composed[i] === null).map((r) => r.q.id),
+    ...(opts.queryFailures && Object.keys(opts.queryFailures).length ? { failures: { ...opts.queryFailures } } : {}),
     missingGalleryImages,
     sources: ann.sources,
     seconds: { features: featureSeconds, rank: rankSeconds, total: (performance.now() - t0) / 1000 },

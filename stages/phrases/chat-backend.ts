@@ -6,10 +6,10 @@
 import type OpenAI from 'openai';
 import { z } from 'zod';
 import { generateInBatches } from './batching.ts';
-import { estimateTokens } from './completions-backend.ts';
-import { MalformedAnswerError } from './request-errors.ts';
+import { MalformedAnswerError } from '../../util/llm/request-errors.ts';
 import type { SamplingOptions } from './sampling.ts';
-import type { RequestScheduler } from './scheduler.ts';
+import type { RequestScheduler } from '../../util/llm/scheduler.ts';
+import { estimateTokens } from '../../util/llm/token-budget.ts';
 import type { PhraseBackend } from './types.ts';
 
 export type ChatFormat = 'json_schema' | 'json_object';

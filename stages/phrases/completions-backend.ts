@@ -5,9 +5,10 @@
  */
 import type OpenAI from 'openai';
 import { generateInBatches } from './batching.ts';
-import { MalformedAnswerError } from './request-errors.ts';
+import { MalformedAnswerError } from '../../util/llm/request-errors.ts';
 import type { SamplingOptions } from './sampling.ts';
-import type { RequestScheduler } from './scheduler.ts';
+import type { RequestScheduler } from '../../util/llm/scheduler.ts';
+import { estimateTokens } from '../../util/llm/token-budget.ts';
 import type { PhraseBackend } from './types.ts';
 
 export const SEARLE_PROMPT = 'a photo of {concept} that';
@@ -23,9 +24,6 @@ export interface CompletionsBackendOptions {
 export function fillPrompt(template: string, concept: string): string {
   return template.split('{concept}').join(concept);
 }
-
-/** A rough token count for budgeting before the call (about 4 characters a token). */
-export function estimateTokens(text: string): number { return Math.ceil(text.length / 4) + 1; }
 
 export function createCompletionsBackend(opts: CompletionsBackendOptions): PhraseBackend {
   const template = opts.promptTemplate ?? SEARLE_PROMPT;

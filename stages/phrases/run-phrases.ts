@@ -19,7 +19,7 @@ import { generateMissing } from './generate.ts';
 import { type LlmOptionInput, defaultBackend, resolveLlmSettings } from './llm-settings.ts';
 import { Progress } from './progress.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from './sampling.ts';
-import { scrub } from './secrets.ts';
+import { scrub } from '../../util/llm/secrets.ts';
 import { type SwapMode, defaultSwapFor } from './swap.ts';
 import { DEFAULT_FEATURE_BATCH } from './targets.ts';
 import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } from './types.ts';

@@ -88,21 +88,28 @@ export async function composeQueries(method: Method, inputs: readonly ComposeInp
 /** Encodes every variant of every usable query in batches; averages each query's normalised variants. */
 async function encodeVariants(enc: TextEncoder, inputs: readonly ComposeInput[], usable: boolean[], prompted: boolean,
   batch: number): Promise<(Float32Array | null)[]> {
+  const sets = inputs.map((q, i) => (usable[i] ? captionVariants(q.captions).map((v) => (prompted ? searlePrompt(v) : v)) : null));
+  const pseudo = prompted ? inputs.map((q) => q.token ?? null) : undefined;
+  return encodeTextSets(enc, sets, batch, pseudo);
+}
+
+/**
+ * One feature per set of texts: each text encoded (in batches of `batch`), normalised, and the set's
+ * features averaged and re-normalised; null for a null set. `pseudo[i]` fills `$` in every text of set i.
+ * Also what the captioning baseline and CIReVL retrieve with (their texts come from a language model).
+ */
+export async function encodeTextSets(enc: TextEncoder, sets: readonly (readonly string[] | null)[], batch = 256,
+  pseudo?: readonly (Float32Array | null)[]): Promise<(Float32Array | null)[]> {
   const texts: string[] = [];
-  const pseudo: (Float32Array | null)[] = [];
+  const tokens: (Float32Array | null)[] = [];
   const owner: number[] = [];
-  inputs.forEach((q, i) => {
-    if (!usable[i]) return;
-    for (const v of captionVariants(q.captions)) {
-      texts.push(prompted ? searlePrompt(v) : v);
-      pseudo.push(prompted ? (q.token as Float32Array) : null);
-      owner.push(i);
-    }
+  sets.forEach((set, i) => {
+    for (const t of set ?? []) { texts.push(t); tokens.push(pseudo?.[i] ?? null); owner.push(i); }
   });
-  const sums: (Float32Array | null)[] = inputs.map(() => null);
+  const sums: (Float32Array | null)[] = sets.map(() => null);
   for (let s = 0; s < texts.length; s += batch) {
     const e = Math.min(s + batch, texts.length);
-    const feats = await enc.encodeTexts(texts.slice(s, e), prompted ? pseudo.slice(s, e) : undefined);
+    const feats = await enc.encodeTexts(texts.slice(s, e), pseudo ? tokens.slice(s, e) : undefined);
     if (feats.length !== e - s) throw new Error(`text encoder returned ${feats.length} features for ${e - s} texts`);
     feats.forEach((f, j) => {
       const i = owner[s + j];
