@@ -14,6 +14,7 @@ import * as merge from './merge.ts';
 import * as oti from './oti.ts';
 import * as phi from './phi.ts';
 import * as phrases from './phrases.ts';
+import * as pic2word from './pic2word.ts';
 import * as retrieve from './retrieve.ts';
 import * as run from './run.ts';
 import * as tokenize from './tokenize.ts';
@@ -37,6 +38,7 @@ export const commandModules: CommandModule[] = [
   oti,
   phi,
   phrases,
+  pic2word,
   retrieve,
   run,
   tokenize,

@@ -17,7 +17,7 @@
  */
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
-import { type Method, composeQueries, methodNeeds } from '../retrieve/compose.ts';
+import { type ComposeMethod, composeQueries, methodNeeds } from '../retrieve/compose.ts';
 import { FilteredGallery, type GallerySource, collectRows, galleryIds } from '../retrieve/gallery.ts';
 import { IdResolver } from '../retrieve/id-resolver.ts';
 import { rankGallery } from '../retrieve/rank.ts';
@@ -35,7 +35,7 @@ export interface TokenSource {
 }
 
 export interface EvaluateOptions {
-  method: Method;
+  method: ComposeMethod;
   text?: TextEncoder;
   tokens?: TokenSource;
   excludeReference?: boolean;
@@ -50,7 +50,7 @@ export interface EvaluateOptions {
 export interface EvaluationReport {
   dataset: string;
   split: string;
-  method: Method;
+  method: ComposeMethod;
   queries: number;
   /** gallery size per group ('' = the single gallery) */
   gallery: Record<string, number>;
@@ -83,7 +83,7 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
   if (ann.queries.every((q) => q.targets.length === 0)) {
     throw new UserError(`${ann.dataset} ${ann.split}: the annotations hold no ground truth (a test split?); evaluate a val split`);
   }
-  if (needs.token && !opts.tokens) throw new UserError(`method 'searle' needs pseudo-tokens (--tokens or --phi)`);
+  if (needs.token && !opts.tokens) throw new UserError(`method '${opts.method}' needs pseudo-tokens (${opts.method === 'pic2word' ? '--pic2word or --pic2word-tokens' : '--tokens or --phi'})`);
 
   const resolver = new IdResolver(await galleryIds(gallery, opts.blockRows));
   if (resolver.size === 0) throw new UserError('the gallery index is empty');
