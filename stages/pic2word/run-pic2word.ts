@@ -70,6 +70,9 @@ export async function runPic2Word(r: RunPic2WordOptions): Promise<Pic2WordSummar
   }
   const { train, val } = splitExamples(data.examples, o.valFraction);
   const ids = promptIds(r.tokenize, r.src.config.text.eos);
+  if (o.epochs > 0 && train.length < o.batchSize) {
+    throw new UserError(`--batch ${o.batchSize} is larger than the ${train.length} training images (the last partial batch is dropped, as the authors do): lower --batch`);
+  }
   r.log?.(`pic2word: ${data.examples.length} images (${train.length} train, ${val.length} held out) from ${data.sources.length} features parts`
     + `${data.duplicates ? `, ${data.duplicates} duplicate ids skipped` : ''}`);
   const { epochs: _e, checkpointEvery: _c, ...shaping } = o;
