@@ -148,7 +148,8 @@ export async function trainPic2Word(c: TrainPic2WordConfig): Promise<TrainPic2Wo
       const t0 = performance.now();
       const v = await evaluate();
       metrics.push({ epoch: 0, steps: 0, lr: NaN, trainLoss: NaN, ...v, seconds: (performance.now() - t0) / 1000 });
-      c.log?.(`pic2word at initialisation: held-out loss ${v.valLoss.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`);
+      c.log?.(valBatches.length ? `pic2word at initialisation: held-out loss ${v.valLoss.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`
+        : 'pic2word: no held-out split (fewer than 2 held-out images): the metrics hold training losses only');
       await c.onEpoch?.(metrics);
     }
 
@@ -174,8 +175,8 @@ export async function trainPic2Word(c: TrainPic2WordConfig): Promise<TrainPic2Wo
       const seconds = (performance.now() - t0) / 1000;
       result.epochSeconds.push(seconds);
       metrics.push({ epoch, steps, lr, trainLoss: loss.value, ...v, seconds });
-      c.log?.(`pic2word epoch ${epoch}: train loss ${loss.value.toFixed(4)}, held-out loss ${v.valLoss.toFixed(4)}, `
-        + `cosine ${v.valCosine.toFixed(4)}, lr ${lr.toExponential(2)} (${seconds.toFixed(1)} s)`);
+      const heldOut = valBatches.length ? `, held-out loss ${v.valLoss.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}` : '';
+      c.log?.(`pic2word epoch ${epoch}: train loss ${loss.value.toFixed(4)}${heldOut}, lr ${lr.toExponential(2)} (${seconds.toFixed(1)} s)`);
       if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
         await writeCheckpoint(c.outDir, { epoch, steps, dims, weights, m: pick(adam, names, 'm'), v: pick(adam, names, 'v'), configHash: c.configHash, metrics });
       }
