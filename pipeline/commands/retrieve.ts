@@ -59,13 +59,16 @@ export async function openEncoders(flags: ModelFlags, need: { text: boolean; ima
 }
 
 interface Options extends ModelFlags {
-  index: string; reference: string; caption: string[]; tokens?: string; phi?: string; pic2word?: string; method: string; topK: number;
+  index: string; reference: string; caption: string[]; tokens?: string; phi?: string; pic2word?: string; method?: string; topK: number;
   preprocess: string; blockRows: number;
 }
 
 export async function runRetrieve(opts: Options, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  if (!isComposeMethod(opts.method)) throw new UserError(`--method must be one of ${COMPOSE_METHODS.join(', ')}, got '${opts.method}'`);
-  const method: ComposeMethod = opts.method;
+  // --pic2word alone picks its method, as --phi does searle's
+  const name = opts.method ?? (opts.pic2word ? 'pic2word' : 'searle');
+  if (!isComposeMethod(name)) throw new UserError(`--method must be one of ${COMPOSE_METHODS.join(', ')}, got '${name}'`);
+  const method: ComposeMethod = name;
+  if (opts.pic2word && method !== 'pic2word') throw new UserError(`--pic2word is for --method pic2word, not ${method}`);
   const needs = methodNeeds(method);
   const gallery = openIndex(opts.index);
   const resolver = new IdResolver(await galleryIds(gallery, opts.blockRows));
@@ -131,7 +134,7 @@ export function register(program: Command): void {
     .option('--tokens <path>', 'OTI tokens: a run folder, its oti/ folder, or a tokens .arrow file')
     .option('--phi <file>', 'phi exported as ONNX: predicts the reference token from its image features')
     .option('--pic2word <file>', 'Pic2Word\'s f_M (.onnx or .safetensors from `starword pic2word`), for --method pic2word')
-    .option('--method <name>', COMPOSE_METHODS.join(' | '), 'searle')
+    .option('--method <name>', `${COMPOSE_METHODS.join(' | ')} (default: searle; pic2word with --pic2word)`)
     .option('--top-k <n>', 'results to print', positiveIntOption, 50)
     .option('--preprocess <mode>', 'for a reference image file: targetpad (SEARLE) | plain', 'targetpad');
   addModelOptions(cmd).action(async (opts: Options) => runRetrieve(opts));

@@ -62,7 +62,7 @@ test('pic2word trains into <run>/pic2word; invert --pic2word and retrieve --meth
   t.deepEqual(readTokens(out2, ['img-0003']).get('img-0003'), tokens.get('img-0003'));
 
   const q = ['retrieve', '--method', 'pic2word', '--index', run, '--reference', 'img-0003', '--caption', 'is red', '--model', model, '--top-k', '5', '--threads', '1'];
-  const viaModel = cli([...q, '--pic2word', join(dir, 'pic2word.onnx')]);
+  const viaModel = cli([...q.filter((a) => a !== '--method' && a !== 'pic2word'), '--pic2word', join(dir, 'pic2word.onnx')]); // --pic2word picks the method
   t.is(viaModel.status, 0, viaModel.stderr);
   const lines = viaModel.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; rank: number });
   t.is(lines.length, 5);
@@ -117,6 +117,7 @@ test('bad options and inputs are refused with one line and exit 2', async (t) =>
     [['pic2word', join(run, 'nowhere'), '--model', model], /nowhere: no such file or folder/],
     [['invert', '--phi', 'a.onnx', '--pic2word', 'b.onnx', '--features', join(run, 'embed'), '--out', run], /exactly one of --phi FILE, --pic2word FILE/],
     [['retrieve', '--method', 'pic2word', '--index', run, '--reference', 'img-0003', '--caption', 'x', '--model', model], /method 'pic2word' needs --pic2word or --tokens/],
+    [['retrieve', '--method', 'sum', '--pic2word', 'f.onnx', '--index', run, '--reference', 'img-0003', '--caption', 'x'], /--pic2word is for --method pic2word, not sum/],
   ];
   for (const [args, re] of cases) {
     const r = cli(args);
