@@ -8,11 +8,11 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as images from '../../schemas/images.ts';
-import { listDoneParts, partPaths, readPart, readPartStats, writeFileAtomic } from '../../schemas/part-io.ts';
+import { checkPart, listDoneParts, partPaths, readPart, readPartStats, writeFileAtomic } from '../../schemas/part-io.ts';
 import { type IngestPlan, RUN_MANIFEST_FILE, planPath, readPlan, stageDir } from '../../schemas/run-layout.ts';
 import { shardOf } from '../../stages/ingest/shard.ts';
 import { UserError } from '../../util/errors.ts';
-import { readRunManifest } from '../run-manifest.ts';
+import { readRunManifest, underLock } from '../run-manifest.ts';
 import { SHARD_DIR_RE } from '../sharding.ts';
 
 export const MERGED_FILE = 'merged.json';
@@ -62,8 +62,17 @@ export function stageKinds(runDir: string): string[] {
 
 interface ShardInfo { dir: string; plan: IngestPlan; fingerprint: string | null }
 
-export async function mergeRuns(runDirsArg: string[], outDir: string): Promise<MergedIndex> {
+/**
+ * `verify`: 'size' (default) checks each part's marker and file size, 'full' its content hash, Arrow
+ * stream and rows as well; a part that fails is a problem naming the file and what differs.
+ */
+export async function mergeRuns(runDirsArg: string[], outDir: string, verify: 'size' | 'full' = 'size'): Promise<MergedIndex> {
   const problems: string[] = [];
+  const sound = (dir: string, kind: string, p: number): boolean => {
+    const check = checkPart(dir, kind, p, { level: verify });
+    if (check !== 'ok') problems.push(`${check.path}: ${check.reason}`);
+    return check === 'ok';
+  };
   const shards: ShardInfo[] = [];
   for (const dirArg of runDirsArg) {
     const dir = resolve(dirArg);
@@ -111,6 +120,7 @@ export async function mergeRuns(runDirsArg: string[], outDir: string): Promise<M
         const dir = join(s.dir, stage);
         const paths = partPaths(dir, kind, p);
         if (!existsSync(paths.stats)) { problems.push(`shard ${index}: ${key} part ${p} not done`); continue; }
+        if (!sound(dir, kind, p)) continue;
         const stats = readPartStats(dir, kind, p);
         if (stats.inputHash !== undefined && stats.inputHash !== partHash) {
           problems.push(`shard ${index}: ${key} part ${p} was computed from an older plan`);
@@ -126,6 +136,7 @@ export async function mergeRuns(runDirsArg: string[], outDir: string): Promise<M
       const [stage, kind] = key.split('/');
       const dir = join(s.dir, stage);
       for (const p of listDoneParts(dir, kind)) {
+        if (!sound(dir, kind, p)) continue;
         const stats = readPartStats(dir, kind, p);
         parts[key].push({ shard: s.plan.shard.index, part: p, path: relative(out, partPaths(dir, kind, p).arrow), rows: stats.rows });
         rows[key] += stats.rows;
@@ -146,7 +157,8 @@ export async function mergeRuns(runDirsArg: string[], outDir: string): Promise<M
     parts, rows,
   };
   mkdirSync(out, { recursive: true });
-  writeFileAtomic(join(out, MERGED_FILE), `${JSON.stringify(index, null, 2)}\n`);
+  // one writer of the output folder; this also refuses while a shard inside it is still being written
+  underLock(out, 'merge', () => writeFileAtomic(join(out, MERGED_FILE), `${JSON.stringify(index, null, 2)}\n`)).lock.release();
   return index;
 }
 
@@ -156,13 +168,14 @@ export function register(program: Command): void {
     .argument('[dir]', 'a folder of shard-*-of-* run folders (merged.json is written there unless --out)')
     .option('--runs <dirs...>', 'the shard run folders, listed')
     .option('--out <dir>', 'where merged.json goes')
-    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string }) => {
+    .option('--verify', 'check every part\'s content hash and rows too (default: marker and size)')
+    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string; verify?: boolean }) => {
       if (dir && opts.runs) throw new UserError('give a folder or --runs, not both');
       if (!dir && !opts.runs) throw new UserError('give the run folder, or --runs DIR... --out DIR');
       if (opts.runs && !opts.out) throw new UserError('--runs needs --out');
       const runs = dir ? findRunDirs(dir) : (opts.runs as string[]);
       const out = opts.out ?? (dir as string);
-      const merged = await mergeRuns(runs, out);
+      const merged = await mergeRuns(runs, out, opts.verify ? 'full' : 'size');
       const kinds = Object.entries(merged.rows).map(([k, n]) => `${k} ${n} rows in ${merged.parts[k].length} parts`);
       process.stdout.write(`merged ${merged.shardCount} shard${merged.shardCount > 1 ? 's' : ''}, ${merged.images} images`
         + `${kinds.length ? `: ${kinds.join(', ')}` : ''} -> ${join(out, MERGED_FILE)}\n`);

@@ -11,6 +11,7 @@ import { PIC2WORD_DEFAULTS, type Pic2WordOptions } from '../../stages/pic2word/o
 import { runPic2Word } from '../../stages/pic2word/run-pic2word.ts';
 import { UserError } from '../../util/errors.ts';
 import { loadModel, sessionOptions } from '../model-loading.ts';
+import { underLock } from '../run-manifest.ts';
 import { floatOption, intOption, nonNegativeIntOption, positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
 
@@ -56,10 +57,11 @@ export function register(program: Command): void {
       for (const [flag, key] of FLAGS) (options as unknown as Record<string, number>)[key] = o[flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as number;
       const model = await loadModel(resolve(o.model));
       const tokenizer = await ClipTokenizer.forModelDir(model.dir);
+      const { lock } = underLock(out, 'pic2word', () => undefined); // one writer of the output folder (its checkpoints)
       const s = await runPic2Word({
         source: src, outDir: out, src: model, tokenize: (t) => tokenizer.tokenize(t, model.config.text.ctx), options,
         session: sessionOptions(o), progress: createProgress('pic2word', { logJson: o.logJson }), log: (l) => process.stderr.write(`${l}\n`),
-      });
+      }).finally(() => lock.release());
       const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
       console.log(`pic2word: ${s.train} train / ${s.val} held-out images, ${s.stepsPerEpoch} steps per epoch, ${s.epochsRunNow} epochs run now`
         + `${s.resumedFrom !== null ? ` (resumed after epoch ${s.resumedFrom})` : ''}, epoch ${s.last?.epoch ?? 0}: `
