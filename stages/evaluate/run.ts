@@ -17,7 +17,7 @@
  */
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
-import { type Method, composeQueries, encodeTextSets, methodNeeds } from '../retrieve/compose.ts';
+import { type ComposeMethod, composeQueries, encodeTextSets, methodNeeds } from '../retrieve/compose.ts';
 import { FilteredGallery, type GallerySource, collectRows, galleryIds } from '../retrieve/gallery.ts';
 import { IdResolver } from '../retrieve/id-resolver.ts';
 import { rankGallery } from '../retrieve/rank.ts';
@@ -35,7 +35,7 @@ export interface TokenSource {
 }
 
 export interface EvaluateOptions {
-  method: Method;
+  method: ComposeMethod;
   text?: TextEncoder;
   tokens?: TokenSource;
   /** default: per benchmark, as SEARLE's validate.py (referenceExcludedByDefault) */
@@ -108,7 +108,7 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
   const needs = opts.queryTexts ? { token: false, image: false, text: true } : methodNeeds(opts.method);
   if (ann.queries.length === 0) throw new UserError(`${ann.sources[0] ?? ann.dataset}: no queries`);
   refuseTestSplit(ann);
-  if (needs.token && !opts.tokens) throw new UserError(`method 'searle' needs pseudo-tokens (--tokens or --phi)`);
+  if (needs.token && !opts.tokens) throw new UserError(`method '${opts.method}' needs pseudo-tokens (${opts.method === 'pic2word' ? '--pic2word or --pic2word-tokens' : '--tokens or --phi'})`);
 
   const resolver = new IdResolver(await galleryIds(gallery, opts.blockRows));
   if (resolver.size === 0) throw new UserError('the gallery index is empty');
