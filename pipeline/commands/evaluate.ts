@@ -1,7 +1,7 @@
 /**
  * `starword evaluate --dataset cirr|circo|fashioniq --annotations PATH --index DIR [--model DIR]
  * [--methods image,text,sum,searle-oti,searle,pic2word,captioning,cirevl | all] [--tokens PATH] [--phi FILE]
- * [--pic2word-tokens PATH] [caption / LLM endpoint options] [--split val] [--out FILE.json]`:
+ * [--pic2word FILE | --pic2word-tokens PATH] [caption / LLM endpoint options] [--split val] [--out FILE.json]`:
  * every method's metrics side by side, a row per method in the talk's layout (evaluate-methods.ts says
  * what each needs; one that cannot run keeps its row with the reason). With --out: the table as JSON,
  * Markdown, CSV and a bar chart (.svg, .png), and the metric curves (-curves.svg, .png). See the README,
@@ -17,11 +17,12 @@ import { writeCurvesFiles } from '../../stages/evaluate/report.ts';
 import { type EvaluateOptions, type EvaluationReport, evaluate, referenceExcludedByDefault, refuseTestSplit } from '../../stages/evaluate/run.ts';
 import { type EvaluationTable, type RowInput, buildTable, formatTableText, writeTableFiles } from '../../stages/evaluate/table.ts';
 import { type Annotations, DATASETS, type Dataset } from '../../stages/evaluate/types.ts';
-import type { Method } from '../../stages/retrieve/compose.ts';
+import type { ComposeMethod } from '../../stages/retrieve/compose.ts';
 import { type TokenProvider, partsTokenProvider } from '../../stages/retrieve/sources.ts';
 import { UserError } from '../../util/errors.ts';
 import { TABLE_METHODS, type TableMethod, captioningTexts, cirevlInstruction, isTableMethod } from '../evaluate-methods.ts';
 import { CAPTION_DEFAULTS, type CaptionCliOptions, addCaptionOptions, captionUnavailable, describeForEvaluation } from '../stage-runners/captions.ts';
+import { pic2wordTokenProvider } from '../pic2word-tokens.ts';
 import { type ModelFlags, addModelOptions, openEncoders, openIndex, tokenProviderFrom } from './retrieve.ts';
 
 export function loadAnnotations(dataset: string, path: string, split: string, categories?: string[]): Annotations {
@@ -42,18 +43,18 @@ export function parseMethods(s: string, flag = '--methods'): TableMethod[] {
 }
 
 export interface EvaluateFlags extends ModelFlags, Partial<CaptionCliOptions> {
-  dataset: string; annotations: string; index: string; tokens?: string; phi?: string; pic2wordTokens?: string;
+  dataset: string; annotations: string; index: string; tokens?: string; phi?: string; pic2word?: string; pic2wordTokens?: string;
   methods?: string; method?: string; split: string;
   out?: string; rankings?: string; keepReference?: boolean; excludeReference?: boolean; categories?: string; blockRows: number; quiet?: boolean;
 }
 
 /** A method ready to evaluate, or the reason it cannot be. */
-type Plan = { method: TableMethod; compose: Method; tokens?: TokenProvider } | { method: TableMethod; described: 'captioning' | 'cirevl' } | { method: TableMethod; reason: string };
+type Plan = { method: TableMethod; compose: ComposeMethod; tokens?: TokenProvider } | { method: TableMethod; described: 'captioning' | 'cirevl' } | { method: TableMethod; reason: string };
 
 async function planMethods(methods: readonly TableMethod[], flags: EvaluateFlags): Promise<Plan[]> {
   const oti = flags.tokens ? partsTokenProvider(flags.tokens) : undefined;
   const phi = flags.phi ? await tokenProviderFrom({ ...flags, tokens: undefined }) : undefined;
-  const pic2word = flags.pic2wordTokens ? partsTokenProvider(flags.pic2wordTokens, { kind: 'tokens' }) : undefined;
+  const pic2word = await pic2wordTokenProvider(flags);
   const plan = (method: TableMethod): Plan => {
     switch (method) {
       case 'image': return { method, compose: 'image' };
@@ -66,7 +67,7 @@ async function planMethods(methods: readonly TableMethod[], flags: EvaluateFlags
         if (!methods.includes('searle-oti')) return { method, reason: 'no tokens: give --phi FILE (or --tokens PATH)' };
         return { method, reason: `no phi network: give --phi FILE${oti ? ' (the --tokens are the searle-oti row)' : ''}` };
       case 'pic2word':
-        return pic2word ? { method, compose: 'searle', tokens: pic2word } : { method, reason: 'no Pic2Word tokens: give --pic2word-tokens PATH (what `invert --mapper pic2word` writes)' };
+        return pic2word ? { method, compose: 'pic2word', tokens: pic2word } : { method, reason: 'no Pic2Word mapper: give --pic2word FILE (what `starword pic2word` exports) or --pic2word-tokens PATH (what `invert --pic2word` writes)' };
       case 'captioning': case 'cirevl': {
         const why = captionUnavailable(flags as CaptionCliOptions, method === 'cirevl');
         return why ? { method, reason: why } : { method, described: method };
@@ -167,6 +168,7 @@ export function register(program: Command): void {
     .option('--method <names>', 'alias of --methods (default: searle)')
     .option('--tokens <path>', 'OTI tokens of the reference images (searle-oti): a run folder, its oti/ folder, or an .arrow file')
     .option('--phi <file>', 'phi exported as ONNX (searle): predicts the references\' tokens from their indexed features')
+    .option('--pic2word <file>', 'Pic2Word f_M export (pic2word): .onnx or IM2TEXT-layout .safetensors; predicts the references\' tokens')
     .option('--pic2word-tokens <path>', 'Pic2Word tokens of the reference images (pic2word): what `invert --mapper pic2word` writes')
     .option('--split <name>', 'annotation split', 'val')
     .option('--categories <list>', 'FashionIQ categories (default dress,shirt,toptee)')
