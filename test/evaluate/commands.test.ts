@@ -65,7 +65,7 @@ test('index, then evaluate every method and retrieve, on the tiny model', async 
   t.regex(table.rows[4].reason ?? '', /no phi network: give --phi FILE \(the --tokens are the searle-oti row\)/);
   t.regex(table.rows[6].reason ?? '', /--caption-model/);
   t.regex(text.split('\n')[0], /^cirr val\s+R@1\s+R@5\s+R@10\s+R@50\s+Rsubset@1\s+Rsubset@2\s+Rsubset@3$/);
-  t.regex(text, /\npic2word\s+\(not run: no Pic2Word tokens: give --pic2word-tokens PATH/);
+  t.regex(text, /\npic2word\s+\(not run: no Pic2Word mapper: give --pic2word FILE/);
   for (const r of reports) {
     t.deepEqual(r.gallery, { '': 10 });
     t.is(r.metrics['R@50'], 100); // 10 images, every target indexed
