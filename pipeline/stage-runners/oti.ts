@@ -1,12 +1,14 @@
 /** The OTI stage as the CLI and `starword run` drive it: options, model, phrase pool, progress. */
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { ClipModel } from '../../clip/weights.ts';
 import { DEFAULT_PREFIX_CACHE_BYTES } from '../../clip/prefix-cache.ts';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { fillTemplate, loadTemplates } from '../../clip/templates.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import type { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
 import { partSetIdentity } from '../../schemas/part-io.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
@@ -16,8 +18,8 @@ import { SEARLE_OTI, type OtiOptions } from '../../stages/oti/options.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { PhrasePool } from '../../stages/oti/phrase-pool.ts';
 import { type OtiSummary, runOti } from '../../stages/oti/run-oti.ts';
-import { UserError } from '../../util/errors.ts';
 import { sessionOptions } from '../model-loading.ts';
+import { type CrossCheck, checkOptions, kebabFlag, rule } from '../option-checks.ts';
 import { floatOption, intOption, positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
 
@@ -45,9 +47,24 @@ export function addOtiOptions(cmd: Command): Command {
     .option('--prefix-cache-mb <n>', 'bound of the prefix cache (keys/values before `$`) in MiB', floatOption, DEFAULT_PREFIX_CACHE_BYTES / 2 ** 20);
 }
 
+/** OTI's option rules, shared by `starword oti` and `starword run`. */
+export const otiOptionsSchema = z.object({
+  otiSteps: rule.positiveInt(), otiBatch: rule.positiveInt(), lr: rule.positive(), weightDecay: rule.nonNegative(),
+  emaDecay: rule.fraction(), lambdaCos: rule.nonNegative(), lambdaGpt: rule.nonNegative(), initStd: rule.nonNegative(),
+  otiTopK: rule.positiveInt(), seed: rule.int(), prefixCacheMb: rule.nonNegative().optional(),
+});
+
+const otiCross: CrossCheck<OtiCliOptions>[] = [
+  (o) => (o.lambdaCos + o.lambdaGpt > 0 ? null : { key: 'lambdaGpt', message: 'and --lambda-cos are both 0: nothing to optimise' }),
+];
+
+/** Checks every OTI option (ranges included); throws a one-line UserError naming the flag. */
+export function checkOtiOptions(o: OtiCliOptions): void {
+  checkOptions(otiOptionsSchema, o, kebabFlag(), otiCross);
+}
+
 export function otiOptionsFrom(o: OtiCliOptions): OtiOptions {
-  if (o.lambdaCos < 0 || o.lambdaGpt < 0 || o.lambdaCos + o.lambdaGpt <= 0) throw new UserError('--lambda-cos and --lambda-gpt must be ≥ 0 and not both 0');
-  if (!(o.emaDecay >= 0 && o.emaDecay <= 1)) throw new UserError('--ema-decay must be in [0, 1]');
+  checkOtiOptions(o);
   return {
     steps: o.otiSteps, batchSize: o.otiBatch,
     adamw: { ...SEARLE_OTI.adamw, lr: o.lr, weightDecay: o.weightDecay },
@@ -65,8 +82,7 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
   shared?: { text: TextEncoder; tokenizer: ClipTokenizer }): Promise<OtiSummary> {
   const options = otiOptionsFrom(o);
   const sess = sessionOptions(o);
-  const tokenizer = shared?.tokenizer ?? await ClipTokenizer.forModelDir(model.dir);
-  if (o.prefixCacheMb !== undefined && !(o.prefixCacheMb >= 0)) throw new UserError(`--prefix-cache-mb must be >= 0, got ${o.prefixCacheMb}`);
+  const tokenizer = shared?.tokenizer ?? await tokenizerForModel(model);
   const session = await OtiSession.create(model, { ...sess, prefixCacheBytes: o.prefixCacheMb === undefined ? undefined : Math.floor(o.prefixCacheMb * 2 ** 20) });
   // a text encoder only if some phrases lack their target features (made without a model)
   const own: { text: Promise<TextEncoder> | null } = { text: null };

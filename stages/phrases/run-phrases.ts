@@ -20,8 +20,8 @@ import { generateMissing } from './generate.ts';
 import { type LlmOptionInput, defaultBackend, resolveLlmSettings } from './llm-settings.ts';
 import { Progress } from './progress.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from './sampling.ts';
-import { scrub } from './secrets.ts';
-import type { SwapMode } from './swap.ts';
+import { scrub } from '../../util/llm/secrets.ts';
+import { type SwapMode, defaultSwapFor } from './swap.ts';
 import { DEFAULT_FEATURE_BATCH } from './targets.ts';
 import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } from './types.ts';
 
@@ -94,7 +94,7 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
   const requests: RequestOptions = { ...DEFAULT_REQUESTS, ...opts.requests };
   const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, ...opts.sampling };
   validate(opts, requests, sampling);
-  const swap = opts.swap ?? 'word';
+  const swap = opts.swap ?? defaultSwapFor(backendId);
   const built = await createBackend({
     backend: backendId, llm, requests, sampling, chatFormat: opts.chatFormat, importFile: opts.importFile,
     seed: opts.seed, log: (line) => log(scrub(line)),
