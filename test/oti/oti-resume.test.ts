@@ -23,7 +23,7 @@ test('SIGKILL mid-part: the rerun resumes from the journaled batches; tokens bit
   const f = await pipelineFixture(12);
   const base = join(f.root, 'base');
   // one part of 12 images: embed, concepts, phrases
-  const prep = runSync(runArgs(f, base, ['--until', 'phrases', '--part-size', '16', '--oti-steps', '150', '--oti-batch', '2']));
+  const prep = runSync(runArgs(f, base, ['--until', 'phrases', '--part-size', '16', '--oti-steps', '150', '--oti-batch', '2', '--oti-top-k', '10']));
   t.is(prep.status, 0, prep.stderr);
   const [ref, killed] = ['ref', 'killed'].map((n) => {
     const dir = join(f.root, n);
@@ -31,7 +31,7 @@ test('SIGKILL mid-part: the rerun resumes from the journaled batches; tokens bit
     return dir;
   });
   const oti = (run: string) => [BIN, 'oti', '--run', run, '--model', f.model, '--cache-dir', f.cache,
-    '--oti-steps', '150', '--oti-batch', '2', '--threads', '1'];
+    '--oti-steps', '150', '--oti-batch', '2', '--oti-top-k', '10', '--threads', '1'];
 
   const r0 = runSync(oti(ref));
   t.is(r0.status, 0, r0.stderr);
