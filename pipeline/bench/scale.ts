@@ -165,7 +165,7 @@ function measured(stage: string, args: string[], outPath: string, note: string, 
     env: { ...process.env, STARWORD_MAX_RSS_FILE: rssFile }, encoding: 'utf8', maxBuffer: 64 * 2 ** 20,
   });
   const seconds = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`bench scale: ${stage} failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.status !== 0) throw new UserError(`bench scale: ${stage} failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
   log(`bench scale: ${stage}: ${(r.stdout ?? '').trim().split('\n').pop() ?? ''}`);
   const peak = existsSync(rssFile) ? (JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRssKiB: number }).maxRssKiB / 1024 : null;
   return { stage, peakMiB: peak, seconds, diskMiB: duMiB(outPath), note };
