@@ -6,6 +6,7 @@
  */
 import type { Activation } from './config.ts';
 import type { Graph, Value } from './graph/graph.ts';
+import { type LinearWeights, linearWeights as linear, lnWeights as ln } from './text-graph.ts';
 import { type WeightSource, transpose2d } from './weight-source.ts';
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -14,18 +15,7 @@ export interface FusedLayerWeights {
   ln1: [Value, Value]; ln2: [Value, Value];
   /** [W, 3W]: the transposed q, k, v weights side by side, as Attention wants them */
   qkv: Value; qkvBias: Value;
-  o: { wt: Value; b: Value }; fc1: { wt: Value; b: Value }; fc2: { wt: Value; b: Value };
-}
-
-function linear(G: Graph, src: WeightSource, prefix: string, out: number, inp: number): { wt: Value; b: Value } {
-  return {
-    wt: G.weight(`${prefix}.weight.T`, [inp, out], transpose2d(src.tensor(`${prefix}.weight`), out, inp)),
-    b: G.weight(`${prefix}.bias`, [out], src.tensor(`${prefix}.bias`)),
-  };
-}
-
-function ln(G: Graph, src: WeightSource, prefix: string, width: number): [Value, Value] {
-  return [G.weight(`${prefix}.weight`, [width], src.tensor(`${prefix}.weight`)), G.weight(`${prefix}.bias`, [width], src.tensor(`${prefix}.bias`))];
+  o: LinearWeights; fc1: LinearWeights; fc2: LinearWeights;
 }
 
 export function fusedLayerWeights(G: Graph, src: WeightSource, prefix: string, W: number, mlp: number): FusedLayerWeights {
@@ -50,7 +40,7 @@ function layerNorm(G: Graph, x: Value, [g, b]: [Value, Value], eps: number): Val
 }
 
 /** x·w + b on [B, T, in]; ORT fuses MatMul + Add into one GEMM-with-bias kernel. */
-function dense(G: Graph, x: Value, w: { wt: Value; b: Value }): Value {
+function dense(G: Graph, x: Value, w: LinearWeights): Value {
   const shape = [...x.shape.slice(0, -1), w.wt.shape[1]];
   return G.node('Add', [G.node('MatMul', [x, w.wt], { shape }), w.b], { shape });
 }

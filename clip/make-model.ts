@@ -25,6 +25,7 @@ import { initialiseTensor } from './random-weights.ts';
 import { UserError } from '../util/errors.ts';
 import { parseClipConfig, toHfConfig, type ClipConfig } from './config.ts';
 import { expectedClipTensors } from './clip-tensors.ts';
+import { RANDOM_MODEL_MARK } from './model-origin.ts';
 import { numel, writeSafetensors, type FloatDtype } from './safetensors.ts';
 
 export const PRESETS = ['tiny', 'b32', 'l14'] as const;
@@ -104,7 +105,8 @@ export async function makeRandomModel(opts: MakeModelOptions): Promise<MadeModel
     specs.map((spec) => ({ name: spec.name, shape: spec.shape, dtype, data: () => initialiseTensor(spec.name, new Float32Array(numel(spec.shape)), rng) })),
     { format: 'pt' },
   );
-  const configText = `${JSON.stringify(toHfConfig(config), null, 2)}\n`;
+  // The mark tells a random model from a real checkpoint (see clip/model-origin.ts); HF ignores unknown keys.
+  const configText = `${JSON.stringify({ ...toHfConfig(config), [RANDOM_MODEL_MARK]: { preset: opts.preset, seed: opts.seed } }, null, 2)}\n`;
   const preText = `${JSON.stringify(preprocessorConfig(config), null, 2)}\n`;
   await writeFile(join(opts.outDir, 'config.json'), configText);
   await writeFile(join(opts.outDir, 'preprocessor_config.json'), preText);

@@ -14,6 +14,7 @@ import { type SessionOptions, cachedGraphPath, createSession, floatTensor, int64
 import { dollarPosition, eotPosition, prepareTextBatch } from './text-batch.ts';
 import { prefixKeyValues, textTower, textTowerInputs, textWeights } from './text-graph.ts';
 import { ClipTokenizer } from './tokenizer.ts';
+import { tokenizerForModel } from './tokenizer-fit.ts';
 import type { WeightSource } from './weight-source.ts';
 
 export interface TextEncoderOptions extends SessionOptions {
@@ -124,7 +125,7 @@ class OrtTextEncoder implements TextEncoder {
   async release(): Promise<void> { await this.session.release(); }
 
   async encodeTexts(texts: string[], pseudo?: (Float32Array | null)[]): Promise<Float32Array[]> {
-    this.tokenizer ??= this.src.dir ? await ClipTokenizer.forModelDir(this.src.dir) : ClipTokenizer.default();
+    this.tokenizer ??= this.src.dir ? await tokenizerForModel({ dir: this.src.dir, config: this.src.config }) : ClipTokenizer.default();
     const ctx = this.src.config.text.ctx;
     return this.encodeIds(texts.map((t) => this.tokenizer!.tokenize(t, ctx)), pseudo);
   }

@@ -28,6 +28,14 @@ export function floatOption(value: string): number {
   return n;
 }
 
+/** A JSON object given on the command line (e.g. --extra-body), checked when the options are parsed. */
+export function jsonObjectOption(value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try { parsed = JSON.parse(value); } catch { throw new InvalidArgumentError('expected a JSON object, e.g. \'{"no_repeat_ngram_size": 2}\''); }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('expected a JSON object, not an array or a value');
+  return parsed as Record<string, unknown>;
+}
+
 export type Device = 'cpu' | 'cuda';
 
 /** --device: ONNX Runtime's CPU provider, or CUDA (see the README for installing it). */

@@ -35,6 +35,10 @@ export interface RunIdentity {
 
 export interface RunRequest extends RunIdentity {
   runtime?: Record<string, unknown>;
+  /** choices made for the user (e.g. the swap picked for a backend), shown by `inspect`; not part of the fingerprint */
+  notes?: string[];
+  /** what the user should know about the results (e.g. template phrases feeding L_gpt on a real checkpoint), shown by `inspect` */
+  warnings?: string[];
 }
 
 export interface RunManifest extends RunIdentity {
@@ -44,6 +48,8 @@ export interface RunManifest extends RunIdentity {
   updatedAt: string;
   fingerprint: string;
   runtime: Record<string, unknown>;
+  notes?: string[];
+  warnings?: string[];
   packages: Record<string, string>;
   stages: Record<string, StageRecord>;
 }
@@ -161,6 +167,8 @@ export function openRunManifest(runDir: string, request: RunRequest, force = fal
     seeds: request.seeds,
     shard: request.shard,
     runtime: request.runtime ?? {},
+    notes: request.notes ?? [],
+    warnings: request.warnings ?? [],
     packages: packageVersions(),
     stages: existing?.stages ?? {},
   };

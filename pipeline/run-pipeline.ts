@@ -6,17 +6,24 @@ import { resolve } from 'node:path';
 import { createTextEncoder } from '../clip/text-encoder.ts';
 import { loadTemplates, templatesHash } from '../clip/templates.ts';
 import type { TextEncoder } from '../clip/encoder-types.ts';
-import { ClipTokenizer } from '../clip/tokenizer.ts';
+import type { ClipTokenizer } from '../clip/tokenizer.ts';
+import { isRealCheckpoint } from '../clip/model-origin.ts';
+import { tokenizerForModel } from '../clip/tokenizer-fit.ts';
+import { listImageSource } from '../stages/ingest/index.ts';
+import { skippedFilesText } from './commands/inspect.ts';
+import { templatePhrasesWarning } from './run-warnings.ts';
+import type { OtiOptions } from '../stages/oti/options.ts';
+import type { PhiOptions } from '../stages/phi/options.ts';
 import { stageDir } from '../schemas/run-layout.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { UserError } from '../util/errors.ts';
 import { loadModel, sessionOptions } from './model-loading.ts';
 import { finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
 import { resolveShard, shardRunDir } from './sharding.ts';
-import { type ConceptsCliOptions, conceptsStage, conceptsVocabulary } from './stage-runners/concepts.ts';
-import { type EmbedCliOptions, embedStage, ingestStage, preprocessMode } from './stage-runners/embed.ts';
+import { type ConceptsCliOptions, checkConceptsOptions, conceptsStage, conceptsVocabulary } from './stage-runners/concepts.ts';
+import { type EmbedCliOptions, checkEmbedOptions, embedStage, ingestStage } from './stage-runners/embed.ts';
 import { type OtiCliOptions, otiOptionsFrom, runOtiStage } from './stage-runners/oti.ts';
-import { type PhrasesCliOptions, checkPhrasesOptions, phrasesConfig, phrasesReport, phrasesStage } from './stage-runners/phrases.ts';
+import { type PhrasesCliOptions, checkPhrasesOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from './stage-runners/phrases.ts';
 import { phiCliFrom, phiOptionsFrom, runPhiStage } from './stage-runners/phi.ts';
 
 export const STAGES = ['ingest', 'embed', 'concepts', 'phrases', 'oti', 'phi'] as const;
@@ -35,22 +42,31 @@ export interface RunCliOptions extends EmbedCliOptions, ConceptsCliOptions, Phra
 export interface RunResult { runDir: string; stages: Record<string, Record<string, unknown>> }
 
 export async function runPipeline(o: RunCliOptions, log: (line: string) => void): Promise<RunResult> {
-  // every check that can fail on bad input runs before any compute
+  // Every check that can fail on bad input runs here, before the run folder is touched: a bad option
+  // found after hours of OTI, or a run.json left by a source that does not exist, costs the user.
   const until = (o.until ?? (o.phi ? 'phi' : 'oti')) as PipelineStage;
   if (!STAGES.includes(until)) throw new UserError(`--until must be one of ${STAGES.join(', ')}, got '${o.until}'`);
   if (until === 'phi' && !o.phi) throw new UserError('--until phi needs --phi');
   const last = STAGES.indexOf(until);
+  const runs = (stage: PipelineStage): boolean => STAGES.indexOf(stage) <= last;
   const phiCli = { ...phiCliFrom(o as unknown as Record<string, unknown>, 'phi-'), threads: o.threads, cacheDir: o.cacheDir, logJson: o.logJson };
-  const phi = o.phi ? phiOptionsFrom(phiCli) : null;
   const shard = resolveShard({ shardIndex: o.shardIndex, shardCount: o.shardCount });
   const runDir = shardRunDir(resolve(o.out), shard);
-  preprocessMode(o.preprocess);
+  // all stages' options, even those after --until: run.json records them, so a resume must repeat them
+  checkEmbedOptions(o);
+  checkConceptsOptions(o);
   checkPhrasesOptions(o);
   const oti = otiOptionsFrom(o);
-  const vocabulary = conceptsVocabulary(o);
-  const model = await loadModel(resolve(o.model));
+  const phi = o.phi ? phiOptionsFrom(phiCli, 'phi-') : null;
   // phrases cover what OTI and (when trained) phi draw from: SEARLE's top 15 and top 150
   const phrasesTopK = o.phrasesTopK ?? Math.max(oti.topK, phi?.topK ?? 0);
+  checkTopKs(o, { phrases: phrasesTopK, oti: oti.topK, phi: phi?.topK ?? 0 });
+  const vocabulary = conceptsVocabulary(o);
+  const model = await loadModel(resolve(o.model));
+  // the text-side stages share one tokenizer (checked against the model here) and one text encoder
+  const tokenizer = runs('concepts') ? await tokenizerForModel(model) : undefined;
+  const listing = await listImageSource(o.images, { allowOutside: o.allowOutside });
+  const { notes, warnings } = runNotes(o, model.dir, runs, oti, phi);
 
   // the lock is taken only now, after every check: a refused command leaves no lock and no run.json
   const { lock } = openRunManifestLocked(runDir, {
@@ -71,7 +87,11 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     seeds: { oti: oti.seed, phrases: o.phrasesSeed ?? 0, ...(phi ? { phi: phi.seed } : {}) },
     shard,
     runtime: { threads: o.threads ?? null, batchSize: o.batchSize, device: o.device ?? 'cpu', logJson: !!o.logJson },
+    notes,
+    warnings,
   }, !!o.force);
+  for (const line of notes) log(line);
+  for (const line of warnings) log(`warning: ${line}`);
   if (lock.swept.length > 0) log(`run: removed ${lock.swept.length} stale temporary files (${lock.swept.slice(0, 3).join(', ')}${lock.swept.length > 3 ? ', ...' : ''})`);
 
   const stages: RunResult['stages'] = {};
@@ -86,17 +106,15 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     return r;
   };
 
-  const ingest = await timed('ingest', () => ingestStage(o.images, runDir, shard, o), (r) => ({ images: r.plan.images, parts: r.plan.parts, sourceImages: r.plan.sourceImages }));
-  if (ingest) log(`ingest: ${ingest.plan.images} images (shard ${shard.index + 1} of ${shard.count}) in ${ingest.plan.parts} parts`);
+  const ingest = await timed('ingest', () => ingestStage(o.images, runDir, shard, o, listing), (r) => ({ images: r.plan.images, parts: r.plan.parts, sourceImages: r.plan.sourceImages }));
+  if (ingest) log(`ingest: ${ingest.plan.images} images (shard ${shard.index + 1} of ${shard.count}) in ${ingest.plan.parts} parts`
+    + `${listing.skippedFiles?.count ? `; ${skippedFilesText(listing.skippedFiles)}` : ''}`);
   const embed = await timed('embed', () => embedStage(runDir, model, o, 'embed', (l) => log(`embed: ${l}`)), (r) => ({ embedded: r.embedded, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
   if (embed) log(`embed: ${embed.embedded} embedded, ${embed.failed} failed, ${embed.partsSkipped} of ${embed.parts} parts already done`);
 
-  // the text-side stages share one tokenizer and one text encoder; none is made for --until embed
+  // none is made for --until embed
   let shared: { text: TextEncoder; tokenizer: ClipTokenizer } | undefined;
-  if (STAGES.indexOf('concepts') <= last) {
-    const tokenizer = await ClipTokenizer.forModelDir(model.dir);
-    shared = { tokenizer, text: await createTextEncoder(model, { ...sessionOptions(o), tokenizer }) };
-  }
+  if (tokenizer) shared = { tokenizer, text: await createTextEncoder(model, { ...sessionOptions(o), tokenizer }) };
   const concepts = await timed('concepts', () => conceptsStage(runDir, model, shared!.text, vocabulary, o, log), (r) => ({ images: r.images, parts: r.parts, written: r.written, topK: r.topK }));
   if (concepts) log(`concepts: top ${concepts.topK} of ${concepts.vocabulary.size} names for ${concepts.images} images`);
 
@@ -121,4 +139,32 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   await shared?.text.release?.();
   lock.release();
   return { runDir, stages };
+}
+
+/** Top-k consistency: every stage draws from the concepts the concepts stage kept, and phrases cover what OTI and phi draw. */
+function checkTopKs(o: RunCliOptions, k: { phrases: number; oti: number; phi: number }): void {
+  if (o.phrasesTopK !== undefined && !(Number.isInteger(o.phrasesTopK) && o.phrasesTopK > 0)) {
+    throw new UserError(`--phrases-top-k must be a positive integer, got ${o.phrasesTopK}`);
+  }
+  if (k.oti > o.topK) throw new UserError(`--oti-top-k ${k.oti} is more than --top-k ${o.topK}: OTI draws from the concepts the concepts stage keeps`);
+  if (k.phi > o.topK) throw new UserError(`--phi-top-k ${k.phi} is more than --top-k ${o.topK}: phi draws from the concepts the concepts stage keeps`);
+  if (k.phrases > o.topK) throw new UserError(`--phrases-top-k ${k.phrases} is more than --top-k ${o.topK}`);
+  if (k.phrases < Math.max(k.oti, k.phi)) {
+    const [flag, v] = k.oti >= k.phi ? ['--oti-top-k', k.oti] : ['--phi-top-k', k.phi];
+    throw new UserError(`--phrases-top-k ${k.phrases} is less than ${flag} ${v}: concepts drawn for L_gpt would have no phrases`);
+  }
+}
+
+/** What the run chose for the user (notes) and what they should know about its results (warnings). */
+function runNotes(o: RunCliOptions, modelDir: string, runs: (stage: PipelineStage) => boolean, oti: OtiOptions, phi: PhiOptions | null): { notes: string[]; warnings: string[] } {
+  const notes: string[] = [];
+  const warnings: string[] = [];
+  if (!runs('phrases')) return { notes, warnings };
+  const note = swapNote(o);
+  if (note) notes.push(note);
+  const feedsLgpt = (runs('oti') && oti.lambdaGpt > 0) || (phi !== null && phi.lambdaGpt > 0);
+  if (resolvedBackend(o) === 'templates' && feedsLgpt && isRealCheckpoint(modelDir)) {
+    warnings.push(templatePhrasesWarning(o.backend === undefined ? 'no LLM model is configured' : '--backend templates'));
+  }
+  return { notes, warnings };
 }

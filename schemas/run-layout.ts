@@ -36,6 +36,8 @@ export interface IngestPlan {
   parts: number;
   /** hash of this shard's ids and paths in order */
   planHash: string;
+  /** files of a source folder left out because they are not images (whole source, before sharding) */
+  skippedFiles?: { count: number; byExtension: Record<string, number> };
 }
 
 export function planPath(runDir: string): string {

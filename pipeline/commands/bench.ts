@@ -4,7 +4,8 @@ import { cpus } from 'node:os';
 import { benchOti } from '../../stages/oti/bench.ts';
 import { benchEmbed } from '../bench/embed.ts';
 import { benchText } from '../bench/text.ts';
-import { intOption } from '../options.ts';
+import { intOption, positiveIntOption } from '../options.ts';
+import { benchScale, formatFigures } from '../bench/scale.ts';
 
 export function register(program: Command): void {
   const bench = program.command('bench').description('benchmarks (speed is measured here, not in tests)');
@@ -65,5 +66,25 @@ export function register(program: Command): void {
       console.log(`${r.vocabPrompts} vocabulary prompts, ${r.phrases} phrases, threads ${o.threads}, median of ${o.rounds} rounds`);
       console.log(`phrase targets: ${r.phrasePromptsPerS.toFixed(1)} prompts/s`);
       console.log(`${r.vocabPromptsPerS.toFixed(1)} prompts/s`);
+    });
+  bench.command('scale')
+    .description('SEARLE scale on random B/32-dim weights (one layer) and a synthetic run: peak RSS, time and disk of oti and phi')
+    .requiredOption('--out <dir>', 'work folder (model, graph cache, run; the synthetic run is reused while its counts are unchanged)')
+    .option('--images <n>', 'images', positiveIntOption, 10000)
+    .option('--concepts <n>', 'concepts (the first N Open Images names)', positiveIntOption, 20931)
+    .option('--phrases-per-concept <n>', 'phrases per concept', positiveIntOption, 256)
+    .option('--part-size <n>', 'images per part', positiveIntOption, 1000)
+    .option('--oti-top-k <n>', 'concepts per image for OTI', positiveIntOption, 15)
+    .option('--phi-top-k <n>', 'concepts per image for phi (and stored per image)', positiveIntOption, 150)
+    .option('--oti-steps <n>', 'OTI steps', positiveIntOption, 1)
+    .option('--phi-epochs <n>', 'phi epochs', positiveIntOption, 1)
+    .option('--threads <n>', 'ONNX Runtime threads', positiveIntOption, cpus().length)
+    .option('--stages <list>', 'measured stages, comma-separated', 'oti,phi')
+    .action(async (o) => {
+      const opts = { out: o.out, images: o.images, concepts: o.concepts, phrasesPerConcept: o.phrasesPerConcept, partSize: o.partSize,
+        otiTopK: o.otiTopK, phiTopK: o.phiTopK, otiSteps: o.otiSteps, phiEpochs: o.phiEpochs, threads: o.threads,
+        stages: String(o.stages).split(',').map((s: string) => s.trim()).filter(Boolean) };
+      const figures = await benchScale(opts, (l) => process.stderr.write(`${l}\n`));
+      console.log(formatFigures(opts, figures));
     });
 }

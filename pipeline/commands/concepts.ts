@@ -41,8 +41,10 @@ export function register(program: Command): void {
       // Loaded here, not at the top: onnxruntime-node is heavy and other commands should not pay for it.
       const { loadClipModel } = await import('../../clip/weights.ts');
       const { createTextEncoder } = await import('../../clip/text-encoder.ts');
+      const { tokenizerForModel } = await import('../../clip/tokenizer-fit.ts');
       const model = await loadClipModel(resolve(opts.model));
-      const textEncoder = await createTextEncoder(model, { threads, device: opts.device, cacheDir });
+      const tokenizer = await tokenizerForModel(model); // a model the tokenizer does not fit is refused here
+      const textEncoder = await createTextEncoder(model, { threads, device: opts.device, cacheDir, tokenizer });
       const { lock } = underLock(resolve(opts.out), 'concepts', () => undefined); // one writer of the output folder
       const result = await runConcepts({
         featuresDir: resolve(opts.features), outDir: resolve(opts.out), textEncoder, modelHash: model.hash,

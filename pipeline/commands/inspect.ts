@@ -28,6 +28,17 @@ export interface InspectReport {
   timings: { stages: Record<string, number>; phases: Record<string, Record<string, number>> };
   /** parts checked ('size': marker and file size; 'full': content hash, Arrow stream and rows too) and those that failed */
   integrity: { level: 'size' | 'full'; checked: number; bad: { path: string; reason: string }[] };
+  /** files of the source left out as not images (from the ingest plan), by extension */
+  skippedFiles: { count: number; byExtension: Record<string, number> };
+  /** run.json's warnings and notes (deduplicated over shards) */
+  warnings: string[];
+  notes: string[];
+}
+
+/** '1 file skipped as not an image (.txt 1)'. */
+export function skippedFilesText(s: { count: number; byExtension: Record<string, number> }): string {
+  const exts = Object.entries(s.byExtension).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([e, n]) => `${e} ${n}`);
+  return `${s.count} ${s.count === 1 ? 'file' : 'files'} skipped as not an image (${exts.join(', ')})`;
 }
 
 /** Nearest-rank quantiles of the finite values. */
@@ -52,6 +63,7 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
   const report: InspectReport = {
     runs: runDirs.length, shardCount: 0, images: { source: 0, planned: 0 }, parts: {},
     failures: { total: 0, byCode: {}, byStage: {}, examples: [] }, tokens: null, timings: { stages: {}, phases: {} },
+    skippedFiles: { count: 0, byExtension: {} }, warnings: [], notes: [],
     integrity: { level: verify, checked: 0, bad: [] },
   };
   const sound = (stageDirPath: string, kind: string, p: number): boolean => {
@@ -80,7 +92,12 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
       report.shardCount = plan.shard.count;
       report.images.source = plan.sourceImages;
       report.images.planned += plan.images;
+      // the plan counts the whole source, so every shard holds the same figures: take them once
+      if (plan.skippedFiles && report.skippedFiles.count === 0) report.skippedFiles = plan.skippedFiles;
     }
+    const manifest = readRunManifest(runDir);
+    for (const w of manifest?.warnings ?? []) if (!report.warnings.includes(w)) report.warnings.push(w);
+    for (const n of manifest?.notes ?? []) if (!report.notes.includes(n)) report.notes.push(n);
     for (const [stage, rec] of Object.entries(readRunManifest(runDir)?.stages ?? {})) {
       if (rec.seconds !== undefined) add(report.timings.stages, stage, rec.seconds);
     }
@@ -136,6 +153,9 @@ const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(
 export function formatReport(r: InspectReport): string {
   const lines: string[] = [];
   lines.push(`runs: ${r.runs} (shard count ${r.shardCount}); images: ${r.images.planned} planned of ${r.images.source} in the source`);
+  if (r.skippedFiles.count > 0) lines.push(`source: ${skippedFilesText(r.skippedFiles)}`);
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  for (const n of r.notes) lines.push(`note: ${n}`);
   lines.push('parts:');
   for (const [k, e] of Object.entries(r.parts)) lines.push(`  ${k.padEnd(20)} ${e.done}/${e.planned} parts, ${e.rows} rows`);
   lines.push(`failures: ${r.failures.total}`);

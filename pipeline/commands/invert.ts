@@ -1,25 +1,34 @@
-/** `starword invert --phi FILE --images DIR|--features DIR --out DIR`: image → pseudo-token with phi, as tokens parts. */
+/**
+ * `starword invert --phi FILE | --pic2word FILE | --mapper phi|pic2word --mapper-file FILE
+ * --images DIR|--features DIR --out DIR`: image → pseudo-token with phi or Pic2Word's f_M, as tokens parts.
+ */
 import { underLock } from '../run-manifest.ts';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { preprocessOptions } from '../../clip/preprocess.ts';
 import { listImageDir } from '../../stages/ingest/list-dir.ts';
-import { type InvertSummary, PhiPredictor, invertFeatures, invertImages } from '../../stages/phi/invert.ts';
+import { type InvertSummary, PhiPredictor, type TokenMapper, invertFeatures, invertImages } from '../../stages/phi/invert.ts';
+import { Pic2WordPredictor } from '../../stages/pic2word/predictor.ts';
 import { UserError } from '../../util/errors.ts';
 import { loadModel, sessionOptions } from '../model-loading.ts';
+import { resolvePhiArg } from '../phi-file.ts';
 import { positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
 
 interface InvertCliOptions {
-  phi: string; model?: string; images?: string; features?: string; out: string;
+  phi?: string; checkpoint?: string; pic2word?: string; mapper?: string; mapperFile?: string; model?: string; images?: string; features?: string; out: string;
   partSize: number; batch: number; threads?: number; cacheDir?: string; logJson?: boolean;
 }
 
 export function register(program: Command): void {
   program.command('invert')
-    .description('invert images (or their features) with a trained phi: tokens parts that oti --init-from and retrieval read')
-    .requiredOption('--phi <file>', 'phi export: .onnx (with its .onnx.data) or SEARLE-layout .safetensors')
+    .description('invert images (or their features) with a trained phi or Pic2Word f_M: tokens parts that oti --init-from and retrieval read')
+    .option('--phi <path>', 'phi export: .onnx (with its .onnx.data), SEARLE-layout .safetensors, or a phi output folder')
+    .option('--checkpoint <which>', 'with a phi folder: best | last | an epoch (default: best when validated on CIRR, else last)')
+    .option('--pic2word <file>', 'Pic2Word f_M export: .onnx (with its .onnx.data) or IM2TEXT-layout .safetensors')
+    .option('--mapper <name>', 'phi | pic2word: which network --mapper-file holds')
+    .option('--mapper-file <file>', 'the network file of --mapper')
     .option('--model <dir>', 'Hugging Face CLIP folder (needed with --images)')
     .option('--images <dir>', 'folder of images (recursive)')
     .option('--features <path>', 'folder of features parts (e.g. <run>/embed) or one features .arrow file')
@@ -32,10 +41,12 @@ export function register(program: Command): void {
     .action(async (o: InvertCliOptions) => {
       if (!!o.images === !!o.features) throw new UserError('give exactly one of --images and --features');
       const sess = sessionOptions(o);
-      const phiPath = resolve(o.phi);
-      const phi = await PhiPredictor.open(phiPath, sess);
+      const { kind, path } = mapperChoice(o);
+      const phiPath = kind === 'phi' ? await resolvePhiArg(resolve(path), o.checkpoint, (l) => process.stderr.write(`${l}\n`)) : resolve(path);
+      const phi: TokenMapper = kind === 'phi' ? await PhiPredictor.open(phiPath, sess)
+        : await Pic2WordPredictor.open(phiPath, { ...sess, flag: o.pic2word ? '--pic2word' : '--mapper-file' });
       const out = resolve(o.out);
-      const metadata = { 'starword.source': 'phi', 'starword.phi': phiPath };
+      const metadata = { 'starword.source': kind, [`starword.${kind}`]: phiPath };
       const progress = createProgress('invert', { logJson: o.logJson });
       // one writer of the output folder, taken once the inputs have checked out
       const locked = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -46,10 +57,10 @@ export function register(program: Command): void {
       if (o.features) {
         s = await locked(() => invertFeatures(resolve(o.features!), out, phi, metadata, progress));
       } else {
-        if (!o.model) throw new UserError('--images needs --model (the CLIP folder whose vision tower phi was trained on)');
+        if (!o.model) throw new UserError(`--images needs --model (the CLIP folder whose vision tower ${kind} was trained on)`);
         const model = await loadModel(resolve(o.model));
         if (model.config.text.width !== phi.outputDim) {
-          throw new UserError(`phi predicts ${phi.outputDim}-d tokens, the model's token width is ${model.config.text.width}: another model`);
+          throw new UserError(`${kind} predicts ${phi.outputDim}-d tokens, the model's token width is ${model.config.text.width}: another model`);
         }
         const root = resolve(o.images!);
         const { images } = await listImageDir(root);
@@ -61,4 +72,15 @@ export function register(program: Command): void {
       console.log(`invert: ${s.images} images now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `
         + `${s.seconds.toFixed(1)} s; tokens in ${out}`);
     });
+}
+
+/** The mapping network the flags name: exactly one of --phi, --pic2word, --mapper with --mapper-file. */
+function mapperChoice(o: InvertCliOptions): { kind: 'phi' | 'pic2word'; path: string } {
+  const given = [o.phi, o.pic2word, o.mapper ?? o.mapperFile].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new UserError('give exactly one of --phi FILE, --pic2word FILE, or --mapper phi|pic2word with --mapper-file FILE');
+  if (o.phi) return { kind: 'phi', path: o.phi };
+  if (o.pic2word) return { kind: 'pic2word', path: o.pic2word };
+  if (o.mapper !== 'phi' && o.mapper !== 'pic2word') throw new UserError(`--mapper must be phi or pic2word, got '${o.mapper ?? ''}'`);
+  if (!o.mapperFile) throw new UserError(`--mapper ${o.mapper} needs --mapper-file FILE`);
+  return { kind: o.mapper, path: o.mapperFile };
 }

@@ -1,9 +1,11 @@
 /** `starword oti --run DIR --model DIR`: the OTI stage alone on a run folder (resumable). */
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadModel } from '../model-loading.ts';
+import { recordRunWarning, templatePartsWarning } from '../run-warnings.ts';
+import { checkTopKAgainstRun } from '../option-checks.ts';
+import { guardStageRun, readRunManifest } from '../run-manifest.ts';
 import { positiveIntOption } from '../options.ts';
-import { guardStageRun } from '../run-manifest.ts';
 import { type OtiCliOptions, addOtiOptions, otiOptionsFrom, runOtiStage } from '../stage-runners/oti.ts';
 
 export function register(program: Command): void {
@@ -17,10 +19,16 @@ export function register(program: Command): void {
     .option('--force', 'accept options or a model other than the run recorded: the parts made otherwise are redone')
     .option('--log-json', 'progress as JSON lines on stderr', false);
   addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string; force?: boolean }) => {
-    const options = otiOptionsFrom(o);
+    const options = otiOptionsFrom(o); // every option checked, before the model is loaded
+    checkTopKAgainstRun(readRunManifest(resolve(o.run))?.config, o.otiTopK, '--oti-top-k');
     const model = await loadModel(resolve(o.model));
     // the same guard as `run`: one writer, and no silent change of options or model
     const lock = guardStageRun(resolve(o.run), 'oti', options, model.hash, !!o.force);
+    const warning = templatePartsWarning(resolve(o.phrasesDir ?? join(o.run, 'phrases')), model.dir, o.lambdaGpt);
+    if (warning) {
+      process.stderr.write(`warning: ${warning}\n`);
+      recordRunWarning(resolve(o.run), warning);
+    }
     const s = await runOtiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
     lock.release();
     console.log(`oti: ${s.images} images inverted now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `

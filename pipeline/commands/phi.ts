@@ -1,9 +1,11 @@
 /** `starword phi --run DIR --model DIR`: train SEARLE's phi on a run folder's OTI tokens (resumable), export it. */
 import type { Command } from 'commander';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { loadModel } from '../model-loading.ts';
+import { recordRunWarning, templatePartsWarning } from '../run-warnings.ts';
+import { checkTopKAgainstRun } from '../option-checks.ts';
+import { guardStageRun, readRunManifest, underLock } from '../run-manifest.ts';
 import { positiveIntOption } from '../options.ts';
-import { guardStageRun, underLock } from '../run-manifest.ts';
 import { type PhiCliOptions, addPhiOptions, phiOptionsFrom, runPhiStage } from '../stage-runners/phi.ts';
 
 function isInside(path: string, dir: string): boolean {
@@ -23,11 +25,17 @@ export function register(program: Command): void {
     .option('--force', 'accept options or a model other than the run recorded')
     .option('--log-json', 'progress as JSON lines on stderr', false);
   addPhiOptions(cmd).action(async (o: PhiCliOptions & { run: string; model: string; force?: boolean }) => {
-    const options = phiOptionsFrom(o);
+    const options = phiOptionsFrom(o); // every option checked, before the model is loaded
+    checkTopKAgainstRun(readRunManifest(resolve(o.run))?.config, o.topK, '--top-k');
     const model = await loadModel(resolve(o.model));
     // the same guard as `run`; an --out elsewhere gets its own lock
     const lock = guardStageRun(resolve(o.run), 'phi', options, model.hash, !!o.force);
     const outLock = o.out && !isInside(resolve(o.out), resolve(o.run)) ? underLock(resolve(o.out), 'phi', () => undefined).lock : null;
+    const warning = templatePartsWarning(resolve(o.phrasesDir ?? join(o.run, 'phrases')), model.dir, o.lambdaGpt);
+    if (warning) {
+      process.stderr.write(`warning: ${warning}\n`);
+      recordRunWarning(resolve(o.run), warning);
+    }
     const s = await runPhiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
     outLock?.release();
     lock.release();
@@ -36,6 +44,7 @@ export function register(program: Command): void {
     console.log(`phi: ${s.train} train / ${s.val} held-out images, ${s.epochsRunNow} epochs run now`
       + `${s.resumedFrom !== null ? ` (resumed after epoch ${s.resumedFrom})` : ''}, epoch ${last?.epoch ?? 0}: `
       + `held-out L_distil ${f(last?.valDistil)}, L_gpt ${f(last?.valGpt)}, cosine ${f(last?.valCosine)}; `
+      + `${s.best ? `best CIRR val epoch ${s.best.epoch} (R@5 ${f(s.best.cirrR5)}, Rsubset@1 ${f(s.best.cirrRs1)}); ` : ''}`
       + `${s.files.onnx}, ${s.files.safetensors}`);
   });
 }

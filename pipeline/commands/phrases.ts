@@ -9,10 +9,10 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { loadConcepts } from '../../stages/phrases/concept-source.ts';
-import { scrub } from '../../stages/phrases/secrets.ts';
+import { scrub } from '../../util/llm/secrets.ts';
 import { underLock } from '../run-manifest.ts';
 import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
-import { type PhrasesCliOptions, addPhrasesOptions, checkPhrasesOptions, phrasesReport, phrasesStage } from '../stage-runners/phrases.ts';
+import { type PhrasesCliOptions, addPhrasesOptions, checkPhrasesOptions, phrasesReport, phrasesStage, swapNote } from '../stage-runners/phrases.ts';
 
 interface Options extends PhrasesCliOptions {
   seed?: number; concepts: string; out: string; topK: number; model?: string; threads?: number; device: Device; cacheDir?: string;
@@ -31,27 +31,31 @@ export function register(program: Command): void {
     .option('--cache-dir <dir>', 'cache root for ONNX graphs (default: $STARWORD_CACHE_DIR or ~/.cache/starword)');
   addPhrasesOptions(cmd, 'seed').action(async (opts: Options) => {
     const log = (line: string): void => { process.stderr.write(`${scrub(line)}\n`); };
-    checkPhrasesOptions(opts);
     opts.phrasesSeed = opts.seed;
+    checkPhrasesOptions(opts, 'seed');
     const device = opts.device;
     const concepts = loadConcepts(resolve(opts.concepts), opts.topK);
     log(`phrases: ${concepts.length} concepts from ${opts.concepts}`);
 
     const modelDir = opts.model === undefined ? undefined : resolve(opts.model);
     const { ClipTokenizer } = await import('../../clip/tokenizer.ts');
-    const tokenizer = modelDir ? await ClipTokenizer.forModelDir(modelDir) : ClipTokenizer.default();
+    let tokenizer = ClipTokenizer.default();
     let textEncoder: TextEncoder | undefined;
     let textEncoderId: string | undefined;
     if (modelDir) {
       // Loaded only when asked for: onnxruntime-node is heavy and most phrase runs are LLM-bound.
       const { loadClipModel } = await import('../../clip/weights.ts');
       const { createTextEncoder } = await import('../../clip/text-encoder.ts');
+      const { tokenizerForModel } = await import('../../clip/tokenizer-fit.ts');
       const model = await loadClipModel(modelDir);
+      tokenizer = await tokenizerForModel(model);
       textEncoder = await createTextEncoder(model, {
         threads: opts.threads, device, cacheDir: opts.cacheDir === undefined ? undefined : resolve(opts.cacheDir), tokenizer,
       });
       textEncoderId = model.hash;
     }
+    const note = swapNote(opts);
+    if (note) log(note);
     const { lock } = underLock(resolve(opts.out), 'phrases', () => undefined); // one writer of the output folder
     const r = await phrasesStage(concepts, resolve(opts.out), opts, {
       countTokens: (text) => tokenizer.encode(text).length + 2, textEncoder, textEncoderId, log,

@@ -1,6 +1,6 @@
 /**
  * `starword retrieve --model DIR --index DIR --reference IMAGE|ID --caption TEXT [--tokens PATH | --phi FILE]
- * [--method searle|image|text|sum] [--top-k 50]`: one composed query against a gallery index; prints
+ * [--method searle|image|text|sum|pic2word] [--pic2word FILE] [--top-k 50]`: one composed query against a gallery index; prints
  * JSON lines {id, score, rank}, best first. The reference is an image file (encoded here) or an id of
  * the index; when it is in the index it is left out of its own ranking.
  * Also holds the model/token loading that `evaluate` shares.
@@ -13,7 +13,7 @@ import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../c
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { type ClipModel, loadClipModel } from '../../clip/weights.ts';
-import { type Method, composeQueries, isMethod, METHODS, methodNeeds } from '../../stages/retrieve/compose.ts';
+import { COMPOSE_METHODS, type ComposeMethod, type Method, composeQueries, isComposeMethod, isMethod, METHODS, methodNeeds } from '../../stages/retrieve/compose.ts';
 import { PartsGallery, collectRows, galleryIds } from '../../stages/retrieve/gallery.ts';
 import { IdResolver } from '../../stages/retrieve/id-resolver.ts';
 import { rankGallery } from '../../stages/retrieve/rank.ts';
@@ -21,6 +21,8 @@ import { type TokenProvider, locateParts, partsTokenProvider, phiTokenProvider }
 import { PhiPredictor } from '../../stages/phi/invert.ts';
 import { UserError } from '../../util/errors.ts';
 import { writeJsonLine } from '../jsonl.ts';
+import { resolvePhiArg } from '../phi-file.ts';
+import { pic2wordTokenProvider } from '../pic2word-tokens.ts';
 import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 
 export interface ModelFlags { model?: string; threads?: number; device: Device; cacheDir?: string }
@@ -40,7 +42,10 @@ export async function tokenProviderFrom(flags: { tokens?: string; phi?: string; 
   if (flags.tokens && flags.phi) throw new UserError('give --tokens or --phi, not both');
   if (flags.tokens) return partsTokenProvider(flags.tokens);
   // phi as `starword phi` exports it: .onnx, or .safetensors in SEARLE's layout
-  if (flags.phi) return phiTokenProvider(await PhiPredictor.open(flags.phi, { threads: flags.threads, device: flags.device, cacheDir: flags.cacheDir }));
+  if (flags.phi) {
+    const path = await resolvePhiArg(flags.phi, undefined, (l) => process.stderr.write(`${l}\n`));
+    return phiTokenProvider(await PhiPredictor.open(path, { threads: flags.threads, device: flags.device, cacheDir: flags.cacheDir }));
+  }
   return undefined;
 }
 
@@ -58,12 +63,16 @@ export async function openEncoders(flags: ModelFlags, need: { text: boolean; ima
 }
 
 interface Options extends ModelFlags {
-  index: string; reference: string; caption: string[]; tokens?: string; phi?: string; method: string; topK: number;
+  index: string; reference: string; caption: string[]; tokens?: string; phi?: string; pic2word?: string; method?: string; topK: number;
   preprocess: string; blockRows: number;
 }
 
 export async function runRetrieve(opts: Options, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  const method = parseMethod(opts.method);
+  // --pic2word alone picks its method, as --phi does searle's
+  const name = opts.method ?? (opts.pic2word ? 'pic2word' : 'searle');
+  if (!isComposeMethod(name)) throw new UserError(`--method must be one of ${COMPOSE_METHODS.join(', ')}, got '${name}'`);
+  const method: ComposeMethod = name;
+  if (opts.pic2word && method !== 'pic2word') throw new UserError(`--pic2word is for --method pic2word, not ${method}`);
   const needs = methodNeeds(method);
   const gallery = openIndex(opts.index);
   const resolver = new IdResolver(await galleryIds(gallery, opts.blockRows));
@@ -71,8 +80,12 @@ export async function runRetrieve(opts: Options, out: NodeJS.WritableStream = pr
   // The reference's gallery id: the id given, or the file's id by name (an image that is also indexed).
   const refId = resolver.resolve(opts.reference) ?? (isFile ? resolver.resolve(basename(opts.reference)) : undefined);
   if (!isFile && refId === undefined) throw new UserError(`--reference ${opts.reference}: neither an image file nor an id of the index`);
-  const tokens = needs.token ? await tokenProviderFrom(opts) : undefined;
-  if (needs.token && !tokens) throw new UserError("method 'searle' needs --tokens or --phi");
+  // pic2word's tokens: f_M from --pic2word, or tokens parts that `invert --pic2word` wrote (--tokens)
+  const tokens = !needs.token ? undefined : method === 'pic2word'
+    ? await pic2wordTokenProvider({ ...opts, pic2word: opts.pic2word, pic2wordTokens: opts.tokens })
+    : await tokenProviderFrom(opts);
+  if (needs.token && !tokens) throw new UserError(method === 'pic2word' ? "method 'pic2word' needs --pic2word or --tokens" : "method 'searle' needs --tokens or --phi");
+  if (method === 'pic2word' && opts.phi) throw new UserError('--phi is for --method searle; method pic2word takes --pic2word or --tokens');
 
   // Raw image features of the reference: from the file, or from the index.
   let feature: Float32Array | undefined;
@@ -92,7 +105,7 @@ export async function runRetrieve(opts: Options, out: NodeJS.WritableStream = pr
     const key = refId ?? opts.reference;
     const map = await tokens.tokens([key], new Map(feature ? [[key, feature]] : []));
     token = map.get(key);
-    if (!token) throw new UserError(`no pseudo-token for the reference '${key}' in ${opts.tokens ?? opts.phi}`);
+    if (!token) throw new UserError(`no pseudo-token for the reference '${key}' in ${opts.tokens ?? opts.phi ?? opts.pic2word}`);
   }
   const captions = opts.caption;
   if (captions.length < 1 || captions.length > 2) throw new UserError('--caption: give one caption (or two, FashionIQ style)');
@@ -124,7 +137,8 @@ export function register(program: Command): void {
     .requiredOption('--caption <text>', 'relative caption (repeat for FashionIQ-style two captions)', collect)
     .option('--tokens <path>', 'OTI tokens: a run folder, its oti/ folder, or a tokens .arrow file')
     .option('--phi <file>', 'phi exported as ONNX: predicts the reference token from its image features')
-    .option('--method <name>', METHODS.join(' | '), 'searle')
+    .option('--pic2word <file>', 'Pic2Word\'s f_M (.onnx or .safetensors from `starword pic2word`), for --method pic2word')
+    .option('--method <name>', `${COMPOSE_METHODS.join(' | ')} (default: searle; pic2word with --pic2word)`)
     .option('--top-k <n>', 'results to print', positiveIntOption, 50)
     .option('--preprocess <mode>', 'for a reference image file: targetpad (SEARLE) | plain', 'targetpad');
   addModelOptions(cmd).action(async (opts: Options) => runRetrieve(opts));

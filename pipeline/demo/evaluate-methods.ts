@@ -7,8 +7,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadCirco } from '../../stages/evaluate/circo.ts';
 import { RankingsCollector } from '../../stages/evaluate/rankings.ts';
-import { formatTable } from '../../stages/evaluate/report.ts';
 import { type EvaluationReport, type TokenSource, evaluate } from '../../stages/evaluate/run.ts';
+import { buildTable, formatTableText } from '../../stages/evaluate/table.ts';
 import type { Method } from '../../stages/retrieve/compose.ts';
 import { openEncoders, openIndex, tokenProviderFrom } from '../commands/retrieve.ts';
 
@@ -38,8 +38,8 @@ export async function evaluateDemo(o: { annotations: string; index: string; mode
     await enc.text?.release?.();
   }
   await mkdir(o.out, { recursive: true });
-  // the text table names each column by its label (searle-oti and searle are both the searle method)
-  const table = formatTable(reports.map((r) => ({ ...r, method: r.label as Method })));
+  // the rows are named by label (searle-oti and searle are both the searle method)
+  const table = formatTableText(buildTable(ann.dataset, ann.split, true, reports.map((r) => ({ method: r.label, report: r }))));
   await writeFile(join(o.out, 'methods.json'), `${JSON.stringify(reports, null, 2)}\n`);
   await writeFile(join(o.out, 'methods.txt'), table);
   await rankings.write(join(o.out, 'rankings.jsonl'));

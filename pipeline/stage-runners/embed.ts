@@ -1,13 +1,15 @@
 /** Ingest + embed as `run` and `index` drive them. */
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import type { ClipModel } from '../../clip/weights.ts';
 import { type EmbedSummary, runEmbed } from '../../stages/embed/index.ts';
-import { type IngestSummary, runIngest } from '../../stages/ingest/index.ts';
+import { type IngestSummary, type SourceListing, runIngest } from '../../stages/ingest/index.ts';
 import { UserError } from '../../util/errors.ts';
 import { hashJson } from '../../util/hash.ts';
 import { sessionOptions } from '../model-loading.ts';
+import { checkOptions, kebabFlag, rule } from '../option-checks.ts';
 import { positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
 
@@ -24,13 +26,23 @@ export function addEmbedOptions(cmd: Command): Command {
     .option('--allow-outside', 'let manifest paths leave the manifest\'s folder');
 }
 
+/** Ingest's and embed's option rules. */
+export const embedOptionsSchema = z.object({
+  partSize: rule.positiveInt(), batchSize: rule.positiveInt(), preprocess: rule.oneOf(['targetpad', 'plain']),
+});
+
+export function checkEmbedOptions(o: EmbedCliOptions): void {
+  checkOptions(embedOptionsSchema, o, kebabFlag());
+}
+
 export function preprocessMode(value: string): PreprocessMode {
   if (value !== 'targetpad' && value !== 'plain') throw new UserError(`--preprocess must be targetpad or plain, got '${value}'`);
   return value;
 }
 
-export async function ingestStage(source: string, runDir: string, shard: { index: number; count: number }, o: EmbedCliOptions): Promise<IngestSummary> {
-  return runIngest({ source, runDir, shard, partSize: o.partSize, allowOutside: o.allowOutside, force: o.force });
+export async function ingestStage(source: string, runDir: string, shard: { index: number; count: number }, o: EmbedCliOptions,
+  listing?: SourceListing): Promise<IngestSummary> {
+  return runIngest({ source, runDir, shard, partSize: o.partSize, allowOutside: o.allowOutside, force: o.force, listing });
 }
 
 export async function embedStage(runDir: string, model: ClipModel, o: EmbedCliOptions, label = 'embed',

@@ -1,11 +1,14 @@
 /** The OTI stage as the CLI and `starword run` drive it: options, model, phrase pool, progress. */
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { ClipModel } from '../../clip/weights.ts';
+import { DEFAULT_PREFIX_CACHE_BYTES } from '../../clip/prefix-cache.ts';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { fillTemplate, loadTemplates } from '../../clip/templates.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import type { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
 import { partSetIdentity } from '../../schemas/part-io.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
@@ -15,15 +18,15 @@ import { SEARLE_OTI, type OtiOptions } from '../../stages/oti/options.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { PhrasePool } from '../../stages/oti/phrase-pool.ts';
 import { type OtiSummary, runOti } from '../../stages/oti/run-oti.ts';
-import { UserError } from '../../util/errors.ts';
 import { sessionOptions } from '../model-loading.ts';
+import { type CrossCheck, checkOptions, kebabFlag, rule } from '../option-checks.ts';
 import { floatOption, intOption, positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
 
 export interface OtiCliOptions {
   otiSteps: number; otiBatch: number; lr: number; weightDecay: number; emaDecay: number;
   lambdaCos: number; lambdaGpt: number; initStd: number; otiTopK: number; seed: number;
-  initFrom?: string; phrasesDir?: string; threads?: number; cacheDir?: string; logJson?: boolean;
+  initFrom?: string; phrasesDir?: string; prefixCacheMb?: number; threads?: number; cacheDir?: string; logJson?: boolean;
 }
 
 /** Adds the OTI options (SEARLE's defaults) to a command. */
@@ -40,12 +43,28 @@ export function addOtiOptions(cmd: Command): Command {
     .option('--init-std <x>', 'std of the random initial v*', floatOption, d.initStd)
     .option('--oti-top-k <n>', 'concepts per image whose phrases feed L_gpt', positiveIntOption, d.topK)
     .option('--seed <n>', 'seed of v* and of the template/phrase draws', intOption, d.seed)
-    .option('--init-from <path>', 'warm start: a tokens Arrow file or folder (earlier OTI run, or phi invert)');
+    .option('--init-from <path>', 'warm start: a tokens Arrow file or folder (earlier OTI run, or phi invert)')
+    .option('--prefix-cache-mb <n>', 'bound of the prefix cache (keys/values before `$`) in MiB', floatOption, DEFAULT_PREFIX_CACHE_BYTES / 2 ** 20);
+}
+
+/** OTI's option rules, shared by `starword oti` and `starword run`. */
+export const otiOptionsSchema = z.object({
+  otiSteps: rule.positiveInt(), otiBatch: rule.positiveInt(), lr: rule.positive(), weightDecay: rule.nonNegative(),
+  emaDecay: rule.fraction(), lambdaCos: rule.nonNegative(), lambdaGpt: rule.nonNegative(), initStd: rule.nonNegative(),
+  otiTopK: rule.positiveInt(), seed: rule.int(), prefixCacheMb: rule.nonNegative().optional(),
+});
+
+const otiCross: CrossCheck<OtiCliOptions>[] = [
+  (o) => (o.lambdaCos + o.lambdaGpt > 0 ? null : { key: 'lambdaGpt', message: 'and --lambda-cos are both 0: nothing to optimise' }),
+];
+
+/** Checks every OTI option (ranges included); throws a one-line UserError naming the flag. */
+export function checkOtiOptions(o: OtiCliOptions): void {
+  checkOptions(otiOptionsSchema, o, kebabFlag(), otiCross);
 }
 
 export function otiOptionsFrom(o: OtiCliOptions): OtiOptions {
-  if (o.lambdaCos < 0 || o.lambdaGpt < 0 || o.lambdaCos + o.lambdaGpt <= 0) throw new UserError('--lambda-cos and --lambda-gpt must be ≥ 0 and not both 0');
-  if (!(o.emaDecay >= 0 && o.emaDecay <= 1)) throw new UserError('--ema-decay must be in [0, 1]');
+  checkOtiOptions(o);
   return {
     steps: o.otiSteps, batchSize: o.otiBatch,
     adamw: { ...SEARLE_OTI.adamw, lr: o.lr, weightDecay: o.weightDecay },
@@ -63,13 +82,13 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
   shared?: { text: TextEncoder; tokenizer: ClipTokenizer }): Promise<OtiSummary> {
   const options = otiOptionsFrom(o);
   const sess = sessionOptions(o);
-  const tokenizer = shared?.tokenizer ?? await ClipTokenizer.forModelDir(model.dir);
-  const session = await OtiSession.create(model, sess);
+  const tokenizer = shared?.tokenizer ?? await tokenizerForModel(model);
+  const session = await OtiSession.create(model, { ...sess, prefixCacheBytes: o.prefixCacheMb === undefined ? undefined : Math.floor(o.prefixCacheMb * 2 ** 20) });
   // a text encoder only if some phrases lack their target features (made without a model)
   const own: { text: Promise<TextEncoder> | null } = { text: null };
   const text = () => (shared ? Promise.resolve(shared.text) : (own.text ??= createTextEncoder(model, { ...sess, tokenizer })));
   const phrasesDir = resolve(o.phrasesDir ?? stageDir(runDir, 'phrases'));
-  const pool = PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim);
+  const pool = await PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim, log);
   log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
   const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
   if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);
@@ -84,6 +103,7 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
       },
     });
   } finally {
+    pool.close();
     await session.release();
     if (own.text) await (await own.text).release?.();
   }

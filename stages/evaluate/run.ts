@@ -8,16 +8,16 @@
  * (FashionIQ category) against its own gallery, reference excluded; score.
  *
  * Rules, stated once:
- * - the reference is excluded from its own ranking (CIRR's rule; SEARLE's CIRCO and FashionIQ code
- *   keeps it, `excludeReference: false` reproduces that), except when the reference is itself one of
- *   the query's ground truths, which exclusion would make unreachable;
+ * - the reference is excluded from its own ranking on CIRR and kept on CIRCO and FashionIQ, as SEARLE's
+ *   validate.py does (`excludeReference` overrides the per-benchmark default); an excluded reference
+ *   that is itself one of the query's ground truths stays, as exclusion would make it unreachable;
  * - a target missing from the (group's) gallery is a miss for every metric, and listed;
  * - a query whose reference has no token / feature cannot be formed: a miss, and listed;
  * - ties rank in gallery order (a stable sort).
  */
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
-import { type Method, composeQueries, methodNeeds } from '../retrieve/compose.ts';
+import { type ComposeMethod, composeQueries, encodeTextSets, methodNeeds } from '../retrieve/compose.ts';
 import { FilteredGallery, type GallerySource, collectRows, galleryIds } from '../retrieve/gallery.ts';
 import { IdResolver } from '../retrieve/id-resolver.ts';
 import { rankGallery } from '../retrieve/rank.ts';
@@ -35,9 +35,10 @@ export interface TokenSource {
 }
 
 export interface EvaluateOptions {
-  method: Method;
+  method: ComposeMethod;
   text?: TextEncoder;
   tokens?: TokenSource;
+  /** default: per benchmark, as SEARLE's validate.py (referenceExcludedByDefault) */
   excludeReference?: boolean;
   /** ranking depth (default 50, the largest k of the benchmarks) */
   k?: number;
@@ -45,6 +46,15 @@ export interface EvaluateOptions {
   /** texts per encoder call */
   textBatch?: number;
   log?: (line: string) => void;
+  /** the method's name in the report (default: `method`), e.g. searle-oti, pic2word, captioning */
+  label?: string;
+  /**
+   * Query texts written elsewhere (captioning, CIReVL): query id → texts whose normalised text features
+   * are averaged into the query. Replaces `method`'s composition; a query without an entry is a miss.
+   */
+  queryTexts?: ReadonlyMap<string, readonly string[]>;
+  /** query id → why it has no texts (one line each), copied into the report */
+  queryFailures?: Readonly<Record<string, string>>;
   /** called with each query's outcome, its scored top-k and its reference's gallery id (for per-query rankings files) */
   onRanked?: (outcome: QueryOutcome, hits: { id: string; score: number }[], reference: string | undefined) => void;
 }
@@ -52,7 +62,8 @@ export interface EvaluateOptions {
 export interface EvaluationReport {
   dataset: string;
   split: string;
-  method: Method;
+  /** the method as the table names it (image, text, sum, searle-oti, searle, pic2word, captioning, cirevl) */
+  method: string;
   queries: number;
   /** gallery size per group ('' = the single gallery) */
   gallery: Record<string, number>;
@@ -63,10 +74,24 @@ export interface EvaluationReport {
   missingTargets: string[];
   /** query ids that could not be formed (no reference token / feature; counted as misses) */
   unanswerable: string[];
+  /** query id → why it could not be formed, where a method knows (a failed caption or recomposition) */
+  failures?: Record<string, string>;
   /** annotation image names of a split's gallery list that the index lacks */
   missingGalleryImages: number;
   sources: string[];
   seconds: { features: number; rank: number; total: number };
+}
+
+/** A test split (CIRR test1, CIRCO test) carries no ground truth: its metrics come from the benchmark's server. */
+export function refuseTestSplit(ann: Annotations): void {
+  if (ann.queries.length > 0 && ann.queries.every((q) => q.targets.length === 0)) {
+    throw new UserError(`${ann.split} has no public ground truth; use \`starword submission\``);
+  }
+}
+
+/** SEARLE's validate.py removes the reference from the ranking for CIRR only. */
+export function referenceExcludedByDefault(dataset: string): boolean {
+  return dataset === 'cirr';
 }
 
 export function metricsFor(dataset: string, outcomes: QueryOutcome[]): MetricResult {
@@ -79,13 +104,11 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
   const k = opts.k ?? 50;
-  const excludeReference = opts.excludeReference ?? true;
-  const needs = methodNeeds(opts.method);
+  const excludeReference = opts.excludeReference ?? referenceExcludedByDefault(ann.dataset);
+  const needs = opts.queryTexts ? { token: false, image: false, text: true } : methodNeeds(opts.method);
   if (ann.queries.length === 0) throw new UserError(`${ann.sources[0] ?? ann.dataset}: no queries`);
-  if (ann.queries.every((q) => q.targets.length === 0)) {
-    throw new UserError(`${ann.dataset} ${ann.split}: the annotations hold no ground truth (a test split?); evaluate a val split`);
-  }
-  if (needs.token && !opts.tokens) throw new UserError(`method 'searle' needs pseudo-tokens (--tokens or --phi)`);
+  refuseTestSplit(ann);
+  if (needs.token && !opts.tokens) throw new UserError(`method '${opts.method}' needs pseudo-tokens (${opts.method === 'pic2word' ? '--pic2word or --pic2word-tokens' : '--tokens or --phi'})`);
 
   const resolver = new IdResolver(await galleryIds(gallery, opts.blockRows));
   if (resolver.size === 0) throw new UserError('the gallery index is empty');
@@ -116,7 +139,10 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
   const wantFeatures = needs.image || (needs.token && !!opts.tokens?.needsFeatures);
   const features = wantFeatures ? await collectRows(gallery, refIds, opts.blockRows) : new Map<string, Float32Array>();
   const tokens = needs.token ? await opts.tokens!.tokens(refIds, features) : new Map<string, Float32Array>();
-  const composed = await composeQueries(opts.method, resolved.map((r) => ({
+  if (opts.queryTexts && !opts.text) throw new UserError(`method '${opts.label ?? opts.method}' needs a text encoder (--model)`);
+  const composed = opts.queryTexts
+    ? await encodeTextSets(opts.text as TextEncoder, resolved.map((r) => opts.queryTexts?.get(r.q.id) ?? null), opts.textBatch)
+    : await composeQueries(opts.method, resolved.map((r) => ({
     captions: r.q.captions,
     token: r.reference === undefined ? null : tokens.get(r.reference) ?? null,
     image: r.reference === undefined ? null : features.get(r.reference) ?? null,
@@ -157,7 +183,7 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
   return {
     dataset: ann.dataset,
     split: ann.split,
-    method: opts.method,
+    method: opts.label ?? opts.method,
     queries: outcomes.length,
     gallery: gallerySizes,
     metrics,
@@ -165,6 +191,7 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
     excludeReference,
     missingTargets: resolved.filter((r) => r.gts.length > 0 && r.gts[0] === undefined).map((r) => r.q.id),
     unanswerable: resolved.filter((_, i) => composed[i] === null).map((r) => r.q.id),
+    ...(opts.queryFailures && Object.keys(opts.queryFailures).length ? { failures: { ...opts.queryFailures } } : {}),
     missingGalleryImages,
     sources: ann.sources,
     seconds: { features: featureSeconds, rank: rankSeconds, total: (performance.now() - t0) / 1000 },

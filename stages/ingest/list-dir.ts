@@ -13,6 +13,16 @@ export interface DirListing {
   images: ImageRef[];
   /** symlinks skipped because they point outside the root (or nowhere) */
   skippedLinks: number;
+  /** files skipped because their names are not images' (hidden files aside): how many, by extension */
+  skippedFiles: SkippedFiles;
+}
+
+export interface SkippedFiles { count: number; byExtension: Record<string, number> }
+
+/** '.txt' for notes.txt, '(none)' for README. */
+function extensionOf(name: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(dot).toLowerCase() : '(none)';
 }
 
 function inside(root: string, path: string): boolean {
@@ -26,6 +36,7 @@ export async function listImageDir(rootArg: string): Promise<DirListing> {
   const images: ImageRef[] = [];
   const visited = new Set<string>([realRoot]);
   let skippedLinks = 0;
+  const skippedFiles: SkippedFiles = { count: 0, byExtension: {} };
 
   async function walk(dir: string): Promise<void> {
     let entries: Dirent[];
@@ -63,10 +74,15 @@ export async function listImageDir(rootArg: string): Promise<DirListing> {
       }
       if (isDir) await walk(path);
       else if (isFile && isImageName(entry.name)) images.push({ id: relativeId(root, path), path });
+      else if (isFile) {
+        skippedFiles.count++;
+        const ext = extensionOf(entry.name);
+        skippedFiles.byExtension[ext] = (skippedFiles.byExtension[ext] ?? 0) + 1;
+      }
     }
   }
 
   await walk(root);
   images.sort((a, b) => compareIds(a.id, b.id));
-  return { images, skippedLinks };
+  return { images, skippedLinks, skippedFiles };
 }

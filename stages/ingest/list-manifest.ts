@@ -1,6 +1,7 @@
 /**
  * Lists the images of a CSV manifest. The first row is a header: the path column is the one named
- * 'path', 'image' or 'file' (case-insensitive), else the first column; an optional 'id' column gives
+ * 'path', 'image' or 'file' (case-insensitive), and a header without one is refused (taking some other
+ * column as paths would fail much later, far from the cause); an optional 'id' column gives
  * the ids (else the path relative to the manifest's folder). A manifest without a header (its first
  * cell already an image path) is read as a single path column. Paths resolve against the manifest's
  * folder and may not leave it unless `allowOutside`; ids must be unique.
@@ -32,6 +33,10 @@ export async function listImageManifest(manifestArg: string, opts: ManifestOptio
   const header = records[0].record.map((h) => h.toLowerCase());
   const named = header.findIndex((h) => PATH_NAMES.includes(h));
   const headerless = named < 0 && !header.includes('id') && isImageName(header[0] ?? '');
+  if (named < 0 && !headerless) {
+    throw new UserError(`manifest ${manifestArg}: no path column in the header ${JSON.stringify(records[0].record.join(','))} `
+      + `(name one column path, image or file)`);
+  }
   const pathCol = named >= 0 ? named : 0;
   const idCol = headerless ? -1 : header.indexOf('id');
   const rows = headerless ? records : records.slice(1);

@@ -28,6 +28,33 @@ export interface IngestOptions {
   allowOutside?: boolean;
   /** replan even when the run folder holds a plan made from other images */
   force?: boolean;
+  /** the source as listImageSource listed it (listed here when absent) */
+  listing?: SourceListing;
+}
+
+/** What the source lists, before anything is written: `run` lists first, so a bad source leaves nothing behind. */
+export interface SourceListing {
+  path: string;
+  isDir: boolean;
+  images: ImageRef[];
+  skippedLinks: number;
+  skippedFiles: { count: number; byExtension: Record<string, number> } | null;
+}
+
+/** Lists a folder or manifest; a source that does not exist or holds no image is a UserError. */
+export async function listImageSource(source: string, opts: { allowOutside?: boolean } = {}): Promise<SourceListing> {
+  const sourcePath = resolve(source);
+  if (!existsSync(sourcePath)) throw new UserError(`images source ${source}: no such file or folder`);
+  const isDir = statSync(sourcePath).isDirectory();
+  let listing: SourceListing;
+  if (isDir) {
+    const dir = await listImageDir(sourcePath);
+    listing = { path: sourcePath, isDir, images: dir.images, skippedLinks: dir.skippedLinks, skippedFiles: dir.skippedFiles };
+  } else {
+    listing = { path: sourcePath, isDir, images: await listImageManifest(sourcePath, opts), skippedLinks: 0, skippedFiles: null };
+  }
+  if (listing.images.length === 0) throw new UserError(`images source ${source}: no images found`);
+  return listing;
 }
 
 export interface IngestSummary {
@@ -57,19 +84,10 @@ export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
     throw new UserError(`shard ${shard.index} of ${shard.count} is not valid`);
   }
 
-  const sourcePath = resolve(opts.source);
-  if (!existsSync(sourcePath)) throw new UserError(`images source ${opts.source}: no such file or folder`);
-  const isDir = statSync(sourcePath).isDirectory();
-  let all: ImageRef[];
-  let skippedLinks = 0;
-  if (isDir) {
-    const listing = await listImageDir(sourcePath);
-    all = listing.images;
-    skippedLinks = listing.skippedLinks;
-  } else {
-    all = await listImageManifest(sourcePath, { allowOutside: opts.allowOutside });
-  }
-  if (all.length === 0) throw new UserError(`images source ${opts.source}: no images found`);
+  const listing = opts.listing ?? await listImageSource(opts.source, { allowOutside: opts.allowOutside });
+  const { isDir, skippedLinks } = listing;
+  const sourcePath = listing.path;
+  const all = listing.images;
 
   const mine = shard.count === 1 ? all : all.filter((r) => shardOf(r.id, shard.count) === shard.index);
   const plan: IngestPlan = {
@@ -83,6 +101,7 @@ export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
     images: mine.length,
     parts: Math.ceil(mine.length / partSize),
     planHash: hashRefs(mine),
+    ...(listing.skippedFiles ? { skippedFiles: listing.skippedFiles } : {}),
   };
 
   const existing = readPlan(opts.runDir);

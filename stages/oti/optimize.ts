@@ -17,12 +17,18 @@ export interface PhraseChoice {
   target: Float32Array;
 }
 
+/** An image's phrase pool: an array, or a view that reads each phrase when it is drawn. */
+export interface PhraseList {
+  readonly length: number;
+  at(index: number): PhraseChoice | undefined;
+}
+
 export interface OtiImage {
   id: string;
   /** raw (unnormalised) image features [P] */
   features: Float32Array;
   /** pooled phrases of the image's top concepts (may be empty: then L_gpt is off for it) */
-  phrases: PhraseChoice[];
+  phrases: PhraseList;
   /** warm start instead of the random init */
   init?: Float32Array;
 }
@@ -76,7 +82,7 @@ export async function optimizeBatch(session: OtiSession, images: OtiImage[], tem
     images.forEach((im, r) => {
       templateIds.push(templates[rngs[r].int(templates.length)]);
       if (im.phrases.length) {
-        const ph = im.phrases[rngs[r].int(im.phrases.length)];
+        const ph = im.phrases.at(rngs[r].int(im.phrases.length))!;
         phraseIds.push(ph.ids);
         target.set(ph.target, r * P);
       } else {

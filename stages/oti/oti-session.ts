@@ -32,6 +32,8 @@ export interface OtiStepOutput { lcos: Float32Array; lgpt: Float32Array; loss: n
 export interface OtiSessionOptions extends SessionOptions {
   /** reuse the keys/values of the positions before `$` (exact; default true) */
   prefixCache?: boolean;
+  /** bound of the prefix cache in bytes (default DEFAULT_PREFIX_CACHE_BYTES) */
+  prefixCacheBytes?: number;
 }
 
 export class OtiSession {
@@ -43,7 +45,7 @@ export class OtiSession {
     const usePrefix = opts.prefixCache ?? true;
     const path = cachedGraphPath({ kind: usePrefix ? 'oti-prefix' : 'oti', model: src.hash }, () => buildOtiGraph(src, usePrefix), opts.cacheDir);
     const t = src.config.text;
-    const [session, prefixes] = await Promise.all([createSession(path, opts), usePrefix ? PrefixCache.create(src, opts) : null]);
+    const [session, prefixes] = await Promise.all([createSession(path, opts), usePrefix ? PrefixCache.create(src, opts, opts.prefixCacheBytes) : null]);
     return new OtiSession(session, t.width, src.config.projectionDim, t.eos, { layers: t.layers, heads: t.heads, dh: t.width / t.heads }, prefixes);
   }
 

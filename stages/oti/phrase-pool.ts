@@ -1,65 +1,73 @@
 /**
- * The L_gpt material of OTI: every kept phrase of the phrases stage, indexed by concept, each with its
- * swapped ids (tokenized once, on first use) and its target text(phrase) (read from the part, or
- * computed once through the text encoder when the phrases were made without a model).
+ * The L_gpt material of OTI, read from the phrase store: an image's pool is the phrases of its top
+ * concepts, in concept order, each concept's in store order. A pool is a view: a phrase's swapped ids and
+ * target are read (and tokenized) when a step draws it, and kept in a small LRU, so memory follows the
+ * batch, not the vocabulary × phrases. Targets missing from the phrases (made without a model) are
+ * computed once, when the store indexes that part.
  */
-import { existsSync } from 'node:fs';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { ClipTokenizer } from '../../clip/tokenizer.ts';
-import * as phrasesSchema from '../../schemas/phrases.ts';
-import { listDoneParts, readPart } from '../../schemas/part-io.ts';
-import { UserError } from '../../util/errors.ts';
-import type { PhraseChoice } from './optimize.ts';
+import { type PhraseRange, PhraseStore } from '../../schemas/phrase-store.ts';
+import type { PhraseChoice, PhraseList } from './optimize.ts';
 
-interface StoredPhrase { phrase: string; swapped: string; target: Float32Array | null; choice?: PhraseChoice }
+/** Phrases held decoded at once: a batch of 32 images × 350 steps draws at most 11,200. */
+export const DEFAULT_POOL_CACHE = 16384;
 
 export class PhrasePool {
-  private readonly byConcept = new Map<string, StoredPhrase[]>();
-  phraseCount = 0;
+  private readonly cache = new Map<string, PhraseChoice>();
+  /** phrases read from the store (cache misses) */
+  reads = 0;
+
+  constructor(private readonly store: PhraseStore, private readonly tokenizer: ClipTokenizer, private readonly ctx: number,
+    private readonly maxCached = DEFAULT_POOL_CACHE) {}
 
   /**
-   * `text` is asked for only when some phrase lacks its target (phrases made without a model), so a
-   * run whose phrases carry targets never holds a text encoder for OTI; `dim` is the model's feature dim.
+   * Opens the phrase store of `dir`. `text` is asked for only when a part lacks its targets and has to
+   * be indexed, so a run whose phrases carry targets never holds a text encoder for OTI.
    */
-  constructor(private readonly tokenizer: ClipTokenizer, private readonly text: () => Promise<TextEncoder>, private readonly ctx: number) {}
-
-  /** Loads every done phrases part of `dir`. */
-  static load(dir: string, tokenizer: ClipTokenizer, text: () => Promise<TextEncoder>, ctx: number, dim: number): PhrasePool {
-    const pool = new PhrasePool(tokenizer, text, ctx);
-    if (!existsSync(dir)) throw new UserError(`no phrases in ${dir}: run the phrases stage first`);
-    const parts = listDoneParts(dir, phrasesSchema.KIND);
-    if (!parts.length) throw new UserError(`no finished phrases parts in ${dir}: run the phrases stage first`);
-    for (const index of parts) {
-      const part = phrasesSchema.fromTable(readPart(dir, phrasesSchema.KIND, index));
-      if (part.targets && part.targets.dim !== dim) {
-        throw new UserError(`phrases in ${dir} carry ${part.targets.dim}-d targets, the model's features are ${dim}-d: made with another model`);
-      }
-      part.rows.forEach((row, i) => pool.add(row.concept, row.phrase, row.swapped, part.targets?.rows[i] ?? null));
-    }
-    return pool;
+  static async load(dir: string, tokenizer: ClipTokenizer, text: () => Promise<TextEncoder>, ctx: number, dim: number,
+    log?: (line: string) => void): Promise<PhrasePool> {
+    const store = await PhraseStore.open(dir, { dim, encode: async (t) => (await text()).encodeTexts(t), log });
+    return new PhrasePool(store, tokenizer, ctx);
   }
 
-  add(concept: string, phrase: string, swapped: string, target: Float32Array | null): void {
-    let list = this.byConcept.get(concept);
-    if (!list) this.byConcept.set(concept, (list = []));
-    list.push({ phrase, swapped, target });
-    this.phraseCount++;
+  get phraseCount(): number { return this.store.phraseCount; }
+  get conceptCount(): number { return this.store.conceptCount; }
+  /** what the phrases were read from (OTI's batch journal keys on it) */
+  get identity(): string { return this.store.identity; }
+
+  /** The pooled phrases of `concepts` (those without phrases contribute none), read when drawn. */
+  choicesFor(concepts: readonly string[]): PhraseList {
+    const ranges: PhraseRange[] = concepts.flatMap((c) => this.store.ranges(c));
+    const length = ranges.reduce((n, r) => n + r.count, 0);
+    return {
+      length,
+      at: (index: number) => {
+        if (!(index >= 0 && index < length)) return undefined;
+        let i = index;
+        for (const r of ranges) {
+          if (i < r.count) return this.choice(r.part, r.start + i);
+          i -= r.count;
+        }
+        return undefined;
+      },
+    };
   }
 
-  get conceptCount(): number { return this.byConcept.size; }
+  close(): void { this.store.close(); }
 
-  /** The pooled phrases of `concepts` (those without phrases contribute none), ready for OTI. */
-  async choicesFor(concepts: readonly string[]): Promise<PhraseChoice[]> {
-    const stored: StoredPhrase[] = [];
-    for (const c of concepts) stored.push(...(this.byConcept.get(c) ?? []));
-    const missing = stored.filter((s) => !s.choice && !s.target);
-    if (missing.length) {
-      const feats = await (await this.text()).encodeTexts(missing.map((s) => s.phrase));
-      missing.forEach((s, i) => { s.target = feats[i]; });
+  private choice(part: number, row: number): PhraseChoice {
+    const key = `${part}:${row}`;
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
     }
-    return stored.map((s) => {
-      s.choice ??= { ids: this.tokenizer.tokenize(s.swapped, this.ctx), target: s.target! };
-      return s.choice;
-    });
+    const c: PhraseChoice = { ids: this.tokenizer.tokenize(this.store.swapped(part, row), this.ctx), target: this.store.target(part, row) };
+    this.reads++;
+    this.cache.set(key, c);
+    if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
+    return c;
   }
 }

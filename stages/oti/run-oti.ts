@@ -14,6 +14,9 @@ import { UserError } from '../../util/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import { type OtiImage, type OtiResult, optimizeBatch } from './optimize.ts';
+import { BatchJournal } from './batch-journal.ts';
+import { createHash } from 'node:crypto';
+import { hashJson } from '../../util/hash.ts';
 import type { OtiOptions } from './options.ts';
 import type { OtiSession } from './oti-session.ts';
 import type { PhrasePool } from './phrase-pool.ts';
@@ -42,6 +45,20 @@ export interface OtiSummary {
   parts: number; partsSkipped: number; images: number; ok: number; failed: number; seconds: number;
   /** median of the final L_cos / L_gpt of the images inverted now */
   lcosMedian: number | null; lgptMedian: number | null;
+}
+
+function tokenRow(r: OtiResult): tokensSchema.TokenRow {
+  return {
+    imageId: r.id, token: r.status === 'ok' ? r.token : null, ema: r.status === 'ok' ? r.ema : null,
+    lcos: r.status === 'ok' ? r.lcos : NaN, lgpt: r.status === 'ok' ? r.lgpt : NaN,
+    steps: r.steps, seed: r.seed, status: r.status, error: r.error,
+  };
+}
+
+function initHash(init: Map<string, Float32Array>): string {
+  const h = createHash('sha256');
+  for (const [id, v] of init) h.update(`${id}\n`).update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  return h.digest('hex');
 }
 
 function median(xs: number[]): number | null {
@@ -73,6 +90,9 @@ export async function runOti(o: RunOtiOptions): Promise<OtiSummary> {
   o.progress?.start(images * steps);
   const lcosAll: number[] = [], lgptAll: number[] = [];
 
+  // what shapes a batch's rows: a journal made with anything else is not resumed
+  const journalKey = hashJson({ options: o.options, metadata: o.metadata ?? {}, width: o.session.width, templates: o.templates.map((t) => Array.from(t)),
+    phrases: o.pool.identity, init: o.init ? initHash(o.init) : null });
   for (const index of todo) {
     const partStart = performance.now();
     const feats = readFeatures(index);
@@ -81,38 +101,50 @@ export async function runOti(o: RunOtiOptions): Promise<OtiSummary> {
     }
     const concepts = conceptsSchema.fromTable(readPart(conceptsDir, conceptsSchema.KIND, index));
     const conceptsById = new Map(concepts.map((r) => [r.imageId, r.concepts.slice(0, o.options.topK)]));
-    const results: OtiResult[] = [];
-    let computeS = 0;
-    for (let start = 0; start < feats.length; start += o.options.batchSize) {
+    const journal = new BatchJournal(outDir, index, hashJson({ journalKey, provenance: provenance(index) }), o.session.width, o.metadata ?? {});
+    const batchIds = (b: number) => feats.slice(b * o.options.batchSize, (b + 1) * o.options.batchSize).map((r) => r.imageId);
+    const resumed = journal.finished(batchIds);
+    const rows: tokensSchema.TokenRow[] = [];
+    let computeS = 0, resumedRows = 0;
+    for (let start = 0, batch = 0; start < feats.length; start += o.options.batchSize, batch++) {
+      const done = resumed.get(batch);
+      if (done) {
+        rows.push(...done.rows);
+        computeS += done.computeS;
+        resumedRows += done.rows.length;
+        o.progress?.increment(steps * done.rows.length);
+        continue;
+      }
       const images: OtiImage[] = [];
       for (const row of feats.slice(start, start + o.options.batchSize)) {
         const id = row.imageId;
-        images.push({ id, features: row.features, phrases: await o.pool.choicesFor(conceptsById.get(id) ?? []), init: o.init?.get(id) });
+        images.push({ id, features: row.features, phrases: o.pool.choicesFor(conceptsById.get(id) ?? []), init: o.init?.get(id) });
       }
       const tc = performance.now();
       let lastStep = 0;
-      results.push(...await optimizeBatch(o.session, images, o.templates, o.options, (s) => {
+      const results = await optimizeBatch(o.session, images, o.templates, o.options, (s) => {
         o.progress?.increment((s - lastStep) * images.length);
         lastStep = s;
-      }));
+      });
       o.progress?.increment((steps - lastStep) * images.length); // rows that all failed early
-      computeS += (performance.now() - tc) / 1000;
+      const batchS = (performance.now() - tc) / 1000;
+      computeS += batchS;
+      const batchRows = results.map(tokenRow);
+      await journal.write(batch, batchRows, batchS); // committed: a kill from here on loses only later batches
+      rows.push(...batchRows);
     }
-    const rows: tokensSchema.TokenRow[] = results.map((r) => ({
-      imageId: r.id, token: r.status === 'ok' ? r.token : null, ema: r.status === 'ok' ? r.ema : null,
-      lcos: r.status === 'ok' ? r.lcos : NaN, lgpt: r.status === 'ok' ? r.lgpt : NaN,
-      steps: r.steps, seed: r.seed, status: r.status, error: r.error,
-    }));
-    const failures: errorsSchema.ErrorRow[] = results.filter((r) => r.status === 'failed')
-      .map((r) => ({ imageId: r.id, path: '', stage: 'oti', code: 'non-finite', reason: r.error ?? 'failed' }));
-    const ok = results.filter((r) => r.status === 'ok');
+    if (resumedRows) o.log?.(`oti part ${index}: ${resumedRows} images from finished batches of an earlier run`);
+    const failures: errorsSchema.ErrorRow[] = rows.filter((r) => r.status === 'failed')
+      .map((r) => ({ imageId: r.imageId, path: '', stage: 'oti', code: 'non-finite', reason: r.error ?? 'failed' }));
+    const ok = rows.filter((r) => r.status === 'ok');
     ok.forEach((r) => { lcosAll.push(r.lcos); lgptAll.push(r.lgpt); });
     // the errors part first: the tokens part's stats marker is what says "this part is done"
     await writePart(outDir, errorsSchema.KIND, index, errorsSchema.toTable(failures), SCHEMA_VERSION);
     await writePart(outDir, tokensSchema.KIND, index, tokensSchema.toTable(rows, o.session.width, o.metadata ?? {}), SCHEMA_VERSION, {
       ok: ok.length, failed: failures.length, steps, compute_s: computeS, seconds: (performance.now() - partStart) / 1000,
     }, provenance(index));
-    summary.images += results.length;
+    journal.remove(); // the part is committed; its batches are no longer needed
+    summary.images += rows.length;
     summary.ok += ok.length;
     summary.failed += failures.length;
     o.log?.(`oti part ${index}: ${ok.length} ok, ${failures.length} failed in ${computeS.toFixed(1)} s`);

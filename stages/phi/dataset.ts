@@ -48,9 +48,14 @@ export function loadPhiExamples(dirs: RunFolders, topK: number): PhiExamples {
     }
   }
   const concepts = new Map<string, string[]>();
+  // one string per distinct concept: 100k images × top 150 would otherwise hold 15M decoded copies
+  const names = new Map<string, string>();
+  const intern = (c: string) => { let n = names.get(c); if (n === undefined) names.set(c, (n = c)); return n; };
   if (existsSync(dirs.conceptsDir)) {
     for (const i of listDoneParts(dirs.conceptsDir, conceptsSchema.KIND)) {
-      for (const r of conceptsSchema.fromTable(readPart(dirs.conceptsDir, conceptsSchema.KIND, i))) concepts.set(r.imageId, r.concepts.slice(0, topK));
+      for (const r of conceptsSchema.fromTable(readPart(dirs.conceptsDir, conceptsSchema.KIND, i))) {
+        if (tokens.has(r.imageId)) concepts.set(r.imageId, r.concepts.slice(0, topK).map(intern));
+      }
     }
   }
   const examples: PhiExample[] = [];

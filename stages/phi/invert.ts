@@ -21,6 +21,16 @@ import type { ProgressSink } from '../../util/progress-sink.ts';
 import { loadPhiSafetensors } from './export.ts';
 import { PHI_GRAPH_VERSION, buildPhiInferenceGraph } from './phi-graph.ts';
 
+/**
+ * What `invert` needs of a mapping network: phi's predictor, or any other image-features → token map
+ * with the same shape (Pic2Word's f_M), passed in by the pipeline.
+ */
+export interface TokenMapper {
+  readonly inputDim: number;
+  readonly outputDim: number;
+  predict(features: Float32Array[]): Promise<Float32Array[]>;
+}
+
 /** phi loaded for inference from its ONNX export or a SEARLE-layout safetensors file. */
 export class PhiPredictor {
   private constructor(private readonly session: ort.InferenceSession, readonly inputDim: number, readonly outputDim: number, readonly batchSize: number) {}
@@ -42,6 +52,10 @@ export class PhiPredictor {
     const d = last(inp), D = last(out);
     if (typeof d !== 'number' || typeof D !== 'number') throw new UserError(`--phi ${path}: not a phi export (needs input image_features [B, d] and output token [B, D])`);
     return new PhiPredictor(session, d, D, opts.batchSize ?? 256);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
   }
 
   async predict(features: Float32Array[]): Promise<Float32Array[]> {
@@ -72,7 +86,7 @@ function tokenRow(it: Item, token: Float32Array | null): tokensSchema.TokenRow {
     status: ok ? 'ok' : 'failed', error };
 }
 
-async function writeTokensPart(outDir: string, index: number, items: Item[], phi: PhiPredictor, metadata: Record<string, string>): Promise<{ ok: number; failed: number }> {
+async function writeTokensPart(outDir: string, index: number, items: Item[], phi: TokenMapper, metadata: Record<string, string>): Promise<{ ok: number; failed: number }> {
   const good = items.filter((it) => it.features);
   const preds = await phi.predict(good.map((it) => it.features!));
   const byId = new Map(good.map((it, i) => [it, preds[i]]));
@@ -86,7 +100,7 @@ async function writeTokensPart(outDir: string, index: number, items: Item[], phi
 }
 
 /** Inverts a features folder (its done parts, same indices out) or one features Arrow file (part 0). */
-export async function invertFeatures(source: string, outDir: string, phi: PhiPredictor, metadata: Record<string, string> = {},
+export async function invertFeatures(source: string, outDir: string, phi: TokenMapper, metadata: Record<string, string> = {},
   progress?: ProgressSink): Promise<InvertSummary> {
   const t0 = performance.now();
   if (!existsSync(source)) throw new UserError(`--features ${source}: no such file or folder`);
@@ -117,7 +131,7 @@ export async function invertFeatures(source: string, outDir: string, phi: PhiPre
 export interface ImageInput { id: string; path: string }
 
 /** Inverts image files, `partSize` images per tokens part, in the order given. */
-export async function invertImages(images: ImageInput[], outDir: string, phi: PhiPredictor, encoder: ImageEncoder,
+export async function invertImages(images: ImageInput[], outDir: string, phi: TokenMapper, encoder: ImageEncoder,
   preprocess: PreprocessOptions, o: { partSize: number; batchSize: number; metadata?: Record<string, string>; progress?: ProgressSink }): Promise<InvertSummary> {
   const t0 = performance.now();
   if (encoder.dim !== phi.inputDim) throw new UserError(`the model's image features are ${encoder.dim}-d, phi takes ${phi.inputDim}-d: another model`);

@@ -17,10 +17,13 @@ export interface PhiOptions {
   /** write a checkpoint every this many epochs (and after the last) */
   checkpointEvery: number;
   seed: number;
+  /** drop a short last batch, as SEARLE's DataLoader(drop_last=True) */
+  dropLast: boolean;
 }
 
+/** train_phi.py's argparse defaults; the held-out split is starword's (SEARLE trains on every image), so it is off. */
 export const SEARLE_PHI: PhiOptions = {
-  epochs: 20,
+  epochs: 100,
   batchSize: 256,
   lr: 1e-4,
   weightDecay: 0.01,
@@ -29,9 +32,10 @@ export const SEARLE_PHI: PhiOptions = {
   lambdaGpt: 0.75,
   temperature: 0.25,
   topK: 150,
-  valFraction: 0.1,
-  checkpointEvery: 1,
-  seed: 0,
+  valFraction: 0,
+  checkpointEvery: 5,
+  seed: 42,
+  dropLast: true,
 };
 
 /** Throws a plain Error naming the first bad option (the CLI wraps it as a UserError). */

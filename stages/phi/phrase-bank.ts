@@ -1,15 +1,12 @@
 /**
- * The L_gpt material of phi training: the phrases of each concept, swapped SEARLE's phi way — EVERY
- * occurrence of the concept replaced by " $ " (`phrase.replace(concept, " $ ")`; only the first `$` then
- * carries phi's token) — tokenized once on first use, with their targets text(original phrase) read
- * from the phrases part or computed once through the text encoder.
- * Only concepts some training image can draw are kept, so memory follows the run, not the vocabulary.
+ * The L_gpt material of phi training, read from the phrase store: the phrases of each concept, swapped
+ * SEARLE's phi way — EVERY occurrence of the concept replaced by " $ " (`phrase.replace(concept, " $ ")`;
+ * only the first `$` then carries phi's token) — with their targets text(original phrase). A draw reads
+ * its phrase's text, and the batch's targets are read when the batch is made, so an epoch holds one
+ * batch of phrases whatever the vocabulary and phrases per concept.
  */
-import { existsSync } from 'node:fs';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
-import * as phrasesSchema from '../../schemas/phrases.ts';
-import { listDoneParts, readPart } from '../../schemas/part-io.ts';
-import { UserError } from '../../util/errors.ts';
+import { PhraseStore } from '../../schemas/phrase-store.ts';
 import type { Rng } from '../../util/rng.ts';
 
 export interface PhiPhrase {
@@ -17,6 +14,8 @@ export interface PhiPhrase {
   phrase: string;
   target: Float32Array | null;
   ids: Int32Array | null;
+  /** where the phrase lives in the store */
+  ref?: { part: number; row: number };
 }
 
 /** What the trainer needs from the bank (tests may pass a stand-in). */
@@ -35,54 +34,57 @@ export function swapAll(phrase: string, concept: string): string {
 }
 
 export class PhiPhraseBank implements PhraseDrawer {
-  private readonly byConcept = new Map<string, PhiPhrase[]>();
+  /** phrases and concepts the run's images can draw (for the log) */
   phraseCount = 0;
+  conceptCount = 0;
 
-  constructor(private readonly tokenize: (text: string) => Int32Array, private readonly text: TextEncoder) {}
+  constructor(private readonly store: PhraseStore, private readonly tokenize: (text: string) => Int32Array) {}
 
-  /** Loads the done phrases parts of `dir`, keeping the concepts in `wanted`. */
-  static load(dir: string, wanted: Set<string>, tokenize: (text: string) => Int32Array, text: TextEncoder): PhiPhraseBank {
-    const bank = new PhiPhraseBank(tokenize, text);
-    const parts = existsSync(dir) ? listDoneParts(dir, phrasesSchema.KIND) : [];
-    if (!parts.length) throw new UserError(`no finished phrases parts in ${dir}: run the phrases stage first (or train with --lambda-gpt 0)`);
-    for (const index of parts) {
-      const part = phrasesSchema.fromTable(readPart(dir, phrasesSchema.KIND, index));
-      if (part.targets && part.targets.dim !== text.dim) {
-        throw new UserError(`phrases in ${dir} carry ${part.targets.dim}-d targets, the model's features are ${text.dim}-d: made with another model`);
-      }
-      part.rows.forEach((row, i) => {
-        if (wanted.has(row.concept)) bank.add(row.concept, row.phrase, part.targets?.rows[i] ?? null);
-      });
+  /**
+   * Opens the phrase store of `dir`; `wanted` (the concepts the training images can draw) only sizes
+   * the log line. `text` computes targets of phrases stored without them, once, when a part is indexed.
+   */
+  static async load(dir: string, wanted: Set<string>, tokenize: (text: string) => Int32Array, text: TextEncoder,
+    log?: (line: string) => void): Promise<PhiPhraseBank> {
+    const store = await PhraseStore.open(dir, { dim: text.dim, encode: (t) => text.encodeTexts(t), log });
+    const bank = new PhiPhraseBank(store, tokenize);
+    for (const c of wanted) {
+      const n = store.count(c);
+      if (n > 0) { bank.conceptCount++; bank.phraseCount += n; }
     }
     return bank;
   }
 
-  add(concept: string, phrase: string, target: Float32Array | null): void {
-    let list = this.byConcept.get(concept);
-    if (!list) this.byConcept.set(concept, (list = []));
-    list.push({ concept, phrase, target, ids: null });
-    this.phraseCount++;
-  }
-
-  get conceptCount(): number { return this.byConcept.size; }
-
   usable(concepts: readonly string[]): string[] {
-    return concepts.filter((c) => this.byConcept.has(c));
+    // the list itself when every concept has phrases (the usual case): 100k images × 150 names are not copied
+    if (concepts.every((c) => this.store.count(c) > 0) && Array.isArray(concepts)) return concepts as string[];
+    return concepts.filter((c) => this.store.count(c) > 0);
   }
 
   pick(concept: string, rng: Rng): PhiPhrase {
-    const list = this.byConcept.get(concept);
-    if (!list) throw new Error(`no phrases for concept '${concept}'`);
-    return list[rng.int(list.length)];
+    const n = this.store.count(concept);
+    if (!n) throw new Error(`no phrases for concept '${concept}'`);
+    let i = rng.int(n);
+    for (const r of this.store.ranges(concept)) {
+      if (i < r.count) {
+        const ref = { part: r.part, row: r.start + i };
+        return { concept, phrase: this.store.phrase(ref.part, ref.row), target: null, ids: null, ref };
+      }
+      i -= r.count;
+    }
+    throw new Error(`phrase store: concept '${concept}' has fewer phrases than it counts`);
   }
 
   async prepare(phrases: PhiPhrase[]): Promise<{ ids: Int32Array[]; targets: Float32Array[] }> {
-    const missing = [...new Set(phrases.filter((p) => !p.target))];
-    if (missing.length) {
-      const feats = await this.text.encodeTexts(missing.map((p) => p.phrase));
-      missing.forEach((p, i) => { p.target = feats[i]; });
+    for (const p of phrases) {
+      if (!p.target) {
+        if (!p.ref) throw new Error(`phrase '${p.phrase}' has neither a target nor a place in the store`);
+        p.target = this.store.target(p.ref.part, p.ref.row);
+      }
+      p.ids ??= this.tokenize(swapAll(p.phrase, p.concept));
     }
-    for (const p of phrases) p.ids ??= this.tokenize(swapAll(p.phrase, p.concept));
     return { ids: phrases.map((p) => p.ids!), targets: phrases.map((p) => p.target!) };
   }
+
+  close(): void { this.store.close(); }
 }

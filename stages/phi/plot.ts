@@ -7,7 +7,7 @@ import { chartsRowSvg, lineChartSvg } from '../../util/svg-charts.ts';
 
 export function lossPlotSvg(rows: readonly PhiMetricsRow[]): string {
   const x = rows.map((r) => r.epoch);
-  const pick = (k: keyof PhiMetricsRow) => rows.map((r) => r[k]);
+  const pick = (k: keyof PhiMetricsRow) => rows.map((r) => r[k] ?? NaN);
   const panel = (title: string, series: { name: string; values: number[] }[]) =>
     lineChartSvg({ title, x, series, xLabel: 'epoch', width: 340, height: 270 });
   return chartsRowSvg([

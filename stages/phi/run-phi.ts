@@ -19,7 +19,7 @@ import { exportPhiOnnx, exportPhiSafetensors } from './export.ts';
 import { checkPhiOptions, type PhiOptions } from './options.ts';
 import { PhiPhraseBank } from './phrase-bank.ts';
 import { METRICS_FILE, PLOT_PNG, writeMetricsReport } from './report.ts';
-import { trainPhi } from './train.ts';
+import { type TrainPhiConfig, bestOf, trainPhi } from './train.ts';
 
 export const PHI_ONNX = 'phi.onnx';
 export const PHI_SAFETENSORS = 'phi.safetensors';
@@ -39,6 +39,8 @@ export interface RunPhiOptions {
   progress?: ProgressSink;
   log?: (line: string) => void;
   stopAfterEpoch?: number;
+  /** per-epoch benchmark validation (model selection); see TrainPhiConfig.validate */
+  validate?: TrainPhiConfig['validate'];
 }
 
 export interface PhiSummary {
@@ -49,6 +51,8 @@ export interface PhiSummary {
   epochsRunNow: number;
   meanEpochSeconds: number | null;
   last: PhiMetricsRow | null;
+  /** the epoch with the best CIRR val score (phi --val-cirr), or null */
+  best: PhiMetricsRow | null;
   files: { onnx: string; safetensors: string; metrics: string; plot: string };
 }
 
@@ -64,11 +68,12 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   let bank: PhiPhraseBank | null = null;
   if (o.lambdaGpt > 0) {
     const wanted = new Set(data.examples.flatMap((e) => e.concepts));
-    bank = PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text);
+    bank = await PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text, r.log);
   }
   r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
     + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);
   const { epochs: _e, checkpointEvery: _c, ...shaping } = o;
+  // (validation does not shape training: a resumed run may add or drop --val-cirr)
   // the parts trained on, by content: checkpoints of a phi trained on other tokens, features, concepts
   // or phrases (an OTI redone with other options, say) are never resumed from
   const phrasesDir = r.phrasesDir ?? stageDir(r.runDir, 'phrases');
@@ -83,8 +88,8 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
     onEpoch: async (rows) => {
       try { await writeMetricsReport(outDir, rows, meta); } catch (err) { r.log?.(`phi: could not write the report: ${(err as Error).message}`); }
     },
-    stopAfterEpoch: r.stopAfterEpoch,
-  });
+    stopAfterEpoch: r.stopAfterEpoch, validate: r.validate,
+  }).finally(() => bank?.close());
   await writeMetricsReport(outDir, res.metrics, meta);
   const files = {
     onnx: join(outDir, PHI_ONNX), safetensors: join(outDir, PHI_SAFETENSORS), metrics: join(outDir, METRICS_FILE), plot: join(outDir, PLOT_PNG),
@@ -96,7 +101,8 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   const summary: PhiSummary = {
     outDir, images: data.examples.length, train: train.length, val: val.length, withoutToken: data.withoutToken,
     concepts: bank?.conceptCount ?? 0, phrases: bank?.phraseCount ?? 0, resumedFrom: res.resumedFrom,
-    epochsRunNow: res.epochSeconds.length, meanEpochSeconds: mean, last: res.metrics[res.metrics.length - 1] ?? null, files,
+    epochsRunNow: res.epochSeconds.length, meanEpochSeconds: mean, last: res.metrics[res.metrics.length - 1] ?? null,
+    best: bestOf(res.metrics), files,
   };
   writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   return summary;

@@ -8,11 +8,11 @@ import { mkdirSync } from 'node:fs';
 import { AdamW, type AdamWOptions } from '../../clip/adamw.ts';
 import type { SessionOptions } from '../../clip/onnx-session.ts';
 import type { WeightSource } from '../../clip/weight-source.ts';
-import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
+import { PHI_SELECTION_CRITERION, type PhiMetricsRow, type PhiValMetrics, noValMetrics, valMetricsFrom } from '../../schemas/phi-metrics.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import { Rng } from '../../util/rng.ts';
-import { readLatestCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { readLatestCheckpoint, writeBestSnapshot, writeCheckpoint, writeSnapshot } from './checkpoint.ts';
 import type { PhiExample } from './dataset.ts';
 import type { PhiOptions } from './options.ts';
 import { PHI_PARAMS, type PhiDims, type PhiWeights, initPhiWeights, phiDims } from './phi-net.ts';
@@ -36,6 +36,12 @@ export interface TrainPhiConfig {
   onEpoch?: (metrics: PhiMetricsRow[]) => Promise<void>;
   /** stop after this epoch as if killed (tests) */
   stopAfterEpoch?: number;
+  /**
+   * Model selection (SEARLE validates phi on CIRR val every epoch): given the weights after an epoch,
+   * the benchmark's metrics by name (percent, as the evaluate stage reports them). The pipeline wires
+   * it to the evaluate stage; stages do not import each other.
+   */
+  validate?: (dims: PhiDims, weights: PhiWeights, epoch: number) => Promise<Record<string, number>>;
 }
 
 export interface TrainPhiResult {
@@ -61,6 +67,9 @@ async function makeBatch(rows: PhiExample[], draws: (PhiPhrase | null)[], drawer
   const image = new Float32Array(B * d), oti = new Float32Array(B * D), target = new Float32Array(B * d);
   rows.forEach((r, i) => { image.set(r.features, i * d); oti.set(r.token, i * D); });
   const used = draws.map((p) => p !== null);
+  // a row without a phrase has weight 0 in L_gpt, but a zero target would make its cosine 0/0 and
+  // NaN · 0 is NaN: give it a harmless constant target (λ_gpt 0, or images without phrases)
+  draws.forEach((p, i) => { if (!p) target.fill(1, i * d, (i + 1) * d); });
   const phraseIds: ArrayLike<number>[] = rows.map(() => [src.config.text.bos, src.config.text.eos]);
   const chosen = draws.filter((p): p is PhiPhrase => p !== null);
   if (drawer && chosen.length) {
@@ -167,20 +176,25 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
     if (!metrics.length) {
       const t0 = performance.now();
       const v = await evaluate();
-      metrics.push({ epoch: 0, steps: 0, trainDistil: NaN, trainGpt: NaN, trainTotal: NaN, ...v, seconds: (performance.now() - t0) / 1000 });
-      c.log?.(`phi at initialisation: held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`);
+      metrics.push({ epoch: 0, steps: 0, trainDistil: NaN, trainGpt: NaN, trainTotal: NaN, ...v, ...noValMetrics(), seconds: (performance.now() - t0) / 1000 });
+      if (c.val.length) c.log?.(`phi at initialisation: held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`);
       await c.onEpoch?.(metrics);
     }
 
-    const batchesPerEpoch = Math.ceil(c.train.length / o.batchSize);
+    // drop_last (SEARLE's loader): only full batches; without it a short last batch is kept too
+    const batchesPerEpoch = o.dropLast ? Math.floor(c.train.length / o.batchSize) : Math.ceil(c.train.length / o.batchSize);
+    if (o.epochs > startEpoch && batchesPerEpoch === 0) {
+      throw new UserError(`phi: ${c.train.length} training images, fewer than one batch of ${o.batchSize}; with SEARLE's drop_last nothing trains: lower --batch or pass --keep-last-batch`);
+    }
+    let best = bestOf(metrics);
     c.progress?.start(o.epochs * batchesPerEpoch, startEpoch * batchesPerEpoch);
     for (let epoch = startEpoch + 1; epoch <= o.epochs; epoch++) {
       const t0 = performance.now();
       const rng = new Rng(`${o.seed}:phi-epoch:${epoch}`);
       const order = rng.shuffle([...c.train.keys()]);
       const distil = new Mean(), gpt = new Mean(), total = new Mean();
-      for (let s = 0; s < order.length; s += o.batchSize) {
-        const idx = order.slice(s, s + o.batchSize); // a lone last row is kept, as torch's DataLoader does
+      for (let s = 0; s < batchesPerEpoch * o.batchSize; s += o.batchSize) {
+        const idx = order.slice(s, s + o.batchSize); // without drop_last a short last batch is kept, as torch's DataLoader does
         const rows = idx.map((i) => c.train[i]);
         const draws = drawPhrases(rows, idx.map((i) => trainUsable[i]), c.drawer, rng);
         const masks = dropoutMasks(rows.length, dims.hidden, o.dropout, rng);
@@ -195,12 +209,20 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
         c.progress?.increment(1);
       }
       const v = await evaluate();
+      const bench = c.validate ? valMetricsFrom(await c.validate(dims, weights, epoch)) : noValMetrics();
       const seconds = (performance.now() - t0) / 1000;
       result.epochSeconds.push(seconds);
-      metrics.push({ epoch, steps, trainDistil: distil.value, trainGpt: gpt.value, trainTotal: total.value, ...v, seconds });
-      c.log?.(`phi epoch ${epoch}: train total ${total.value.toFixed(4)}, held-out distil ${v.valDistil.toFixed(4)}, `
-        + `gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)} (${seconds.toFixed(1)} s)`);
+      const row: PhiMetricsRow & PhiValMetrics = { epoch, steps, trainDistil: distil.value, trainGpt: gpt.value, trainTotal: total.value, ...v, ...bench, seconds };
+      metrics.push(row);
+      c.log?.(`phi epoch ${epoch}: train total ${total.value.toFixed(4)}`
+        + `${c.val.length ? `, held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}` : ''}`
+        + `${Number.isFinite(row.cirrAvg) ? `; CIRR val R@1 ${row.cirrR1.toFixed(2)} R@5 ${row.cirrR5.toFixed(2)} Rsubset@1 ${row.cirrRs1.toFixed(2)}` : ''} (${seconds.toFixed(1)} s)`);
+      if (Number.isFinite(row.cirrAvg) && (best === null || row.cirrAvg > (best.cirrAvg ?? NaN))) {
+        best = row;
+        await writeBestSnapshot(c.outDir, { epoch, dims, weights, criterion: PHI_SELECTION_CRITERION, value: row.cirrAvg });
+      }
       if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
+        if (epoch % o.checkpointEvery === 0) await writeSnapshot(c.outDir, epoch, dims, weights);
         await writeCheckpoint(c.outDir, { epoch, steps, dims, weights, m: pickMoments(adam, 'm'), v: pickMoments(adam, 'v'), configHash: c.configHash, metrics });
       }
       await c.onEpoch?.(metrics);
@@ -212,6 +234,14 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
   } finally {
     await Promise.all([trainSession.release(), evalSession.release()]);
   }
+}
+
+/** The epoch with the highest CIRR average (earliest on a tie), or null when none was validated. */
+export function bestOf(rows: readonly PhiMetricsRow[]): PhiMetricsRow | null {
+  let best: PhiMetricsRow | null = null;
+  const score = (r: PhiMetricsRow) => r.cirrAvg ?? NaN;
+  for (const r of rows) if (Number.isFinite(score(r)) && (best === null || score(r) > score(best))) best = r;
+  return best;
 }
 
 function pickMoments(adam: Record<string, AdamW>, k: 'm' | 'v'): PhiWeights {

@@ -6,10 +6,10 @@
 import type OpenAI from 'openai';
 import { z } from 'zod';
 import { generateInBatches } from './batching.ts';
-import { estimateTokens } from './completions-backend.ts';
-import { MalformedAnswerError } from './request-errors.ts';
+import { MalformedAnswerError } from '../../util/llm/request-errors.ts';
 import type { SamplingOptions } from './sampling.ts';
-import type { RequestScheduler } from './scheduler.ts';
+import type { RequestScheduler } from '../../util/llm/scheduler.ts';
+import { estimateTokens } from '../../util/llm/token-budget.ts';
 import type { PhraseBackend } from './types.ts';
 
 export type ChatFormat = 'json_schema' | 'json_object';
@@ -64,11 +64,11 @@ export interface ChatBackendOptions {
 
 export function createChatBackend(opts: ChatBackendOptions): PhraseBackend {
   const format = opts.format ?? 'json_schema';
-  const { n, maxTokens, temperature, seed } = opts.sampling;
+  const { n, maxTokens, temperature, seed, extraBody } = opts.sampling;
   return {
     id: 'chat',
     model: opts.model,
-    params: { system: CHAT_SYSTEM_PROMPT, user: chatUserPrompt('{concept}', 0), format, n, max_tokens: maxTokens, temperature, seed },
+    params: { system: CHAT_SYSTEM_PROMPT, user: chatUserPrompt('{concept}', 0), format, n, max_tokens: maxTokens, temperature, seed, ...(extraBody ? { extra_body: extraBody } : {}) },
     cacheable: true,
     generate(concept, count) {
       return generateInBatches(count, opts.sampling.batchN, (k, batchIndex) => {
@@ -77,6 +77,7 @@ export function createChatBackend(opts: ChatBackendOptions): PhraseBackend {
         const budget = k * (maxTokens + 4) + 16;
         return opts.scheduler.run(`${JSON.stringify(concept)} batch ${batchIndex}`, estimateTokens(user) + budget, async (signal) => {
           const res = await opts.client.chat.completions.create({
+            ...extraBody, // sent as is (the SDK passes unknown fields on); starword's own fields below win
             model: opts.model,
             messages: [{ role: 'system', content: CHAT_SYSTEM_PROMPT }, { role: 'user', content: user }],
             max_tokens: budget,

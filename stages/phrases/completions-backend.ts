@@ -5,9 +5,10 @@
  */
 import type OpenAI from 'openai';
 import { generateInBatches } from './batching.ts';
-import { MalformedAnswerError } from './request-errors.ts';
+import { MalformedAnswerError } from '../../util/llm/request-errors.ts';
 import type { SamplingOptions } from './sampling.ts';
-import type { RequestScheduler } from './scheduler.ts';
+import type { RequestScheduler } from '../../util/llm/scheduler.ts';
+import { estimateTokens } from '../../util/llm/token-budget.ts';
 import type { PhraseBackend } from './types.ts';
 
 export const SEARLE_PROMPT = 'a photo of {concept} that';
@@ -24,16 +25,13 @@ export function fillPrompt(template: string, concept: string): string {
   return template.split('{concept}').join(concept);
 }
 
-/** A rough token count for budgeting before the call (about 4 characters a token). */
-export function estimateTokens(text: string): number { return Math.ceil(text.length / 4) + 1; }
-
 export function createCompletionsBackend(opts: CompletionsBackendOptions): PhraseBackend {
   const template = opts.promptTemplate ?? SEARLE_PROMPT;
-  const { n, maxTokens, temperature, seed } = opts.sampling;
+  const { n, maxTokens, temperature, seed, extraBody } = opts.sampling;
   return {
     id: 'completions',
     model: opts.model,
-    params: { prompt: template, n, max_tokens: maxTokens, temperature, seed },
+    params: { prompt: template, n, max_tokens: maxTokens, temperature, seed, ...(extraBody ? { extra_body: extraBody } : {}) },
     cacheable: true,
     generate(concept, count) {
       const prompt = fillPrompt(template, concept);
@@ -41,6 +39,7 @@ export function createCompletionsBackend(opts: CompletionsBackendOptions): Phras
         `${JSON.stringify(concept)} batch ${batchIndex}`, estimateTokens(prompt) + k * maxTokens,
         async (signal) => {
           const res = await opts.client.completions.create({
+            ...extraBody, // sent as is (the SDK passes unknown fields on); starword's own fields below win
             model: opts.model, prompt, n: k, max_tokens: maxTokens, temperature,
             ...(seed !== undefined ? { seed: seed + batchIndex } : {}),
           }, { signal });

@@ -1,13 +1,13 @@
 /** Builds the chosen backend with its client and scheduler. */
 import { UserError } from '../../util/errors.ts';
-import type { BackoffOptions } from './backoff.ts';
+import type { BackoffOptions } from '../../util/llm/backoff.ts';
 import { type ChatFormat, createChatBackend } from './chat-backend.ts';
 import { createCompletionsBackend } from './completions-backend.ts';
 import { createImportBackend } from './import-backend.ts';
 import type { LlmSettings } from './llm-settings.ts';
-import { createOpenAiClient } from './openai-client.ts';
+import { createOpenAiClient } from '../../util/llm/openai-client.ts';
 import type { SamplingOptions } from './sampling.ts';
-import { RequestScheduler, type SchedulerStats } from './scheduler.ts';
+import { RequestScheduler, type SchedulerStats } from '../../util/llm/scheduler.ts';
 import { createTemplatesBackend } from './templates-backend.ts';
 import type { BackendId, PhraseBackend } from './types.ts';
 

@@ -4,7 +4,7 @@
  * as soon as its last request is back, so a kill loses at most the concepts in flight.
  */
 import type { PhraseCache } from './cache.ts';
-import { scrub } from './secrets.ts';
+import { scrub } from '../../util/llm/secrets.ts';
 import { ConceptFailedError, type PhraseBackend, type TokenUsage, addUsage } from './types.ts';
 
 export type ConceptEvent =

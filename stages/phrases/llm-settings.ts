@@ -4,7 +4,8 @@
  * The key is registered as a secret here, the moment it is read, so nothing later can print it.
  */
 import { UserError } from '../../util/errors.ts';
-import { registerSecret } from './secrets.ts';
+import { checkBaseUrl, readApiKey } from '../../util/llm/endpoint.ts';
+import { registerSecret } from '../../util/llm/secrets.ts';
 import type { BackendId } from './types.ts';
 
 export interface LlmSettings {
@@ -23,14 +24,9 @@ export function resolveLlmSettings(input: LlmOptionInput = {}, env: NodeJS.Proce
   if (input.apiKeyEnv !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(keyVar)) {
     throw new UserError(`--api-key-env ${JSON.stringify(keyVar)}: not an environment variable name`);
   }
-  const apiKey = input.apiKey ?? env[keyVar] ?? undefined;
+  const apiKey = input.apiKey ?? readApiKey(keyVar, env);
   registerSecret(apiKey);
-  const baseURL = input.baseURL ?? (env.OPENAI_BASE_URL || undefined);
-  if (baseURL !== undefined) {
-    let url: URL;
-    try { url = new URL(baseURL); } catch { throw new UserError(`base URL ${JSON.stringify(baseURL)}: not a URL`); }
-    if (url.username || url.password) throw new UserError('base URL: put credentials in the API key variable, not in the URL');
-  }
+  const baseURL = checkBaseUrl(input.baseURL ?? (env.OPENAI_BASE_URL || undefined));
   return { baseURL, apiKey: apiKey || undefined, model: input.model ?? (env.STARWORD_LLM_MODEL || undefined) };
 }
 

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { KIND as PHRASES_KIND } from '../../schemas/phrases.ts';
+import { partSource, removeStorePart, storeDataFromTable, writeStorePart } from '../../schemas/phrase-store.ts';
 import { isPartCurrent, partPaths, readPartStats, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { type BuiltRows, type PartContext, type RawConcept, buildRows, buildTable, partInputsHash } from './build-part.ts';
@@ -19,8 +20,8 @@ import { generateMissing } from './generate.ts';
 import { type LlmOptionInput, defaultBackend, resolveLlmSettings } from './llm-settings.ts';
 import { Progress } from './progress.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from './sampling.ts';
-import { scrub } from './secrets.ts';
-import type { SwapMode } from './swap.ts';
+import { scrub } from '../../util/llm/secrets.ts';
+import { type SwapMode, defaultSwapFor } from './swap.ts';
 import { DEFAULT_FEATURE_BATCH } from './targets.ts';
 import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } from './types.ts';
 
@@ -93,7 +94,7 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
   const requests: RequestOptions = { ...DEFAULT_REQUESTS, ...opts.requests };
   const sampling: SamplingOptions = { ...DEFAULT_SAMPLING, ...opts.sampling };
   validate(opts, requests, sampling);
-  const swap = opts.swap ?? 'word';
+  const swap = opts.swap ?? defaultSwapFor(backendId);
   const built = await createBackend({
     backend: backendId, llm, requests, sampling, chatFormat: opts.chatFormat, importFile: opts.importFile,
     seed: opts.seed, log: (line) => log(scrub(line)),
@@ -154,6 +155,8 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
           inputsHash, backend: backend.id, model: backend.model, paramsHash, swap,
           targetDim: opts.textEncoder?.dim ?? null, concepts: part.summary,
         });
+        // the random-access copy OTI and phi read (parts without targets are indexed when a model first opens them)
+        if (opts.textEncoder) writeStorePart(opts.outDir, index, await storeDataFromTable(table, opts.textEncoder.dim, undefined, opts.outDir), partSource(opts.outDir, index));
         phrases += part.rows.length;
         log(`phrases: wrote part ${index} (${chunk.length} concepts, ${part.rows.length} phrases)`);
       }
@@ -203,6 +206,7 @@ function removeStaleParts(dir: string, keep: number): void {
     if (m && Number(m[1]) >= keep) {
       const paths = partPaths(dir, PHRASES_KIND, Number(m[1]));
       for (const p of [paths.stats, paths.arrow]) if (existsSync(p)) unlinkSync(p);
+      removeStorePart(dir, Number(m[1]));
     }
   }
 }

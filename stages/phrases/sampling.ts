@@ -13,6 +13,11 @@ export interface SamplingOptions {
   temperature: number;
   /** Sent to the server (per request: seed + batch index) when set, for reproducible sampling. */
   seed?: number;
+  /**
+   * Extra fields sent with every request as is (server-specific sampling such as vLLM's
+   * `no_repeat_ngram_size`). Part of the cache key when given: they change what the server writes.
+   */
+  extraBody?: Record<string, unknown>;
 }
 
 export const DEFAULT_SAMPLING: SamplingOptions = { n: 256, batchN: 16, maxTokens: 32, temperature: 0.5 };

@@ -6,7 +6,10 @@
 export type BackendId = 'completions' | 'chat' | 'templates' | 'import';
 export const BACKEND_IDS: readonly BackendId[] = ['completions', 'chat', 'templates', 'import'];
 
-export interface TokenUsage { prompt: number; completion: number }
+import type { TokenUsage } from '../../util/llm/failures.ts';
+
+// Moved to util/llm (the caption stage pays for requests too); re-exported so phrase code reads as before.
+export { ConceptFailedError, RunFatalError, type TokenUsage } from '../../util/llm/failures.ts';
 
 export interface GenerateResult {
   /** Raw phrases as the backend produced them (before clean-up). */
@@ -27,22 +30,6 @@ export interface PhraseBackend {
   readonly cacheable: boolean;
   /** Raw phrases for one concept; throws ConceptFailedError when the concept cannot be served. */
   generate(concept: string, n: number, signal?: AbortSignal): Promise<GenerateResult>;
-}
-
-/** A concept that could not be served (every retry spent, a malformed answer, missing from an import file). */
-export class ConceptFailedError extends Error {
-  constructor(message: string, readonly usage: TokenUsage = { prompt: 0, completion: 0 }) {
-    super(message);
-    this.name = 'ConceptFailedError';
-  }
-}
-
-/** An error that no other concept can get past either (bad key, unknown model): the run stops. */
-export class RunFatalError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunFatalError';
-  }
 }
 
 export function addUsage(into: TokenUsage, more: TokenUsage): TokenUsage {

@@ -8,6 +8,10 @@
  * ends, they are joined `{c1} and {c2}` and `{c2} and {c1}`, each order is prompted and encoded, and the
  * two normalised features are averaged and re-normalised. The text and sum baselines use the same two
  * joins without the prompt. Every returned feature is L2-normalised.
+ *
+ * Pic2Word (method `pic2word`, outside SEARLE's table) composes as its authors' src/data.py does:
+ * `a photo of $ , {caption}` (CIRR; CIRCO likewise), and for FashionIQ's two captions the single
+ * unstripped join `a photo of $ , {c2} and {c1}`; its `$` holds f_M's token.
  */
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
@@ -18,6 +22,19 @@ export type Method = typeof METHODS[number];
 
 export function isMethod(s: string): s is Method {
   return (METHODS as readonly string[]).includes(s);
+}
+
+/** Every method composeQueries knows: SEARLE's table and Pic2Word. */
+export const COMPOSE_METHODS = [...METHODS, 'pic2word'] as const;
+export type ComposeMethod = typeof COMPOSE_METHODS[number];
+
+export function isComposeMethod(s: string): s is ComposeMethod {
+  return (COMPOSE_METHODS as readonly string[]).includes(s);
+}
+
+/** Pic2Word's retrieval prompt (the authors' `a photo of * , {caption}`, `$` for `*`). */
+export function pic2wordPrompt(caption: string): string {
+  return `a photo of $ , ${caption}`;
 }
 
 /** SEARLE's retrieval prompt. */
@@ -56,25 +73,35 @@ export interface ComposeOptions {
 }
 
 /** What a method needs of each query's reference. */
-export function methodNeeds(method: Method): { token: boolean; image: boolean; text: boolean } {
-  return { token: method === 'searle', image: method === 'image' || method === 'sum', text: method !== 'image' };
+export function methodNeeds(method: ComposeMethod): { token: boolean; image: boolean; text: boolean } {
+  return { token: method === 'searle' || method === 'pic2word', image: method === 'image' || method === 'sum', text: method !== 'image' };
+}
+
+/** The prompted texts of a query for a token method (a `$` in each). */
+function promptedVariants(method: ComposeMethod, captions: readonly string[]): string[] {
+  if (method === 'pic2word') {
+    // the authors join FashionIQ's captions once, second first, as they come
+    if (captions.length === 2) return [pic2wordPrompt(`${captions[1]} and ${captions[0]}`)];
+    return captionVariants(captions).map(pic2wordPrompt);
+  }
+  return captionVariants(captions).map(searlePrompt);
 }
 
 /**
  * One normalised feature per query, or null where the query lacks what the method needs (no token or
  * no reference feature): the caller counts such a query as a miss.
  */
-export async function composeQueries(method: Method, inputs: readonly ComposeInput[], opts: ComposeOptions = {}): Promise<(Float32Array | null)[]> {
+export async function composeQueries(method: ComposeMethod, inputs: readonly ComposeInput[], opts: ComposeOptions = {}): Promise<(Float32Array | null)[]> {
   const needs = methodNeeds(method);
   const usable = inputs.map((q) => (!needs.token || !!q.token) && (!needs.image || !!q.image));
   let textFeatures: (Float32Array | null)[] = inputs.map(() => null);
   if (needs.text) {
     if (!opts.text) throw new UserError(`method '${method}' needs a text encoder`);
-    textFeatures = await encodeVariants(opts.text, inputs, usable, method === 'searle', opts.batch ?? 256);
+    textFeatures = await encodeVariants(opts.text, inputs, usable, needs.token ? method : null, opts.batch ?? 256);
   }
   return inputs.map((q, i) => {
     if (!usable[i]) return null;
-    if (method === 'searle' || method === 'text') return textFeatures[i];
+    if (needs.token || method === 'text') return textFeatures[i];
     const img = normalized(q.image as Float32Array);
     if (method === 'image') return img;
     const t = textFeatures[i] as Float32Array;
@@ -86,23 +113,30 @@ export async function composeQueries(method: Method, inputs: readonly ComposeInp
 }
 
 /** Encodes every variant of every usable query in batches; averages each query's normalised variants. */
-async function encodeVariants(enc: TextEncoder, inputs: readonly ComposeInput[], usable: boolean[], prompted: boolean,
+async function encodeVariants(enc: TextEncoder, inputs: readonly ComposeInput[], usable: boolean[], tokenMethod: ComposeMethod | null,
   batch: number): Promise<(Float32Array | null)[]> {
+  const sets = inputs.map((q, i) => (usable[i] ? (tokenMethod ? promptedVariants(tokenMethod, q.captions) : captionVariants(q.captions)) : null));
+  const pseudo = tokenMethod ? inputs.map((q) => q.token ?? null) : undefined;
+  return encodeTextSets(enc, sets, batch, pseudo);
+}
+
+/**
+ * One feature per set of texts: each text encoded (in batches of `batch`), normalised, and the set's
+ * features averaged and re-normalised; null for a null set. `pseudo[i]` fills `$` in every text of set i.
+ * Also what the captioning baseline and CIReVL retrieve with (their texts come from a language model).
+ */
+export async function encodeTextSets(enc: TextEncoder, sets: readonly (readonly string[] | null)[], batch = 256,
+  pseudo?: readonly (Float32Array | null)[]): Promise<(Float32Array | null)[]> {
   const texts: string[] = [];
-  const pseudo: (Float32Array | null)[] = [];
+  const tokens: (Float32Array | null)[] = [];
   const owner: number[] = [];
-  inputs.forEach((q, i) => {
-    if (!usable[i]) return;
-    for (const v of captionVariants(q.captions)) {
-      texts.push(prompted ? searlePrompt(v) : v);
-      pseudo.push(prompted ? (q.token as Float32Array) : null);
-      owner.push(i);
-    }
+  sets.forEach((set, i) => {
+    for (const t of set ?? []) { texts.push(t); tokens.push(pseudo?.[i] ?? null); owner.push(i); }
   });
-  const sums: (Float32Array | null)[] = inputs.map(() => null);
+  const sums: (Float32Array | null)[] = sets.map(() => null);
   for (let s = 0; s < texts.length; s += batch) {
     const e = Math.min(s + batch, texts.length);
-    const feats = await enc.encodeTexts(texts.slice(s, e), prompted ? pseudo.slice(s, e) : undefined);
+    const feats = await enc.encodeTexts(texts.slice(s, e), pseudo ? tokens.slice(s, e) : undefined);
     if (feats.length !== e - s) throw new Error(`text encoder returned ${feats.length} features for ${e - s} texts`);
     feats.forEach((f, j) => {
       const i = owner[s + j];

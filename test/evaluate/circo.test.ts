@@ -70,4 +70,9 @@ test('mAP@k and Recall@k worked by hand: ties, a missing target, reference exclu
    */
   t.true(near(kept.metrics['mAP@5'], 27.0833));
   t.true(near(kept.metrics['mAP@10'], 30.6548));
+
+  // SEARLE's validate.py keeps the reference on CIRCO: the default is the kept protocol
+  const byDefault = await evaluate(ann, new PartsGallery(dir), { method: 'searle', text: tokenEchoEncoder(8), tokens, blockRows: 3 });
+  t.false(byDefault.excludeReference);
+  t.deepEqual(byDefault.metrics, kept.metrics);
 });

@@ -40,6 +40,10 @@ test('metrics worked by hand: Recall@k, Recall_subset@k, a tie, a missing target
   });
 
   const r = await run(true);
+  // SEARLE's validate.py excludes the reference on CIRR: the default
+  const byDefault = await evaluate(ann, new PartsGallery(dir), { method: 'searle', text: tokenEchoEncoder(9), tokens, blockRows: 2 });
+  t.true(byDefault.excludeReference);
+  t.deepEqual(byDefault.metrics, r.metrics);
   /*
    * Reference excluded; train-x (20 in 104) is outside the split's gallery and never ranks.
    * 101 ref a → b8 c7 d6 e5 f4 g3 h2: target c at 2.         subset b..f → c at 2.
@@ -83,5 +87,5 @@ test('a test split (no targets) is refused with a one-line reason', async (t) =>
   t.teardown(cleanup);
   await writeOneHotIndex(dir, ids, [9]);
   const ann = loadCirr(cirrDir, 'test');
-  await t.throwsAsync(evaluate(ann, new PartsGallery(dir), { method: 'image' }), { message: /hold no ground truth/ });
+  await t.throwsAsync(evaluate(ann, new PartsGallery(dir), { method: 'image' }), { message: /^test1 has no public ground truth; use `starword submission`$/ });
 });

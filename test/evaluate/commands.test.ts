@@ -5,7 +5,7 @@
  * files come out, the reference never ranks); the metric arithmetic is checked in the dataset tests.
  */
 import test from 'ava';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import sharp from 'sharp';
@@ -55,20 +55,27 @@ test('index, then evaluate every method and retrieve, on the tiny model', async 
   const out = new PassThrough();
   let text = '';
   out.on('data', (c) => { text += String(c); });
-  const reports = await runEvaluate({
+  const table = await runEvaluate({
     ...model, dataset: 'cirr', annotations: join(dir, 'cirr'), index: join(dir, 'idx'), tokens: join(dir, 'idx'),
     method: 'all', split: 'val', out: join(dir, 'report', 'cirr.json'), blockRows: 3, quiet: true,
   }, out);
-  t.deepEqual(reports.map((r) => r.method), ['searle', 'image', 'text', 'sum']);
-  t.regex(text.split('\n')[0], /^cirr val\s+searle\s+image\s+text\s+sum$/);
+  const reports = table.reports;
+  t.deepEqual(table.rows.map((r) => [r.method, r.status]), [['image', 'ok'], ['text', 'ok'], ['sum', 'ok'], ['searle-oti', 'ok'],
+    ['searle', 'skipped'], ['pic2word', 'skipped'], ['captioning', 'skipped'], ['cirevl', 'skipped']]);
+  t.regex(table.rows[4].reason ?? '', /no phi network: give --phi FILE \(the --tokens are the searle-oti row\)/);
+  t.regex(table.rows[6].reason ?? '', /--caption-model/);
+  t.regex(text.split('\n')[0], /^cirr val\s+R@1\s+R@5\s+R@10\s+R@50\s+Rsubset@1\s+Rsubset@2\s+Rsubset@3$/);
+  t.regex(text, /\npic2word\s+\(not run: no Pic2Word mapper: give --pic2word FILE/);
   for (const r of reports) {
     t.deepEqual(r.gallery, { '': 10 });
     t.is(r.metrics['R@50'], 100); // 10 images, every target indexed
     t.deepEqual(r.unanswerable, []);
   }
-  // the plot came out as a PNG
-  const meta = await sharp(join(dir, 'report', 'cirr.png')).metadata();
-  t.is(meta.format, 'png');
+  // the bar chart and the curves came out as PNGs, the table as JSON, Markdown and CSV
+  for (const f of ['cirr.png', 'cirr-curves.png']) t.is((await sharp(join(dir, 'report', f)).metadata()).format, 'png');
+  t.deepEqual(JSON.parse(await readFile(join(dir, 'report', 'cirr.json'), 'utf8')).rows.map((r: { method: string }) => r.method), table.rows.map((r) => r.method));
+  t.regex(await readFile(join(dir, 'report', 'cirr.md'), 'utf8'), /^\| cirr val \| R@1 \|/);
+  t.regex(await readFile(join(dir, 'report', 'cirr.csv'), 'utf8'), /^method,status,R@1,/);
 
   for (const method of ['searle', 'sum'] as const) {
     const lines = new PassThrough();
@@ -90,14 +97,17 @@ test('evaluate with the image method needs no model; a bad dataset or method is 
   t.teardown(cleanup);
   await writeOneHotIndex(dir, ['dev/a.png', 'dev/b.png', 'dev/c.png', 'dev/d.png', 'dev/e.png', 'dev/f.png', 'dev/g.png', 'dev/h.png'], [8]);
   const base = { device: 'cpu' as const, annotations: join(fixtures, 'cirr'), index: dir, split: 'val', blockRows: 8192, quiet: true };
-  const reports = await runEvaluate({ ...base, dataset: 'cirr', method: 'image' }, new PassThrough());
+  const { reports } = await runEvaluate({ ...base, dataset: 'cirr', method: 'image' }, new PassThrough());
   // one-hot features: every other image scores 0, so rankings follow gallery order after the reference:
   // 101 a → b c …: c at 2; 102 b → a c d e f g h: h at 7; 103 missing; 104 d → a b c e: e at 4.
   t.is(reports[0].metrics['R@1'], 0);
   t.is(reports[0].metrics['R@5'], 50);
   t.is(reports[0].metrics['R@10'], 75);
   await t.throwsAsync(runEvaluate({ ...base, dataset: 'coco', method: 'image' }, new PassThrough()), { message: /--dataset must be one of cirr, circo, fashioniq/ });
-  await t.throwsAsync(runEvaluate({ ...base, dataset: 'cirr', method: 'magic' }, new PassThrough()), { message: /--method must be one of/ });
-  await t.throwsAsync(runEvaluate({ ...base, dataset: 'cirr', method: 'searle' }, new PassThrough()), { message: /needs --tokens or --phi/ });
-  await t.throwsAsync(runEvaluate({ ...base, dataset: 'cirr', method: 'text' }, new PassThrough()), { message: /--model is required/ });
+  await t.throwsAsync(runEvaluate({ ...base, dataset: 'cirr', method: 'magic' }, new PassThrough()), { message: /--method must be all or a list of image, text/ });
+  await t.throwsAsync(runEvaluate({ ...base, dataset: 'cirr', methods: 'image', method: 'image' }, new PassThrough()), { message: /not both/ });
+  // a method that cannot run keeps its row with the reason; the others still run
+  const { rows } = await runEvaluate({ ...base, dataset: 'cirr', methods: 'searle,text,image' }, new PassThrough());
+  t.deepEqual(rows.map((r) => [r.method, r.status, r.reason]), [
+    ['searle', 'skipped', 'no tokens: give --phi FILE (or --tokens PATH)'], ['text', 'skipped', 'needs CLIP\'s text tower: give --model DIR'], ['image', 'ok', undefined]]);
 });

@@ -37,8 +37,12 @@ test('Recall@10/50 per category and average, worked by hand', async (t) => {
   t.teardown(cleanup);
   await writeOneHotIndex(dir, ids, [5, 5, 5]);
   const r = await evaluate(loadFashionIq(fiqDir), new PartsGallery(dir), {
-    method: 'searle', text: tokenEchoEncoder(15), tokens, blockRows: 4,
+    method: 'searle', text: tokenEchoEncoder(15), tokens, blockRows: 4, excludeReference: true,
   });
+  // SEARLE's validate.py keeps the reference on FashionIQ: that is the default, exclusion is opt-in
+  const byDefault = await evaluate(loadFashionIq(fiqDir), new PartsGallery(dir), { method: 'searle', text: tokenEchoEncoder(15), tokens, blockRows: 4 });
+  t.false(byDefault.excludeReference);
+  t.true(r.excludeReference);
   /*
    * dress (gallery d1..d12):
    *   d1 → d1 excluded; d2..d12 tie at 10, gallery order: target d12 at rank 11 → R@10 0, R@50 1.

@@ -20,7 +20,8 @@ test('each query\'s top k with scores, the reference named by its gallery id, gr
       [id(1)]: [10, 9, 7, 8, 5, 6, 5.5, 0], [id(2)]: [0, 0, 0, 0, 0, 0, 5, 5], [id(3)]: [1, 1, 1, 1, 1, 1, 1, 1], [id(4)]: [0, 0, 0, 10, 9, 0, 0, 0],
     });
     const collector = new RankingsCollector('circo', 'val', dir, 3);
-    await evaluate(ann, new PartsGallery(dir), { method: 'searle', text: tokenEchoEncoder(8), tokens, onRanked: collector.collect('searle-oti') });
+    // CIRCO keeps the reference by default (SEARLE's validate.py); these hand numbers exclude it
+    await evaluate(ann, new PartsGallery(dir), { method: 'searle', text: tokenEchoEncoder(8), tokens, excludeReference: true, onRanked: collector.collect('searle-oti') });
     t.is(collector.lines.length, ann.queries.length);
     const first = collector.lines[0];
     // query 0: reference 1 (excluded from its ranking), ground truths 2, 3, 5; token row of image 1

@@ -3,6 +3,10 @@
  * 127.0.0.1 (port 0), with deterministic answers derived from the prompt, request counting (total, per
  * endpoint, per concept) and faults on demand. It is a test double of the protocol, not an LLM.
  *
+ * Chat requests may carry images (OpenAI `image_url` content parts with base64 data URLs, as vision
+ * models take them): the server decodes them and hands text and images to the test's `chat` handler,
+ * whose string becomes the answer's content (a handler that returns null leaves the phrase answer).
+ *
  * Faults are scripted per request: `script(...faults)` queues faults that the next requests receive in
  * order (null = answer normally), and `faultFor(fn)` decides per request (for faults tied to a concept).
  */
@@ -31,7 +35,15 @@ export interface RequestInfo {
   index: number;
 }
 
+/** A decoded image of a chat request. */
+export interface RequestImage { mime: string; bytes: Buffer; sha256: string }
+
+/** What a chat handler sees: the user messages' text parts joined by newlines, and their images in order. */
+export interface ChatRequest { text: string; images: RequestImage[]; body: Record<string, unknown> }
+
 export interface LlmTestServerOptions {
+  /** Answers chat requests (the content string), or null for the default phrase answer. */
+  chat?: (req: ChatRequest) => string | null;
   /** Delay before each normal answer (ms): a slowish server for kill tests. */
   delayMs?: number;
   /** Samples returned per completions request when the client asks for n (default: n). */
@@ -45,6 +57,8 @@ export interface LlmTestServer {
   /** Requests received (every attempt, faulted or not). */
   requests: number;
   byEndpoint: Record<string, number>;
+  /** Chat requests that carried at least one image. */
+  imageRequests: number;
   /** Requests per concept (parsed from the prompt). */
   byConcept: Map<string, number>;
   faultsServed: Record<string, number>;
@@ -84,6 +98,7 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
     requests: 0,
     byEndpoint: {} as Record<string, number>,
     byConcept: new Map<string, number>(),
+    imageRequests: 0,
     faultsServed: {} as Record<string, number>,
     authorizations: new Set<string>(),
   };
@@ -99,12 +114,17 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
     if (req.method !== 'POST' || !endpoint) { send(res, 404, { error: { message: `no route ${req.method} ${url}` } }); return; }
     let body: Record<string, unknown>;
     try { body = JSON.parse(text) as Record<string, unknown>; } catch { send(res, 400, { error: { message: 'bad JSON' } }); return; }
+    let chatRequest: ChatRequest | null = null;
+    if (endpoint === 'chat') {
+      try { chatRequest = readChatRequest(body); } catch (err) { send(res, 400, { error: { message: (err as Error).message } }); return; }
+    }
     const concept = endpoint === 'completions' ? completionConcept(body) : chatConcept(body)?.concept ?? null;
     const info: RequestInfo = { endpoint, concept, body, authorization: req.headers.authorization, index: index++ };
     state.requests++;
     state.byEndpoint[endpoint] = (state.byEndpoint[endpoint] ?? 0) + 1;
     if (concept !== null) state.byConcept.set(concept, (state.byConcept.get(concept) ?? 0) + 1);
     if (info.authorization) state.authorizations.add(info.authorization);
+    if (chatRequest && chatRequest.images.length > 0) state.imageRequests++;
 
     const fault = queue.length > 0 ? queue.shift() ?? null : decide?.(info) ?? null;
     if (fault) {
@@ -114,8 +134,17 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
     }
     if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
     if (res.destroyed) return;
-    if (endpoint === 'completions') answerCompletion(body, res);
-    else answerChat(body, res);
+    if (endpoint === 'completions') { answerCompletion(body, res); return; }
+    const content = chatRequest && options.chat ? options.chat(chatRequest) : null;
+    if (content !== null) {
+      send(res, 200, {
+        id: `chat-${index}`, object: 'chat.completion', created: 0, model: String(body.model),
+        choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content } }],
+        usage: { prompt_tokens: 50, completion_tokens: 12, total_tokens: 62 },
+      });
+      return;
+    }
+    answerChat(body, res);
   }
 
   function serveFault(fault: Fault, info: RequestInfo, res: ServerResponse): void {
@@ -155,7 +184,7 @@ export async function startLlmTestServer(options: LlmTestServerOptions = {}): Pr
     script: (...faults: (Fault | null)[]) => { queue.push(...faults); },
     faultFor: (fn: ((info: RequestInfo) => Fault | null) | null) => { decide = fn; },
     resetCounts: () => {
-      state.requests = 0; state.byEndpoint = {}; state.byConcept = new Map(); state.faultsServed = {};
+      state.requests = 0; state.byEndpoint = {}; state.byConcept = new Map(); state.faultsServed = {}; state.imageRequests = 0;
     },
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
@@ -197,10 +226,34 @@ function completionConcept(body: Record<string, unknown>): string | null {
   return m ? m[1] : null;
 }
 
+/**
+ * The user messages' text and images. Content is a string or an array of parts ({type: 'text', text} or
+ * {type: 'image_url', image_url: {url: 'data:<mime>;base64,…'}}); anything else is a 400, as a real
+ * vision server refuses it.
+ */
+function readChatRequest(body: Record<string, unknown>): ChatRequest {
+  const messages = Array.isArray(body.messages) ? body.messages as { role?: string; content?: unknown }[] : [];
+  const texts: string[] = [];
+  const images: RequestImage[] = [];
+  for (const m of messages.filter((x) => x.role === 'user')) {
+    if (typeof m.content === 'string') { texts.push(m.content); continue; }
+    if (!Array.isArray(m.content)) throw new Error('message content must be a string or an array of parts');
+    for (const part of m.content as { type?: string; text?: unknown; image_url?: { url?: unknown } }[]) {
+      if (part.type === 'text' && typeof part.text === 'string') { texts.push(part.text); continue; }
+      if (part.type !== 'image_url') throw new Error(`unknown content part type ${JSON.stringify(part.type)}`);
+      const m2 = /^data:(image\/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=]+)$/.exec(String(part.image_url?.url ?? ''));
+      if (!m2) throw new Error('image_url must be a base64 data URL of an image');
+      const bytes = Buffer.from(m2[2], 'base64');
+      images.push({ mime: m2[1], bytes, sha256: createHash('sha256').update(bytes).digest('hex') });
+    }
+  }
+  return { text: texts.join('\n'), images, body };
+}
+
 /** Reads the machine-readable `Concept: "…"` and `Count: N` lines of starword's chat prompt. */
 function chatConcept(body: Record<string, unknown>): { concept: string; count: number } | null {
   const messages = Array.isArray(body.messages) ? body.messages as { role?: string; content?: unknown }[] : [];
-  const user = messages.filter((m) => m.role === 'user').map((m) => String(m.content ?? '')).join('\n');
+  const user = messages.filter((m) => m.role === 'user' && typeof m.content === 'string').map((m) => String(m.content)).join('\n');
   const c = /^Concept: (".*")$/m.exec(user);
   const k = /^Count: (\d+)$/m.exec(user);
   if (!c || !k) return null;

@@ -24,7 +24,7 @@ export async function pipelineFixture(images = 24): Promise<PipelineFixture> {
 }
 
 export function runArgs(f: PipelineFixture, out: string, extra: string[] = []): string[] {
-  return [BIN, 'run', '--images', f.images, '--model', f.model, '--out', out, '--vocab', f.vocab, '--top-k', '10',
+  return [BIN, 'run', '--images', f.images, '--model', f.model, '--out', out, '--vocab', f.vocab, '--top-k', '10', '--oti-top-k', '10',
     '--cache-dir', f.cache, '--backend', 'templates', '--n', '6', '--oti-steps', '12', '--oti-batch', '4', '--part-size', '8',
     '--threads', '1', ...extra];
 }

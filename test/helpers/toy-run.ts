@@ -55,7 +55,7 @@ export function makeToyRun(opts: { pipeline?: boolean } = {}): ToyRun {
   ok(['index', '--model', TOY_MODEL, '--images', galleryDir, '--out', gallery, '--cache-dir', cache, '--threads', '1']);
   if (opts.pipeline === false) return { root, run, gallery, evalDir, cache, galleryIds: [...want].sort(), queries: queries.length, images: 0 };
   ok(['run', '--images', join(root, 'images.csv'), '--allow-outside', '--model', TOY_MODEL, '--out', run, '--vocab', join(TOY, 'bench/vocab.txt'),
-    '--top-k', '12', '--cache-dir', cache, '--backend', 'templates', '--n', '4', '--oti-steps', '3', '--phi', '--phi-epochs', '2', '--phi-batch', '4',
+    '--top-k', '12', '--oti-top-k', '12', '--phi-top-k', '12', '--cache-dir', cache, '--backend', 'templates', '--n', '4', '--oti-steps', '3', '--phi', '--phi-epochs', '2', '--phi-batch', '4',
     '--threads', '1']);
   ok(['evaluate', '--dataset', 'circo', '--annotations', join(root, 'circo'), '--index', gallery, '--tokens', run, '--method', 'all',
       '--model', TOY_MODEL, '--cache-dir', cache, '--threads', '1', '--out', join(evalDir, 'eval.json'), '--rankings', join(evalDir, 'rankings.jsonl'), '--quiet']);

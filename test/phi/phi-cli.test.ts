@@ -19,7 +19,7 @@ const cli = (args: string[]) => spawnSync('node', ['bin/starword.js', ...args], 
 
 test('phi trains and exports into <run>/phi, and invert --features writes warm starts', async (t) => {
   const [model, run] = await setup;
-  const r = cli(['phi', '--run', run, '--model', model, '--epochs', '2', '--batch', '16', '--threads', '1']);
+  const r = cli(['phi', '--run', run, '--model', model, '--epochs', '2', '--batch', '16', '--val-fraction', '0.2', '--threads', '1']);
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /^phi: \d+ train \/ \d+ held-out images, 2 epochs run now, epoch 2: held-out L_distil [\d.]+/);
   for (const f of ['phi.onnx', 'phi.safetensors', 'metrics.arrow', 'losses.png']) t.true(existsSync(join(run, 'phi', f)), f);

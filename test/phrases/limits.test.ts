@@ -1,8 +1,8 @@
 import test from 'ava';
-import { DEFAULT_BACKOFF, backoffDelay } from '../../stages/phrases/backoff.ts';
-import { parseRetryAfter } from '../../stages/phrases/request-errors.ts';
-import { TokenBudget } from '../../stages/phrases/token-budget.ts';
-import { scrub, registerSecret } from '../../stages/phrases/secrets.ts';
+import { DEFAULT_BACKOFF, backoffDelay } from '../../util/llm/backoff.ts';
+import { parseRetryAfter } from '../../util/llm/request-errors.ts';
+import { TokenBudget } from '../../util/llm/token-budget.ts';
+import { scrub, registerSecret } from '../../util/llm/secrets.ts';
 
 const headers = (h: Record<string, string>) => new Headers(h);
 

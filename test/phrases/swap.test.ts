@@ -1,5 +1,5 @@
 import test from 'ava';
-import { conceptRegex, swapConceptPhrases, swapSearle, swapWord, swapWordAll } from '../../stages/phrases/swap.ts';
+import { conceptRegex, defaultSwapFor, swapAll, swapAllFor, swapConceptPhrases, swapSearle, swapWord, swapWordAll } from '../../stages/phrases/swap.ts';
 
 // [concept, phrase, expected swapped text or null when the concept is absent]
 const WORD_TABLE: [string, string, string | null][] = [
@@ -81,4 +81,43 @@ test('swapWordAll replaces every occurrence under the word rules', (t) => {
   t.is(swapWordAll('a cat, two Cats and a category', 'cat'), 'a  $ , two  $  and a category');
   t.is(swapWordAll('a dog', 'cat'), null);
   t.is(swapWordAll('c++ and C++', 'c++'), ' $  and  $ ');
+});
+
+// phi's L_gpt swap, SEARLE's train_phi.py: Python's `phrase.replace(concept, " $ ")`, every occurrence
+const SEARLE_ALL_TABLE: [string, string, string][] = [
+  ['cat', 'a photo of cat that sleeps', 'a photo of  $  that sleeps'],
+  ['cat', 'a cat and a cat', 'a  $  and a  $ '],
+  ['cat', 'a category of cats', 'a  $ egory of  $ s'], // plain substring, as str.replace
+  ['cat', 'a photo of Cat', 'a photo of Cat'], // case-sensitive: unchanged (the concept filter keeps such phrases out)
+  ['aa', 'aaa', ' $ a'], // non-overlapping, left to right, as str.replace
+  ['c++', 'c++ and c++', ' $  and  $ '],
+];
+
+for (const [concept, phrase, expected] of SEARLE_ALL_TABLE) {
+  test(`phi swap (all occurrences): ${JSON.stringify(concept)} in ${JSON.stringify(phrase)}`, (t) => {
+    t.is(swapAll(phrase, concept), expected);
+    t.is(swapAllFor('searle')(phrase, concept), expected);
+  });
+}
+
+test('phi swap under a word-mode phrases part follows the word rules', (t) => {
+  t.is(swapAllFor('word')('a cat, two Cats and a category', 'cat'), 'a  $ , two  $  and a category');
+});
+
+// the default swap per backend: SEARLE's everywhere except chat models, which recase and inflect
+const DEFAULT_SWAP: [string, 'searle' | 'word'][] = [['completions', 'searle'], ['templates', 'searle'], ['import', 'searle'], ['chat', 'word']];
+
+for (const [backend, mode] of DEFAULT_SWAP) {
+  test(`default swap for --backend ${backend} is ${mode}`, (t) => { t.is(defaultSwapFor(backend), mode); });
+}
+
+test('under the defaults one phrase without the concept drops the concept (SEARLE) but only the phrase (chat)', (t) => {
+  const phrases = ['a photo of cat that sleeps', 'a photo of Cats on a mat', 'a photo of a dog'];
+  const searle = swapConceptPhrases('cat', phrases, defaultSwapFor('completions'));
+  t.true(searle.conceptDropped);
+  t.deepEqual(searle.kept, []);
+  const chat = swapConceptPhrases('cat', phrases, defaultSwapFor('chat'));
+  t.false(chat.conceptDropped);
+  t.deepEqual(chat.kept.map((k) => k.swapped), ['a photo of  $  that sleeps', 'a photo of  $  on a mat']);
+  t.is(chat.droppedWithoutConcept, 1);
 });

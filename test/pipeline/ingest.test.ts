@@ -46,10 +46,25 @@ test('manifest: path column by name, optional id column, paths relative to the m
   const rows = await listImageManifest(join(root, 'm.csv'));
   t.deepEqual(rows, [{ id: 'one', path: join(root, 'imgs/1.png') }, { id: 'two', path: join(root, 'imgs/2.jpg') }]);
 
-  writeFileSync(join(root, 'n.csv'), 'where\nz/2.png\n1.png\n');
+  writeFileSync(join(root, 'n.csv'), 'path\nz/2.png\n1.png\n');
   t.deepEqual((await listImageManifest(join(root, 'n.csv'))).map((r) => r.id), ['1.png', 'z/2.png']);
   writeFileSync(join(root, 'headerless.csv'), 'x.png\ny.png\n');
   t.deepEqual((await listImageManifest(join(root, 'headerless.csv'))).map((r) => r.id), ['x.png', 'y.png']);
+});
+
+test('manifest: a header without a path column is refused, naming the header', async (t) => {
+  const root = tempDir('manifest-header');
+  writeFileSync(join(root, 'm.csv'), 'label,id\ncat,one\ndog,two\n');
+  const err = await t.throwsAsync(listImageManifest(join(root, 'm.csv')));
+  t.regex(err!.message, /^manifest .*m\.csv: no path column in the header "label,id" \(name one column path, image or file\)$/);
+});
+
+test('folder: files that are not images are counted by extension, hidden files are not', async (t) => {
+  const root = tempDir('skipped');
+  for (const name of ['a.png', 'notes.txt', 'b.TXT', 'README', '.hidden.txt']) writeFileSync(join(root, name), 'x');
+  const listing = await listImageDir(root);
+  t.deepEqual(listing.images.map((r) => r.id), ['a.png']);
+  t.deepEqual(listing.skippedFiles, { count: 3, byExtension: { '.txt': 2, '(none)': 1 } });
 });
 
 test('manifest: paths leaving the folder are refused unless allowed; duplicate ids are refused', async (t) => {

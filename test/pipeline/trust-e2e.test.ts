@@ -92,7 +92,7 @@ test.serial('a run, then damaged parts and a full disk: the rerun names and redo
 });
 
 test.serial('a stage command goes through the run\'s guard; with --force the parts made otherwise are redone, not mixed', (t) => {
-  const oti = (extra: string[]) => runSync([BIN, 'oti', '--run', run, '--model', f.model, '--cache-dir', f.cache, '--oti-batch', '4', '--threads', '1', ...extra]);
+  const oti = (extra: string[]) => runSync([BIN, 'oti', '--run', run, '--model', f.model, '--cache-dir', f.cache, '--oti-batch', '4', '--oti-top-k', '10', '--threads', '1', ...extra]);
   const refused = oti(['--oti-steps', '13']);
   t.is(refused.status, 2);
   t.regex(lastLine(refused.stderr), /^starword: this run folder was made with a different configuration \(oti\.steps 12 → 13\); .*--force/);

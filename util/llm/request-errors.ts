@@ -4,7 +4,7 @@
  * 401/403/404 (a bad key or an unknown model fails every concept alike). Other 4xx fail the concept.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { errorMessage } from '../../util/errors.ts';
+import { errorMessage } from '../errors.ts';
 import { scrub } from './secrets.ts';
 
 export type FaultKind = 'rate-limit' | 'server' | 'timeout' | 'connection' | 'malformed' | 'client' | 'fatal' | 'aborted';

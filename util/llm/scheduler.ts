@@ -8,7 +8,7 @@ import PQueue from 'p-queue';
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from './backoff.ts';
 import { type FaultKind, classifyError } from './request-errors.ts';
 import { TokenBudget } from './token-budget.ts';
-import { ConceptFailedError, RunFatalError } from './types.ts';
+import { ConceptFailedError, RunFatalError } from './failures.ts';
 
 export interface SchedulerOptions {
   concurrency: number;

@@ -5,6 +5,9 @@
  */
 import { sleep } from './backoff.ts';
 
+/** A rough token count for budgeting before the call (about 4 characters a token). */
+export function estimateTokens(text: string): number { return Math.ceil(text.length / 4) + 1; }
+
 export interface TokenReservation { readonly windowStart: number; readonly tokens: number }
 
 export class TokenBudget {

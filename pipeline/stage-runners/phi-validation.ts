@@ -1,0 +1,40 @@
+/**
+ * phi's per-epoch CIRR val validation (SEARLE's train_phi.py, validation_frequency 1): the weights after
+ * an epoch are exported to a scratch ONNX file, the references' tokens are phi's predictions from their
+ * indexed features, and the evaluate stage's core ranks the val gallery with the reference excluded
+ * (CIRR's rule). Lives in the pipeline because it joins two stages (phi and evaluate).
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { SessionOptions } from '../../clip/onnx-session.ts';
+import { loadCirr } from '../../stages/evaluate/cirr.ts';
+import { evaluate } from '../../stages/evaluate/run.ts';
+import { exportPhiOnnx } from '../../stages/phi/export.ts';
+import { PhiPredictor } from '../../stages/phi/invert.ts';
+import type { PhiDims, PhiWeights } from '../../stages/phi/phi-net.ts';
+import { PartsGallery } from '../../stages/retrieve/gallery.ts';
+import { locateParts, phiTokenProvider } from '../../stages/retrieve/sources.ts';
+
+export type PhiValidator = (dims: PhiDims, weights: PhiWeights, epoch: number) => Promise<Record<string, number>>;
+
+export function cirrValidator(annotations: string, index: string, text: TextEncoder, session: SessionOptions, outDir: string,
+  log?: (line: string) => void): PhiValidator {
+  // read once, up front: a bad path fails before the first epoch
+  const ann = loadCirr(annotations, 'val');
+  const gallery = new PartsGallery(locateParts(index, 'features', 'embed', '--val-cirr-index'));
+  log?.(`phi: validating every epoch on CIRR val (${ann.queries.length} queries, ${ann.sources.join(', ')})`);
+  return async (dims, weights) => {
+    const scratch = join(outDir, '.val-phi.onnx');
+    exportPhiOnnx(scratch, dims, weights);
+    const phi = await PhiPredictor.open(scratch, session);
+    try {
+      const report = await evaluate(ann, gallery, { method: 'searle', text, tokens: phiTokenProvider(phi), excludeReference: true });
+      return report.metrics;
+    } finally {
+      await phi.release();
+      rmSync(scratch, { force: true });
+      rmSync(`${scratch}.data`, { force: true });
+    }
+  };
+}

@@ -1,0 +1,298 @@
+/**
+ * The phrase store: the phrases folder as OTI and phi read it, with memory that does not grow with the
+ * phrases. Beside each `phrases-NNNNN.arrow` part (the export pyarrow reads) it keeps, in
+ * `<phrases>/store/`, flat files addressed by row:
+ *   phrases-NNNNN.targets.f32            rows × dim float32, little endian: the L_gpt targets
+ *   phrases-NNNNN.{phrase,swapped}.bin   the texts' UTF-8 bytes, back to back
+ *   phrases-NNNNN.{phrase,swapped}.off   rows + 1 float64 byte offsets into the .bin
+ *   phrases-NNNNN.index.json             written last (the done marker): rows, dim, the concepts' row runs,
+ *                                        and `source`, the sha256 of the Arrow part's stats marker it was made from
+ * Opening the store reads only the indexes (concept → part, row range); a phrase's texts and target are
+ * read with positioned reads when a step draws it. A part whose sidecar is missing or was made from
+ * another version of the part is rebuilt from the Arrow part when the store is opened, so folders written
+ * before the store existed keep working. A store written directly (`source: "store"`, the scale
+ * benchmark) needs no Arrow part.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Table } from 'apache-arrow';
+import { sha256 } from '../util/hash.ts';
+import { UserError } from '../util/errors.ts';
+import { checkKind, readStrings } from './columns.ts';
+import { listDoneParts, partName, partPaths, readPart, writeFileAtomic } from './part-io.ts';
+import * as phrasesSchema from './phrases.ts';
+
+export const STORE_DIR = 'store';
+const STORE_VERSION = 1;
+/** `source` of a store part written directly, without an Arrow part beside it */
+export const DIRECT_SOURCE = 'store';
+
+/** A run of consecutive rows of one concept in one part. */
+export interface PhraseRange { part: number; start: number; count: number }
+
+interface StoreIndex {
+  format: 'starword-phrase-store';
+  version: number;
+  part: number;
+  source: string;
+  rows: number;
+  dim: number;
+  /** [concept, first row, rows], in row order */
+  runs: [string, number, number][];
+}
+
+/** One part's content, as the writer takes it. */
+export interface StorePartData {
+  rows: number;
+  dim: number;
+  runs: [string, number, number][];
+  targets: Float32Array;
+  phrase: { bytes: Uint8Array; offsets: Float64Array };
+  swapped: { bytes: Uint8Array; offsets: Float64Array };
+}
+
+type FileKind = 'targets.f32' | 'phrase.bin' | 'phrase.off' | 'swapped.bin' | 'swapped.off' | 'index.json';
+
+export function storeFile(phrasesDir: string, part: number, kind: FileKind): string {
+  return join(phrasesDir, STORE_DIR, `${partName(phrasesSchema.KIND, part)}.${kind}`);
+}
+
+const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Writes one store part; its index last, so a store part with an index is complete. */
+export function writeStorePart(phrasesDir: string, part: number, data: StorePartData, source: string): void {
+  if (data.targets.length !== data.rows * data.dim) throw new Error(`phrase store: ${data.targets.length} target values for ${data.rows} × ${data.dim}`);
+  for (const t of [data.phrase, data.swapped]) {
+    if (t.offsets.length !== data.rows + 1) throw new Error(`phrase store: ${t.offsets.length} offsets for ${data.rows} rows`);
+  }
+  mkdirSync(join(phrasesDir, STORE_DIR), { recursive: true });
+  writeFileAtomic(storeFile(phrasesDir, part, 'targets.f32'), bytesOf(data.targets));
+  writeFileAtomic(storeFile(phrasesDir, part, 'phrase.bin'), data.phrase.bytes);
+  writeFileAtomic(storeFile(phrasesDir, part, 'phrase.off'), bytesOf(data.phrase.offsets));
+  writeFileAtomic(storeFile(phrasesDir, part, 'swapped.bin'), data.swapped.bytes);
+  writeFileAtomic(storeFile(phrasesDir, part, 'swapped.off'), bytesOf(data.swapped.offsets));
+  const index: StoreIndex = { format: 'starword-phrase-store', version: STORE_VERSION, part, source, rows: data.rows, dim: data.dim, runs: data.runs };
+  writeFileAtomic(storeFile(phrasesDir, part, 'index.json'), JSON.stringify(index));
+}
+
+/** Deletes a store part's files (its Arrow part is gone). */
+export function removeStorePart(phrasesDir: string, part: number): void {
+  for (const k of ['index.json', 'targets.f32', 'phrase.bin', 'phrase.off', 'swapped.bin', 'swapped.off'] as const) {
+    rmSync(storeFile(phrasesDir, part, k), { force: true });
+  }
+}
+
+/** Runs of equal consecutive values. */
+export function conceptRuns(concepts: readonly string[]): [string, number, number][] {
+  const runs: [string, number, number][] = [];
+  concepts.forEach((c, i) => {
+    const last = runs[runs.length - 1];
+    if (last && last[0] === c) last[2]++;
+    else runs.push([c, i, 1]);
+  });
+  return runs;
+}
+
+/** UTF-8 bytes and offsets of strings. */
+export function packTexts(texts: readonly string[]): { bytes: Uint8Array; offsets: Float64Array } {
+  const enc = new TextEncoder();
+  const parts = texts.map((t) => enc.encode(t));
+  const offsets = new Float64Array(texts.length + 1);
+  parts.forEach((p, i) => { offsets[i + 1] = offsets[i] + p.length; });
+  const bytes = new Uint8Array(offsets[texts.length]);
+  parts.forEach((p, i) => bytes.set(p, offsets[i]));
+  return { bytes, offsets };
+}
+
+/** The texts of a utf8 column straight from its buffers, across record batches (no string decoding). */
+function columnTexts(table: Table, name: string): { bytes: Uint8Array; offsets: Float64Array } {
+  const col = table.getChild(name);
+  if (!col) throw new Error(`phrases part lacks column '${name}'`);
+  const offsets = new Float64Array(table.numRows + 1);
+  const chunks: Uint8Array[] = [];
+  let row = 0, base = 0;
+  for (const d of col.data) {
+    const off = d.valueOffsets as Int32Array;
+    const first = off[0], last = off[d.length];
+    for (let i = 0; i < d.length; i++) offsets[row + i + 1] = base + off[i + 1] - first;
+    chunks.push((d.values as Uint8Array).subarray(first, last));
+    base += last - first;
+    row += d.length;
+  }
+  const bytes = new Uint8Array(base);
+  let at = 0;
+  for (const c of chunks) { bytes.set(c, at); at += c.length; }
+  return { bytes, offsets };
+}
+
+/**
+ * A store part from a phrases table. Rows without a target (phrases made without a model) get theirs
+ * from `encode`, or the call fails naming the folder.
+ */
+export async function storeDataFromTable(table: Table, dim: number, encode: ((texts: string[]) => Promise<Float32Array[]>) | undefined,
+  where: string): Promise<StorePartData> {
+  checkKind(table, phrasesSchema.KIND);
+  const rows = table.numRows;
+  const stored = phrasesSchema.targetDim(table);
+  if (stored !== null && stored !== dim) {
+    throw new UserError(`phrases in ${where} carry ${stored}-d targets, the model's features are ${dim}-d: made with another model`);
+  }
+  // straight from the column's buffers: no per-row copies of a part that may hold 256k targets
+  const targets = new Float32Array(rows * dim);
+  const missing: number[] = [];
+  const col = stored !== null ? table.getChild('target') : null;
+  if (col) {
+    let row = 0;
+    for (const d of col.data) {
+      const values = d.children[0].values as Float32Array;
+      for (let i = 0; i < d.length; i++, row++) {
+        if (d.getValid(i)) targets.set(values.subarray(i * dim, (i + 1) * dim), row * dim);
+        else missing.push(row);
+      }
+    }
+  } else for (let i = 0; i < rows; i++) missing.push(i);
+  if (missing.length) {
+    if (!encode) throw new UserError(`phrases in ${where} lack target features and no text encoder was given`);
+    const phrases = readStrings(table, 'phrase');
+    for (let s = 0; s < missing.length; s += 256) {
+      const idx = missing.slice(s, s + 256);
+      const feats = await encode(idx.map((i) => phrases[i] ?? ''));
+      idx.forEach((r, k) => {
+        if (feats[k].length !== dim) throw new UserError(`text features are ${feats[k].length}-d, expected ${dim}-d`);
+        targets.set(feats[k], r * dim);
+      });
+    }
+  }
+  return {
+    rows, dim, targets, runs: conceptRuns(readStrings(table, 'concept').map((c) => c ?? '')),
+    phrase: columnTexts(table, 'phrase'), swapped: columnTexts(table, 'swapped'),
+  };
+}
+
+/** The sha256 of a phrases part's stats marker: what a store part says it was made from. */
+export function partSource(phrasesDir: string, part: number): string {
+  return sha256(readFileSync(partPaths(phrasesDir, phrasesSchema.KIND, part).stats));
+}
+
+/** The part's index when it and the files it names are whole (sizes checked); else null. */
+function readIndex(phrasesDir: string, part: number): StoreIndex | null {
+  const file = storeFile(phrasesDir, part, 'index.json');
+  if (!existsSync(file)) return null;
+  try {
+    const ix = JSON.parse(readFileSync(file, 'utf8')) as StoreIndex;
+    if (ix.format !== 'starword-phrase-store' || ix.version !== STORE_VERSION) return null;
+    const size = (k: FileKind) => statSync(storeFile(phrasesDir, part, k)).size;
+    if (size('targets.f32') !== ix.rows * ix.dim * 4 || size('phrase.off') !== (ix.rows + 1) * 8 || size('swapped.off') !== (ix.rows + 1) * 8) return null;
+    size('phrase.bin'); size('swapped.bin');
+    return ix;
+  } catch {
+    return null; // a damaged or partial store part is rebuilt, never trusted
+  }
+}
+
+/** Indices of the store parts written directly (no Arrow part). */
+function directParts(phrasesDir: string): number[] {
+  const dir = join(phrasesDir, STORE_DIR);
+  if (!existsSync(dir)) return [];
+  const re = new RegExp(`^${phrasesSchema.KIND}-(\\d{5,})\\.index\\.json$`);
+  return readdirSync(dir).map((n) => re.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]))
+    .filter((i) => {
+      try { return (JSON.parse(readFileSync(storeFile(phrasesDir, i, 'index.json'), 'utf8')) as StoreIndex).source === DIRECT_SOURCE; } catch { return false; }
+    });
+}
+
+export interface OpenStoreOptions {
+  /** the model's feature dim: targets of another dim are refused */
+  dim: number;
+  /** computes target features of phrases stored without them (only when a store part must be built) */
+  encode?: (texts: string[]) => Promise<Float32Array[]>;
+  log?: (line: string) => void;
+}
+
+/** Reads phrases by concept, texts and targets by row; holds only the index and open file handles. */
+export class PhraseStore {
+  private readonly byConcept = new Map<string, PhraseRange[]>();
+  private readonly counts = new Map<string, number>();
+  private readonly fds = new Map<string, number>();
+  phraseCount = 0;
+  partsBuilt = 0;
+  /** a hash of what the store was read from (each part's index and source) */
+  identity = '';
+
+  private constructor(readonly dir: string, readonly dim: number) {}
+
+  static async open(dir: string, o: OpenStoreOptions): Promise<PhraseStore> {
+    const store = new PhraseStore(dir, o.dim);
+    const parts = existsSync(dir) ? listDoneParts(dir, phrasesSchema.KIND) : [];
+    const direct = directParts(dir).filter((i) => !parts.includes(i));
+    if (!parts.length && !direct.length) throw new UserError(`no finished phrases parts in ${dir}: run the phrases stage first`);
+    const sources: string[] = [];
+    for (const part of [...parts, ...direct].sort((a, b) => a - b)) {
+      let ix = readIndex(dir, part);
+      if (parts.includes(part)) {
+        const source = partSource(dir, part);
+        if (!ix || ix.source !== source) {
+          o.log?.(`phrases: indexing part ${part} of ${dir} for random access`);
+          writeStorePart(dir, part, await storeDataFromTable(readPart(dir, phrasesSchema.KIND, part), o.dim, o.encode, dir), source);
+          store.partsBuilt++;
+          ix = readIndex(dir, part)!;
+        }
+      }
+      if (!ix) throw new UserError(`phrase store part ${storeFile(dir, part, 'index.json')} is damaged (files missing or cut short) and has no Arrow part to rebuild it from`);
+      if (ix.dim !== o.dim) {
+        throw new UserError(`phrases in ${dir} carry ${ix.dim}-d targets, the model's features are ${o.dim}-d: made with another model`);
+      }
+      for (const [concept, start, count] of ix.runs) {
+        let list = store.byConcept.get(concept);
+        if (!list) store.byConcept.set(concept, (list = []));
+        list.push({ part, start, count });
+        store.counts.set(concept, (store.counts.get(concept) ?? 0) + count);
+      }
+      store.phraseCount += ix.rows;
+      sources.push(`${part}:${ix.source}:${ix.rows}`);
+    }
+    store.identity = sha256(sources.join('\n'));
+    return store;
+  }
+
+  get conceptCount(): number { return this.byConcept.size; }
+
+  /** Phrases of a concept (0 when it has none). */
+  count(concept: string): number { return this.counts.get(concept) ?? 0; }
+
+  ranges(concept: string): readonly PhraseRange[] { return this.byConcept.get(concept) ?? []; }
+
+  /** The target of a row into `out` (a fresh array by default). */
+  target(part: number, row: number, out = new Float32Array(this.dim)): Float32Array {
+    this.readAt(part, 'targets.f32', bytesOf(out), row * this.dim * 4);
+    return out;
+  }
+
+  phrase(part: number, row: number): string { return this.text(part, row, 'phrase'); }
+  swapped(part: number, row: number): string { return this.text(part, row, 'swapped'); }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+
+  private text(part: number, row: number, which: 'phrase' | 'swapped'): string {
+    const off = new Float64Array(2);
+    this.readAt(part, `${which}.off`, bytesOf(off), row * 8);
+    const bytes = new Uint8Array(off[1] - off[0]);
+    this.readAt(part, `${which}.bin`, bytes, off[0]);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  }
+
+  private readAt(part: number, kind: FileKind, into: Uint8Array, position: number): void {
+    const file = storeFile(this.dir, part, kind);
+    let fd = this.fds.get(file);
+    if (fd === undefined) this.fds.set(file, (fd = openSync(file, 'r')));
+    let got = 0;
+    while (got < into.length) {
+      const n = readSync(fd, into, got, into.length - got, position + got);
+      if (n === 0) throw new Error(`phrase store: ${file} ends before byte ${position + into.length}: damaged; delete ${join(this.dir, STORE_DIR)} to rebuild it`);
+      got += n;
+    }
+  }
+}

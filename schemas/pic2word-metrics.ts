@@ -1,0 +1,56 @@
+/**
+ * The `pic2word-metrics` kind: one row per epoch of Pic2Word training (epoch 0: the held-out split at
+ * initialisation, before any step; its train columns are NaN).
+ *   epoch        int32
+ *   steps        int32     optimizer steps taken so far
+ *   lr           float32   learning rate of the epoch's last step (cosine schedule with warmup)
+ *   train_loss   float32   mean symmetric contrastive loss over the epoch's batches, train mode (dropout on)
+ *   val_loss     float32   held-out split in batches of the training batch size, eval mode; NaN without one
+ *   val_cosine   float32   mean cos(image, text("a photo of $" with f_M's token)) on held-out images
+ *   seconds      float32   wall time of the epoch (training and evaluation)
+ */
+import { Field, Float32, Int32, Schema, type Table } from 'apache-arrow';
+import { checkKind, float32Data, int32Data, kindMetadata, readNumbers, tableOf } from './columns.ts';
+
+export const KIND = 'pic2word-metrics';
+
+export interface Pic2WordMetricsRow {
+  epoch: number;
+  steps: number;
+  lr: number;
+  trainLoss: number;
+  valLoss: number;
+  valCosine: number;
+  seconds: number;
+}
+
+const FLOAT_COLUMNS = [
+  ['lr', 'lr'], ['train_loss', 'trainLoss'], ['val_loss', 'valLoss'], ['val_cosine', 'valCosine'], ['seconds', 'seconds'],
+] as const;
+
+export function schema(metadata: Record<string, string> = {}): Schema {
+  return new Schema([
+    new Field('epoch', new Int32(), false),
+    new Field('steps', new Int32(), false),
+    ...FLOAT_COLUMNS.map(([c]) => new Field(c, new Float32(), false)),
+  ], kindMetadata(KIND, metadata));
+}
+
+export function toTable(rows: readonly Pic2WordMetricsRow[], metadata: Record<string, string> = {}): Table {
+  return tableOf(schema(metadata), [
+    int32Data(rows.map((r) => r.epoch)),
+    int32Data(rows.map((r) => r.steps)),
+    ...FLOAT_COLUMNS.map(([, k]) => float32Data(rows.map((r) => r[k]))),
+  ], rows.length);
+}
+
+export function fromTable(table: Table): Pic2WordMetricsRow[] {
+  checkKind(table, KIND);
+  const epoch = readNumbers(table, 'epoch'), steps = readNumbers(table, 'steps');
+  const cols = FLOAT_COLUMNS.map(([c]) => readNumbers(table, c));
+  return epoch.map((e, i) => {
+    const row = { epoch: e ?? 0, steps: steps[i] ?? 0 } as Pic2WordMetricsRow;
+    FLOAT_COLUMNS.forEach(([, k], j) => { row[k] = cols[j][i] ?? NaN; });
+    return row;
+  });
+}

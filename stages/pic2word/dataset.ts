@@ -1,0 +1,91 @@
+/**
+ * Pic2Word's training images: raw CLIP image features, nothing else (no OTI, no phrases). Read from
+ *   - a run folder (its embed/ parts), an embed folder, or one features .arrow file;
+ *   - a merged corpus: a folder whose merged.json (written by `starword merge`) lists every shard's
+ *     embed/features parts.
+ * Only done parts are read (their stats marker written), so a half-written part is never trusted. An
+ * id seen twice is kept once. The split into train and held-out is by a stable hash of the image id.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Table, tableFromIPC } from 'apache-arrow';
+import * as featuresSchema from '../../schemas/features.ts';
+import { listDoneParts, partPaths } from '../../schemas/part-io.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
+import { sha256 } from '../../util/hash.ts';
+
+export const MERGED_INDEX = 'merged.json';
+
+export interface FeatureExample { id: string; features: Float32Array }
+
+export interface FeatureSet {
+  examples: FeatureExample[];
+  dim: number;
+  /** files read, in order */
+  sources: string[];
+  /** rows dropped because their id was already read */
+  duplicates: number;
+}
+
+/** The features files `source` stands for; throws a UserError naming `what` when there are none. */
+export function locateFeatureFiles(source: string, what = 'source'): string[] {
+  if (!existsSync(source)) throw new UserError(`${what} ${source}: no such file or folder`);
+  if (statSync(source).isFile()) return [source];
+  const merged = join(source, MERGED_INDEX);
+  if (existsSync(merged)) {
+    let index: { format?: string; parts?: Record<string, { path: string }[]> };
+    try { index = JSON.parse(readFileSync(merged, 'utf8')); } catch (err) { throw new UserError(`${merged}: not valid JSON (${errorMessage(err)})`); }
+    if (index.format !== 'starword-merged') throw new UserError(`${merged}: not a starword merged index`);
+    const parts = index.parts?.['embed/features'] ?? [];
+    if (!parts.length) throw new UserError(`${merged}: lists no embed/features parts`);
+    return parts.map((p) => resolve(source, p.path));
+  }
+  for (const dir of [source, join(source, 'embed')]) {
+    const done = listDoneParts(dir, featuresSchema.KIND);
+    if (done.length) return done.map((i) => partPaths(dir, featuresSchema.KIND, i).arrow);
+  }
+  if (readdirSync(source).some((n) => /^shard-\d+-of-\d+$/.test(n))) {
+    throw new UserError(`${what} ${source}: a sharded run; run \`starword merge ${source}\` first, then pass the same folder`);
+  }
+  throw new UserError(`${what} ${source}: no finished features parts in it or in its embed/ folder, and no ${MERGED_INDEX}`);
+}
+
+function readTable(path: string, what: string): Table {
+  try { return tableFromIPC(readFileSync(path)); } catch (err) { throw new UserError(`${what} ${path}: ${errorMessage(err)}`); }
+}
+
+/** Every image's raw features from the files of `source`. */
+export function loadFeatureSet(source: string, what = 'source'): FeatureSet {
+  const files = locateFeatureFiles(source, what);
+  const seen = new Set<string>();
+  const examples: FeatureExample[] = [];
+  let dim = 0, duplicates = 0;
+  for (const file of files) {
+    if (!existsSync(file)) throw new UserError(`${what} ${source}: the features part ${file} is missing`);
+    let part: ReturnType<typeof featuresSchema.fromTable>;
+    try { part = featuresSchema.fromTable(readTable(file, what)); } catch (err) {
+      if (err instanceof UserError) throw err;
+      throw new UserError(`${what} ${file}: ${errorMessage(err)}`);
+    }
+    if (dim && part.dim !== dim && part.rows.length) throw new UserError(`${what} ${file}: ${part.dim}-d features, earlier parts have ${dim}`);
+    if (part.rows.length) dim = part.dim;
+    for (const r of part.rows) {
+      if (seen.has(r.imageId)) { duplicates++; continue; }
+      seen.add(r.imageId);
+      examples.push({ id: r.imageId, features: r.features });
+    }
+  }
+  return { examples, dim, sources: files, duplicates };
+}
+
+/** True when `id` falls in the held-out share: the first 32 bits of sha256(id) as a fraction. */
+export function isHeldOut(id: string, fraction: number): boolean {
+  if (fraction <= 0) return false;
+  return parseInt(sha256(id).slice(0, 8), 16) / 2 ** 32 < fraction;
+}
+
+export function splitExamples<T extends { id: string }>(examples: T[], fraction: number): { train: T[]; val: T[] } {
+  const train: T[] = [], val: T[] = [];
+  for (const e of examples) (isHeldOut(e.id, fraction) ? val : train).push(e);
+  return { train, val };
+}
