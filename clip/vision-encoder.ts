@@ -8,13 +8,15 @@ import type { WeightSource } from './weight-source.ts';
 export interface ImageEncoderOptions extends SessionOptions {
   /** images per session.run (default 32) */
   batchSize?: number;
+  /** build the encoder layers from primitive ops instead of ORT's fused kernels (for benchmarks; default false) */
+  unfused?: boolean;
 }
 
-export function buildVisionGraph(src: WeightSource): Graph {
+export function buildVisionGraph(src: WeightSource, fused = true): Graph {
   const G = new Graph();
   const S = src.config.vision.imageSize;
   const pixels = G.input('pixels', 'float', ['B', src.config.vision.channels, S, S]);
-  G.output(visionTower(G, src, pixels), 'features');
+  G.output(visionTower(G, src, pixels, fused), 'features');
   return G;
 }
 
@@ -47,7 +49,8 @@ class OrtImageEncoder implements ImageEncoder {
 }
 
 export async function createImageEncoder(src: WeightSource, opts: ImageEncoderOptions = {}): Promise<ImageEncoder> {
-  const path = cachedGraphPath({ kind: 'vision', model: src.hash }, () => buildVisionGraph(src), opts.cacheDir);
+  const path = cachedGraphPath({ kind: 'vision', model: src.hash, layers: opts.unfused ? 'primitive' : 'fused-v1' },
+    () => buildVisionGraph(src, !opts.unfused), opts.cacheDir);
   const session = await createSession(path, opts);
   return new OrtImageEncoder(src, session, opts.batchSize ?? 32);
 }

@@ -7,9 +7,11 @@
 import type { Graph, Value } from './graph/graph.ts';
 import * as op from './graph/ops.ts';
 import { encoderLayer, encoderLayerWeights, lnWeights } from './text-graph.ts';
+import { fusedEncoderLayer, fusedLayerWeights } from './fused-layer.ts';
 import { type WeightSource, transpose2d } from './weight-source.ts';
 
-export function visionTower(G: Graph, src: WeightSource, pixels: Value): Value {
+/** `fused` (default) builds the layers from ORT's fused kernels (clip/fused-layer.ts); false, from primitive ops. */
+export function visionTower(G: Graph, src: WeightSource, pixels: Value, fused = true): Value {
   const cfg = src.config.vision, W = cfg.width, P = src.config.projectionDim;
   const grid = cfg.imageSize / cfg.patchSize, N = grid * grid;
   const B = pixels.shape[0];
@@ -30,8 +32,10 @@ export function visionTower(G: Graph, src: WeightSource, pixels: Value): Value {
   x = op.add(G, x, pos);
   x = op.layerNorm(G, x, ...lnWeights(G, src, 'vision_model.pre_layrnorm', W), cfg.eps);
   for (let l = 0; l < cfg.layers; l++) {
-    const L = encoderLayerWeights(G, src, `vision_model.encoder.layers.${l}`, W, cfg.mlp);
-    x = encoderLayer(G, x, L, cfg.heads, cfg.eps, cfg.act, null);
+    const prefix = `vision_model.encoder.layers.${l}`;
+    x = fused
+      ? fusedEncoderLayer(G, x, fusedLayerWeights(G, src, prefix, W, cfg.mlp), cfg.heads, cfg.eps, cfg.act)
+      : encoderLayer(G, x, encoderLayerWeights(G, src, prefix, W, cfg.mlp), cfg.heads, cfg.eps, cfg.act, null);
   }
   const pooled = G.node('Gather', [x, G.constInt64([0], [])], { shape: [B, W] }, { axis: 1 });
   const normed = op.layerNorm(G, pooled, ...lnWeights(G, src, 'vision_model.post_layernorm', W), cfg.eps);

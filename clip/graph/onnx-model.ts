@@ -88,7 +88,9 @@ export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): v
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: producer,
-    opsetImport: [{ domain: '', version: 18 }],
+    // contrib ops (com.microsoft, ORT's fused kernels) need their domain imported, at version 1
+    opsetImport: [{ domain: '', version: 18 },
+      ...(nodes.some((n) => n.domain === 'com.microsoft') ? [{ domain: 'com.microsoft', version: 1 }] : [])],
     graph: {
       name: 'starword',
       node: nodes.map((n) => ({

@@ -3,7 +3,8 @@
  * JPEGs) and a model folder (or a random one of ViT-B/32 dims). Three figures, each the median of
  * `rounds`, measured one after the other in the same process:
  *  - decode + preprocess only (sharp decode, SEARLE targetpad, PIL-exact bicubic, normalise);
- *  - forward only (the vision tower on pixels already in memory, batch `batch`);
+ *  - forward only (the vision tower on pixels already in memory, batch `batch`); with `unfused`, the
+ *    primitive-op graph too, right after the fused one in each round, so the ratio sees the same load;
  *  - the embed stage as `run` drives it (ingest + decode overlapped with inference + writing parts).
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -23,11 +24,15 @@ import { writeBenchJpegs } from './bench-images.ts';
 export interface BenchEmbedOptions {
   images?: string; count: number; model?: string; batch: number; threads: number; rounds: number;
   concurrency: number; cacheDir?: string;
+  /** also time the vision graph built from primitive ops (fused vs unfused, side by side) */
+  unfused?: boolean;
 }
 
 export interface BenchEmbedResult {
   images: number; decodePerS: number; forwardPerS: number; wholePerS: number;
-  rounds: { decode: number[]; forward: number[]; whole: number[] };
+  /** median of the per-round fused/unfused throughput ratios (with `unfused`) */
+  unfusedPerS?: number; fusedOverUnfused?: number;
+  rounds: { decode: number[]; forward: number[]; whole: number[]; unfused: number[] };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -44,8 +49,9 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
   if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset: 'b32', seed: 1, outDir: modelDir });
   const model = await loadClipModel(modelDir);
   const encoder = await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch });
+  const unfused = o.unfused ? await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch, unfused: true }) : null;
   const popts = preprocessOptions({ imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode: 'targetpad' });
-  const rounds = { decode: [] as number[], forward: [] as number[], whole: [] as number[] };
+  const rounds = { decode: [] as number[], forward: [] as number[], whole: [] as number[], unfused: [] as number[] };
   try {
     let pixels: Float32Array[] = [];
     for (let r = 0; r < o.rounds; r++) {
@@ -55,10 +61,17 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
       t = performance.now();
       await encoder.encodePixels(pixels);
       rounds.forward.push(paths.length / ((performance.now() - t) / 1000));
+      if (unfused) {
+        t = performance.now();
+        await unfused.encodePixels(pixels);
+        rounds.unfused.push(paths.length / ((performance.now() - t) / 1000));
+        log(`round ${r + 1}: forward, primitive-op graph ${rounds.unfused.at(-1)!.toFixed(1)}/s`);
+      }
       log(`round ${r + 1}: decode+preprocess ${rounds.decode.at(-1)!.toFixed(1)}/s, forward ${rounds.forward.at(-1)!.toFixed(1)}/s`);
     }
   } finally {
     await encoder.release?.();
+    await unfused?.release?.();
   }
   for (let r = 0; r < o.rounds; r++) {
     const runDir = mkdtempSync(join(tmpdir(), 'starword-bench-embed-'));
@@ -74,5 +87,9 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
       rmSync(runDir, { recursive: true, force: true });
     }
   }
-  return { images: paths.length, decodePerS: median(rounds.decode), forwardPerS: median(rounds.forward), wholePerS: median(rounds.whole), rounds };
+  const ratios = rounds.unfused.map((u, i) => rounds.forward[i] / u);
+  return {
+    images: paths.length, decodePerS: median(rounds.decode), forwardPerS: median(rounds.forward), wholePerS: median(rounds.whole), rounds,
+    ...(unfused ? { unfusedPerS: median(rounds.unfused), fusedOverUnfused: median(ratios) } : {}),
+  };
 }

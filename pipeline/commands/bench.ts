@@ -44,11 +44,13 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'images decoded at once', intOption, cpus().length)
     .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
     .option('--cache-dir <dir>', 'where the generated images, model and graphs live')
+    .option('--unfused', 'also time the vision graph built from primitive ops instead of fused kernels, side by side')
     .action(async (o) => {
       const r = await benchEmbed(o, (line) => process.stderr.write(`${line}\n`));
       console.log(`${r.images} images, batch ${o.batch}, threads ${o.threads}, decode concurrency ${o.concurrency}, median of ${o.rounds} rounds`);
       console.log(`decode + preprocess only: ${r.decodePerS.toFixed(1)} images/s`);
       console.log(`forward only: ${r.forwardPerS.toFixed(1)} images/s`);
+      if (r.unfusedPerS !== undefined) console.log(`forward only, primitive-op graph: ${r.unfusedPerS.toFixed(1)} images/s (fused/primitive ${r.fusedOverUnfused!.toFixed(2)}×, median of per-round ratios)`);
       console.log(`${r.wholePerS.toFixed(2)} images/s`);
     });
   bench.command('text')
