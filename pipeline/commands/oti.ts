@@ -10,11 +10,13 @@ export function register(program: Command): void {
     .description('optimisation-based textual inversion of every embedded image (SEARLE defaults), as tokens parts')
     .requiredOption('--run <dir>', 'run folder (embed, concepts and phrases done)')
     .requiredOption('--model <dir>', 'Hugging Face CLIP folder')
-    .option('--phrases-dir <dir>', 'folder of phrases parts (default <run>/phrases)')
+    .option('--phrases <dir>', 'phrases folder (default <run>/phrases; a sharded run\'s one folder for all shards)')
+    .option('--phrases-dir <dir>', 'the same as --phrases')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
     .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
     .option('--log-json', 'progress as JSON lines on stderr', false);
-  addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string }) => {
+  addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string; phrases?: string }) => {
+    o.phrasesDir ??= o.phrases;
     const model = await loadModel(resolve(o.model));
     const s = await runOtiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
     console.log(`oti: ${s.images} images inverted now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `

@@ -20,6 +20,7 @@ import { createProgress } from '../progress.ts';
 export interface OtiCliOptions {
   otiSteps: number; otiBatch: number; lr: number; weightDecay: number; emaDecay: number;
   lambdaCos: number; lambdaGpt: number; initStd: number; otiTopK: number; seed: number;
+  otiPadTo?: number;
   initFrom?: string; phrasesDir?: string; threads?: number; cacheDir?: string; logJson?: boolean;
 }
 
@@ -37,6 +38,8 @@ export function addOtiOptions(cmd: Command): Command {
     .option('--init-std <x>', 'std of the random initial v*', floatOption, d.initStd)
     .option('--oti-top-k <n>', 'concepts per image whose phrases feed L_gpt', positiveIntOption, d.topK)
     .option('--seed <n>', 'seed of v* and of the template/phrase draws', intOption, d.seed)
+    .option('--oti-pad-to <n>', 'pad every batch to n tokens (≥ the longest phrase; 77 always is) and to full size: '
+      + 'tokens independent of batch mates, bit for bit, so shards equal an unsharded run (slower)', positiveIntOption)
     .option('--init-from <path>', 'warm start: a tokens Arrow file or folder (earlier OTI run, or phi invert)');
 }
 
@@ -47,6 +50,8 @@ export function otiOptionsFrom(o: OtiCliOptions): OtiOptions {
     steps: o.otiSteps, batchSize: o.otiBatch,
     adamw: { ...SEARLE_OTI.adamw, lr: o.lr, weightDecay: o.weightDecay },
     emaDecay: o.emaDecay, lambdaCos: o.lambdaCos, lambdaGpt: o.lambdaGpt, initStd: o.initStd, topK: o.otiTopK, seed: o.seed,
+    // only when set, so run folders made before the option keep their fingerprint
+    ...(o.otiPadTo ? { padTo: o.otiPadTo } : {}),
   };
 }
 
@@ -59,6 +64,7 @@ export function otiTemplateIds(tokenizer: ClipTokenizer, ctx: number): Int32Arra
 export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOptions, log: (line: string) => void,
   shared?: { text: TextEncoder; tokenizer: ClipTokenizer }): Promise<OtiSummary> {
   const options = otiOptionsFrom(o);
+  if ((options.padTo ?? 0) > model.config.text.ctx) throw new UserError(`--oti-pad-to ${options.padTo} exceeds the model's context length ${model.config.text.ctx}`);
   const sess = sessionOptions(o);
   const tokenizer = shared?.tokenizer ?? await ClipTokenizer.forModelDir(model.dir);
   const session = await OtiSession.create(model, sess);
