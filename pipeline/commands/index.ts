@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import * as bench from './bench.ts';
+import * as cache from './cache.ts';
 import * as concepts from './concepts.ts';
 import * as debug from './debug.ts';
 import * as demo from './demo.ts';
@@ -23,6 +24,7 @@ export interface CommandModule { register(program: Command): void }
 // One line per command module; keep alphabetical to avoid merge noise.
 export const commandModules: CommandModule[] = [
   bench,
+  cache,
   concepts,
   debug,
   demo,

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
 import { formatReport, inspectRun } from '../../pipeline/commands/inspect.ts';
-import { MERGED_FILE, type MergedIndex, findRunDirs, mergeRuns } from '../../pipeline/commands/merge.ts';
+import { findRunDirs, mergeRuns } from '../../pipeline/commands/merge.ts';
+import { CORPUS_FILE, type CorpusIndex } from '../../pipeline/corpus.ts';
 import { type RunRequest, finishStage, openRunManifest } from '../../pipeline/run-manifest.ts';
 import { shardRunDir } from '../../pipeline/sharding.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
@@ -68,17 +69,30 @@ test('two shards merge; the union equals the unsharded run', async (t) => {
   await runShard(imgs, out, 1, 2);
   await runShard(imgs, out, 0, 2);
   const single = await runShard(imgs, join(root, 'single'), 0, 1);
-  const merged = await mergeRuns(findRunDirs(out), out);
+  const corpus = join(out, 'corpus');
+  const merged = await mergeRuns(findRunDirs(out), corpus);
   t.is(merged.shardCount, 2);
   t.is(merged.images, 13);
   t.is(merged.rows['embed/features'], 10);
   t.is(merged.rows['embed/errors'], 3);
   t.deepEqual(merged.shards.map((s) => s.index), [0, 1]);
-  const onDisk = JSON.parse(readFileSync(join(out, MERGED_FILE), 'utf8')) as MergedIndex;
-  t.deepEqual(onDisk.parts['oti/tokens'].map((p) => p.shard), merged.parts['oti/tokens'].map((p) => p.shard));
-  // paths in the index are relative to it and point at real parts
-  const first = onDisk.parts['embed/features'][0];
-  t.is(features.fromTable(readPart(join(out, first.path, '..'), features.KIND, first.part)).rows.length, first.rows);
+  const onDisk = JSON.parse(readFileSync(join(corpus, CORPUS_FILE), 'utf8')) as CorpusIndex;
+  t.deepEqual(onDisk.kinds['oti/tokens'].map((p) => p.shard), merged.kinds['oti/tokens'].map((p) => p.shard));
+  // paths in the index are relative to the corpus and point at the shards' parts
+  const first = onDisk.kinds['embed/features'][0];
+  t.is(features.fromTable(readPart(join(corpus, first.from, '..'), features.KIND, first.shardPart)).rows.length, first.rows);
+  // the corpus is one run folder: its plan covers every image, its parts are the shards' in order
+  t.deepEqual(findRunDirs(corpus), [corpus]);
+  t.is(readPlan(corpus)!.images, 13);
+  t.deepEqual(featureRows([corpus]), featureRows(findRunDirs(out)));
+  t.is(readPartStats(stageDir(corpus, 'embed'), features.KIND, 1).part, 1);
+  const report = inspectRun(corpus);
+  t.is(report.runs, 1);
+  t.deepEqual(report.images, { source: 13, planned: 13 });
+  t.is(report.parts['embed/features'].rows, 10);
+  t.is(report.failures.total, 3);
+  t.is(merged.placed.copied, 0);
+  t.true(merged.placed.linked > 0);
 
   const union = featureRows(findRunDirs(out));
   const whole = featureRows([single]);
@@ -87,29 +101,34 @@ test('two shards merge; the union equals the unsharded run', async (t) => {
 
   // `merge --runs a b --out c` does the same, and the single run merges as one shard
   t.is((await mergeRuns([shardRunDir(out, { index: 0, count: 2 }), shardRunDir(out, { index: 1, count: 2 })], join(root, 'idx'))).images, 13);
-  t.is((await mergeRuns(findRunDirs(single), single)).shardCount, 1);
+  t.is((await mergeRuns(findRunDirs(single), join(single, 'corpus'))).shardCount, 1);
+  // merging again changes nothing; --copy places copies
+  t.true((await mergeRuns(findRunDirs(out), corpus)).kept);
+  const copied = await mergeRuns(findRunDirs(out), join(root, 'copied'), { copy: true });
+  t.is(copied.placed.linked, 0);
+  t.deepEqual(featureRows([join(root, 'copied')]), featureRows(findRunDirs(out)));
 });
 
 test('merge refuses a missing shard, an unfinished part, a mixed config, a duplicated shard', async (t) => {
   const { imgs, root } = await fixture();
   const out = join(root, 'run');
   const d0 = await runShard(imgs, out, 0, 2);
-  await t.throwsAsync(mergeRuns(findRunDirs(out), out), { message: /cannot merge: shard 1 of 2 missing/ });
+  await t.throwsAsync(mergeRuns(findRunDirs(out), join(out, 'corpus')), { message: /cannot merge: shard 1 of 2 missing/ });
   const d1 = await runShard(imgs, out, 1, 2);
 
   const stats = partPaths(stageDir(d1, 'embed'), features.KIND, 0).stats;
   renameSync(stats, `${stats}.bak`);
-  await t.throwsAsync(mergeRuns(findRunDirs(out), out), { message: /shard 1: embed\/features part 0 not done/ });
+  await t.throwsAsync(mergeRuns(findRunDirs(out), join(out, 'corpus')), { message: /shard 1: embed\/features part 0 not done/ });
   renameSync(`${stats}.bak`, stats);
 
   openRunManifest(d1, request(1, 2, 99), true);
-  await t.throwsAsync(mergeRuns(findRunDirs(out), out), { message: /config fingerprint/ });
+  await t.throwsAsync(mergeRuns(findRunDirs(out), join(out, 'corpus')), { message: /config fingerprint/ });
   openRunManifest(d1, request(1, 2), true);
 
   cpSync(d0, join(root, 'copy'), { recursive: true });
-  await t.throwsAsync(mergeRuns([d0, join(root, 'copy'), d1], out), { message: /shard 0 appears twice/ });
+  await t.throwsAsync(mergeRuns([d0, join(root, 'copy'), d1], join(out, 'corpus')), { message: /shard 0 appears twice/ });
   rmSync(join(root, 'copy'), { recursive: true });
-  await t.notThrowsAsync(mergeRuns(findRunDirs(out), out));
+  await t.notThrowsAsync(mergeRuns(findRunDirs(out), join(out, 'corpus')));
 
   // an image planned into the wrong shard (shard 0's first image added to shard 1's first part)
   const ingest1 = stageDir(d1, 'ingest');
@@ -117,7 +136,7 @@ test('merge refuses a missing shard, an unfinished part, a mixed config, a dupli
   const part = images.fromTable(readPart(ingest1, images.KIND, 0));
   await writePart(ingest1, images.KIND, 0, images.toTable([...part, { ...stolen, shard: 1 }]), SCHEMA_VERSION,
     { partHash: readPartStats(ingest1, images.KIND, 0).partHash });
-  const err = await t.throwsAsync(mergeRuns(findRunDirs(out), out));
+  const err = await t.throwsAsync(mergeRuns(findRunDirs(out), join(out, 'corpus')));
   t.regex(err!.message, new RegExp(`image '${stolen.imageId}' is in shards 0 and 1`));
   t.regex(err!.message, /belongs to shard 0/);
 });
@@ -166,7 +185,7 @@ test('merge and inspect CLIs: one-line output, exit 2 on bad arguments', async (
   await runShard(imgs, out, 1, 2);
   const run = promisify(execFile);
   const merged = await run('node', ['bin/starword.js', 'merge', out], { cwd: ROOT });
-  t.regex(merged.stdout, /^merged 2 shards, 13 images: .*embed\/features 10 rows/);
+  t.regex(merged.stdout, /^merged 2 shards, 13 images: .*embed\/features 10 rows.* -> .*corpus; \d+ files linked/);
   const insp = await run('node', ['bin/starword.js', 'inspect', out, '--json'], { cwd: ROOT });
   t.is((JSON.parse(insp.stdout) as { failures: { total: number } }).failures.total, 3);
   const bad = await run('node', ['bin/starword.js', 'merge', '--runs', out], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
