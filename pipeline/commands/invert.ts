@@ -5,6 +5,7 @@ import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { preprocessOptions } from '../../clip/preprocess.ts';
 import { listImageDir } from '../../stages/ingest/list-dir.ts';
 import { type InvertSummary, PhiPredictor, invertFeatures, invertImages } from '../../stages/phi/invert.ts';
+import { locateParts } from '../../stages/retrieve/sources.ts';
 import { UserError } from '../../util/errors.ts';
 import { loadModel, sessionOptions } from '../model-loading.ts';
 import { positiveIntOption } from '../options.ts';
@@ -21,7 +22,7 @@ export function register(program: Command): void {
     .requiredOption('--phi <file>', 'phi export: .onnx (with its .onnx.data) or SEARLE-layout .safetensors')
     .option('--model <dir>', 'Hugging Face CLIP folder (needed with --images)')
     .option('--images <dir>', 'folder of images (recursive)')
-    .option('--features <path>', 'folder of features parts (e.g. <run>/embed) or one features .arrow file')
+    .option('--features <path>', 'a run folder or corpus (its embed/), a folder of features parts, or one features .arrow file')
     .requiredOption('--out <dir>', 'output folder of tokens parts (resumable)')
     .option('--part-size <n>', 'images per tokens part (with --images)', positiveIntOption, 1000)
     .option('--batch <n>', 'images per vision-encoder batch', positiveIntOption, 32)
@@ -38,7 +39,7 @@ export function register(program: Command): void {
       const progress = createProgress('invert', { logJson: o.logJson });
       let s: InvertSummary;
       if (o.features) {
-        s = await invertFeatures(resolve(o.features), out, phi, metadata, progress);
+        s = await invertFeatures(locateParts(resolve(o.features), 'features', 'embed', '--features'), out, phi, metadata, progress);
       } else {
         if (!o.model) throw new UserError('--images needs --model (the CLIP folder whose vision tower phi was trained on)');
         const model = await loadModel(resolve(o.model));
