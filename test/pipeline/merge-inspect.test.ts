@@ -13,6 +13,9 @@ import { shardRunDir } from '../../pipeline/sharding.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as features from '../../schemas/features.ts';
 import * as images from '../../schemas/images.ts';
+import * as concepts from '../../schemas/concepts.ts';
+import * as phrasesSchema from '../../schemas/phrases.ts';
+import { conceptShardOf, parseConceptShard, unionConcepts } from '../../pipeline/concept-union.ts';
 import * as tokens from '../../schemas/tokens.ts';
 import { partPaths, readPart, readPartStats, writePart } from '../../schemas/part-io.ts';
 import { readPlan, stageDir } from '../../schemas/run-layout.ts';
@@ -193,4 +196,49 @@ test('merge and inspect CLIs: one-line output, exit 2 on bad arguments', async (
   t.regex((bad as { stderr: string }).stderr, /--runs needs --out/);
   const notRun = await run('node', ['bin/starword.js', 'inspect', imgs], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
   t.is((notRun as { code: number }).code, 2);
+});
+
+/** A concepts part per ingest part: each image's "concepts" are made-up names from its id. */
+async function addConcepts(runDir: string): Promise<void> {
+  const plan = readPlan(runDir)!;
+  for (let p = 0; p < plan.parts; p++) {
+    const rows = images.fromTable(readPart(stageDir(runDir, 'ingest'), images.KIND, p))
+      .map((r) => ({ imageId: r.imageId, concepts: [`c-${r.imageId}`, 'shared', `d-${r.imageId}`], scores: Float32Array.of(0.3, 0.2, 0.1) }));
+    await writePart(stageDir(runDir, 'concepts'), concepts.KIND, p, concepts.toTable(rows), SCHEMA_VERSION);
+  }
+}
+
+test('phrases --concepts-from: the sorted union of the shards\' top-k, split by --concept-shard; unfinished or missing shards refused', async (t) => {
+  const { imgs, root } = await fixture();
+  const out = join(root, 'run');
+  const d0 = await runShard(imgs, out, 0, 2);
+  await addConcepts(d0);
+  t.throws(() => unionConcepts([out], 2), { message: /shard 1 of 2 missing/ });
+  const d1 = await runShard(imgs, out, 1, 2);
+  t.throws(() => unionConcepts([out], 2), { message: /shard-00001-of-00002: concepts part 0 is not finished/ });
+  await addConcepts(d1);
+  const union = unionConcepts([out], 2);
+  t.is(union.runs, 2);
+  const planned = [d0, d1].flatMap((d) => Array.from({ length: readPlan(d)!.parts }, (_, p) => images.fromTable(readPart(stageDir(d, 'ingest'), images.KIND, p)).map((r) => r.imageId)).flat());
+  t.deepEqual(union.concepts, ['shared', ...planned.map((id) => `c-${id}`)].sort());
+  t.deepEqual(unionConcepts([d1, d0], 2).concepts, union.concepts, 'listing order does not matter');
+  const parts = [0, 1, 2].map((i) => conceptShardOf(union.concepts, parseConceptShard(`${i}/3`)));
+  t.deepEqual(parts.flat().sort(), union.concepts);
+  t.throws(() => parseConceptShard('3/3'), { message: /--concept-shard 3\/3: the index must be in 0..2/ });
+  t.throws(() => parseConceptShard('1-3'), { message: /must look like i\/n/ });
+});
+
+test('merge: one phrases folder for the corpus; shards with their own phrases are refused', async (t) => {
+  const { imgs, root } = await fixture();
+  const out = join(root, 'run');
+  const dirs = [await runShard(imgs, out, 0, 2), await runShard(imgs, out, 1, 2)];
+  const row = (concept: string) => ({ concept, phrase: `a ${concept}`, swapped: ' $ ', backend: 'templates', model: 'x', paramsHash: 'h' });
+  for (const [i, d] of dirs.entries()) await writePart(stageDir(d, 'phrases'), phrasesSchema.KIND, 0, phrasesSchema.toTable([row(`own-${i}`)]), SCHEMA_VERSION);
+  await t.throwsAsync(mergeRuns(dirs, join(out, 'corpus'), {}, out), { message: /2 shards made their own phrases, which would be duplicated/ });
+  // the run's one phrases folder (as `phrases --concepts-from` makes it) is what the corpus gets
+  await writePart(join(out, 'phrases'), phrasesSchema.KIND, 0, phrasesSchema.toTable([row('shared')]), SCHEMA_VERSION);
+  const c = await mergeRuns(dirs, join(out, 'corpus'), {}, out);
+  t.is(c.phrases?.from, '../phrases');
+  t.deepEqual(phrasesSchema.fromTable(readPart(join(out, 'corpus', 'phrases'), phrasesSchema.KIND, 0)).rows.map((r) => r.concept), ['shared']);
+  await t.throwsAsync(mergeRuns(dirs, join(out, 'c2'), { phrases: join(root, 'nowhere') }, out), { message: /--phrases .*nowhere: no such folder/ });
 });
