@@ -4,12 +4,12 @@
  * side. CLIP's tokenizer collapses and strips whitespace, so the padding only matters for exactness
  * of the text; we reproduce it anyway.
  */
+import { packagePath } from '../util/package-root.ts';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { UserError, errorMessage } from '../util/errors.ts';
 import { hashJson } from '../util/hash.ts';
 
-export const DEFAULT_TEMPLATES_PATH = fileURLToPath(new URL('../data/palavra-templates.json', import.meta.url));
+export const DEFAULT_TEMPLATES_PATH = packagePath('data', 'palavra-templates.json');
 export const TEMPLATE_SLOT = '{}';
 /** Names the fill rule in the cache key, so a change of rule invalidates cached features. */
 const FILL_RULE = 'searle-format-space-padded-v1';

@@ -3,10 +3,10 @@
  * which shares its vocabulary). The vocabulary comes from OpenAI's merges file (vendored in data/) or a
  * model folder's vocab.json + merges.txt.
  */
+import { packagePath } from '../util/package-root.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { UserError, errorMessage } from '../util/errors.ts';
 import { bytesToUnicode, byteVocabOrder, cleanText, splitPieces } from './bpe-text.ts';
@@ -15,7 +15,7 @@ const SOT_TOKEN = '<|startoftext|>';
 const EOT_TOKEN = '<|endoftext|>';
 /** The reference keeps this many merges: 49152 − 256 bytes − 2 specials (its slice [1:49152-256-2+1]). */
 const MERGE_COUNT = 49152 - 256 - 2;
-const DEFAULT_BPE_PATH = fileURLToPath(new URL('../data/clip-bpe-vocab-16e6.txt.gz', import.meta.url));
+const DEFAULT_BPE_PATH = packagePath('data', 'clip-bpe-vocab-16e6.txt.gz');
 /** Bounds the per-piece cache on endless streams of novel text; vocabularies of class names stay far below. */
 const PIECE_CACHE_LIMIT = 1_000_000;
 const OPENAI_BPE_NAME = 'bpe_simple_vocab_16e6.txt.gz';
@@ -31,7 +31,8 @@ export class ClipTokenizer {
   readonly eot: number;
   readonly vocabSize: number;
   private readonly encoder: Map<string, number>;
-  private readonly decoder: Map<number, string>;
+  // built on the first decode: most commands only encode, and startup time counts for shell loops
+  private decoderMap: Map<number, string> | undefined;
   /** Merge rank by 'first second' (vocabulary symbols never hold a space: byte 0x20 is 'Ġ'). */
   private readonly ranks: Map<string, number>;
   /** Piece (before byte mapping) → its ids; pieces repeat across texts, so BPE runs once per piece. */
@@ -39,8 +40,6 @@ export class ClipTokenizer {
 
   private constructor(encoder: Map<string, number>, merges: [string, string][]) {
     this.encoder = encoder;
-    this.decoder = new Map();
-    for (const [token, id] of encoder) this.decoder.set(id, token);
     this.ranks = new Map();
     merges.forEach(([a, b], rank) => this.ranks.set(`${a} ${b}`, rank));
     const sot = encoder.get(SOT_TOKEN);
@@ -51,6 +50,14 @@ export class ClipTokenizer {
     let maxId = -1;
     for (const id of encoder.values()) if (id > maxId) maxId = id;
     this.vocabSize = maxId + 1;
+  }
+
+  private decoder(): Map<number, string> {
+    if (!this.decoderMap) {
+      this.decoderMap = new Map();
+      for (const [token, id] of this.encoder) this.decoderMap.set(id, token);
+    }
+    return this.decoderMap;
   }
 
   /** The vendored OpenAI vocabulary, loaded once. */
@@ -158,7 +165,7 @@ export class ClipTokenizer {
   decode(ids: ArrayLike<number>): string {
     let symbols = '';
     for (let i = 0; i < ids.length; i++) {
-      const token = this.decoder.get(ids[i]);
+      const token = this.decoder().get(ids[i]);
       if (token === undefined) throw new RangeError(`token id ${ids[i]} is not in the vocabulary`);
       symbols += token;
     }

@@ -1,10 +1,12 @@
 /**
  * The `starword` command line. Each sub-command lives in pipeline/commands/<name>.ts and exports
  * `register(program)`; this file only wires them and turns errors into one-line messages and exit codes.
+ * Only the module of the command being run is imported: `--help` lists the summaries of
+ * commands/index.ts without loading any of them.
  */
 import { Command, CommanderError } from 'commander';
 import { UserError, errorMessage } from '../util/errors.ts';
-import { commandModules } from './commands/index.ts';
+import { COMMANDS } from './commands/index.ts';
 
 const program = new Command('starword')
   .description('SEARLE data pipeline: CLIP concepts, LLM phrases, OTI pseudo-tokens, Arrow shards, phi')
@@ -12,7 +14,11 @@ const program = new Command('starword')
   // usage errors as one line in starword's own format; `--help` shows the usage
   .configureOutput({ outputError: (text, write) => write(`starword: ${text.replace(/^error: /, '').trim()} (see --help)\n`) });
 
-for (const mod of commandModules) mod.register(program);
+// the first word that is not an option names the command (commander's own rule: options come after it)
+const wanted = process.argv.slice(2).find((a) => !a.startsWith('-'));
+const entry = COMMANDS.find((c) => c.name === wanted);
+if (entry) (await entry.load()).register(program);
+else for (const c of COMMANDS) program.command(c.name).description(c.summary);
 
 try {
   await program.parseAsync(process.argv);

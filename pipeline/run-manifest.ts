@@ -5,10 +5,10 @@
  * atomically). `config`, `model`, `sources`, `seeds` and the shard count form the fingerprint; `runtime`
  * (threads, batch sizes, logging) may change between resumes without changing results.
  */
+import { PACKAGE_ROOT } from '../util/package-root.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../schemas/part-io.ts';
 import { RUN_MANIFEST_FILE } from '../schemas/run-layout.ts';
 import { UserError } from '../util/errors.ts';
@@ -49,7 +49,7 @@ export interface RunManifest extends RunIdentity {
 }
 
 const PACKAGES = ['onnxruntime-node', 'sharp', 'apache-arrow', 'csv-parse', 'openai', 'p-queue', 'better-sqlite3', 'commander', 'zod'];
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = PACKAGE_ROOT;
 
 /** Versions of starword, its main dependencies (as installed) and Node. */
 export function packageVersions(root = ROOT): Record<string, string> {
@@ -61,7 +61,14 @@ export function packageVersions(root = ROOT): Record<string, string> {
     }
   };
   const out: Record<string, string> = { starword: version(join(root, 'package.json')), node: process.version };
-  for (const pkg of PACKAGES) out[pkg] = version(join(root, 'node_modules', pkg, 'package.json'));
+  // an installed starword finds its dependencies hoisted into the user's node_modules, further up
+  const find = (pkg: string): string => {
+    for (let dir = root; ; dir = dirname(dir)) {
+      const file = join(dir, 'node_modules', pkg, 'package.json');
+      if (existsSync(file) || dirname(dir) === dir) return file;
+    }
+  };
+  for (const pkg of PACKAGES) out[pkg] = version(find(pkg));
   return out;
 }
 

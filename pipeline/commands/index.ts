@@ -1,45 +1,37 @@
+/**
+ * Every sub-command, with the one-line summary that `starword --help` lists. A command's module (and
+ * with it onnxruntime-node, sharp, apache-arrow, SQLite) is imported only when that command runs, so
+ * `--help` and light commands start fast. A test checks each summary against the module's own.
+ */
 import type { Command } from 'commander';
-import * as bench from './bench.ts';
-import * as cache from './cache.ts';
-import * as concepts from './concepts.ts';
-import * as debug from './debug.ts';
-import * as demo from './demo.ts';
-import * as embedImages from './embed-images.ts';
-import * as embedText from './embed-text.ts';
-import * as evaluate from './evaluate.ts';
-import * as indexGallery from './index-gallery.ts';
-import * as inspect from './inspect.ts';
-import * as invert from './invert.ts';
-import * as makeModel from './make-model.ts';
-import * as merge from './merge.ts';
-import * as oti from './oti.ts';
-import * as phi from './phi.ts';
-import * as phrases from './phrases.ts';
-import * as retrieve from './retrieve.ts';
-import * as run from './run.ts';
-import * as tokenize from './tokenize.ts';
 
 export interface CommandModule { register(program: Command): void }
 
-// One line per command module; keep alphabetical to avoid merge noise.
-export const commandModules: CommandModule[] = [
-  bench,
-  cache,
-  concepts,
-  debug,
-  demo,
-  embedImages,
-  embedText,
-  evaluate,
-  indexGallery,
-  inspect,
-  invert,
-  makeModel,
-  merge,
-  oti,
-  phi,
-  phrases,
-  retrieve,
-  run,
-  tokenize,
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<CommandModule>;
+}
+
+// One line per command; keep alphabetical by file name to avoid merge noise.
+export const COMMANDS: CommandEntry[] = [
+  { name: 'bench', summary: 'benchmarks (speed is measured here, not in tests)', load: () => import('./bench.ts') },
+  { name: 'cache', summary: 'phrase caches (SQLite): merge the caches of separate jobs', load: () => import('./cache.ts') },
+  { name: 'concepts', summary: 'zero-shot concepts per image: top-K vocabulary names by cosine with the 24-template text features', load: () => import('./concepts.ts') },
+  { name: 'debug', summary: 'inspect single computations', load: () => import('./debug.ts') },
+  { name: 'demo', summary: 'the pipeline end to end on a tiny random model and generated images, offline (npm start)', load: () => import('./demo.ts') },
+  { name: 'embed-images', summary: 'CLIP image features: JSON lines {"pixels": [3][H][W]} or {"path": file} on stdin → {"features": [...]} on stdout', load: () => import('./embed-images.ts') },
+  { name: 'embed-text', summary: 'CLIP text features: JSON lines {"ids": [...]} or {"text": s} (+ optional "pseudo") on stdin → {"features": [...]}', load: () => import('./embed-text.ts') },
+  { name: 'evaluate', summary: 'CIRR / CIRCO / FashionIQ metrics of composed retrieval over a gallery index', load: () => import('./evaluate.ts') },
+  { name: 'index', summary: 'gallery image features for retrieve/evaluate: ingest + embed into a run folder', load: () => import('./index-gallery.ts') },
+  { name: 'inspect', summary: 'print counts, failures, loss distribution and timings of a run folder', load: () => import('./inspect.ts') },
+  { name: 'invert', summary: 'invert images (or their features) with a trained phi: tokens parts that oti --init-from and retrieval read', load: () => import('./invert.ts') },
+  { name: 'make-model', summary: 'write a random CLIP checkpoint in Hugging Face layout (config.json + model.safetensors)', load: () => import('./make-model.ts') },
+  { name: 'merge', summary: 'check that every shard of a run is complete and consistent, and build its one corpus (a run folder phi, retrieve, evaluate, inspect read)', load: () => import('./merge.ts') },
+  { name: 'oti', summary: 'optimisation-based textual inversion of every embedded image (SEARLE defaults), as tokens parts', load: () => import('./oti.ts') },
+  { name: 'phi', summary: 'train the textual inversion network phi (SEARLE defaults) on the OTI tokens; export ONNX + safetensors', load: () => import('./phi.ts') },
+  { name: 'phrases', summary: "phrases per concept (SEARLE's LLM captions, cached; or offline templates / an imported file), concept swapped for ' $ '", load: () => import('./phrases.ts') },
+  { name: 'retrieve', summary: 'rank a gallery index for one reference image + relative caption; JSON lines {id, score, rank}', load: () => import('./retrieve.ts') },
+  { name: 'run', summary: 'ingest → embed → concepts → phrases → oti on a folder or CSV manifest of images (resumable)', load: () => import('./run.ts') },
+  { name: 'tokenize', summary: 'CLIP BPE ids of JSON lines {"text": s} on stdin, 77 per line (SOT … EOT, 0-padded)', load: () => import('./tokenize.ts') },
 ];

@@ -5,14 +5,14 @@
  * the first row is always the header) or any other file read as one name per line.
  * Names are trimmed; blank names and exact duplicates are skipped (first kept) and counted.
  */
+import { packagePath } from '../../util/package-root.ts';
 import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { sha256 } from '../../util/hash.ts';
 
-export const DEFAULT_VOCAB_PATH = fileURLToPath(new URL('../../data/oidv7-class-descriptions.csv', import.meta.url));
+export const DEFAULT_VOCAB_PATH = packagePath('data', 'oidv7-class-descriptions.csv');
 
 /** Header names that pick the concept column, in order of preference (case-insensitive). */
 const NAME_COLUMNS = ['name', 'displayname', 'concept'];

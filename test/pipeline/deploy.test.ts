@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { commandModules } from '../../pipeline/commands/index.ts';
+import { COMMANDS } from '../../pipeline/commands/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const K8S = join(ROOT, 'deploy', 'k8s');
@@ -28,7 +28,7 @@ const jobs = all.filter((x) => x.doc.kind === 'Job');
 const config = all.find((x) => x.doc.kind === 'ConfigMap')!.doc;
 
 const program = new Command('starword');
-for (const m of commandModules) m.register(program);
+for (const c of COMMANDS) (await c.load()).register(program);
 
 /** The long options of `starword <name> [sub]`, or null when there is no such command. */
 function optionsOf(name: string, sub?: string): Set<string> | null {
