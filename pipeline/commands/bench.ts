@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { cpus } from 'node:os';
 import { benchOti } from '../../stages/oti/bench.ts';
+import { benchEmbed } from '../bench/embed.ts';
+import { benchText } from '../bench/text.ts';
 import { intOption } from '../options.ts';
 
 export function register(program: Command): void {
@@ -29,5 +31,37 @@ export function register(program: Command): void {
       console.log(`step median ${r.medianMs.toFixed(0)} ms (steps: ${r.stepMs.map((t) => t.toFixed(0)).join(', ')})`);
       console.log(`${r.gflops.toFixed(1)} GFLOP/s (forward + input-gradient matmuls)`);
       console.log(`${r.imageStepsPerS.toFixed(2)} image-steps/s`);
+    });
+
+  bench.command('embed')
+    .description('image embedding: decode + preprocess only, forward only, and the embed stage; last line: "N images/s"')
+    .option('--images <dir>', 'a folder of images (default: generated 640×480 JPEGs in the cache folder)')
+    .option('--count <n>', 'images', intOption, 256)
+    .option('--model <dir>', 'a CLIP folder (default: random weights of ViT-B/32 dims)')
+    .option('--batch <n>', 'images per encoder call', intOption, 32)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
+    .option('--concurrency <n>', 'images decoded at once', intOption, cpus().length)
+    .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
+    .option('--cache-dir <dir>', 'where the generated images, model and graphs live')
+    .action(async (o) => {
+      const r = await benchEmbed(o, (line) => process.stderr.write(`${line}\n`));
+      console.log(`${r.images} images, batch ${o.batch}, threads ${o.threads}, decode concurrency ${o.concurrency}, median of ${o.rounds} rounds`);
+      console.log(`decode + preprocess only: ${r.decodePerS.toFixed(1)} images/s`);
+      console.log(`forward only: ${r.forwardPerS.toFixed(1)} images/s`);
+      console.log(`${r.wholePerS.toFixed(2)} images/s`);
+    });
+  bench.command('text')
+    .description('text tower: vocabulary features (names × 24 templates) and phrase targets; last line: "N prompts/s" (vocabulary)')
+    .option('--names <n>', 'Open Images names', intOption, 64)
+    .option('--phrases <n>', 'phrases', intOption, 512)
+    .option('--model <dir>', 'a CLIP folder (default: random weights of ViT-B/32 dims)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
+    .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
+    .option('--cache-dir <dir>', 'where the model and graphs live')
+    .action(async (o) => {
+      const r = await benchText(o, (line) => process.stderr.write(`${line}\n`));
+      console.log(`${r.vocabPrompts} vocabulary prompts, ${r.phrases} phrases, threads ${o.threads}, median of ${o.rounds} rounds`);
+      console.log(`phrase targets: ${r.phrasePromptsPerS.toFixed(1)} prompts/s`);
+      console.log(`${r.vocabPromptsPerS.toFixed(1)} prompts/s`);
     });
 }

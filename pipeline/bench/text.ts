@@ -1,0 +1,51 @@
+/**
+ * `starword bench text`: text-tower throughput for what the pipeline encodes in bulk, on a model
+ * folder or random weights of ViT-B/32 dims, median of `rounds`:
+ *  - vocabulary features: `names` Open Images names × the 24 PALAVRA templates (the concepts stage);
+ *  - phrase targets: SEARLE-style phrases "a photo of {name} that …" of about 15–25 ids (the phrases stage).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeRandomModel } from '../../clip/make-model.ts';
+import { loadTemplates } from '../../clip/templates.ts';
+import { createTextEncoder } from '../../clip/text-encoder.ts';
+import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { loadClipModel } from '../../clip/weights.ts';
+import { loadVocabulary } from '../../stages/concepts/vocab.ts';
+import { encodeVocabulary } from '../../stages/concepts/vocab-features.ts';
+import { computeTargets } from '../../stages/phrases/targets.ts';
+import { defaultCacheDir } from '../../util/cache-dir.ts';
+
+export interface BenchTextOptions { names: number; phrases: number; model?: string; threads: number; rounds: number; cacheDir?: string }
+export interface BenchTextResult { vocabPromptsPerS: number; phrasePromptsPerS: number; vocabPrompts: number; phrases: number }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ENDINGS = ['is sitting on a wooden table next to a window', 'was taken at night in the city', 'looks like it is about to fall',
+  'has been left outside in the rain for days', 'is the best thing i have ever seen', 'shows how much fun we had'];
+
+export async function benchText(o: BenchTextOptions, log: (line: string) => void): Promise<BenchTextResult> {
+  const cacheDir = o.cacheDir ?? defaultCacheDir();
+  const modelDir = o.model ?? join(cacheDir, 'bench-models', 'b32-seed1');
+  if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset: 'b32', seed: 1, outDir: modelDir });
+  const model = await loadClipModel(modelDir);
+  const tokenizer = await ClipTokenizer.forModelDir(modelDir);
+  const text = await createTextEncoder(model, { threads: o.threads, cacheDir, tokenizer });
+  const names = loadVocabulary().names.slice(0, o.names);
+  const templates = loadTemplates();
+  const phrases = Array.from({ length: o.phrases }, (_, i) => `a photo of ${names[i % names.length]} that ${ENDINGS[i % ENDINGS.length]}`);
+  const vocab: number[] = [], targets: number[] = [];
+  try {
+    for (let r = 0; r < o.rounds; r++) {
+      let t = performance.now();
+      await encodeVocabulary({ names, templates, textEncoder: text });
+      vocab.push((names.length * templates.length) / ((performance.now() - t) / 1000));
+      t = performance.now();
+      await computeTargets(text, phrases);
+      targets.push(phrases.length / ((performance.now() - t) / 1000));
+      log(`round ${r + 1}: vocabulary ${vocab.at(-1)!.toFixed(1)} prompts/s, phrase targets ${targets.at(-1)!.toFixed(1)} prompts/s`);
+    }
+  } finally {
+    await text.release?.();
+  }
+  return { vocabPromptsPerS: median(vocab), phrasePromptsPerS: median(targets), vocabPrompts: names.length * templates.length, phrases: phrases.length };
+}
