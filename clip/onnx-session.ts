@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { defaultCacheDir } from '../util/cache-dir.ts';
+import { fsUserError } from '../util/fs-errors.ts';
 import { hashJson } from '../util/hash.ts';
+import { sweepStaleTemps, tempPath } from '../util/temp-name.ts';
 import type { Graph } from './graph/graph.ts';
 import { writeOnnxModel } from './graph/onnx-model.ts';
 
@@ -30,17 +32,24 @@ export function cachedGraphPath(key: Record<string, unknown>, build: () => Graph
   const dir = join(cacheDir, 'graphs', `${String(key.kind ?? 'graph')}-${id}`);
   const modelPath = join(dir, 'model.onnx');
   if (existsSync(modelPath)) return modelPath;
-  // build into a temporary folder and rename: a crash never leaves a half-written cache entry
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  writeOnnxModel(build(), join(tmp, 'model.onnx'));
+  // build into a temporary folder of this process alone (host, pid and a random suffix: containers
+  // sharing the cache may run under one pid) and rename: a crash never leaves a half-written entry
+  const tmp = tempPath(dir);
+  try {
+    mkdirSync(join(cacheDir, 'graphs'), { recursive: true });
+    sweepStaleTemps(join(cacheDir, 'graphs'), false); // only this host's dead builders' leftovers
+    mkdirSync(tmp);
+    writeOnnxModel(build(), join(tmp, 'model.onnx'));
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true }); // ours alone
+    throw fsUserError(err, tmp, 'building the graph cache');
+  }
   try {
     renameSync(tmp, dir);
   } catch (err) {
-    // another process won the race: use theirs
+    // another process won the race: use theirs, and remove our own copy (never theirs)
     rmSync(tmp, { recursive: true, force: true });
-    if (!existsSync(modelPath)) throw err;
+    if (!existsSync(modelPath)) throw fsUserError(err, dir, 'renaming the graph cache');
   }
   return modelPath;
 }

@@ -11,6 +11,7 @@ import { endianness } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Hash } from 'node:crypto';
 import { UserError } from '../util/errors.ts';
+import { tempPath } from '../util/temp-name.ts';
 import { type FloatDtype, bf16BytesToF32, f16BytesToF32, f32ToBf16Bits, f32ToF16Bits } from './half-float.ts';
 
 export { type FloatDtype, bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, roundTo } from './half-float.ts';
@@ -367,7 +368,7 @@ export async function writeSafetensors(file: string, tensors: readonly TensorToW
   const lenBytes = Buffer.alloc(8);
   lenBytes.writeBigUInt64LE(BigInt(headerBytes.length));
 
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = tempPath(file);
   const fh = await open(tmp, 'w');
   try {
     await writeAll(fh, lenBytes);

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError, errorMessage } from '../util/errors.ts';
+import { fsUserError, isErrnoError } from '../util/fs-errors.ts';
 import { COMMANDS } from './commands/index.ts';
 
 const program = new Command('starword')
@@ -22,11 +23,14 @@ else for (const c of COMMANDS) program.command(c.name).description(c.summary);
 
 try {
   await program.parseAsync(process.argv);
-} catch (err) {
+} catch (caught) {
+  let err = caught;
   if (err instanceof CommanderError) {
     // help / version exit 0; usage errors were already printed by commander.
     process.exit(err.exitCode === 0 ? 0 : 2);
   }
+  // a file problem that escaped unnamed: one line, with the path when the error carries one
+  if (isErrnoError(err)) err = fsUserError(err);
   if (err instanceof UserError) {
     process.stderr.write(`starword: ${errorMessage(err)}\n`);
     process.exit(err.exitCode);

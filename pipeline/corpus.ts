@@ -15,7 +15,7 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSyn
 import { hostname } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { partPaths, writeFileAtomic } from '../schemas/part-io.ts';
+import { type PartStats, partPaths, writeFileAtomic, writePartMarker } from '../schemas/part-io.ts';
 import { type IngestPlan, RUN_MANIFEST_FILE, planPath, stageDir, writePlan } from '../schemas/run-layout.ts';
 import { sha256 } from '../util/hash.ts';
 import { type RunManifest, configFingerprint, packageVersions } from './run-manifest.ts';
@@ -71,14 +71,15 @@ function place(src: string, dst: string, p: Placer): void {
   p.bytesCopied += size;
 }
 
-/** Every regular file under `dir`, relative, sorted; SQLite files (a cache is no part of the phrases) left out. */
+/** Every regular file under `dir`, relative, sorted; SQLite files (a cache is no part of the phrases), locks and temporaries left out. */
 function filesUnder(dir: string, sub = ''): string[] {
   const out: string[] = [];
   for (const name of readdirSync(join(dir, sub)).sort()) {
     const rel = sub ? join(sub, name) : name;
     const st = statSync(join(dir, rel));
     if (st.isDirectory()) out.push(...filesUnder(dir, rel));
-    else if (st.isFile() && !/\.sqlite(-wal|-shm|-journal)?$/.test(name) && !/\.tmp-/.test(name)) out.push(rel);
+    // not a cache, a lock or another process's temporary file
+    else if (st.isFile() && !/\.sqlite(-wal|-shm|-journal)?$/.test(name) && !/\.tmp-/.test(name) && !name.startsWith('.starword.lock')) out.push(rel);
   }
   return out;
 }
@@ -135,8 +136,9 @@ export function buildCorpus(corpusDir: string, shards: CorpusShard[], planned: P
         const src = partPaths(join(shardDir, stage), kind, p.shardPart);
         const dst = partPaths(join(tmp, stage), kind, p.part);
         place(src.arrow, dst.arrow, placer);
-        const marker = JSON.parse(readFileSync(src.stats, 'utf8')) as Record<string, unknown>;
-        writeFileAtomic(dst.stats, `${JSON.stringify({ ...marker, part: p.part, corpusOf: { shard: p.shard, part: p.shardPart } }, null, 2)}\n`);
+        // the shard's marker (checksums of the Arrow file included) with its corpus index, sealed anew
+        const marker = JSON.parse(readFileSync(src.stats, 'utf8')) as PartStats;
+        writePartMarker(join(tmp, stage), kind, p.part, { ...marker, part: p.part, corpusOf: { shard: p.shard, part: p.shardPart } });
       }
     }
     let phrasesBytes = 0;

@@ -6,13 +6,13 @@
  * (threads, batch sizes, logging) may change between resumes without changing results.
  */
 import { PACKAGE_ROOT } from '../util/package-root.ts';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../schemas/part-io.ts';
 import { RUN_MANIFEST_FILE } from '../schemas/run-layout.ts';
 import { UserError } from '../util/errors.ts';
 import { hashJson, stableStringify } from '../util/hash.ts';
+import { type RunLock, acquireRunLock } from '../util/run-lock.ts';
 
 export interface StageRecord {
   status: 'running' | 'done';
@@ -190,4 +190,62 @@ export function finishStage(runDir: string, stage: string, result: { seconds: nu
     counts: result.counts ?? {},
     timings: result.timings ?? {},
   }));
+}
+
+/**
+ * Runs `fn` holding the lock of `dir` (see util/run-lock.ts); when `fn` throws, the lock is released
+ * and a folder that the lock alone created is removed again, so a refused command leaves nothing behind.
+ * On success the lock is returned, held: the caller releases it when its writing is over.
+ */
+export function underLock<T>(dir: string, command: string, fn: (lock: RunLock) => T): { result: T; lock: RunLock } {
+  const existed = existsSync(dir);
+  const lock = acquireRunLock(dir, command);
+  try {
+    return { result: fn(lock), lock };
+  } catch (err) {
+    lock.release();
+    if (!existed) try { if (readdirSync(dir).length === 0) rmdirSync(dir); } catch { /* leave it */ }
+    throw err;
+  }
+}
+
+/**
+ * openRunManifest under the run folder's lock: the config check and the write happen while no other
+ * writer can change run.json. Returns the manifest and the held lock (release it when the run ends).
+ */
+export function openRunManifestLocked(runDir: string, request: RunRequest, force = false, command = 'run'): { manifest: RunManifest; lock: RunLock } {
+  const { result, lock } = underLock(runDir, command, () => openRunManifest(runDir, request, force));
+  return { manifest: result, lock };
+}
+
+/**
+ * The guard of a stage command run alone on a run folder (`starword oti --run DIR`, `phi`): takes the
+ * lock, and when the folder has a run manifest, refuses (unless `force`) a model or stage config other
+ * than the one the run recorded, naming what differs; a stage the manifest has no config for yet gets
+ * this one recorded. Returns the held lock.
+ */
+export function guardStageRun(runDir: string, stage: string, config: unknown, modelHash: string, force = false): RunLock {
+  // no folder, nothing to guard: the stage itself says what is missing, and nothing is created here
+  if (!existsSync(runDir)) return { dir: runDir, path: '', swept: [], release: () => {} };
+  return underLock(runDir, stage, () => {
+    const m = readRunManifest(runDir);
+    if (!m) return;
+    const recorded = m.config[stage];
+    const diffs = [
+      ...(m.model && m.model.hash !== modelHash ? [`model ${show(m.model.hash)} → ${show(modelHash)}`] : []),
+      ...(recorded === undefined || recorded === null ? [] : diffKeys(recorded, config).map((k) => (k === '(root)'
+        ? `${stage} config` : `${stage}.${k} ${show(lookup(recorded, k))} → ${show(lookup(config, k))}`))),
+    ];
+    if (diffs.length > 0 && !force) {
+      throw new UserError(`this run folder was made with a different configuration (${diffs.slice(0, 6).join(', ')}`
+        + `${diffs.length > 6 ? ` and ${diffs.length - 6} more` : ''}); rerun with the same options, or pass --force to redo the ${stage} parts with these`);
+    }
+    if (diffs.length > 0 || recorded === undefined || recorded === null) {
+      m.config[stage] = config as Record<string, unknown>;
+      if (m.model && m.model.hash !== modelHash) m.model = { ...m.model, hash: modelHash };
+      m.fingerprint = configFingerprint(m);
+      m.updatedAt = new Date().toISOString();
+      writeRunManifest(runDir, m);
+    }
+  }).lock;
 }

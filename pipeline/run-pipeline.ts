@@ -11,7 +11,7 @@ import { stageDir } from '../schemas/run-layout.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { UserError } from '../util/errors.ts';
 import { loadModel, sessionOptions } from './model-loading.ts';
-import { finishStage, openRunManifest, startStage } from './run-manifest.ts';
+import { finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
 import { CORPUS_DIR, resolveShard, shardRunDir } from './sharding.ts';
 import { type ConceptsCliOptions, conceptsStage, conceptsVocabulary } from './stage-runners/concepts.ts';
 import { type EmbedCliOptions, embedStage, ingestStage, preprocessMode } from './stage-runners/embed.ts';
@@ -59,7 +59,8 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   // phrases cover what OTI and (when trained) phi draw from: SEARLE's top 15 and top 150
   const phrasesTopK = o.phrasesTopK ?? Math.max(oti.topK, phi?.topK ?? 0);
 
-  openRunManifest(runDir, {
+  // the lock is taken only now, after every check: a refused command leaves no lock and no run.json
+  const { lock } = openRunManifestLocked(runDir, {
     config: {
       embed: { partSize: o.partSize, preprocess: o.preprocess },
       concepts: { topK: o.topK },
@@ -83,6 +84,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       paths: { images: resolve(o.images), vocabulary: vocabulary.source, initFrom: o.initFrom ? resolve(o.initFrom) : null, phrases: phrasesFrom },
     },
   }, !!o.force);
+  if (lock.swept.length > 0) log(`run: removed ${lock.swept.length} stale temporary files (${lock.swept.slice(0, 3).join(', ')}${lock.swept.length > 3 ? ', ...' : ''})`);
 
   const stages: RunResult['stages'] = {};
   const timed = async <T>(name: PipelineStage, fn: () => Promise<T>, counts: (r: T) => Record<string, number>): Promise<T | null> => {
@@ -98,7 +100,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
 
   const ingest = await timed('ingest', () => ingestStage(o.images, runDir, shard, o), (r) => ({ images: r.plan.images, parts: r.plan.parts, sourceImages: r.plan.sourceImages }));
   if (ingest) log(`ingest: ${ingest.plan.images} images (shard ${shard.index + 1} of ${shard.count}) in ${ingest.plan.parts} parts`);
-  const embed = await timed('embed', () => embedStage(runDir, model, o), (r) => ({ embedded: r.embedded, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
+  const embed = await timed('embed', () => embedStage(runDir, model, o, 'embed', (l) => log(`embed: ${l}`)), (r) => ({ embedded: r.embedded, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
   if (embed) log(`embed: ${embed.embedded} embedded, ${embed.failed} failed, ${embed.partsSkipped} of ${embed.parts} parts already done`);
 
   // the text-side stages share one tokenizer and one text encoder; none is made for --until embed
@@ -131,5 +133,6 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val })) : null;
   if (phiSummary) log(`phi: ${phiSummary.epochsRunNow} epochs trained now; exported ${phiSummary.files.onnx} and ${phiSummary.files.safetensors}`);
   await shared?.text.release?.();
+  lock.release();
   return { runDir, stages };
 }

@@ -2,9 +2,10 @@
  * Serialises a Graph as an ONNX model (opset 18) with its float weights as external data in one file
  * beside the model (`<name>.onnx` + `<name>.onnx.data`), so a 600 MB model never sits in a protobuf.
  */
-import { closeSync, openSync, writeSync, renameSync } from 'node:fs';
+import { closeSync, openSync, writeSync, renameSync, unlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
+import { tempPath } from '../../util/temp-name.ts';
 import type { AttrValue, DType, Graph, GraphNode, Initializer, Value } from './graph.ts';
 
 const { onnx } = onnxProto;
@@ -54,7 +55,7 @@ function reachable(G: Graph): { nodes: GraphNode[]; initializers: Initializer[] 
 export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): void {
   const { nodes, initializers: inits } = reachable(G);
   const dataPath = `${path}.data`;
-  const dataTmp = `${dataPath}.tmp-${process.pid}`;
+  const dataTmp = tempPath(dataPath);
   const fd = openSync(dataTmp, 'w');
   let offset = 0;
   const initializers: onnxProto.onnx.ITensorProto[] = [];
@@ -78,6 +79,9 @@ export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): v
       }
       initializers.push(proto);
     }
+  } catch (err) {
+    try { unlinkSync(dataTmp); } catch { /* not there */ }
+    throw err;
   } finally {
     closeSync(fd);
   }
@@ -97,9 +101,14 @@ export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): v
     },
   });
   const bytes = onnx.ModelProto.encode(model).finish();
-  const tmp = `${path}.tmp-${process.pid}`;
-  const mfd = openSync(tmp, 'w');
-  try { writeSync(mfd, bytes); } finally { closeSync(mfd); }
-  renameSync(dataTmp, dataPath);
-  renameSync(tmp, path);
+  const tmp = tempPath(path);
+  try {
+    const mfd = openSync(tmp, 'w');
+    try { writeSync(mfd, bytes); } finally { closeSync(mfd); }
+    renameSync(dataTmp, dataPath);
+    renameSync(tmp, path);
+  } catch (err) {
+    for (const f of [tmp, dataTmp]) try { unlinkSync(f); } catch { /* not there */ }
+    throw err;
+  }
 }

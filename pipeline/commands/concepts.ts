@@ -10,6 +10,7 @@ import { DEFAULT_TOP_K, runConcepts } from '../../stages/concepts/run.ts';
 import { DEFAULT_VOCAB_BATCH_SIZE } from '../../stages/concepts/vocab-features.ts';
 import { defaultCacheDir } from '../../util/cache-dir.ts';
 import { createProgress } from '../progress.ts';
+import { underLock } from '../run-manifest.ts';
 import { DEFAULT_VOCAB_PATH, loadVocabulary } from '../../stages/concepts/vocab.ts';
 import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 
@@ -42,11 +43,13 @@ export function register(program: Command): void {
       const { createTextEncoder } = await import('../../clip/text-encoder.ts');
       const model = await loadClipModel(resolve(opts.model));
       const textEncoder = await createTextEncoder(model, { threads, device: opts.device, cacheDir });
+      const { lock } = underLock(resolve(opts.out), 'concepts', () => undefined); // one writer of the output folder
       const result = await runConcepts({
         featuresDir: resolve(opts.features), outDir: resolve(opts.out), textEncoder, modelHash: model.hash,
         vocabulary, topK, cacheDir, batchSize,
         log: (line) => process.stderr.write(`${line}\n`), progress: createProgress('vocabulary features', { logJson: opts.logJson }),
       });
+      lock.release();
       const vocabNote = result.cache === null ? 'vocabulary features not needed'
         : `vocabulary features ${result.cache.hit ? 'from cache' : 'computed'}`;
       process.stdout.write(`concepts: ${result.parts} parts (${result.written} written, ${result.skipped} already done), `

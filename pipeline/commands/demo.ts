@@ -1,47 +1,57 @@
 /**
- * `starword demo` (what `npm start` runs): the whole pipeline on the embedded default, offline — a tiny
- * random CLIP made by make-model, generated sample images (three of them broken on purpose), the offline
- * `templates` phrase backend, a short OTI and a few phi epochs — then what `inspect` says of the run.
+ * `starword demo` (what `npm start` runs): the whole pipeline on the vendored toy world, offline — its
+ * tiny trained CLIP, the CIRCO references plus unlabeled images (two broken files among them on
+ * purpose), its 72-name vocabulary, the offline `templates` phrase backend, a short OTI and phi — then
+ * the toy CIRCO benchmark against the baselines, and the HTML report of it all.
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
-import { writeSampleImages } from '../demo/sample-images.ts';
 import { positiveIntOption } from '../options.ts';
-import { formatReport, inspectRun } from './inspect.ts';
+import { evaluateDemo } from '../demo/evaluate-methods.ts';
+import { toyWorld, writeDemoManifest } from '../demo/toy-world.ts';
+import { writeReport } from '../report/write-report.ts';
+import * as indexGallery from './index-gallery.ts';
 import * as run from './run.ts';
+
+/** Runs a starword command as a user types it, so the demo goes through the real option handling. */
+async function starword(register: (p: Command) => void, args: string[]): Promise<void> {
+  const program = new Command('starword').exitOverride();
+  register(program);
+  await program.parseAsync(args, { from: 'user' });
+}
 
 export function register(program: Command): void {
   program.command('demo')
-    .description('the pipeline end to end on a tiny random model and generated images, offline (npm start)')
-    .option('--out <dir>', 'demo folder: model/, images/, cache/ and run/ inside', 'runs/demo')
-    .option('--images <n>', 'sample images to generate', positiveIntOption, 48)
-    .option('--oti-steps <n>', 'OTI steps per image (SEARLE: 350)', positiveIntOption, 50)
-    .action(async (o: { out: string; images: number; otiSteps: number }) => {
+    .description('the pipeline, the toy CIRCO benchmark and the HTML report on the vendored toy world, offline (npm start)')
+    .option('--out <dir>', 'demo folder: run/, gallery/, eval/ and report/ inside', 'runs/demo')
+    .option('--unlabeled <n>', 'unlabeled toy-world images added to the 100 references (phi trains on all)', positiveIntOption, 100)
+    .option('--oti-steps <n>', 'OTI steps per image (SEARLE: 350)', positiveIntOption, 40)
+    .option('--phi-epochs <n>', 'phi epochs (SEARLE: 100)', positiveIntOption, 40)
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
+    .action(async (o: { out: string; unlabeled: number; otiSteps: number; phiEpochs: number; threads?: number }) => {
       const out = resolve(o.out);
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      const modelDir = join(out, 'model'), imagesDir = join(out, 'images'), runDir = join(out, 'run');
-      if (!existsSync(join(modelDir, 'model.safetensors'))) {
-        log(`demo: making a tiny random CLIP (make-model --preset tiny --seed 0) in ${modelDir}`);
-        await makeRandomModel({ preset: 'tiny', seed: 0, outDir: modelDir });
-      }
-      if (!existsSync(imagesDir)) {
-        const made = await writeSampleImages(imagesDir, o.images);
-        log(`demo: wrote ${made.good} sample images and ${made.broken} broken files to ${imagesDir}`);
-      }
+      const runDir = join(out, 'run'), galleryDir = join(out, 'gallery'), cache = join(out, 'cache');
+      const threads = o.threads ? ['--threads', String(o.threads)] : [];
       const t0 = performance.now();
-      // the same command a user types, so the demo exercises run's real option handling
-      const runner = new Command('starword').exitOverride();
-      run.register(runner);
-      await runner.parseAsync(['run', '--images', imagesDir, '--model', modelDir, '--out', runDir,
-        '--cache-dir', join(out, 'cache'), '--backend', 'templates', '--n', '32', '--oti-steps', String(o.otiSteps),
-        '--phi', '--phi-epochs', '10'], { from: 'user' });
+      const made = await writeDemoManifest(out, o.unlabeled);
+      log(`demo: the toy world (${toyWorld.model}): ${made.references} CIRCO references + ${made.unlabeled} unlabeled images + ${made.broken} broken files`);
+      // phi's lr and batch are raised from SEARLE's (1e-4, 256) because the demo trains on 200 images, not 100,000
+      await starword(run.register, ['run', '--images', made.manifest, '--allow-outside', '--model', toyWorld.model, '--out', runDir,
+        '--vocab', toyWorld.vocab, '--top-k', '20', '--cache-dir', cache, '--backend', 'templates', '--n', '32',
+        '--oti-steps', String(o.otiSteps), '--phi', '--phi-epochs', String(o.phiEpochs), '--phi-lr', '0.001', '--phi-batch', '64', ...threads]);
+      if (!existsSync(join(galleryDir, 'embed'))) log('demo: indexing the 1,024-image toy gallery');
+      await starword(indexGallery.register, ['index', '--model', toyWorld.model, '--images', toyWorld.gallery, '--out', galleryDir, '--cache-dir', cache, ...threads]);
+      log('demo: toy CIRCO, 100 queries: image, text, sum, searle-oti, searle (phi)');
+      const ev = await evaluateDemo({ annotations: toyWorld.circo, index: galleryDir, model: toyWorld.model, run: runDir,
+        phi: join(runDir, 'phi', 'phi.onnx'), out: join(out, 'eval'), cacheDir: cache, threads: o.threads });
+      const report = await writeReport({
+        run: runDir, eval: ev.dir, out: join(out, 'report'), title: 'starword demo: the toy world',
+        notes: [`A demo on the vendored toy world (data/toyworld): a tiny CLIP trained on coloured shapes. To stay about a minute on two cores, OTI ran ${o.otiSteps} steps per image (SEARLE: 350) and phi ${o.phiEpochs} epochs at lr 1e-3, batch 64 (SEARLE: 100 epochs at 1e-4, batch 256, on 100,000 images). The phrases come from the offline templates backend, not a language model.`],
+      });
       const seconds = (performance.now() - t0) / 1000;
-      process.stdout.write(`\n${formatReport(inspectRun(runDir))}\n`);
-      process.stdout.write(`\nThe pipeline ran in ${seconds.toFixed(1)} s. Shards (Arrow IPC stream files) are in ${runDir}:\n`
-        + `  embed/features-*.arrow, concepts/concepts-*.arrow, phrases/phrases-*.arrow, oti/tokens-*.arrow, */errors-*.arrow\n`
-        + `  phi/phi.onnx and phi/phi.safetensors (SEARLE's layout), phi/metrics.arrow and phi/losses.png\n`
-        + `Inspect again with: starword inspect ${runDir}\n`);
+      process.stdout.write(`\n${ev.table}\nThe demo ran in ${seconds.toFixed(0)} s. The run is in ${runDir} (Arrow parts; starword inspect ${runDir}).\n`
+        + `Open the report: ${report.html}\n`);
     });
 }

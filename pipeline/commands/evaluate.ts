@@ -5,9 +5,11 @@
  * plot of the metrics against k (.svg and .png beside it). See the README, "Composed image retrieval".
  */
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { loadCirco } from '../../stages/evaluate/circo.ts';
 import { loadCirr } from '../../stages/evaluate/cirr.ts';
 import { FIQ_CATEGORIES, loadFashionIq } from '../../stages/evaluate/fashioniq.ts';
+import { RankingsCollector } from '../../stages/evaluate/rankings.ts';
 import { formatTable, writeReportFiles } from '../../stages/evaluate/report.ts';
 import { type EvaluationReport, evaluate } from '../../stages/evaluate/run.ts';
 import { type Annotations, DATASETS, type Dataset } from '../../stages/evaluate/types.ts';
@@ -31,7 +33,7 @@ export function parseMethods(s: string): Method[] {
 
 export interface EvaluateFlags extends ModelFlags {
   dataset: string; annotations: string; index: string; tokens?: string; phi?: string; method: string; split: string;
-  out?: string; keepReference?: boolean; categories?: string; blockRows: number; quiet?: boolean;
+  out?: string; rankings?: string; keepReference?: boolean; categories?: string; blockRows: number; quiet?: boolean;
 }
 
 export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStream = process.stdout): Promise<EvaluationReport[]> {
@@ -44,10 +46,12 @@ export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStre
   const enc = await openEncoders(flags, { text: needText, image: false });
   const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`evaluate: ${line}\n`);
   const reports: EvaluationReport[] = [];
+  const rankings = flags.rankings ? new RankingsCollector(ann.dataset, ann.split, resolve(flags.index)) : undefined;
   for (const method of methods) {
     log?.(`${ann.dataset} ${ann.split}, method ${method}, ${ann.queries.length} queries`);
     reports.push(await evaluate(ann, gallery, {
       method, text: enc.text, tokens, excludeReference: !flags.keepReference, blockRows: flags.blockRows, log,
+      onRanked: rankings?.collect(method),
     }));
   }
   out.write(formatTable(reports));
@@ -55,6 +59,7 @@ export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStre
     if (r.missingTargets.length) log?.(`${r.method}: ${r.missingTargets.length} queries' targets are not in the index (counted as misses): ${r.missingTargets.slice(0, 10).join(', ')}${r.missingTargets.length > 10 ? ', …' : ''}`);
     if (r.unanswerable.length) log?.(`${r.method}: ${r.unanswerable.length} queries lack their reference's token or features (counted as misses): ${r.unanswerable.slice(0, 10).join(', ')}${r.unanswerable.length > 10 ? ', …' : ''}`);
   }
+  if (rankings && flags.rankings) { await rankings.write(flags.rankings); log?.(`wrote ${flags.rankings}`); }
   if (flags.out) {
     const base = flags.out.replace(/\.json$/i, '');
     const paths = await writeReportFiles(base, reports);
@@ -76,6 +81,7 @@ export function register(program: Command): void {
     .option('--categories <list>', 'FashionIQ categories (default dress,shirt,toptee)')
     .option('--keep-reference', 'do not exclude the reference from its ranking (SEARLE\'s CIRCO and FashionIQ code keeps it)')
     .option('--out <file>', 'write the report JSON here, and the plot beside it (.svg, .png)')
+    .option('--rankings <file>', 'write each query\'s top 10 per method as JSON lines (what `starword report --eval` shows)')
     .option('--quiet', 'no progress lines on stderr');
   addModelOptions(cmd).action(async (flags: EvaluateFlags) => { await runEvaluate(flags); });
 }

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import * as errors from '../../schemas/errors.ts';
 import { readNumbers, readStrings } from '../../schemas/columns.ts';
-import { readPart, readPartStats } from '../../schemas/part-io.ts';
+import { checkPart, partPaths, readPart, readPartStats } from '../../schemas/part-io.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
 import { readPlan } from '../../schemas/run-layout.ts';
 import { readRunManifest } from '../run-manifest.ts';
 import { findRunDirs, stageKinds } from './merge.ts';
@@ -25,6 +26,8 @@ export interface InspectReport {
   tokens: { ok: number; failed: number; lcos: Distribution | null; lgpt: Distribution | null } | null;
   /** seconds: per stage from run.json (summed over shards), and per '<stage>/<kind>' phase from part stats */
   timings: { stages: Record<string, number>; phases: Record<string, Record<string, number>> };
+  /** parts checked ('size': marker and file size; 'full': content hash, Arrow stream and rows too) and those that failed */
+  integrity: { level: 'size' | 'full'; checked: number; bad: { path: string; reason: string }[] };
 }
 
 /** Nearest-rank quantiles of the finite values. */
@@ -43,11 +46,30 @@ function partIndices(dir: string, kind: string): number[] {
 
 const add = (rec: Record<string, number>, key: string, n: number): void => { rec[key] = (rec[key] ?? 0) + n; };
 
-export function inspectRun(dir: string): InspectReport {
+/** Every part of every stage (ingest's images included) is checked at `verify`; bad ones are listed, not counted. */
+export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): InspectReport {
   const runDirs = findRunDirs(dir);
   const report: InspectReport = {
     runs: runDirs.length, shardCount: 0, images: { source: 0, planned: 0 }, parts: {},
     failures: { total: 0, byCode: {}, byStage: {}, examples: [] }, tokens: null, timings: { stages: {}, phases: {} },
+    integrity: { level: verify, checked: 0, bad: [] },
+  };
+  const sound = (stageDirPath: string, kind: string, p: number): boolean => {
+    report.integrity.checked++;
+    const check = checkPart(stageDirPath, kind, p, { level: verify });
+    if (check !== 'ok') report.integrity.bad.push(check);
+    return check === 'ok';
+  };
+  /** a part read anyway: readPart checks its content; a failure is listed instead of stopping the report */
+  const read = (stageDirPath: string, kind: string, p: number) => {
+    try {
+      return readPart(stageDirPath, kind, p);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      const path = partPaths(stageDirPath, kind, p).arrow;
+      report.integrity.bad.push({ path, reason: errorMessage(err).replace(`${path}: `, '') });
+      return null;
+    }
   };
   const lcos: number[] = [];
   const lgpt: number[] = [];
@@ -62,6 +84,7 @@ export function inspectRun(dir: string): InspectReport {
     for (const [stage, rec] of Object.entries(readRunManifest(runDir)?.stages ?? {})) {
       if (rec.seconds !== undefined) add(report.timings.stages, stage, rec.seconds);
     }
+    for (let p = 0; p < planned; p++) sound(join(runDir, 'ingest'), 'images', p);
     for (const key of stageKinds(runDir)) {
       const [stage, kind] = key.split('/');
       const stageDirPath = join(runDir, stage);
@@ -70,6 +93,7 @@ export function inspectRun(dir: string): InspectReport {
       const phases = (report.timings.phases[key] ??= {});
       // Only parts of the current plan count; a forced replan may leave higher-numbered ones behind.
       for (const p of partIndices(stageDirPath, kind).filter((i) => i < planned)) {
+        if (!sound(stageDirPath, kind, p)) continue;
         const stats = readPartStats(stageDirPath, kind, p);
         entry.done++;
         entry.rows += stats.rows;
@@ -77,15 +101,17 @@ export function inspectRun(dir: string): InspectReport {
           if (typeof stats[phase] === 'number') add(phases, phase, stats[phase] as number);
         }
         if (kind === errors.KIND && stats.rows > 0) {
-          for (const e of errors.fromTable(readPart(stageDirPath, kind, p))) {
+          const table = read(stageDirPath, kind, p);
+          for (const e of table ? errors.fromTable(table) : []) {
             report.failures.total++;
             add(report.failures.byCode, e.code, 1);
             add(report.failures.byStage, e.stage, 1);
             if (report.failures.examples.length < 5) report.failures.examples.push(`${e.stage} ${e.code}: ${e.reason}`);
           }
         }
-        if (kind === 'tokens' && stats.rows > 0) {
-          const table = readPart(stageDirPath, kind, p);
+        const tokensTable = kind === 'tokens' && stats.rows > 0 ? read(stageDirPath, kind, p) : null;
+        if (tokensTable) {
+          const table = tokensTable;
           const status = readStrings(table, 'status');
           const c = readNumbers(table, 'lcos');
           const g = readNumbers(table, 'lgpt');
@@ -126,6 +152,9 @@ export function formatReport(r: InspectReport): string {
   for (const [k, ph] of Object.entries(r.timings.phases)) {
     lines.push(`  ${k.padEnd(20)} ${Object.entries(ph).map(([p, s]) => `${p.replace(/_s$/, '')} ${s.toFixed(2)}`).join('  ')}`);
   }
+  const bad = r.integrity.bad;
+  lines.push(`integrity (${r.integrity.level === 'full' ? 'size, sha256, rows' : 'marker and size'}): ${r.integrity.checked} parts checked, ${bad.length} bad`);
+  for (const b of bad) lines.push(`  bad: ${b.path}: ${b.reason}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -134,8 +163,14 @@ export function register(program: Command): void {
     .description('print counts, failures, loss distribution and timings of a run folder')
     .argument('<dir>', 'a run folder, or a folder of shard-*-of-* run folders')
     .option('--json', 'print the report as one JSON object')
-    .action((dir: string, opts: { json?: boolean }) => {
-      const report = inspectRun(dir);
+    .option('--verify', 'check every part\'s content (sha256, Arrow stream, rows), not only its size')
+    .action((dir: string, opts: { json?: boolean; verify?: boolean }) => {
+      const report = inspectRun(dir, opts.verify ? 'full' : 'size');
       process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+      const bad = report.integrity.bad;
+      if (bad.length > 0) {
+        throw new UserError(`${bad.length} bad part${bad.length > 1 ? 's' : ''}: ${bad.slice(0, 3).map((b) => `${b.path}: ${b.reason}`).join('; ')}`
+          + `${bad.length > 3 ? `; and ${bad.length - 3} more` : ''}; rerun the stages to redo them`);
+      }
     });
 }

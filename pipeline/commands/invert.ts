@@ -1,4 +1,5 @@
 /** `starword invert --phi FILE --images DIR|--features DIR --out DIR`: image → pseudo-token with phi, as tokens parts. */
+import { underLock } from '../run-manifest.ts';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
@@ -37,9 +38,15 @@ export function register(program: Command): void {
       const out = resolve(o.out);
       const metadata = { 'starword.source': 'phi', 'starword.phi': phiPath };
       const progress = createProgress('invert', { logJson: o.logJson });
+      // one writer of the output folder, taken once the inputs have checked out
+      const locked = <T>(fn: () => Promise<T>): Promise<T> => {
+        const { lock } = underLock(out, 'invert', () => undefined);
+        return fn().finally(() => lock.release());
+      };
       let s: InvertSummary;
       if (o.features) {
-        s = await invertFeatures(locateParts(resolve(o.features), 'features', 'embed', '--features'), out, phi, metadata, progress);
+        const features = locateParts(resolve(o.features), 'features', 'embed', '--features');
+        s = await locked(() => invertFeatures(features, out, phi, metadata, progress));
       } else {
         if (!o.model) throw new UserError('--images needs --model (the CLIP folder whose vision tower phi was trained on)');
         const model = await loadModel(resolve(o.model));
@@ -51,7 +58,7 @@ export function register(program: Command): void {
         if (!images.length) throw new UserError(`--images ${root}: no images in it`);
         const encoder = await createImageEncoder(model, sess);
         const pre = preprocessOptions({ imageSize: model.config.vision.imageSize, preprocessorConfig: model.preprocessorConfig });
-        s = await invertImages(images, out, phi, encoder, pre, { partSize: o.partSize, batchSize: o.batch, metadata: { ...metadata, 'starword.model_hash': model.hash }, progress });
+        s = await locked(() => invertImages(images, out, phi, encoder, pre, { partSize: o.partSize, batchSize: o.batch, metadata: { ...metadata, 'starword.model_hash': model.hash }, progress }));
       }
       console.log(`invert: ${s.images} images now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `
         + `${s.seconds.toFixed(1)} s; tokens in ${out}`);

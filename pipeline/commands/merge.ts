@@ -7,16 +7,16 @@
  * current plan); each image in exactly one shard, the one its id hashes to; one phrases folder for all.
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as images from '../../schemas/images.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
-import { listDoneParts, partPaths, readPart, readPartStats } from '../../schemas/part-io.ts';
+import { checkPart, listDoneParts, partPaths, readPart, readPartStats } from '../../schemas/part-io.ts';
 import { RUN_MANIFEST_FILE, planPath, readPlan, stageDir } from '../../schemas/run-layout.ts';
 import { shardOf } from '../../stages/ingest/shard.ts';
 import { UserError } from '../../util/errors.ts';
 import { type CorpusIndex, type CorpusShard, type PlaceMode, type PlannedPart, buildCorpus } from '../corpus.ts';
-import { readRunManifest } from '../run-manifest.ts';
+import { readRunManifest, underLock } from '../run-manifest.ts';
 import { CORPUS_DIR, SHARD_DIR_RE } from '../sharding.ts';
 
 /** The run folders under `dir`: its shard-*-of-* subfolders, else `dir` itself when it holds a run. */
@@ -52,6 +52,8 @@ export interface MergeOptions {
   phrases?: string;
   /** copy the parts instead of hard-linking them */
   copy?: boolean;
+  /** 'size' (default) checks each part's marker and file size, 'full' its content hash, Arrow stream and rows as well */
+  verify?: 'size' | 'full';
 }
 
 /** The folder of a run's one phrases folder, or null when the run has no phrases at all. */
@@ -75,6 +77,12 @@ function phrasesSource(root: string | null, shards: CorpusShard[], given: string
 
 export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: MergeOptions = {}, root: string | null = null): Promise<CorpusIndex & { kept: boolean }> {
   const problems: string[] = [];
+  // a part that fails its check is a problem naming the file and what differs
+  const sound = (dir: string, kind: string, p: number): boolean => {
+    const check = checkPart(dir, kind, p, { level: opts.verify ?? 'size' });
+    if (check !== 'ok') problems.push(`${check.path}: ${check.reason}`);
+    return check === 'ok';
+  };
   const shards: CorpusShard[] = [];
   for (const dirArg of runDirsArg) {
     const dir = resolve(dirArg);
@@ -122,6 +130,7 @@ export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: M
         const dir = join(s.dir, stage);
         const paths = partPaths(dir, kind, p);
         if (!existsSync(paths.stats)) { problems.push(`shard ${index}: ${key} part ${p} not done`); continue; }
+        if (!sound(dir, kind, p)) continue;
         const stats = readPartStats(dir, kind, p);
         if (stats.inputHash !== undefined && stats.inputHash !== ingestStats.partHash) {
           problems.push(`shard ${index}: ${key} part ${p} was computed from an older plan`);
@@ -141,8 +150,10 @@ export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: M
   const corpusDir = resolve(corpusArg);
   mkdirSync(resolve(corpusDir, '..'), { recursive: true });
   const mode: PlaceMode = opts.copy ? 'copy' : 'link';
-  const { index, kept } = buildCorpus(corpusDir, ordered, planned, phrasesDir, mode);
-  return { ...index, kept };
+  // one writer: this also refuses while a shard inside the run folder is still being written
+  const { result, lock } = underLock(root ?? dirname(corpusDir), 'merge', () => buildCorpus(corpusDir, ordered, planned, phrasesDir, mode));
+  lock.release();
+  return { ...result.index, kept: result.kept };
 }
 
 export function register(program: Command): void {
@@ -153,13 +164,14 @@ export function register(program: Command): void {
     .option('--out <dir>', `the corpus folder (default <dir>/${CORPUS_DIR})`)
     .option('--phrases <dir>', 'the phrases folder made once for all shards (default <dir>/phrases)')
     .option('--copy', 'copy the parts instead of hard-linking them (links are used where the file system allows)')
-    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string; phrases?: string; copy?: boolean }) => {
+    .option('--verify', 'check every part\'s content hash and rows too (default: marker and size)')
+    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string; phrases?: string; copy?: boolean; verify?: boolean }) => {
       if (dir && opts.runs) throw new UserError('give a folder or --runs, not both');
       if (!dir && !opts.runs) throw new UserError('give the run folder, or --runs DIR... --out DIR');
       if (opts.runs && !opts.out) throw new UserError('--runs needs --out');
       const runs = dir ? findRunDirs(dir) : (opts.runs as string[]);
       const out = opts.out ?? join(dir as string, CORPUS_DIR);
-      const c = await mergeRuns(runs, out, { phrases: opts.phrases, copy: opts.copy }, dir ? resolve(dir) : null);
+      const c = await mergeRuns(runs, out, { phrases: opts.phrases, copy: opts.copy, verify: opts.verify ? 'full' : 'size' }, dir ? resolve(dir) : null);
       const kinds = Object.entries(c.rows).filter(([k]) => !k.startsWith('ingest/')).map(([k, n]) => `${k} ${n} rows in ${c.kinds[k].length} parts`);
       const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
       process.stdout.write(`merged ${c.shardCount} shard${c.shardCount > 1 ? 's' : ''}, ${c.images} images`

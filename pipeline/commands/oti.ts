@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadModel } from '../model-loading.ts';
 import { positiveIntOption } from '../options.ts';
-import { type OtiCliOptions, addOtiOptions, runOtiStage } from '../stage-runners/oti.ts';
+import { guardStageRun } from '../run-manifest.ts';
+import { type OtiCliOptions, addOtiOptions, otiOptionsFrom, runOtiStage } from '../stage-runners/oti.ts';
 
 export function register(program: Command): void {
   const cmd = program.command('oti')
@@ -14,11 +15,16 @@ export function register(program: Command): void {
     .option('--phrases-dir <dir>', 'the same as --phrases')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
     .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
+    .option('--force', 'accept options or a model other than the run recorded: the parts made otherwise are redone')
     .option('--log-json', 'progress as JSON lines on stderr', false);
-  addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string; phrases?: string }) => {
+  addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string; phrases?: string; force?: boolean }) => {
     o.phrasesDir ??= o.phrases;
+    const options = otiOptionsFrom(o);
     const model = await loadModel(resolve(o.model));
+    // the same guard as `run`: one writer, and no silent change of options or model
+    const lock = guardStageRun(resolve(o.run), 'oti', options, model.hash, !!o.force);
     const s = await runOtiStage(resolve(o.run), model, o, (l) => process.stderr.write(`${l}\n`));
+    lock.release();
     console.log(`oti: ${s.images} images inverted now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `
       + `median L_cos ${s.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${s.lgptMedian?.toFixed(4) ?? '-'}, ${s.seconds.toFixed(1)} s`);
   });

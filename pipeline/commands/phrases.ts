@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { loadConcepts } from '../../stages/phrases/concept-source.ts';
 import { scrub } from '../../stages/phrases/secrets.ts';
+import { underLock } from '../run-manifest.ts';
 import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
 import { conceptShardOf, parseConceptShard, unionConcepts } from '../concept-union.ts';
 import { type PhrasesCliOptions, addPhrasesOptions, checkPhrasesOptions, phrasesReport, phrasesStage } from '../stage-runners/phrases.ts';
@@ -67,9 +68,11 @@ export function register(program: Command): void {
       });
       textEncoderId = model.hash;
     }
+    const { lock } = underLock(resolve(opts.out), 'phrases', () => undefined); // one writer of the output folder
     const r = await phrasesStage(concepts, resolve(opts.out), opts, {
       countTokens: (text) => tokenizer.encode(text).length + 2, textEncoder, textEncoderId, log,
     });
+    lock.release();
     for (const line of phrasesReport(r)) process.stdout.write(`${line}\n`);
   });
 }

@@ -6,6 +6,7 @@ import type { ClipModel } from '../../clip/weights.ts';
 import { type EmbedSummary, runEmbed } from '../../stages/embed/index.ts';
 import { type IngestSummary, runIngest } from '../../stages/ingest/index.ts';
 import { UserError } from '../../util/errors.ts';
+import { hashJson } from '../../util/hash.ts';
 import { sessionOptions } from '../model-loading.ts';
 import { positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
@@ -32,7 +33,8 @@ export async function ingestStage(source: string, runDir: string, shard: { index
   return runIngest({ source, runDir, shard, partSize: o.partSize, allowOutside: o.allowOutside, force: o.force });
 }
 
-export async function embedStage(runDir: string, model: ClipModel, o: EmbedCliOptions, label = 'embed'): Promise<EmbedSummary> {
+export async function embedStage(runDir: string, model: ClipModel, o: EmbedCliOptions, label = 'embed',
+  log?: (line: string) => void): Promise<EmbedSummary> {
   const mode = preprocessMode(o.preprocess);
   const encoder = await createImageEncoder(model, { ...sessionOptions(o), batchSize: o.batchSize });
   const popts = preprocessOptions({ imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode });
@@ -44,6 +46,8 @@ export async function embedStage(runDir: string, model: ClipModel, o: EmbedCliOp
       batchSize: o.batchSize,
       progress: createProgress(label, { logJson: o.logJson }),
       metadata: { 'starword.model_hash': model.hash, 'starword.preprocess': mode },
+      provenance: { modelHash: model.hash, configHash: hashJson({ preprocess: mode }) },
+      log,
     });
   } finally {
     await encoder.release?.(); // the later stages need the text tower only

@@ -6,7 +6,10 @@ import type { ClipModel } from '../../clip/weights.ts';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { fillTemplate, loadTemplates } from '../../clip/templates.ts';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { partSetIdentity } from '../../schemas/part-io.ts';
+import * as phrasesSchema from '../../schemas/phrases.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
+import { hashJson } from '../../util/hash.ts';
 import { readInitTokens } from '../../stages/oti/init-from.ts';
 import { SEARLE_OTI, type OtiOptions } from '../../stages/oti/options.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
@@ -71,7 +74,8 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
   // a text encoder only if some phrases lack their target features (made without a model)
   const own: { text: Promise<TextEncoder> | null } = { text: null };
   const text = () => (shared ? Promise.resolve(shared.text) : (own.text ??= createTextEncoder(model, { ...sess, tokenizer })));
-  const pool = PhrasePool.load(resolve(o.phrasesDir ?? stageDir(runDir, 'phrases')), tokenizer, text, model.config.text.ctx, model.config.projectionDim);
+  const phrasesDir = resolve(o.phrasesDir ?? stageDir(runDir, 'phrases'));
+  const pool = PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim);
   log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
   const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
   if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);
@@ -80,6 +84,10 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
       runDir, session, pool, templates: otiTemplateIds(tokenizer, model.config.text.ctx), options, init,
       progress: createProgress('oti', { logJson: o.logJson }), log,
       metadata: { 'starword.model_hash': model.hash, 'starword.steps': String(options.steps) },
+      provenance: {
+        modelHash: model.hash, configHash: hashJson({ options, initFrom: o.initFrom ? resolve(o.initFrom) : null }),
+        inputs: { phrases: partSetIdentity(phrasesDir, phrasesSchema.KIND) },
+      },
     });
   } finally {
     await session.release();

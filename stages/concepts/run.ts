@@ -1,13 +1,15 @@
 /**
  * The concepts stage: for every done `features` part, a `concepts` part of the same index holding each
- * image's top-K vocabulary concepts and scores. Parts already done are skipped (after checking they were
- * made with the same model, vocabulary, templates and K), so a killed run resumes where it stopped.
+ * image's top-K vocabulary concepts and scores. Parts already done are skipped when they check out (sound
+ * on disk, made from the same features with the same model, vocabulary, templates and K; otherwise they
+ * are redone), so a killed run resumes where it stopped.
  */
 import { performance } from 'node:perf_hooks';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import * as conceptsKind from '../../schemas/concepts.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { isPartDone, listDoneParts, readPartStats, writePart } from '../../schemas/part-io.ts';
+import { type Provenance, isPartCurrent, listDoneParts, partIdentity, removePartsWithout, writePart } from '../../schemas/part-io.ts';
+import { hashJson } from '../../util/hash.ts';
 import type { VocabFeatures } from '../../schemas/vocab-features.ts';
 import { UserError } from '../../util/errors.ts';
 import { defaultCacheDir, vocabFeaturesCacheDir } from './cache-dir.ts';
@@ -76,8 +78,13 @@ export async function runConcepts(opts: RunConceptsOptions): Promise<RunConcepts
 
   const parts = listDoneParts(opts.featuresDir, FEATURES_KIND);
   if (parts.length === 0) throw new UserError(`no finished '${FEATURES_KIND}' parts in ${opts.featuresDir}`);
-  const pending = parts.filter((p) => !isPartDone(opts.outDir, conceptsKind.KIND, p));
-  for (const p of parts) if (!pending.includes(p)) checkDonePart(opts.outDir, p, key);
+  removePartsWithout(opts.outDir, [conceptsKind.KIND], parts, (l) => log(`concepts: ${l}`));
+  // a done part made from other features, or with another model, vocabulary, templates or K, is redone
+  const provenance = (p: number): Provenance => ({
+    modelHash: key.modelHash, configHash: hashJson({ vocab: key.vocabHash, templates: key.templatesHash, topK }),
+    inputs: { features: partIdentity(opts.featuresDir, FEATURES_KIND, p) },
+  });
+  const pending = parts.filter((p) => !isPartCurrent(opts.outDir, conceptsKind.KIND, p, { provenance: provenance(p) }, (l) => log(`concepts: ${l}`)));
   const result: RunConceptsResult = {
     parts: parts.length, written: 0, skipped: parts.length - pending.length, images: 0, topK,
     vocabulary: { size: vocab.names.length, hash: vocab.hash, source: vocab.source }, cache: null,
@@ -120,7 +127,7 @@ export async function runConcepts(opts: RunConceptsOptions): Promise<RunConcepts
     await writePart(opts.outDir, conceptsKind.KIND, p, table, SCHEMA_VERSION, {
       ...key, vocabSize: vocab.names.length,
       readMs: round(t1 - t0), computeMs: round(t2 - t1), writeMs: round(performance.now() - t2),
-    });
+    }, provenance(p));
     result.written++;
     result.images += rows.ids.length;
     log(`concepts part ${p}: ${rows.ids.length} images in ${round(performance.now() - t0)} ms`);
@@ -140,15 +147,6 @@ export function conceptsForImages(rows: FeatureRows, vocab: VocabFeatures, topK:
 function checkDim(rows: FeatureRows, dim: number): void {
   if (rows.features.length > 0 && rows.features[0].length !== dim) {
     throw new UserError(`image features have dimension ${rows.features[0].length} but the model's text features ${dim}: were they made with another model?`);
-  }
-}
-
-/** A done part made with another model, vocabulary, templates or K must not be mixed in silently. */
-function checkDonePart(outDir: string, part: number, key: ReturnType<typeof conceptsRunKey>): void {
-  const stats = readPartStats(outDir, conceptsKind.KIND, part);
-  const differs = (Object.keys(key) as (keyof typeof key)[]).filter((k) => stats[k] !== key[k]);
-  if (differs.length > 0) {
-    throw new UserError(`concepts part ${part} in ${outDir} was made with a different ${differs.join(', ')}; use another --out or remove its parts`);
   }
 }
 

@@ -7,8 +7,8 @@
 import { availableParallelism } from 'node:os';
 import * as images from '../../schemas/images.ts';
 import * as features from '../../schemas/features.ts';
-import type { ErrorRow } from '../../schemas/errors.ts';
-import { isPartDone, readPart, readPartStats } from '../../schemas/part-io.ts';
+import { type ErrorRow, KIND as ERRORS_KIND } from '../../schemas/errors.ts';
+import { type Provenance, isPartCurrent, partIdentity, readPart, readPartStats, removePartsWithout } from '../../schemas/part-io.ts';
 import { readPlan, stageDir } from '../../schemas/run-layout.ts';
 import { UserError } from '../../util/errors.ts';
 import { type DecodedBatch, decodeBatch } from './reader.ts';
@@ -22,10 +22,19 @@ function imagesPartHash(ingestDir: string, index: number): string {
   return String(readPartStats(ingestDir, images.KIND, index).partHash ?? '');
 }
 
-/** True when the features part `index` is done and was computed from the current images part. */
-export function isEmbedPartDone(runDir: string, index: number): boolean {
+/** What the features part `index` is made from now: its images part (by content) and the options. */
+function embedProvenance(runDir: string, index: number, given: EmbedOptions['provenance']): Provenance {
+  return { ...given, inputs: { images: partIdentity(stageDir(runDir, 'ingest'), images.KIND, index) } };
+}
+
+/**
+ * True when the features part `index` (and its errors part) is done, sound on disk and computed from
+ * the current images part with the current options; a part that fails the check is redone (one log line).
+ */
+export function isEmbedPartDone(runDir: string, index: number, given?: EmbedOptions['provenance'], log?: (line: string) => void): boolean {
   const dir = stageDir(runDir, 'embed');
-  if (!isPartDone(dir, features.KIND, index)) return false;
+  if (!isPartCurrent(dir, features.KIND, index, { provenance: embedProvenance(runDir, index, given) }, log)) return false;
+  if (!isPartCurrent(dir, ERRORS_KIND, index, {}, log)) return false;
   return readPartStats(dir, features.KIND, index).inputHash === imagesPartHash(stageDir(runDir, 'ingest'), index);
 }
 
@@ -46,10 +55,12 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
     parts: plan.parts, partsSkipped: 0, images: plan.images, processed: 0, embedded: 0, failed: 0,
     read_s: 0, compute_s: 0, write_s: 0, seconds: 0,
   };
+  // parts beyond the plan (a replan with fewer parts) are not this run's
+  removePartsWithout(outDir, [features.KIND, ERRORS_KIND], Array.from({ length: plan.parts }, (_, i) => i), opts.log);
   const todo: number[] = [];
   let doneImages = 0;
   for (let p = 0; p < plan.parts; p++) {
-    if (isEmbedPartDone(opts.runDir, p)) {
+    if (isEmbedPartDone(opts.runDir, p, opts.provenance, opts.log)) {
       summary.partsSkipped++;
       doneImages += Number(readPartStats(outDir, features.KIND, p).inputRows ?? 0);
     } else {
@@ -98,7 +109,9 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
       const order = new Map(rows.map((r, i) => [r.imageId, i]));
       failed.sort((a, b) => (order.get(a.imageId) ?? 0) - (order.get(b.imageId) ?? 0));
 
-      const stats = await writeEmbedPart(outDir, { index: p, inputHash, dim, rows: featureRows, failed, metadata }, { read_s, compute_s });
+      const stats = await writeEmbedPart(outDir, {
+        index: p, inputHash, dim, rows: featureRows, failed, metadata, provenance: embedProvenance(opts.runDir, p, opts.provenance),
+      }, { read_s, compute_s });
       summary.processed += rows.length;
       summary.embedded += featureRows.length;
       summary.failed += failed.length;

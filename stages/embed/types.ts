@@ -17,6 +17,10 @@ export interface EmbedOptions {
   progress?: ProgressSink;
   /** extra schema metadata for the features parts (model hash, preprocessing mode, ...) */
   metadata?: Record<string, string>;
+  /** what decides the features besides the images (recorded in each part; a part made otherwise is redone) */
+  provenance?: { configHash?: string; modelHash?: string };
+  /** one line per part redone because its file or provenance did not check out */
+  log?: (line: string) => void;
 }
 
 /** Seconds spent per phase, clip-retrieval's split: waiting for decoded pixels, in the encoder, writing. */

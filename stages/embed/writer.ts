@@ -2,11 +2,10 @@
  * The writer: a part's errors, then its features, then the features stats (the part's done marker,
  * written last and holding the part's timings, write time included).
  */
-import { tableToIPC } from 'apache-arrow';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as errors from '../../schemas/errors.ts';
 import * as features from '../../schemas/features.ts';
-import { type PartStats, partPaths, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
+import { type PartStats, type Provenance, writePart, writePartArrow, writePartMarker } from '../../schemas/part-io.ts';
 import type { PhaseTimings } from './types.ts';
 
 export interface EmbedPartResult {
@@ -17,19 +16,18 @@ export interface EmbedPartResult {
   rows: features.FeatureRow[];
   failed: errors.ErrorRow[];
   metadata: Record<string, string>;
+  provenance?: Provenance;
 }
 
 export async function writeEmbedPart(dir: string, part: EmbedPartResult, timings: Omit<PhaseTimings, 'write_s'>): Promise<PartStats> {
   const t0 = performance.now();
   await writePart(dir, errors.KIND, part.index, errors.toTable(part.failed), SCHEMA_VERSION, { stage: 'embed' });
   const table = features.toTable(part.rows, part.dim, part.metadata);
-  const paths = partPaths(dir, features.KIND, part.index);
-  writeFileAtomic(paths.arrow, tableToIPC(table, 'stream'));
+  const file = writePartArrow(dir, features.KIND, part.index, table);
   const stats: PartStats = {
     kind: features.KIND, part: part.index, rows: table.numRows, schemaVersion: SCHEMA_VERSION,
     inputHash: part.inputHash, inputRows: part.rows.length + part.failed.length, failed: part.failed.length, dim: part.dim,
-    ...timings, write_s: (performance.now() - t0) / 1000,
+    ...timings, write_s: (performance.now() - t0) / 1000, ...file, ...(part.provenance ? { provenance: part.provenance } : {}),
   };
-  writeFileAtomic(paths.stats, `${JSON.stringify(stats, null, 2)}\n`);
-  return stats;
+  return writePartMarker(dir, features.KIND, part.index, stats);
 }

@@ -45,6 +45,8 @@ export interface EvaluateOptions {
   /** texts per encoder call */
   textBatch?: number;
   log?: (line: string) => void;
+  /** called with each query's outcome, its scored top-k and its reference's gallery id (for per-query rankings files) */
+  onRanked?: (outcome: QueryOutcome, hits: { id: string; score: number }[], reference: string | undefined) => void;
 }
 
 export interface EvaluationReport {
@@ -146,6 +148,7 @@ export async function evaluate(ann: Annotations, gallery: GallerySource, opts: E
       const subsetRanked = [...ranking.watched.values()]
         .sort((a, b) => b.score - a.score || a.position - b.position).map((h) => h.id);
       outcomes[i] = { query: r.q, ranked: ranking.hits.map((h) => h.id), target: r.gts[0], gts: r.gts, subsetRanked };
+      opts.onRanked?.(outcomes[i], ranking.hits.map((h) => ({ id: h.id, score: h.score })), r.reference);
     });
   }
   const rankSeconds = (performance.now() - tr) / 1000;

@@ -8,7 +8,7 @@ import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { isPartDone, listDoneParts, readPart, readPartStats, writePart } from '../../schemas/part-io.ts';
+import { type Provenance, isPartCurrent, isPartDone, listDoneParts, partIdentity, readPart, readPartStats, removePartsWithout, writePart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { UserError } from '../../util/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -30,6 +30,11 @@ export interface RunOtiOptions {
   progress?: ProgressSink;
   /** extra schema metadata for the tokens parts */
   metadata?: Record<string, string>;
+  /**
+   * what decides the tokens besides each part's features and concepts (which runOti adds): the options'
+   * and model's hashes, the phrase set's identity. A done part made otherwise is redone.
+   */
+  provenance?: Provenance;
   log?: (line: string) => void;
 }
 
@@ -52,7 +57,14 @@ export async function runOti(o: RunOtiOptions): Promise<OtiSummary> {
   const outDir = stageDir(o.runDir, 'oti');
   const parts = listDoneParts(embedDir, 'features');
   if (!parts.length) throw new UserError(`no finished features parts in ${embedDir}: run the embed stage first`);
-  const todo = parts.filter((i) => !isPartDone(outDir, tokensSchema.KIND, i));
+  const provenance = (i: number): Provenance => ({
+    ...o.provenance,
+    inputs: { ...o.provenance?.inputs, features: partIdentity(embedDir, featuresSchema.KIND, i), concepts: partIdentity(conceptsDir, conceptsSchema.KIND, i) },
+  });
+  const redoLog = (l: string) => o.log?.(`oti: ${l}`);
+  removePartsWithout(outDir, [tokensSchema.KIND, errorsSchema.KIND], parts, redoLog);
+  const todo = parts.filter((i) => !(isPartCurrent(outDir, tokensSchema.KIND, i, { provenance: provenance(i) }, redoLog)
+    && isPartCurrent(outDir, errorsSchema.KIND, i, {}, redoLog)));
   const summary: OtiSummary = { parts: parts.length, partsSkipped: parts.length - todo.length, images: 0, ok: 0, failed: 0, seconds: 0, lcosMedian: null, lgptMedian: null };
   const readFeatures = (i: number) => featuresSchema.fromTable(readPart(embedDir, featuresSchema.KIND, i)).rows;
   // the rows to do come from the parts' stats markers: no part is read twice
@@ -99,7 +111,7 @@ export async function runOti(o: RunOtiOptions): Promise<OtiSummary> {
     await writePart(outDir, errorsSchema.KIND, index, errorsSchema.toTable(failures), SCHEMA_VERSION);
     await writePart(outDir, tokensSchema.KIND, index, tokensSchema.toTable(rows, o.session.width, o.metadata ?? {}), SCHEMA_VERSION, {
       ok: ok.length, failed: failures.length, steps, compute_s: computeS, seconds: (performance.now() - partStart) / 1000,
-    });
+    }, provenance(index));
     summary.images += results.length;
     summary.ok += ok.length;
     summary.failed += failures.length;

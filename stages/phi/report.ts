@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { tableToIPC } from 'apache-arrow';
 import * as metricsSchema from '../../schemas/phi-metrics.ts';
 import { writeFileAtomic } from '../../schemas/part-io.ts';
-import { lossPlotSvg, svgToPng } from './plot.ts';
+import { svgToPng } from '../../util/svg-charts.ts';
+import { lossPlotSvg } from './plot.ts';
 
 export const METRICS_FILE = 'metrics.arrow';
 export const PLOT_SVG = 'losses.svg';

@@ -9,7 +9,7 @@ import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { SessionOptions } from '../../clip/onnx-session.ts';
 import type { WeightSource } from '../../clip/weight-source.ts';
 import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
-import { writeFileAtomic } from '../../schemas/part-io.ts';
+import { partSetIdentity, writeFileAtomic } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { UserError } from '../../util/errors.ts';
 import { hashJson, sha256 } from '../../util/hash.ts';
@@ -69,7 +69,14 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
     + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);
   const { epochs: _e, checkpointEvery: _c, ...shaping } = o;
-  const configHash = hashJson({ model: r.src.hash, options: shaping, train: sha256(train.map((e) => e.id).join('\n')), val: val.length });
+  // the parts trained on, by content: checkpoints of a phi trained on other tokens, features, concepts
+  // or phrases (an OTI redone with other options, say) are never resumed from
+  const phrasesDir = r.phrasesDir ?? stageDir(r.runDir, 'phrases');
+  const inputs = {
+    tokens: partSetIdentity(stageDir(r.runDir, 'oti'), 'tokens'), features: partSetIdentity(stageDir(r.runDir, 'embed'), 'features'),
+    concepts: partSetIdentity(stageDir(r.runDir, 'concepts'), 'concepts'), phrases: bank ? partSetIdentity(phrasesDir, 'phrases') : null,
+  };
+  const configHash = hashJson({ model: r.src.hash, options: shaping, train: sha256(train.map((e) => e.id).join('\n')), val: val.length, inputs });
   const meta = { 'starword.model_hash': r.src.hash, 'starword.options': JSON.stringify(o) };
   const res = await trainPhi({
     src: r.src, train, val, drawer: bank, options: o, outDir, configHash, session: r.session, progress: r.progress, log: r.log,

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { KIND as PHRASES_KIND } from '../../schemas/phrases.ts';
-import { isPartDone, partPaths, readPartStats, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
+import { isPartCurrent, partPaths, readPartStats, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { type BuiltRows, type PartContext, type RawConcept, buildRows, buildTable, partInputsHash } from './build-part.ts';
 import { PhraseCache, configKey } from './cache.ts';
@@ -138,7 +138,9 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
       for (const concept of chunk) raw.push(await rawConcept(concept, built, cache, paramsHash, sampling.n));
       const inputsHash = partInputsHash(raw, ctx, opts.textEncoder ? (opts.textEncoderId ?? 'unnamed-encoder') : null);
       let part: BuiltRows;
-      if (isPartDone(opts.outDir, PHRASES_KIND, index) && readPartStats(opts.outDir, PHRASES_KIND, index).inputsHash === inputsHash) {
+      // kept only when sound on disk and made from the same answers, swap rule and target encoder
+      if (isPartCurrent(opts.outDir, PHRASES_KIND, index, {}, (l) => log(`phrases: ${l}`))
+        && readPartStats(opts.outDir, PHRASES_KIND, index).inputsHash === inputsHash) {
         const stats = readPartStats(opts.outDir, PHRASES_KIND, index);
         part = { rows: [], summary: stats.concepts as Record<string, ConceptSummary> };
         phrases += stats.rows;

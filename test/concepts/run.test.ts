@@ -69,11 +69,15 @@ test('resume: done parts are skipped, an unfinished one is redone, with no encod
   t.like(all, { written: 0, skipped: 3, cache: null });
   t.is(enc2.calls, 0);
 
-  const err = await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'other', topK: 10 }),
-    { instanceOf: UserError });
-  t.regex(err!.message, /made with a different modelHash/);
-  await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 11 }),
-    { instanceOf: UserError, message: /different topK/ });
+  // parts made with another model or K are redone, never mixed with the new ones
+  const lines: string[] = [];
+  const other = await runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'other', topK: 10, log: (l) => lines.push(l) });
+  t.like(other, { written: 3, skipped: 0 });
+  t.true(lines.some((l) => /redoing .*concepts-00000\.stats\.json: made with another model/.test(l)), lines.join('\n'));
+  for (let p = 0; p < 3; p++) t.is(readPartStats(s.outDir, concepts.KIND, p).modelHash, 'other');
+  const wider = await runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'other', topK: 11 });
+  t.like(wider, { written: 3, skipped: 0 });
+  t.is(concepts.fromTable(readPart(s.outDir, concepts.KIND, 2))[0].concepts.length, 11);
 });
 
 test('clear errors: no features parts, dimension mismatch, bad top-k', async (t) => {
@@ -90,4 +94,16 @@ test('clear errors: no features parts, dimension mismatch, bad top-k', async (t)
   writeFileSync(partPaths(s.featuresDir, 'features', 0).arrow, 'not arrow');
   await t.throwsAsync(runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm' }),
     { instanceOf: UserError, message: /cannot read features part 0/ });
+});
+
+test('a concepts part whose features part is gone (a replan with fewer parts) is removed, named in the log', async (t) => {
+  const s = setup('orphan');
+  await writeFeatureParts(s.featuresDir, [4, 4, 4], DIM);
+  await runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 10 });
+  for (const f of Object.values(partPaths(s.featuresDir, 'features', 2))) rmSync(f);
+  const lines: string[] = [];
+  const res = await runConcepts({ ...s, textEncoder: new FakeTextEncoder(DIM), modelHash: 'm', topK: 10, log: (l) => lines.push(l) });
+  t.like(res, { parts: 2, written: 0, skipped: 2 });
+  t.deepEqual(listDoneParts(s.outDir, concepts.KIND), [0, 1]);
+  t.true(lines.includes(`concepts: removed ${partPaths(s.outDir, concepts.KIND, 2).arrow}: its input part is gone`), lines.join('\n'));
 });

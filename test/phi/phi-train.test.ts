@@ -1,6 +1,6 @@
 /** phi training on a synthetic run: it learns, it resumes exactly, it exports, and invert's output is a warm start. */
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
@@ -75,4 +75,17 @@ test('checkpoint and resume give the same weights as an uninterrupted run', asyn
   t.is(again.epochsRunNow, 0);
   // other options in the same folder are refused
   await t.throwsAsync(train(broken, { ...o, lr: 1e-2 }), { message: /other options/ });
+});
+
+test('checkpoints are not resumed once the tokens they were trained on changed (an OTI redone otherwise)', async (t) => {
+  const { model, text, tokenize } = await setup;
+  const [run, other] = await Promise.all([makeSyntheticRun(64, 1), makeSyntheticRun(64, 2)]);
+  made.push(run, other);
+  const out = tmp();
+  const o = opts({ epochs: 2, checkpointEvery: 1 });
+  const go = (stopAfterEpoch?: number) => runPhi({ runDir: run, outDir: out, src: model, text, tokenize, options: o, session: { cacheDir, threads: 1 }, stopAfterEpoch });
+  t.is((await go(1)).last?.epoch, 1);
+  rmSync(join(run, 'oti'), { recursive: true });
+  cpSync(join(other, 'oti'), join(run, 'oti'), { recursive: true }); // same image ids, other tokens
+  await t.throwsAsync(go(), { message: /holds checkpoints of a phi run with other options, model or data/ });
 });

@@ -17,7 +17,7 @@ import * as concepts from '../../schemas/concepts.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
 import { conceptShardOf, parseConceptShard, unionConcepts } from '../../pipeline/concept-union.ts';
 import * as tokens from '../../schemas/tokens.ts';
-import { partPaths, readPart, readPartStats, writePart } from '../../schemas/part-io.ts';
+import { checkPart, partPaths, readPart, readPartStats, writePart } from '../../schemas/part-io.ts';
 import { readPlan, stageDir } from '../../schemas/run-layout.ts';
 import { runEmbed } from '../../stages/embed/index.ts';
 import { runIngest } from '../../stages/ingest/index.ts';
@@ -89,6 +89,11 @@ test('two shards merge; the union equals the unsharded run', async (t) => {
   t.is(readPlan(corpus)!.images, 13);
   t.deepEqual(featureRows([corpus]), featureRows(findRunDirs(out)));
   t.is(readPartStats(stageDir(corpus, 'embed'), features.KIND, 1).part, 1);
+  // the corpus' markers are sealed anew with their corpus index: every part passes the full check
+  for (const [key, list] of Object.entries(merged.kinds)) {
+    const [stage, kind] = key.split('/');
+    for (const p of list) t.is(checkPart(join(corpus, stage), kind, p.part, { level: 'full' }), 'ok', `${key} ${p.part}`);
+  }
   const report = inspectRun(corpus);
   t.is(report.runs, 1);
   t.deepEqual(report.images, { source: 13, planned: 13 });

@@ -1,0 +1,151 @@
+/**
+ * The HTTP side of `starword serve`, on node:http (a handful of routes need no framework):
+ *   GET  /                      the page
+ *   GET  /api/info              methods, gallery size, limits
+ *   GET  /api/gallery?offset&limit   gallery ids, a page at a time
+ *   GET  /image/<id>?size=N     a gallery image, looked up by id in the index (never a path from the URL),
+ *                               resized by sharp (at most 512 px)
+ *   POST /api/upload            an image as the raw request body (at most --max-upload-mb) → {upload}
+ *   POST /api/query             {reference: {gallery}|{upload}, caption, method, k} → {job}
+ *   GET  /api/job/<id>          {status, step, steps, results | error}: the page polls it (OTI's progress)
+ * Every failure is a JSON {error} with a 4xx/5xx status; no request can take the server down.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import sharp from 'sharp';
+import { UserError, errorMessage } from '../../util/errors.ts';
+import type { QueryHit, Reference, ServeEngine } from './engine.ts';
+import { servePage } from './page.ts';
+
+export interface HttpOptions { maxUploadBytes: number; maxK: number; log?: (line: string) => void }
+
+interface Job { status: 'running' | 'done' | 'error'; step: number; steps: number; results?: QueryHit[]; error?: string; at: number }
+
+class HttpError extends Error { constructor(readonly status: number, message: string) { super(message); } }
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) { res.end(); return; }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/** The request body, refused past `limit` bytes (413) without reading the rest into memory. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) return Promise.reject(new HttpError(413, `the upload is too large: ${(declared / 1048576).toFixed(1)} MB, the limit is ${(limit / 1048576).toFixed(0)} MB`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) { reject(new HttpError(413, `the upload is too large: over the ${(limit / 1048576).toFixed(0)} MB limit`)); req.pause(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const MAX_UPLOADS = 64, MAX_JOBS = 256;
+
+export function createServeServer(engine: ServeEngine, o: HttpOptions): Server {
+  const uploads = new Map<string, Float32Array>();
+  const jobs = new Map<string, Job>();
+  const remember = <T>(map: Map<string, T>, key: string, value: T, max: number) => {
+    map.set(key, value);
+    while (map.size > max) map.delete(map.keys().next().value as string);
+  };
+  const page = servePage();
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(page);
+      return;
+    }
+    if (req.method === 'GET' && path === '/favicon.ico') { res.writeHead(204); res.end(); return; }
+    if (req.method === 'GET' && path === '/api/info') {
+      send(res, 200, { methods: engine.methods.map((m) => ({ name: m.name, label: m.label })), gallery: engine.ids.length,
+        maxUploadBytes: o.maxUploadBytes, maxK: o.maxK, otiSteps: engine.opts.otiSteps });
+      return;
+    }
+    if (req.method === 'GET' && path === '/api/gallery') {
+      const offset = Math.max(0, Number(url.searchParams.get('offset') ?? 0) || 0);
+      const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 60) || 60));
+      send(res, 200, { total: engine.ids.length, offset, ids: engine.ids.slice(offset, offset + limit) });
+      return;
+    }
+    if (req.method === 'GET' && path.startsWith('/image/')) {
+      let id: string;
+      try { id = decodeURIComponent(path.slice('/image/'.length)); } catch { throw new HttpError(400, 'bad image id'); }
+      const file = engine.imagePath(id);
+      if (!file) throw new HttpError(404, `no image '${id}' in the index`);
+      const size = Math.min(512, Math.max(16, Number(url.searchParams.get('size') ?? 160) || 160));
+      let jpeg: Buffer;
+      try { jpeg = await sharp(file).rotate().resize(size, size, { fit: 'inside' }).flatten({ background: '#ffffff' }).jpeg({ quality: 85 }).toBuffer(); } catch {
+        throw new HttpError(404, `image '${id}' cannot be read`);
+      }
+      res.writeHead(200, { 'content-type': 'image/jpeg', 'cache-control': 'max-age=3600' });
+      res.end(jpeg);
+      return;
+    }
+    if (req.method === 'POST' && path === '/api/upload') {
+      const body = await readBody(req, o.maxUploadBytes);
+      if (body.length === 0) throw new HttpError(400, 'the upload is empty');
+      const features = await engine.encodeUpload(body);
+      const id = randomUUID();
+      remember(uploads, id, features, MAX_UPLOADS);
+      send(res, 200, { upload: id });
+      return;
+    }
+    if (req.method === 'POST' && path === '/api/query') {
+      let q: { reference?: { gallery?: unknown; upload?: unknown }; caption?: unknown; method?: unknown; k?: unknown };
+      try { q = JSON.parse((await readBody(req, 1 << 20)).toString('utf8')); } catch (err) {
+        if (err instanceof HttpError) throw err;
+        throw new HttpError(400, 'the query is not valid JSON');
+      }
+      let reference: Reference;
+      if (typeof q.reference?.gallery === 'string') reference = { gallery: q.reference.gallery };
+      else if (typeof q.reference?.upload === 'string') {
+        const f = uploads.get(q.reference.upload);
+        if (!f) throw new HttpError(400, 'that upload is gone: upload the image again');
+        reference = { features: f };
+      } else throw new HttpError(400, 'pick a reference image (from the gallery, or upload one)');
+      const k = Math.min(o.maxK, Math.max(1, Math.floor(Number(q.k ?? 10)) || 10));
+      const job: Job = { status: 'running', step: 0, steps: 0, at: Date.now() };
+      const id = randomUUID();
+      remember(jobs, id, job, MAX_JOBS);
+      const t0 = performance.now();
+      engine.query({ reference, caption: String(q.caption ?? ''), method: String(q.method ?? ''), k }, (step, steps) => { job.step = step; job.steps = steps; })
+        .then((results) => {
+          job.results = results; job.status = 'done';
+          o.log?.(`query ${String(q.method)} "${String(q.caption)}": ${results.length} results in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+        })
+        .catch((err) => { job.status = 'error'; job.error = errorMessage(err); });
+      send(res, 202, { job: id });
+      return;
+    }
+    if (req.method === 'GET' && path.startsWith('/api/job/')) {
+      const job = jobs.get(path.slice('/api/job/'.length));
+      if (!job) throw new HttpError(404, 'no such job');
+      send(res, 200, { status: job.status, step: job.step, steps: job.steps, results: job.results, error: job.error });
+      return;
+    }
+    throw new HttpError(404, `not found: ${req.method} ${path}`);
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : err instanceof UserError ? 400 : 500;
+      if (status === 500) o.log?.(`error on ${req.method} ${req.url}: ${errorMessage(err)}`);
+      send(res, status, { error: errorMessage(err) });
+      // a refused upload: stop reading it once the answer is out
+      if (status === 413) res.on('finish', () => req.destroy());
+    });
+  });
+  server.on('clientError', (_err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
+  return server;
+}
