@@ -2,7 +2,7 @@
  * `starword run`: ingest → embed → concepts → phrases → oti (→ phi when asked) on one shard of a
  * source, each stage resumable, the run manifest guarding against mixing results of different configs.
  */
-import { resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createTextEncoder } from '../clip/text-encoder.ts';
 import { loadTemplates, templatesHash } from '../clip/templates.ts';
 import type { TextEncoder } from '../clip/encoder-types.ts';
@@ -19,7 +19,7 @@ import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { UserError } from '../util/errors.ts';
 import { loadModel, sessionOptions } from './model-loading.ts';
 import { finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
-import { resolveShard, shardRunDir } from './sharding.ts';
+import { CORPUS_DIR, resolveShard, shardRunDir } from './sharding.ts';
 import { type ConceptsCliOptions, checkConceptsOptions, conceptsStage, conceptsVocabulary } from './stage-runners/concepts.ts';
 import { type EmbedCliOptions, checkEmbedOptions, embedStage, ingestStage } from './stage-runners/embed.ts';
 import { type OtiCliOptions, otiOptionsFrom, runOtiStage } from './stage-runners/oti.ts';
@@ -37,6 +37,8 @@ export interface RunCliOptions extends EmbedCliOptions, ConceptsCliOptions, Phra
   device?: 'cpu' | 'cuda';
   /** train phi after OTI (its options carry a phi- prefix here) */
   phi?: boolean;
+  /** a phrases folder made once for all shards (`starword phrases --concepts-from`): the phrases stage is skipped */
+  phrases?: string;
 }
 
 export interface RunResult { runDir: string; stages: Record<string, Record<string, unknown>> }
@@ -51,6 +53,11 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const runs = (stage: PipelineStage): boolean => STAGES.indexOf(stage) <= last;
   const phiCli = { ...phiCliFrom(o as unknown as Record<string, unknown>, 'phi-'), threads: o.threads, cacheDir: o.cacheDir, logJson: o.logJson };
   const shard = resolveShard({ shardIndex: o.shardIndex, shardCount: o.shardCount });
+  if (o.phi && shard.count > 1) {
+    throw new UserError(`--phi with ${shard.count} shards would train phi on one shard's tokens: run the shards without --phi, `
+      + `then \`starword merge ${o.out}\` and \`starword phi --run ${join(o.out, CORPUS_DIR)}\` once (see README, "Scaling out")`);
+  }
+  const phrasesFrom = o.phrases === undefined ? null : resolve(o.phrases);
   const runDir = shardRunDir(resolve(o.out), shard);
   // all stages' options, even those after --until: run.json records them, so a resume must repeat them
   checkEmbedOptions(o);
@@ -73,20 +80,25 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     config: {
       embed: { partSize: o.partSize, preprocess: o.preprocess },
       concepts: { topK: o.topK },
-      phrases: { ...phrasesConfig(o), topK: phrasesTopK },
+      // phrases made elsewhere are an input like the images: their folder is a path, so not fingerprinted
+      phrases: phrasesFrom ? { external: true } : { ...phrasesConfig(o), topK: phrasesTopK },
       oti,
       phi,
     },
     model: { dir: model.dir, hash: model.hash },
+    // No absolute paths here: shards on machines with other mount points must share one fingerprint.
+    // The images are identified by the plan's hash of their ids (merge checks it); paths go to runtime.
     sources: {
-      images: resolve(o.images),
-      vocabulary: { source: vocabulary.source, hash: vocabulary.hash, size: vocabulary.names.length },
+      vocabulary: { hash: vocabulary.hash, size: vocabulary.names.length },
       templates: templatesHash(loadTemplates()),
-      initFrom: o.initFrom ? resolve(o.initFrom) : null,
+      initFrom: o.initFrom ? basename(resolve(o.initFrom)) : null,
     },
     seeds: { oti: oti.seed, phrases: o.phrasesSeed ?? 0, ...(phi ? { phi: phi.seed } : {}) },
     shard,
-    runtime: { threads: o.threads ?? null, batchSize: o.batchSize, device: o.device ?? 'cpu', logJson: !!o.logJson },
+    runtime: {
+      threads: o.threads ?? null, batchSize: o.batchSize, device: o.device ?? 'cpu', logJson: !!o.logJson,
+      paths: { images: resolve(o.images), vocabulary: vocabulary.source, initFrom: o.initFrom ? resolve(o.initFrom) : null, phrases: phrasesFrom },
+    },
     notes,
     warnings,
   }, !!o.force);
@@ -118,7 +130,8 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const concepts = await timed('concepts', () => conceptsStage(runDir, model, shared!.text, vocabulary, o, log), (r) => ({ images: r.images, parts: r.parts, written: r.written, topK: r.topK }));
   if (concepts) log(`concepts: top ${concepts.topK} of ${concepts.vocabulary.size} names for ${concepts.images} images`);
 
-  const phrases = await timed('phrases', async () => {
+  if (phrasesFrom && STAGES.indexOf('phrases') <= last) log(`phrases: using ${phrasesFrom} (made once for all shards)`);
+  const phrases = phrasesFrom ? null : await timed('phrases', async () => {
     const needed = conceptsFromParts(stageDir(runDir, 'concepts'), phrasesTopK);
     log(`phrases: ${needed.length} concepts needed (union of each image's top ${phrasesTopK})`);
     return phrasesStage(needed, stageDir(runDir, 'phrases'), o, {
@@ -127,13 +140,14 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   }, (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }));
   if (phrases) for (const line of phrasesReport(phrases)) log(line);
 
-  const otiSummary = await timed('oti', () => runOtiStage(runDir, model, o, log, shared),
+  const otiCli = phrasesFrom ? { ...o, phrasesDir: phrasesFrom } : o;
+  const otiSummary = await timed('oti', () => runOtiStage(runDir, model, otiCli, log, shared),
     (r) => ({ images: r.images, ok: r.ok, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
   if (otiSummary) {
     log(`oti: ${otiSummary.ok} ok, ${otiSummary.failed} failed, ${otiSummary.partsSkipped} of ${otiSummary.parts} parts already done, `
       + `median L_cos ${otiSummary.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${otiSummary.lgptMedian?.toFixed(4) ?? '-'}`);
   }
-  const phiSummary = o.phi ? await timed('phi', () => runPhiStage(runDir, model, phiCli, log, shared),
+  const phiSummary = o.phi ? await timed('phi', () => runPhiStage(runDir, model, { ...phiCli, phrasesDir: phrasesFrom ?? undefined }, log, shared),
     (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val })) : null;
   if (phiSummary) log(`phi: ${phiSummary.epochsRunNow} epochs trained now; exported ${phiSummary.files.onnx} and ${phiSummary.files.safetensors}`);
   await shared?.text.release?.();

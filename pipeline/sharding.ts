@@ -66,3 +66,6 @@ export function shardRunDir(out: string, shard: Shard): string {
 }
 
 export const SHARD_DIR_RE = /^shard-(\d+)-of-(\d+)$/;
+
+/** Where `starword merge <out>` puts the one corpus of a sharded run, unless told otherwise. */
+export const CORPUS_DIR = 'corpus';

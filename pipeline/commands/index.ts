@@ -16,6 +16,7 @@ export interface CommandEntry {
 // One line per command; keep alphabetical by file name to avoid merge noise.
 export const COMMANDS: CommandEntry[] = [
   { name: 'bench', summary: 'benchmarks (speed is measured here, not in tests)', load: () => import('./bench.ts') },
+  { name: 'cache', summary: 'phrase caches (SQLite): merge the caches of separate jobs', load: () => import('./cache.ts') },
   { name: 'concepts', summary: 'zero-shot concepts per image: top-K vocabulary names by cosine with the 24-template text features', load: () => import('./concepts.ts') },
   { name: 'debug', summary: 'inspect single computations', load: () => import('./debug.ts') },
   { name: 'demo', summary: 'the pipeline, the toy CIRCO benchmark and the HTML report on the vendored toy world, offline (npm start)', load: () => import('./demo.ts') },
@@ -27,7 +28,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'inspect', summary: 'print counts, failures, loss distribution and timings of a run folder', load: () => import('./inspect.ts') },
   { name: 'invert', summary: 'invert images (or their features) with a trained phi or Pic2Word f_M: tokens parts that oti --init-from and retrieval read', load: () => import('./invert.ts') },
   { name: 'make-model', summary: 'write a random CLIP checkpoint in Hugging Face layout (config.json + model.safetensors)', load: () => import('./make-model.ts') },
-  { name: 'merge', summary: 'check that every shard of a run is complete and consistent, and index their parts (merged.json)', load: () => import('./merge.ts') },
+  { name: 'merge', summary: 'check that every shard of a run is complete and consistent, and build its one corpus (a run folder phi, retrieve, evaluate, inspect read)', load: () => import('./merge.ts') },
   { name: 'oti', summary: 'optimisation-based textual inversion of every embedded image (SEARLE defaults), as tokens parts', load: () => import('./oti.ts') },
   { name: 'phi', summary: 'train the textual inversion network phi (SEARLE defaults) on the OTI tokens; export ONNX + safetensors', load: () => import('./phi.ts') },
   { name: 'phrases', summary: "phrases per concept (SEARLE's LLM captions, cached; or offline templates / an imported file), concept swapped for ' $ '", load: () => import('./phrases.ts') },

@@ -10,6 +10,7 @@ import { preprocessOptions } from '../../clip/preprocess.ts';
 import { listImageDir } from '../../stages/ingest/list-dir.ts';
 import { type InvertSummary, PhiPredictor, type TokenMapper, invertFeatures, invertImages } from '../../stages/phi/invert.ts';
 import { Pic2WordPredictor } from '../../stages/pic2word/predictor.ts';
+import { locateParts } from '../../stages/retrieve/sources.ts';
 import { UserError } from '../../util/errors.ts';
 import { loadModel, sessionOptions } from '../model-loading.ts';
 import { resolvePhiArg } from '../phi-file.ts';
@@ -31,7 +32,7 @@ export function register(program: Command): void {
     .option('--mapper-file <file>', 'the network file of --mapper')
     .option('--model <dir>', 'Hugging Face CLIP folder (needed with --images)')
     .option('--images <dir>', 'folder of images (recursive)')
-    .option('--features <path>', 'folder of features parts (e.g. <run>/embed) or one features .arrow file')
+    .option('--features <path>', 'a run folder or corpus (its embed/), a folder of features parts, or one features .arrow file')
     .requiredOption('--out <dir>', 'output folder of tokens parts (resumable)')
     .option('--part-size <n>', 'images per tokens part (with --images)', positiveIntOption, 1000)
     .option('--batch <n>', 'images per vision-encoder batch', positiveIntOption, 32)
@@ -55,7 +56,8 @@ export function register(program: Command): void {
       };
       let s: InvertSummary;
       if (o.features) {
-        s = await locked(() => invertFeatures(resolve(o.features!), out, phi, metadata, progress));
+        const features = locateParts(resolve(o.features), 'features', 'embed', '--features');
+        s = await locked(() => invertFeatures(features, out, phi, metadata, progress));
       } else {
         if (!o.model) throw new UserError(`--images needs --model (the CLIP folder whose vision tower ${kind} was trained on)`);
         const model = await loadModel(resolve(o.model));

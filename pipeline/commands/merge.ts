@@ -1,36 +1,23 @@
 /**
- * `starword merge`: checks that the shards of a run are complete and consistent and writes an index of
- * their parts (merged.json); no data is copied. Checks: every shard present exactly once with the same
- * shard count, config fingerprint and image source; every planned part of every stage done (and computed
- * from the current plan); each image in exactly one shard, the one its id hashes to.
+ * `starword merge`: checks that the shards of a run are complete and consistent, then builds ONE corpus
+ * (pipeline/corpus.ts) that every later command takes as a run folder: `phi --run`, `invert
+ * --features`, `retrieve`/`evaluate --index/--tokens`, `inspect`. Checks: every shard present exactly
+ * once with the same shard count, config fingerprint and image source (a hash of the ids, not their
+ * paths, so mount points may differ); every planned part of every stage done (and computed from the
+ * current plan); each image in exactly one shard, the one its id hashes to; one phrases folder for all.
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as images from '../../schemas/images.ts';
-import { checkPart, listDoneParts, partPaths, readPart, readPartStats, writeFileAtomic } from '../../schemas/part-io.ts';
-import { type IngestPlan, RUN_MANIFEST_FILE, planPath, readPlan, stageDir } from '../../schemas/run-layout.ts';
+import * as phrasesSchema from '../../schemas/phrases.ts';
+import { checkPart, listDoneParts, partPaths, readPart, readPartStats } from '../../schemas/part-io.ts';
+import { RUN_MANIFEST_FILE, planPath, readPlan, stageDir } from '../../schemas/run-layout.ts';
 import { shardOf } from '../../stages/ingest/shard.ts';
 import { UserError } from '../../util/errors.ts';
+import { type CorpusIndex, type CorpusShard, type PlaceMode, type PlannedPart, buildCorpus } from '../corpus.ts';
 import { readRunManifest, underLock } from '../run-manifest.ts';
-import { SHARD_DIR_RE } from '../sharding.ts';
-
-export const MERGED_FILE = 'merged.json';
-
-export interface MergedPart { shard: number; part: number; path: string; rows: number }
-
-export interface MergedIndex {
-  format: 'starword-merged';
-  version: 1;
-  createdAt: string;
-  fingerprint: string | null;
-  shardCount: number;
-  images: number;
-  shards: { index: number; dir: string; images: number; parts: number }[];
-  /** per '<stage>/<kind>': every part of every shard, in shard then part order */
-  parts: Record<string, MergedPart[]>;
-  rows: Record<string, number>;
-}
+import { CORPUS_DIR, SHARD_DIR_RE } from '../sharding.ts';
 
 /** The run folders under `dir`: its shard-*-of-* subfolders, else `dir` itself when it holds a run. */
 export function findRunDirs(dir: string): string[] {
@@ -41,7 +28,7 @@ export function findRunDirs(dir: string): string[] {
   throw new UserError(`${dir}: neither a run folder nor a folder of shard-*-of-* run folders`);
 }
 
-/** Stages whose parts are one per images part, with the same index (the rest are chunked otherwise). */
+/** Stages whose parts are one per images part, with the same index (phrases are chunked by concept). */
 const PLAN_ALIGNED_STAGES = new Set(['embed', 'concepts', 'oti']);
 function isPlanAligned(key: string): boolean { return PLAN_ALIGNED_STAGES.has(key.split('/')[0]); }
 
@@ -60,34 +47,58 @@ export function stageKinds(runDir: string): string[] {
   return [...out].sort();
 }
 
-interface ShardInfo { dir: string; plan: IngestPlan; fingerprint: string | null }
+export interface MergeOptions {
+  /** the one phrases folder of the run (default: <out>/phrases, else the shards' own when there is one shard) */
+  phrases?: string;
+  /** copy the parts instead of hard-linking them */
+  copy?: boolean;
+  /** 'size' (default) checks each part's marker and file size, 'full' its content hash, Arrow stream and rows as well */
+  verify?: 'size' | 'full';
+}
 
-/**
- * `verify`: 'size' (default) checks each part's marker and file size, 'full' its content hash, Arrow
- * stream and rows as well; a part that fails is a problem naming the file and what differs.
- */
-export async function mergeRuns(runDirsArg: string[], outDir: string, verify: 'size' | 'full' = 'size'): Promise<MergedIndex> {
+/** The folder of a run's one phrases folder, or null when the run has no phrases at all. */
+function phrasesSource(root: string | null, shards: CorpusShard[], given: string | undefined, problems: string[]): string | null {
+  const hasParts = (dir: string): boolean => existsSync(dir) && readdirSync(dir).length > 0;
+  if (given !== undefined) {
+    const dir = resolve(given);
+    if (!hasParts(dir)) problems.push(`--phrases ${given}: no such folder, or empty`);
+    return dir;
+  }
+  if (root && hasParts(join(root, 'phrases'))) return join(root, 'phrases');
+  const recorded = [...new Set(shards.map((s) => (s.manifest?.runtime?.paths as { phrases?: string | null } | undefined)?.phrases ?? null))];
+  if (recorded.length === 1 && recorded[0] && hasParts(recorded[0])) return recorded[0];
+  const own = shards.filter((s) => listDoneParts(stageDir(s.dir, 'phrases'), phrasesSchema.KIND).length > 0);
+  if (own.length === 0) return null;
+  if (shards.length === 1) return stageDir(shards[0].dir, 'phrases');
+  problems.push(`${own.length} shards made their own phrases, which would be duplicated: make one phrases folder for all shards `
+    + '(`starword phrases --concepts-from OUT --out OUT/phrases`, then `run --phrases OUT/phrases`) or name it with --phrases DIR');
+  return null;
+}
+
+export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: MergeOptions = {}, root: string | null = null): Promise<CorpusIndex & { kept: boolean }> {
   const problems: string[] = [];
+  // a part that fails its check is a problem naming the file and what differs
   const sound = (dir: string, kind: string, p: number): boolean => {
-    const check = checkPart(dir, kind, p, { level: verify });
+    const check = checkPart(dir, kind, p, { level: opts.verify ?? 'size' });
     if (check !== 'ok') problems.push(`${check.path}: ${check.reason}`);
     return check === 'ok';
   };
-  const shards: ShardInfo[] = [];
+  const shards: CorpusShard[] = [];
   for (const dirArg of runDirsArg) {
     const dir = resolve(dirArg);
     const plan = readPlan(dir);
     if (!plan) { problems.push(`${dirArg}: ingest has not finished there`); continue; }
-    shards.push({ dir, plan, fingerprint: readRunManifest(dir)?.fingerprint ?? null });
+    shards.push({ dir, plan, manifest: readRunManifest(dir) });
   }
   if (shards.length === 0) throw new UserError(`cannot merge: ${problems.join('; ') || 'no run folders given'}`);
 
   const count = shards[0].plan.shard.count;
-  const byIndex = new Map<number, ShardInfo>();
+  const fingerprint = (s: CorpusShard): string | null => s.manifest?.fingerprint ?? null;
+  const byIndex = new Map<number, CorpusShard>();
   for (const s of shards) {
     const where = relative(process.cwd(), s.dir) || '.';
     if (s.plan.shard.count !== count) problems.push(`${where}: shard count ${s.plan.shard.count}, others ${count}`);
-    if (s.fingerprint !== shards[0].fingerprint) problems.push(`${where}: config fingerprint ${s.fingerprint} differs from ${shards[0].fingerprint}`);
+    if (fingerprint(s) !== fingerprint(shards[0])) problems.push(`${where}: config fingerprint ${fingerprint(s)} differs from ${fingerprint(shards[0])}`);
     if (s.plan.sourceHash !== shards[0].plan.sourceHash) problems.push(`${where}: planned from a different image source`);
     const other = byIndex.get(s.plan.shard.index);
     if (other) problems.push(`shard ${s.plan.shard.index} appears twice (${other.dir} and ${s.dir})`);
@@ -96,18 +107,17 @@ export async function mergeRuns(runDirsArg: string[], outDir: string, verify: 's
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !byIndex.has(i));
   if (missing.length > 0) problems.push(`shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} missing`);
 
-  const kinds = [...new Set(shards.flatMap((s) => stageKinds(s.dir)))].sort();
+  const kinds = [...new Set(shards.flatMap((s) => stageKinds(s.dir)))].filter(isPlanAligned).sort();
   const ordered = [...byIndex.values()].sort((a, b) => a.plan.shard.index - b.plan.shard.index);
-  const parts: Record<string, MergedPart[]> = Object.fromEntries(kinds.map((k) => [k, []]));
-  const rows: Record<string, number> = Object.fromEntries(kinds.map((k) => [k, 0]));
+  const planned: PlannedPart[] = [];
   const seen = new Map<string, number>();
-  let total = 0;
-  const out = resolve(outDir);
+  let total = 0, corpusPart = 0;
   for (const s of ordered) {
     const index = s.plan.shard.index;
     const ingestDir = stageDir(s.dir, 'ingest');
-    for (let p = 0; p < s.plan.parts; p++) {
-      const partHash = readPartStats(ingestDir, images.KIND, p).partHash;
+    for (let p = 0; p < s.plan.parts; p++, corpusPart++) {
+      const ingestStats = readPartStats(ingestDir, images.KIND, p);
+      planned.push({ key: `ingest/${images.KIND}`, part: corpusPart, shard: index, shardPart: p, dir: s.dir, rows: ingestStats.rows });
       for (const ids of images.fromTable(readPart(ingestDir, images.KIND, p)).map((r) => r.imageId)) {
         total++;
         const prev = seen.get(ids);
@@ -115,69 +125,58 @@ export async function mergeRuns(runDirsArg: string[], outDir: string, verify: 's
         else seen.set(ids, index);
         if (shardOf(ids, count) !== index) problems.push(`image '${ids}' is in shard ${index} but belongs to shard ${shardOf(ids, count)}`);
       }
-      for (const key of kinds.filter(isPlanAligned)) {
+      for (const key of kinds) {
         const [stage, kind] = key.split('/');
         const dir = join(s.dir, stage);
         const paths = partPaths(dir, kind, p);
         if (!existsSync(paths.stats)) { problems.push(`shard ${index}: ${key} part ${p} not done`); continue; }
         if (!sound(dir, kind, p)) continue;
         const stats = readPartStats(dir, kind, p);
-        if (stats.inputHash !== undefined && stats.inputHash !== partHash) {
+        if (stats.inputHash !== undefined && stats.inputHash !== ingestStats.partHash) {
           problems.push(`shard ${index}: ${key} part ${p} was computed from an older plan`);
         }
-        parts[key].push({ shard: index, part: p, path: relative(out, paths.arrow), rows: stats.rows });
-        rows[key] += stats.rows;
-      }
-    }
-  }
-  // kinds not aligned with the image parts (phrases are chunked by concept): every part they have
-  for (const s of ordered) {
-    for (const key of kinds.filter((k) => !isPlanAligned(k))) {
-      const [stage, kind] = key.split('/');
-      const dir = join(s.dir, stage);
-      for (const p of listDoneParts(dir, kind)) {
-        if (!sound(dir, kind, p)) continue;
-        const stats = readPartStats(dir, kind, p);
-        parts[key].push({ shard: s.plan.shard.index, part: p, path: relative(out, partPaths(dir, kind, p).arrow), rows: stats.rows });
-        rows[key] += stats.rows;
+        planned.push({ key, part: corpusPart, shard: index, shardPart: p, dir: s.dir, rows: stats.rows });
       }
     }
   }
   if (problems.length === 0 && total !== shards[0].plan.sourceImages) {
     problems.push(`the shards hold ${total} images but the source lists ${shards[0].plan.sourceImages}`);
   }
+  const phrasesDir = phrasesSource(root, ordered, opts.phrases, problems);
   if (problems.length > 0) {
     const more = problems.length > 5 ? `; and ${problems.length - 5} more problems` : '';
     throw new UserError(`cannot merge: ${problems.slice(0, 5).join('; ')}${more}`);
   }
-  const index: MergedIndex = {
-    format: 'starword-merged', version: 1, createdAt: new Date().toISOString(),
-    fingerprint: shards[0].fingerprint, shardCount: count, images: total,
-    shards: ordered.map((s) => ({ index: s.plan.shard.index, dir: relative(out, s.dir) || '.', images: s.plan.images, parts: s.plan.parts })),
-    parts, rows,
-  };
-  mkdirSync(out, { recursive: true });
-  // one writer of the output folder; this also refuses while a shard inside it is still being written
-  underLock(out, 'merge', () => writeFileAtomic(join(out, MERGED_FILE), `${JSON.stringify(index, null, 2)}\n`)).lock.release();
-  return index;
+  const corpusDir = resolve(corpusArg);
+  mkdirSync(resolve(corpusDir, '..'), { recursive: true });
+  const mode: PlaceMode = opts.copy ? 'copy' : 'link';
+  // one writer: this also refuses while a shard inside the run folder is still being written
+  const { result, lock } = underLock(root ?? dirname(corpusDir), 'merge', () => buildCorpus(corpusDir, ordered, planned, phrasesDir, mode));
+  lock.release();
+  return { ...result.index, kept: result.kept };
 }
 
 export function register(program: Command): void {
   program.command('merge')
-    .description('check that every shard of a run is complete and consistent, and index their parts (merged.json)')
-    .argument('[dir]', 'a folder of shard-*-of-* run folders (merged.json is written there unless --out)')
+    .description('check that every shard of a run is complete and consistent, and build its one corpus (a run folder phi, retrieve, evaluate, inspect read)')
+    .argument('[dir]', `a folder of shard-*-of-* run folders (the corpus goes to <dir>/${CORPUS_DIR} unless --out)`)
     .option('--runs <dirs...>', 'the shard run folders, listed')
-    .option('--out <dir>', 'where merged.json goes')
+    .option('--out <dir>', `the corpus folder (default <dir>/${CORPUS_DIR})`)
+    .option('--phrases <dir>', 'the phrases folder made once for all shards (default <dir>/phrases)')
+    .option('--copy', 'copy the parts instead of hard-linking them (links are used where the file system allows)')
     .option('--verify', 'check every part\'s content hash and rows too (default: marker and size)')
-    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string; verify?: boolean }) => {
+    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string; phrases?: string; copy?: boolean; verify?: boolean }) => {
       if (dir && opts.runs) throw new UserError('give a folder or --runs, not both');
       if (!dir && !opts.runs) throw new UserError('give the run folder, or --runs DIR... --out DIR');
       if (opts.runs && !opts.out) throw new UserError('--runs needs --out');
       const runs = dir ? findRunDirs(dir) : (opts.runs as string[]);
-      const out = opts.out ?? (dir as string);
-      const merged = await mergeRuns(runs, out, opts.verify ? 'full' : 'size');
-      const kinds = Object.entries(merged.rows).map(([k, n]) => `${k} ${n} rows in ${merged.parts[k].length} parts`);
-      process.stdout.write(`merged ${merged.shardCount} shard${merged.shardCount > 1 ? 's' : ''}, ${merged.images} images`
-        + `${kinds.length ? `: ${kinds.join(', ')}` : ''} -> ${join(out, MERGED_FILE)}\n`);
+      const out = opts.out ?? join(dir as string, CORPUS_DIR);
+      const c = await mergeRuns(runs, out, { phrases: opts.phrases, copy: opts.copy, verify: opts.verify ? 'full' : 'size' }, dir ? resolve(dir) : null);
+      const kinds = Object.entries(c.rows).filter(([k]) => !k.startsWith('ingest/')).map(([k, n]) => `${k} ${n} rows in ${c.kinds[k].length} parts`);
+      const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+      process.stdout.write(`merged ${c.shardCount} shard${c.shardCount > 1 ? 's' : ''}, ${c.images} images`
+        + `${kinds.length ? `: ${kinds.join(', ')}` : ''}${c.phrases ? `; phrases from ${c.phrases.from} (${c.phrases.files} files)` : '; no phrases'}`
+        + ` -> ${out}${c.kept ? ' (unchanged, kept)' : ''}; ${c.placed.linked} files linked (${mb(c.placed.bytesLinked)}, no extra disk), `
+        + `${c.placed.copied} copied (${mb(c.placed.bytesCopied)})\n`);
     });
 }

@@ -13,12 +13,14 @@ export function register(program: Command): void {
     .description('optimisation-based textual inversion of every embedded image (SEARLE defaults), as tokens parts')
     .requiredOption('--run <dir>', 'run folder (embed, concepts and phrases done)')
     .requiredOption('--model <dir>', 'Hugging Face CLIP folder')
-    .option('--phrases-dir <dir>', 'folder of phrases parts (default <run>/phrases)')
+    .option('--phrases <dir>', 'phrases folder (default <run>/phrases; a sharded run\'s one folder for all shards)')
+    .option('--phrases-dir <dir>', 'the same as --phrases')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
     .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
     .option('--force', 'accept options or a model other than the run recorded: the parts made otherwise are redone')
     .option('--log-json', 'progress as JSON lines on stderr', false);
-  addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string; force?: boolean }) => {
+  addOtiOptions(cmd).action(async (o: OtiCliOptions & { run: string; model: string; phrases?: string; force?: boolean }) => {
+    o.phrasesDir ??= o.phrases;
     const options = otiOptionsFrom(o); // every option checked, before the model is loaded
     checkTopKAgainstRun(readRunManifest(resolve(o.run))?.config, o.otiTopK, '--oti-top-k');
     const model = await loadModel(resolve(o.model));

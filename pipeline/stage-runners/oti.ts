@@ -12,6 +12,7 @@ import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
 import { partSetIdentity } from '../../schemas/part-io.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
+import { UserError } from '../../util/errors.ts';
 import { hashJson } from '../../util/hash.ts';
 import { readInitTokens } from '../../stages/oti/init-from.ts';
 import { SEARLE_OTI, type OtiOptions } from '../../stages/oti/options.ts';
@@ -26,6 +27,7 @@ import { createProgress } from '../progress.ts';
 export interface OtiCliOptions {
   otiSteps: number; otiBatch: number; lr: number; weightDecay: number; emaDecay: number;
   lambdaCos: number; lambdaGpt: number; initStd: number; otiTopK: number; seed: number;
+  otiPadTo?: number;
   initFrom?: string; phrasesDir?: string; prefixCacheMb?: number; threads?: number; cacheDir?: string; logJson?: boolean;
 }
 
@@ -43,6 +45,8 @@ export function addOtiOptions(cmd: Command): Command {
     .option('--init-std <x>', 'std of the random initial v*', floatOption, d.initStd)
     .option('--oti-top-k <n>', 'concepts per image whose phrases feed L_gpt', positiveIntOption, d.topK)
     .option('--seed <n>', 'seed of v* and of the template/phrase draws', intOption, d.seed)
+    .option('--oti-pad-to <n>', 'pad every batch to n tokens (≥ the longest phrase; 77 always is) and to full size: '
+      + 'tokens independent of batch mates, bit for bit, so shards equal an unsharded run (slower)', positiveIntOption)
     .option('--init-from <path>', 'warm start: a tokens Arrow file or folder (earlier OTI run, or phi invert)')
     .option('--prefix-cache-mb <n>', 'bound of the prefix cache (keys/values before `$`) in MiB', floatOption, DEFAULT_PREFIX_CACHE_BYTES / 2 ** 20);
 }
@@ -51,7 +55,7 @@ export function addOtiOptions(cmd: Command): Command {
 export const otiOptionsSchema = z.object({
   otiSteps: rule.positiveInt(), otiBatch: rule.positiveInt(), lr: rule.positive(), weightDecay: rule.nonNegative(),
   emaDecay: rule.fraction(), lambdaCos: rule.nonNegative(), lambdaGpt: rule.nonNegative(), initStd: rule.nonNegative(),
-  otiTopK: rule.positiveInt(), seed: rule.int(), prefixCacheMb: rule.nonNegative().optional(),
+  otiTopK: rule.positiveInt(), seed: rule.int(), prefixCacheMb: rule.nonNegative().optional(), otiPadTo: rule.positiveInt().optional(),
 });
 
 const otiCross: CrossCheck<OtiCliOptions>[] = [
@@ -69,6 +73,8 @@ export function otiOptionsFrom(o: OtiCliOptions): OtiOptions {
     steps: o.otiSteps, batchSize: o.otiBatch,
     adamw: { ...SEARLE_OTI.adamw, lr: o.lr, weightDecay: o.weightDecay },
     emaDecay: o.emaDecay, lambdaCos: o.lambdaCos, lambdaGpt: o.lambdaGpt, initStd: o.initStd, topK: o.otiTopK, seed: o.seed,
+    // only when set, so run folders made before the option keep their fingerprint
+    ...(o.otiPadTo ? { padTo: o.otiPadTo } : {}),
   };
 }
 
@@ -81,6 +87,7 @@ export function otiTemplateIds(tokenizer: ClipTokenizer, ctx: number): Int32Arra
 export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOptions, log: (line: string) => void,
   shared?: { text: TextEncoder; tokenizer: ClipTokenizer }): Promise<OtiSummary> {
   const options = otiOptionsFrom(o);
+  if ((options.padTo ?? 0) > model.config.text.ctx) throw new UserError(`--oti-pad-to ${options.padTo} exceeds the model's context length ${model.config.text.ctx}`);
   const sess = sessionOptions(o);
   const tokenizer = shared?.tokenizer ?? await tokenizerForModel(model);
   const session = await OtiSession.create(model, { ...sess, prefixCacheBytes: o.prefixCacheMb === undefined ? undefined : Math.floor(o.prefixCacheMb * 2 ** 20) });

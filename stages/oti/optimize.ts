@@ -51,8 +51,13 @@ export function imageSeed(seed: number, id: string): number {
   return rng.nextUint32();
 }
 
-export async function optimizeBatch(session: OtiSession, images: OtiImage[], templates: Int32Array[], opts: OtiOptions,
+export async function optimizeBatch(session: OtiSession, batch: OtiImage[], templates: Int32Array[], opts: OtiOptions,
   onStep?: (step: number) => void): Promise<OtiResult[]> {
+  // Batch invariance (opts.padTo): a short batch gets filler rows (copies of its first image, dropped
+  // after) so the loss's 1/B is the same for every batch; the fixed length does the rest (oti-session).
+  const padTo = opts.padTo ?? 0;
+  const fill = padTo > 0 && batch.length > 0 ? Math.max(0, opts.batchSize - batch.length) : 0;
+  const images = fill ? [...batch, ...Array.from({ length: fill }, () => batch[0])] : batch;
   const B = images.length, W = session.width, P = session.dim;
   const seeds = images.map((im) => imageSeed(opts.seed, im.id));
   const rngs = seeds.map((s) => new Rng(s));
@@ -90,7 +95,9 @@ export async function optimizeBatch(session: OtiSession, images: OtiImage[], tem
         target.fill(1, r * P, (r + 1) * P);
       }
     });
-    const out = await session.step({ v, image, target, templateIds, phraseIds, gptMask, lambdaCos: opts.lambdaCos, lambdaGpt: opts.lambdaGpt });
+    const out = await session.step({
+      v, image, target, templateIds, phraseIds, gptMask, lambdaCos: opts.lambdaCos, lambdaGpt: opts.lambdaGpt, padTo: padTo || undefined,
+    });
     for (let r = 0; r < B; r++) {
       if (failed[r] !== null) continue;
       let finite = Number.isFinite(out.lcos[r]) && Number.isFinite(out.lgpt[r]);
@@ -108,7 +115,7 @@ export async function optimizeBatch(session: OtiSession, images: OtiImage[], tem
     emaUpdate(ema, v, opts.emaDecay, active);
     onStep?.(step + 1);
   }
-  return images.map((im, r) => ({
+  return batch.map((im, r) => ({
     id: im.id,
     token: v.slice(r * W, (r + 1) * W),
     ema: ema.slice(r * W, (r + 1) * W),

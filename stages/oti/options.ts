@@ -13,6 +13,12 @@ export interface OtiOptions {
   /** concepts per image whose phrases are pooled for L_gpt */
   topK: number;
   seed: number;
+  /**
+   * > 0: every batch is padded to this many tokens in both towers and to `batchSize` rows (filler rows
+   * are computed and dropped), so an image's token does not depend on its batch mates, bit for bit
+   * (a sharded run then equals an unsharded one). 0 (default): cut each batch at its longest EOT.
+   */
+  padTo?: number;
 }
 
 export const SEARLE_OTI: OtiOptions = {

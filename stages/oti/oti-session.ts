@@ -23,7 +23,7 @@ export interface OtiStepInput {
   gptMask?: boolean[];
   lambdaCos: number;
   lambdaGpt: number;
-  /** pad both towers to this length instead of cutting at the longest EOT (benchmark only) */
+  /** pad both towers to this length instead of cutting at the longest EOT (the benchmark's --pad77; OTI's padTo, for batch invariance) */
   padTo?: number;
 }
 

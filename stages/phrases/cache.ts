@@ -33,7 +33,7 @@ export interface CachedConcept {
 
 export interface FailureRecord { reason: string; attempts: number }
 
-const SCHEMA = `
+export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS configs (
   config_key TEXT PRIMARY KEY,
   config_json TEXT NOT NULL,

@@ -124,22 +124,25 @@ test.serial('SIGKILL during OTI, then the same command: every image once, tokens
   sameTokens(t, tokensOf(run), tokensOf(ref));
 });
 
-test.serial('two shards merged: the union equals the unsharded run', async (t) => {
+test.serial('two shards, each with its own phrases: tokens equal to float32 noise; merge refuses the duplicated phrases', async (t) => {
   const { f, run: ref } = await referenceRun();
   const out = join(f.root, 'sharded');
   for (const i of [0, 1]) {
     const r = runSync(runArgs(f, out, ['--shard-count', '2', '--shard-index', String(i)]));
     t.is(r.status, 0, r.stderr);
   }
+  // each shard made its own phrases: merging would duplicate them, so merge refuses with one line
   const m = runSync([runArgs(f, out)[0], 'merge', out]);
-  t.is(m.status, 0, m.stderr);
+  t.is(m.status, 2);
+  t.regex(m.stderr.trim(), /^starword: cannot merge: 2 shards made their own phrases, which would be duplicated: .*--concepts-from/);
   const shards = readdirSync(out).filter((n) => n.startsWith('shard-')).map((n) => join(out, n));
   t.is(shards.length, 2);
   const union = new Map<string, tokensSchema.TokenRow>();
   for (const s of shards) for (const [id, row] of tokensOf(s)) { t.false(union.has(id), `${id} in two shards`); union.set(id, row); }
   // Every image has its own seed and draws, so only batching differs between the shards and the
   // unsharded run: the 1/B of the batch mean (which Adam all but cancels, up to its eps) and float
-  // summation order. Same images, same seeds, tokens equal to float32 noise.
+  // summation order. Same images, same seeds, tokens equal to float32 noise (exactly equal with
+  // --oti-pad-to: test/pipeline/shards-e2e.test.ts).
   const whole = tokensOf(ref);
   t.deepEqual([...union.keys()].sort(), [...whole.keys()].sort());
   let worst = 0;

@@ -135,7 +135,7 @@ test.serial('merge and inspect refuse a marker that lies and a deleted part, nam
   t.true(merge!.message.includes(`${partPaths(embed, featuresSchema.KIND, 1).arrow}: missing (its marker is there)`), merge!.message);
   t.is(merge!.exitCode, 2);
 
-  const full = await t.throwsAsync(mergeRuns([run], join(run, 'merged'), 'full'), { instanceOf: UserError });
+  const full = await t.throwsAsync(mergeRuns([run], join(run, 'merged'), { verify: 'full' }), { instanceOf: UserError });
   t.true(full!.message.includes(`${partPaths(join(run, 'concepts'), 'concepts', 2).arrow}: holds`), full!.message);
 
   const inspect = inspectRun(run);
