@@ -40,7 +40,7 @@ interface CliOptions extends Record<string, unknown> {
 export function register(program: Command): void {
   const cmd = program.command('pic2word')
     .description('train Pic2Word\'s mapping network f_M (authors\' defaults) on a run\'s image features; export ONNX + safetensors')
-    .argument('<run-or-corpus>', 'a run folder (its embed/), an embed folder, a features .arrow file, or a merged corpus (merged.json)')
+    .argument('<run-or-corpus>', 'a run folder (its embed/), an embed folder, a features .arrow file, or a merged corpus (DIR/corpus that `starword merge DIR` builds, or DIR)')
     .requiredOption('--model <dir>', 'Hugging Face CLIP folder (the one the features were embedded with)')
     .option('--out <dir>', 'output folder (default <run>/pic2word); holds checkpoints, so a rerun resumes');
   for (const [flag, key, help, parse] of FLAGS) cmd.option(`--${flag} ${parse === floatOption ? '<x>' : '<n>'}`, help, parse, PIC2WORD_DEFAULTS[key] as number);

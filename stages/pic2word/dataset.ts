@@ -1,20 +1,21 @@
 /**
  * Pic2Word's training images: raw CLIP image features, nothing else (no OTI, no phrases). Read from
  *   - a run folder (its embed/ parts), an embed folder, or one features .arrow file;
- *   - a merged corpus: a folder whose merged.json (written by `starword merge`) lists every shard's
- *     embed/features parts.
+ *   - a merged corpus: the run folder `starword merge DIR` builds at DIR/corpus (every shard's parts,
+ *     renumbered), or the sharded run folder DIR that holds it.
  * Only done parts are read (their stats marker written), so a half-written part is never trusted. An
  * id seen twice is kept once. The split into train and held-out is by a stable hash of the image id.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type Table, tableFromIPC } from 'apache-arrow';
 import * as featuresSchema from '../../schemas/features.ts';
 import { listDoneParts, partPaths } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { sha256 } from '../../util/hash.ts';
 
-export const MERGED_INDEX = 'merged.json';
+/** where `starword merge DIR` builds the corpus of a sharded run */
+export const CORPUS_DIR = 'corpus';
 
 export interface FeatureExample { id: string; features: Float32Array }
 
@@ -31,23 +32,14 @@ export interface FeatureSet {
 export function locateFeatureFiles(source: string, what = 'source'): string[] {
   if (!existsSync(source)) throw new UserError(`${what} ${source}: no such file or folder`);
   if (statSync(source).isFile()) return [source];
-  const merged = join(source, MERGED_INDEX);
-  if (existsSync(merged)) {
-    let index: { format?: string; parts?: Record<string, { path: string }[]> };
-    try { index = JSON.parse(readFileSync(merged, 'utf8')); } catch (err) { throw new UserError(`${merged}: not valid JSON (${errorMessage(err)})`); }
-    if (index.format !== 'starword-merged') throw new UserError(`${merged}: not a starword merged index`);
-    const parts = index.parts?.['embed/features'] ?? [];
-    if (!parts.length) throw new UserError(`${merged}: lists no embed/features parts`);
-    return parts.map((p) => resolve(source, p.path));
-  }
-  for (const dir of [source, join(source, 'embed')]) {
+  for (const dir of [source, join(source, 'embed'), join(source, CORPUS_DIR, 'embed')]) {
     const done = listDoneParts(dir, featuresSchema.KIND);
     if (done.length) return done.map((i) => partPaths(dir, featuresSchema.KIND, i).arrow);
   }
   if (readdirSync(source).some((n) => /^shard-\d+-of-\d+$/.test(n))) {
     throw new UserError(`${what} ${source}: a sharded run; run \`starword merge ${source}\` first, then pass the same folder`);
   }
-  throw new UserError(`${what} ${source}: no finished features parts in it or in its embed/ folder, and no ${MERGED_INDEX}`);
+  throw new UserError(`${what} ${source}: no finished features parts in it or in its embed/ folder, and no merged corpus (${CORPUS_DIR}/)`);
 }
 
 function readTable(path: string, what: string): Table {

@@ -26,7 +26,7 @@ export const PIC2WORD_SAFETENSORS = 'pic2word.safetensors';
 export const PIC2WORD_TRAIN_PROMPT = 'a photo of $';
 
 export interface RunPic2WordOptions {
-  /** a run folder, its embed/ folder, a features .arrow file, or a merged corpus (merged.json) */
+  /** a run folder, its embed/ folder, a features .arrow file, or a merged corpus (DIR/corpus that `starword merge DIR` builds, or DIR) */
   source: string;
   outDir: string;
   src: WeightSource;

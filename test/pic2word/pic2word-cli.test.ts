@@ -5,9 +5,9 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
 import { loadClipModel } from '../../clip/weights.ts';
 import { partPaths } from '../../schemas/part-io.ts';
@@ -97,10 +97,11 @@ test('features are read from a run, its embed folder, one .arrow file or a merge
   t.deepEqual(locateFeatureFiles(run), parts);
   t.deepEqual(locateFeatureFiles(join(run, 'embed')), parts);
   t.deepEqual(locateFeatureFiles(parts[1]), [parts[1]]);
-  const corpus = tmp('starword-p2w-merged-');
-  writeFileSync(join(corpus, 'merged.json'), JSON.stringify({ format: 'starword-merged', version: 1, parts: {
-    'embed/features': parts.map((p, i) => ({ shard: i, part: 0, path: relative(corpus, p), rows: 30 })),
-  } }));
+  // `merge DIR` builds DIR/corpus, a run folder of every shard's parts: the sharded folder stands for it
+  const sharded0 = tmp('starword-p2w-merged-');
+  mkdirSync(join(sharded0, 'corpus', 'embed'), { recursive: true });
+  for (const f of readdirSync(join(run, 'embed'))) copyFileSync(join(run, 'embed', f), join(sharded0, 'corpus', 'embed', f));
+  const corpus = sharded0;
   const merged = loadFeatureSet(corpus);
   t.is(merged.examples.length, 60);
   t.deepEqual(merged.examples.map((e) => e.id), loadFeatureSet(run).examples.map((e) => e.id));
