@@ -49,7 +49,7 @@ test('4 concurrent shards → phrases once → OTI per shard → one corpus → 
   const otherMount = join(f.root, 'mnt', 'images');
   mkdirSync(join(f.root, 'mnt'));
   symlinkSync(f.images, otherMount);
-  const common = ['--model', f.model, '--vocab', f.vocab, '--top-k', '10', '--cache-dir', f.cache, '--backend', 'templates', '--n', '6',
+  const common = ['--model', f.model, '--vocab', f.vocab, '--top-k', '10', '--oti-top-k', '10', '--cache-dir', f.cache, '--backend', 'templates', '--n', '6',
     '--oti-steps', '3', '--oti-batch', '2', '--oti-pad-to', '77', '--part-size', '3', '--threads', '1', '--phrases', phrases];
   const shardRun = (i: number, extra: string[] = []) => ['run', '--images', i === 3 ? otherMount : f.images, '--out', out,
     '--shard-count', '4', '--shard-index', String(i), ...common, ...extra];
@@ -113,7 +113,7 @@ test('4 concurrent shards → phrases once → OTI per shard → one corpus → 
     img_set: { id: i, members: ids.slice(i, i + 4) },
   }))));
   const [phi, retrieve, evaluate] = await Promise.all([
-    cli(['phi', '--run', corpus, '--model', f.model, '--epochs', '2', '--batch', '4', '--threads', '1', '--cache-dir', f.cache]),
+    cli(['phi', '--run', corpus, '--model', f.model, '--top-k', '10', '--epochs', '2', '--batch', '4', '--threads', '1', '--cache-dir', f.cache]),
     cli(['retrieve', '--model', f.model, '--index', corpus, '--tokens', corpus, '--reference', ids[0], '--caption', 'has two circles',
       '--top-k', '3', '--cache-dir', f.cache, '--threads', '1']),
     cli(['evaluate', '--dataset', 'cirr', '--annotations', ann, '--index', corpus, '--tokens', corpus, '--model', f.model,
