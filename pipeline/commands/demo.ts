@@ -39,7 +39,7 @@ export function register(program: Command): void {
       log(`demo: the toy world (${toyWorld.model}): ${made.references} CIRCO references + ${made.unlabeled} unlabeled images + ${made.broken} broken files`);
       // phi's lr and batch are raised from SEARLE's (1e-4, 256) because the demo trains on 200 images, not 100,000
       await starword(run.register, ['run', '--images', made.manifest, '--allow-outside', '--model', toyWorld.model, '--out', runDir,
-        '--vocab', toyWorld.vocab, '--top-k', '20', '--cache-dir', cache, '--backend', 'templates', '--n', '32',
+        '--vocab', toyWorld.vocab, '--top-k', '20', '--phi-top-k', '20', '--cache-dir', cache, '--backend', 'templates', '--n', '32',
         '--oti-steps', String(o.otiSteps), '--phi', '--phi-epochs', String(o.phiEpochs), '--phi-lr', '0.001', '--phi-batch', '64', ...threads]);
       if (!existsSync(join(galleryDir, 'embed'))) log('demo: indexing the 1,024-image toy gallery');
       await starword(indexGallery.register, ['index', '--model', toyWorld.model, '--images', toyWorld.gallery, '--out', galleryDir, '--cache-dir', cache, ...threads]);

@@ -1,0 +1,18 @@
+import test from 'ava';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, runSync } from '../helpers/pipeline-run.ts';
+
+// `npm start` as a newcomer runs it (fewer unlabeled images and phi epochs, to keep the suite short): every
+// option the demo passes must pass the option checks, and the tokens must mean something on the toy world.
+test('the demo runs end to end on the toy world and writes its report; SEARLE beats image-only', (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'starword-demo-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const r = runSync([BIN, 'demo', '--out', out, '--unlabeled', '20', '--phi-epochs', '3']);
+  t.is(r.status, 0, r.stderr);
+  t.true(existsSync(join(out, 'report', 'index.html')));
+  const row = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.]+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
+  t.log(`mAP@5: image ${row('image')}, searle-oti ${row('searle-oti')}`);
+  t.true(row('searle-oti') > row('image') + 10, r.stdout);
+});
