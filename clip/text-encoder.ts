@@ -110,8 +110,8 @@ class OrtTextEncoder implements TextEncoder {
       const d = pseudo?.[i] ? dollarPosition(row, eots[i]) : -1;
       return d >= 0 ? d : eots[i];
     });
-    if (limit.some((m) => m < 1)) {
-      const bad = limit.findIndex((m) => m < 1);
+    const bad = limit.findIndex((m) => m < 1);
+    if (bad >= 0) {
       throw new Error(`text row ${bad}: its EOT${pseudo?.[bad] ? ' or $' : ''} is at position 0, where SOT belongs`);
     }
     const out: Float32Array[] = new Array(ids.length);

@@ -17,6 +17,7 @@ import { loadClipModel } from '../../clip/weights.ts';
 import { mapLimit } from '../../stages/embed/map-limit.ts';
 import { runEmbed } from '../../stages/embed/index.ts';
 import { runIngest } from '../../stages/ingest/index.ts';
+import { median } from './median.ts';
 import { defaultCacheDir } from '../../util/cache-dir.ts';
 import { UserError } from '../../util/errors.ts';
 import { writeBenchJpegs } from './bench-images.ts';
@@ -35,7 +36,6 @@ export interface BenchEmbedResult {
   rounds: { decode: number[]; forward: number[]; whole: number[]; unfused: number[] };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => void): Promise<BenchEmbedResult> {
   const cacheDir = o.cacheDir ?? defaultCacheDir();

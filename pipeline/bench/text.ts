@@ -14,12 +14,12 @@ import { loadClipModel } from '../../clip/weights.ts';
 import { loadVocabulary } from '../../stages/concepts/vocab.ts';
 import { encodeVocabulary } from '../../stages/concepts/vocab-features.ts';
 import { computeTargets } from '../../stages/phrases/targets.ts';
+import { median } from './median.ts';
 import { defaultCacheDir } from '../../util/cache-dir.ts';
 
 export interface BenchTextOptions { names: number; phrases: number; model?: string; threads: number; rounds: number; cacheDir?: string }
 export interface BenchTextResult { vocabPromptsPerS: number; phrasePromptsPerS: number; vocabPrompts: number; phrases: number }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ENDINGS = ['is sitting on a wooden table next to a window', 'was taken at night in the city', 'looks like it is about to fall',
   'has been left outside in the rain for days', 'is the best thing i have ever seen', 'shows how much fun we had'];
 

@@ -10,10 +10,8 @@
  * reason and attempt count but not served: the next run asks again. A failure never overwrites a success
  * (another run sharing the file may have committed one).
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { UserError, errorMessage } from '../../util/errors.ts';
+import type Database from 'better-sqlite3';
+import { openDurableSqlite } from '../../util/sqlite.ts';
 import { sha256, stableStringify } from '../../util/hash.ts';
 
 export type AnswerKind = 'caption' | 'recomposition';
@@ -41,16 +39,7 @@ export class AnswerCache {
   private readonly stmts;
 
   private constructor(readonly path: string) {
-    try {
-      mkdirSync(dirname(path), { recursive: true });
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 10000');
-      this.db.exec(SCHEMA);
-    } catch (err) {
-      throw new UserError(`caption cache ${path}: ${errorMessage(err)}`);
-    }
+    this.db = openDurableSqlite(path, SCHEMA, 'caption cache');
     this.stmts = {
       get: this.db.prepare("SELECT text FROM answers WHERE kind = ? AND key = ? AND status = 'ok'"),
       failure: this.db.prepare("SELECT reason, failures FROM answers WHERE kind = ? AND key = ? AND status = 'failed'"),

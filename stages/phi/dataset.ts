@@ -9,7 +9,6 @@ import * as featuresSchema from '../../schemas/features.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { UserError } from '../../util/errors.ts';
-import { sha256 } from '../../util/hash.ts';
 
 export interface PhiExample {
   id: string;
@@ -70,16 +69,4 @@ export function loadPhiExamples(dirs: RunFolders, topK: number): PhiExamples {
     }
   }
   return { examples, featureDim, tokenWidth, withoutToken };
-}
-
-/** True when `id` falls in the held-out share: the first 32 bits of sha256(id) as a fraction. */
-export function isHeldOut(id: string, fraction: number): boolean {
-  if (fraction <= 0) return false;
-  return parseInt(sha256(id).slice(0, 8), 16) / 2 ** 32 < fraction;
-}
-
-export function splitExamples<T extends { id: string }>(examples: T[], fraction: number): { train: T[]; val: T[] } {
-  const train: T[] = [], val: T[] = [];
-  for (const e of examples) (isHeldOut(e.id, fraction) ? val : train).push(e);
-  return { train, val };
 }

@@ -13,11 +13,10 @@
  * into a cache that a job is using.
  */
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { UserError, errorMessage } from '../../util/errors.ts';
+import { tempPath } from '../../util/temp-name.ts';
 import { SCHEMA } from './cache.ts';
 
 export interface CacheMergeResult {
@@ -123,7 +122,7 @@ export function mergePhraseCaches(outArg: string, inputArgs: readonly string[]):
     });
 
     mkdirSync(dirname(out), { recursive: true });
-    const tmp = `${out}.merge-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    const tmp = tempPath(out);
     let phrases = 0;
     try {
       const dst = new Database(tmp);

@@ -13,11 +13,9 @@
  * recorded (with the reason) but not served: the next run retries them. Several runs may share one cache
  * file (busy_timeout lets them take turns).
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
 import { hashJson, stableStringify } from '../../util/hash.ts';
-import { UserError, errorMessage } from '../../util/errors.ts';
+import { openDurableSqlite } from '../../util/sqlite.ts';
 import type { TokenUsage } from './types.ts';
 
 export interface CacheConfig {
@@ -70,16 +68,7 @@ export class PhraseCache {
   private readonly stmts;
 
   private constructor(readonly path: string) {
-    try {
-      mkdirSync(dirname(path), { recursive: true });
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 10000');
-      this.db.exec(SCHEMA);
-    } catch (err) {
-      throw new UserError(`cache ${path}: ${errorMessage(err)}`);
-    }
+    this.db = openDurableSqlite(path, SCHEMA, 'cache');
     this.stmts = {
       config: this.db.prepare('INSERT OR IGNORE INTO configs (config_key, config_json, created_at) VALUES (?, ?, ?)'),
       status: this.db.prepare('SELECT status, prompt_tokens, completion_tokens FROM concepts WHERE config_key = ? AND concept = ?'),

@@ -12,7 +12,6 @@ import { type Table, tableFromIPC } from 'apache-arrow';
 import * as featuresSchema from '../../schemas/features.ts';
 import { listDoneParts, partPaths } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
-import { sha256 } from '../../util/hash.ts';
 
 /** where `starword merge DIR` builds the corpus of a sharded run */
 export const CORPUS_DIR = 'corpus';
@@ -68,16 +67,4 @@ export function loadFeatureSet(source: string, what = 'source'): FeatureSet {
     }
   }
   return { examples, dim, sources: files, duplicates };
-}
-
-/** True when `id` falls in the held-out share: the first 32 bits of sha256(id) as a fraction. */
-export function isHeldOut(id: string, fraction: number): boolean {
-  if (fraction <= 0) return false;
-  return parseInt(sha256(id).slice(0, 8), 16) / 2 ** 32 < fraction;
-}
-
-export function splitExamples<T extends { id: string }>(examples: T[], fraction: number): { train: T[]; val: T[] } {
-  const train: T[] = [], val: T[] = [];
-  for (const e of examples) (isHeldOut(e.id, fraction) ? val : train).push(e);
-  return { train, val };
 }

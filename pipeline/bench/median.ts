@@ -1,0 +1,2 @@
+/** The middle value of a benchmark's rounds (the upper one of an even count). */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
