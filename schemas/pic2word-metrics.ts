@@ -9,8 +9,8 @@
  *   val_cosine   float32   mean cos(image, text("a photo of $" with f_M's token)) on held-out images
  *   seconds      float32   wall time of the epoch (training and evaluation)
  */
-import { Field, Float32, Int32, Schema, type Table } from 'apache-arrow';
-import { checkKind, float32Data, int32Data, kindMetadata, readNumbers, tableOf } from './columns.ts';
+import type { Schema, Table } from 'apache-arrow';
+import { epochMetricsFromTable, epochMetricsSchema, epochMetricsToTable } from './epoch-metrics.ts';
 
 export const KIND = 'pic2word-metrics';
 
@@ -29,28 +29,13 @@ const FLOAT_COLUMNS = [
 ] as const;
 
 export function schema(metadata: Record<string, string> = {}): Schema {
-  return new Schema([
-    new Field('epoch', new Int32(), false),
-    new Field('steps', new Int32(), false),
-    ...FLOAT_COLUMNS.map(([c]) => new Field(c, new Float32(), false)),
-  ], kindMetadata(KIND, metadata));
+  return epochMetricsSchema(KIND, FLOAT_COLUMNS, metadata);
 }
 
 export function toTable(rows: readonly Pic2WordMetricsRow[], metadata: Record<string, string> = {}): Table {
-  return tableOf(schema(metadata), [
-    int32Data(rows.map((r) => r.epoch)),
-    int32Data(rows.map((r) => r.steps)),
-    ...FLOAT_COLUMNS.map(([, k]) => float32Data(rows.map((r) => r[k]))),
-  ], rows.length);
+  return epochMetricsToTable(KIND, FLOAT_COLUMNS, rows, metadata);
 }
 
 export function fromTable(table: Table): Pic2WordMetricsRow[] {
-  checkKind(table, KIND);
-  const epoch = readNumbers(table, 'epoch'), steps = readNumbers(table, 'steps');
-  const cols = FLOAT_COLUMNS.map(([c]) => readNumbers(table, c));
-  return epoch.map((e, i) => {
-    const row = { epoch: e ?? 0, steps: steps[i] ?? 0 } as Pic2WordMetricsRow;
-    FLOAT_COLUMNS.forEach(([, k], j) => { row[k] = cols[j][i] ?? NaN; });
-    return row;
-  });
+  return epochMetricsFromTable(KIND, FLOAT_COLUMNS, table);
 }
