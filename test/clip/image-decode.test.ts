@@ -77,15 +77,12 @@ test('animated GIF: the first frame only', async (t) => {
   t.deepEqual(Array.from(out.data.subarray(0, 3)), [255, 0, 0]);
 });
 
-test('AVIF decodes (when this sharp build can encode it)', async (t) => {
-  let avif: Buffer;
-  try {
-    avif = await encodeRgb(img, 'avif');
-  } catch (err) {
-    t.log(`AVIF encoding unavailable in this sharp build, case skipped: ${String(err)}`);
-    t.pass();
-    return;
-  }
+// a sharp build without an AVIF (HEIF) encoder reports this case as skipped, never as a pass
+const canEncodeAvif = sharp.format.heif?.output?.buffer === true;
+if (!canEncodeAvif) console.warn('image-decode: this sharp build cannot encode AVIF: the AVIF case is skipped');
+
+(canEncodeAvif ? test : test.skip)('AVIF decodes (when this sharp build can encode it)', async (t) => {
+  const avif = await encodeRgb(img, 'avif');
   const out = await decodeImage(await writeTemp(dir, 'image.avif', avif));
   t.is(out.width, 9);
   t.is(out.height, 6);

@@ -64,13 +64,11 @@ test('parts are Arrow IPC stream files (continuation marker first), readable bac
   t.deepEqual(features.fromTable(readPart(dir, features.KIND, 0)).rows[0].imageId, 'x');
 });
 
-test('pyarrow reads a part with ipc.open_stream (skipped when pyarrow is absent)', async (t) => {
-  const probe = spawnSync('python3', ['-c', 'import pyarrow'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    t.log('pyarrow not installed here: skipping the pyarrow read check');
-    t.pass();
-    return;
-  }
+// pyarrow is an optional reader: without it the check is reported as skipped, never counted as a pass
+const hasPyarrow = spawnSync('python3', ['-c', 'import pyarrow'], { encoding: 'utf8' }).status === 0;
+if (!hasPyarrow) console.warn('schemas: pyarrow not installed here: the pyarrow read check is skipped');
+
+(hasPyarrow ? test : test.skip)('pyarrow reads a part with ipc.open_stream (skipped when pyarrow is absent)', async (t) => {
   const dir = tempDir('pyarrow');
   const rows: tokens.TokenRow[] = [{ imageId: 'a', token: Float32Array.from([1, 2]), ema: Float32Array.from([3, 4]), lcos: 0.5, lgpt: 0.25, steps: 3, seed: 1, status: 'ok' }];
   await writePart(dir, tokens.KIND, 0, tokens.toTable(rows, 2), SCHEMA_VERSION);
