@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Table, tableFromIPC } from 'apache-arrow';
 import * as featuresSchema from '../../schemas/features.ts';
-import { listDoneParts, partPaths } from '../../schemas/part-io.ts';
+import { listDoneParts, partPaths, readPart } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 
 /** where `starword merge DIR` builds the corpus of a sharded run */
@@ -41,7 +41,13 @@ export function locateFeatureFiles(source: string, what = 'source'): string[] {
   throw new UserError(`${what} ${source}: no finished features parts in it or in its embed/ folder, and no merged corpus (${CORPUS_DIR}/)`);
 }
 
+/**
+ * A features part through part-io's verified reader (size, hash and rows against its marker) when it has
+ * a marker, as every part a stage wrote does; a lone .arrow file the user points at is parsed as it is.
+ */
 function readTable(path: string, what: string): Table {
+  const m = new RegExp(`^(.*)/${featuresSchema.KIND}-(\\d{5,})\\.arrow$`).exec(path);
+  if (m && existsSync(partPaths(m[1], featuresSchema.KIND, Number(m[2])).stats)) return readPart(m[1], featuresSchema.KIND, Number(m[2]));
   try { return tableFromIPC(readFileSync(path)); } catch (err) { throw new UserError(`${what} ${path}: ${errorMessage(err)}`); }
 }
 

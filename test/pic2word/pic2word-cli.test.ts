@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
@@ -105,6 +105,10 @@ test('features are read from a run, its embed folder, one .arrow file or a merge
   const merged = loadFeatureSet(corpus);
   t.is(merged.examples.length, 60);
   t.deepEqual(merged.examples.map((e) => e.id), loadFeatureSet(run).examples.map((e) => e.id));
+  // a part whose file no longer matches its marker is refused, naming it, never read as it is
+  const cut = partPaths(join(sharded0, 'corpus', 'embed'), 'features', 1).arrow;
+  truncateSync(cut, 100);
+  t.throws(() => loadFeatureSet(corpus), { message: /features-00001\.arrow.*damaged: 100 bytes, its marker says/ });
   const sharded = tmp('starword-p2w-sharded-');
   mkdirSync(join(sharded, 'shard-00000-of-00002'));
   t.throws(() => locateFeatureFiles(sharded), { message: /run `starword merge/ });
