@@ -12,7 +12,7 @@
  */
 import { UserError } from '../util/errors.ts';
 import { decodeImage, type DecodeOptions, type RgbImage } from './image-decode.ts';
-import { resizeBicubicPil } from './resample-pil.ts';
+import { resizeBicubicPil, type Canvas } from './resample-pil.ts';
 
 export type PreprocessMode = 'targetpad' | 'plain';
 
@@ -83,38 +83,56 @@ export async function preprocessImage(
 
 /** Preprocesses decoded RGB pixels to a normalised 3×size×size CHW Float32Array. */
 export function preprocessRgb(img: RgbImage, opts: PreprocessOptions): Float32Array {
-  const padded = opts.mode === 'targetpad' ? targetPad(img, opts.targetRatio) : img;
-  const resized = resizeShorterSide(padded, opts.resizeSize ?? opts.size);
-  return cropNormalize(resized, opts.size, opts.mean, opts.std);
+  // TargetPad's canvas is read by the resize as black around the image, not built.
+  const canvas = opts.mode === 'targetpad' ? padCanvas(img, opts.targetRatio)
+    : { width: img.width, height: img.height, left: 0, top: 0 };
+  const { size } = opts;
+  const [newW, newH] = shorterSideSize(canvas.width, canvas.height, opts.resizeSize ?? size);
+  const left = cropOffset(newW, size), top = cropOffset(newH, size);
+  // Resize only what the crop keeps; where the crop is larger than the image (padding), all of it.
+  const x0 = Math.max(left, 0), y0 = Math.max(top, 0);
+  const win = { x0, x1: Math.min(left + size, newW), y0, y1: Math.min(top + size, newH) };
+  const kept = resizeBicubicPil(img, newW, newH, win, canvas);
+  return cropNormalize(kept, size, left - x0, top - y0, opts.mean, opts.std);
 }
 
-/** SEARLE's TargetPad: black borders that bring the aspect ratio down towards `ratio`. */
-export function targetPad(img: RgbImage, ratio: number): RgbImage {
+/**
+ * SEARLE's TargetPad geometry: black borders that bring the aspect ratio down towards `ratio`,
+ * hp = max(int((long / ratio − w) / 2), 0) left and right, vp likewise top and bottom.
+ */
+function padCanvas(img: RgbImage, ratio: number): Canvas {
   const { width: w, height: h } = img;
   const long = Math.max(w, h);
-  if (long / Math.min(w, h) < ratio) return img;
+  if (long / Math.min(w, h) < ratio) return { width: w, height: h, left: 0, top: 0 };
   const scaledLong = long / ratio;
   // Python's int() truncates toward zero; SEARLE clamps negative padding to 0.
   const hp = Math.max(Math.trunc((scaledLong - w) / 2), 0);
   const vp = Math.max(Math.trunc((scaledLong - h) / 2), 0);
-  if (hp === 0 && vp === 0) return img;
-  const outW = w + 2 * hp, outH = h + 2 * vp;
-  const data = new Uint8Array(outW * outH * 3);
-  const rowBytes = w * 3;
-  for (let y = 0; y < h; y++) {
+  return { width: w + 2 * hp, height: h + 2 * vp, left: hp, top: vp };
+}
+
+/** SEARLE's TargetPad: the image on its black canvas. */
+export function targetPad(img: RgbImage, ratio: number): RgbImage {
+  const c = padCanvas(img, ratio);
+  if (c.left === 0 && c.top === 0) return img;
+  const data = new Uint8Array(c.width * c.height * 3);
+  const rowBytes = img.width * 3;
+  for (let y = 0; y < img.height; y++) {
     const from = y * rowBytes;
-    data.set(img.data.subarray(from, from + rowBytes), ((y + vp) * outW + hp) * 3);
+    data.set(img.data.subarray(from, from + rowBytes), ((y + c.top) * c.width + c.left) * 3);
   }
-  return { width: outW, height: outH, data };
+  return { width: c.width, height: c.height, data };
 }
 
 /** torchvision Resize(int): shorter side → `side`, longer side truncated; Pillow bicubic. */
 export function resizeShorterSide(img: RgbImage, side: number): RgbImage {
-  const { width: w, height: h } = img;
-  const short = Math.min(w, h), long = Math.max(w, h);
-  const newLong = Math.trunc((side * long) / short);
-  const [newW, newH] = w <= h ? [side, newLong] : [newLong, side];
+  const [newW, newH] = shorterSideSize(img.width, img.height, side);
   return resizeBicubicPil(img, newW, newH);
+}
+
+function shorterSideSize(w: number, h: number, side: number): [number, number] {
+  const newLong = Math.trunc((side * Math.max(w, h)) / Math.min(w, h));
+  return w <= h ? [side, newLong] : [newLong, side];
 }
 
 /** Python's round(): halves go to the even neighbour. */
@@ -132,27 +150,37 @@ function cropOffset(len: number, crop: number): number {
   return roundHalfEven((len - crop) / 2);
 }
 
-/** CenterCrop + ToTensor + Normalize, in float32 like torch: ((v / 255) − mean) / std. */
-function cropNormalize(img: RgbImage, size: number, mean: readonly number[], std: readonly number[]): Float32Array {
+/**
+ * CenterCrop + ToTensor + Normalize, in float32 like torch: ((v / 255) − mean) / std. The crop starts
+ * at (left, top) of `img`; a negative offset or a crop past the edge is zero padding.
+ */
+function cropNormalize(
+  img: RgbImage, size: number, left: number, top: number, mean: readonly number[], std: readonly number[],
+): Float32Array {
   const plane = size * size;
   const out = new Float32Array(3 * plane);
-  const left = cropOffset(img.width, size), top = cropOffset(img.height, size);
   const f = Math.fround;
-  for (let c = 0; c < 3; c++) {
+  // Per channel a 256-entry table: every uint8 value maps to one float32.
+  const luts = [0, 1, 2].map((c) => {
     const m = f(mean[c]), s = f(std[c]);
-    // A 256-entry table: every uint8 value maps to one float32.
     const lut = new Float32Array(256);
     for (let v = 0; v < 256; v++) lut[v] = f(f(f(v / 255) - m) / s);
-    const outside = lut[0];
-    for (let y = 0; y < size; y++) {
-      const sy = y + top;
-      const rowOut = c * plane + y * size;
-      for (let x = 0; x < size; x++) {
-        const sx = x + left;
-        out[rowOut + x] = sy < 0 || sy >= img.height || sx < 0 || sx >= img.width
-          ? outside
-          : lut[img.data[(sy * img.width + sx) * 3 + c]];
-      }
+    return lut;
+  });
+  const [l0, l1, l2] = luts;
+  const xs = Math.max(0, -left), xe = Math.min(size, img.width - left);
+  const ys = Math.max(0, -top), ye = Math.min(size, img.height - top);
+  if (xs > 0 || ys > 0 || xe < size || ye < size) {
+    for (let c = 0; c < 3; c++) out.fill(luts[c][0], c * plane, (c + 1) * plane);
+  }
+  const d = img.data;
+  for (let y = ys; y < ye; y++) {
+    let p = ((y + top) * img.width + xs + left) * 3;
+    const oEnd = y * size + xe;
+    for (let o = y * size + xs; o < oEnd; o++, p += 3) {
+      out[o] = l0[d[p]];
+      out[o + plane] = l1[d[p + 1]];
+      out[o + 2 * plane] = l2[d[p + 2]];
     }
   }
   return out;
