@@ -1,17 +1,23 @@
-"""PyTorch eager reference for `starword bench oti`: the same workload, side by side on this machine.
+"""PyTorch peer of `starword bench oti`: the same workload, side by side on this machine.
 
 SEARLE runs OTI in PyTorch eager with HF's CLIPTextModel; this is that computation written out in plain
 torch (transformers is not installed here): random weights with CLIP ViT-B/32 text dims, a batch of
 images, template `<sot> a photo of $ <eot>` (6 ids) and one 25-id phrase with `$` at position 4,
 L_cos + 0.5*L_gpt, gradient w.r.t. v* only, AdamW. `--pad77` pads every row to 77 as SEARLE does.
 
-    /usr/bin/python3 bench/pytorch_oti.py [--pad77] [--threads 2] [--steps 4]
+    python3 bench/pytorch_oti.py [--pad77] [--threads 2] [--steps 4] [--compile]
 
-(Debian's python3-torch: `apt-get install python3-torch`.) Last line: `N image-steps/s`.
+Attention goes through `scaled_dot_product_attention(is_causal=True)` where the torch has it (2.0 on);
+`--compile` wraps the loss in `torch.compile`. Any torch: pip's torch 2.x in a virtual environment, or
+Debian's (`apt-get install python3-torch libopenblas0-pthread`: without OpenBLAS it runs on the
+reference BLAS, about 50x slower). Last line: `N image-steps/s`.
 """
 import argparse, time
 import torch
 import torch.nn.functional as F
+import os, sys
+sys.path.insert(0, os.path.dirname(__file__))
+from pytorch_clip import HAS_SDPA, block, maybe_compile
 
 p = argparse.ArgumentParser()
 p.add_argument('--width', type=int, default=512); p.add_argument('--layers', type=int, default=12)
@@ -19,6 +25,7 @@ p.add_argument('--heads', type=int, default=8); p.add_argument('--batch', type=i
 p.add_argument('--phrase-len', type=int, default=25); p.add_argument('--dollar-pos', type=int, default=4)
 p.add_argument('--steps', type=int, default=4); p.add_argument('--warmup', type=int, default=1)
 p.add_argument('--threads', type=int, default=2); p.add_argument('--pad77', action='store_true')
+p.add_argument('--compile', action='store_true')
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -31,7 +38,6 @@ layers = [dict(ln1=(torch.ones(W), torch.zeros(W)), ln2=(torch.ones(W), torch.ze
                q=(rnd(W, W), rnd(W)), k=(rnd(W, W), rnd(W)), v=(rnd(W, W), rnd(W)), o=(rnd(W, W), rnd(W)),
                fc1=(rnd(MLP, W), rnd(MLP)), fc2=(rnd(W, MLP), rnd(W))) for _ in range(L)]
 lnf = (torch.ones(W), torch.zeros(W)); proj = rnd(P, W)
-mask_full = torch.full((CTX, CTX), float('-inf')).triu(1)
 
 def text(ids, v):
     """HF CLIPTextModel + text_projection, with v replacing the embedding of the first `$` (259)."""
@@ -40,16 +46,8 @@ def text(ids, v):
     x = torch.where(first.unsqueeze(-1), v.unsqueeze(1).expand_as(x), x)
     T = ids.shape[1]
     x = x + pos[:T]
-    m = mask_full[:T, :T]
-    dh = W // H
     for l in layers:
-        h = F.layer_norm(x, (W,), *l['ln1'])
-        q = F.linear(h, *l['q']) * dh ** -0.5; k = F.linear(h, *l['k']); vv = F.linear(h, *l['v'])
-        sp = lambda t: t.view(t.shape[0], T, H, dh).transpose(1, 2)
-        att = torch.softmax(sp(q) @ sp(k).transpose(-1, -2) + m, -1) @ sp(vv)
-        x = x + F.linear(att.transpose(1, 2).reshape(x.shape[0], T, W), *l['o'])
-        h = F.linear(F.layer_norm(x, (W,), *l['ln2']), *l['fc1'])
-        x = x + F.linear(h * torch.sigmoid(1.702 * h), *l['fc2'])
+        x = block(x, l, H, causal=True)
     x = F.layer_norm(x, (W,), *lnf)
     eot = ids.argmax(-1)
     return x[torch.arange(x.shape[0]), eot] @ proj.t()
@@ -62,6 +60,15 @@ g = torch.Generator().manual_seed(1)
 mid = [259 if i == a.dollar_pos else 300 + int(torch.randint(40000, (1,), generator=g)) for i in range(1, a.phrase_len - 1)]
 phrase = row([49406] + mid + [49407])
 tpl = torch.tensor([template] * B); phr = torch.tensor([phrase] * B)
+
+
+def loss_of(v):
+    lcos = 1 - F.cosine_similarity(text(tpl, v), image).mean()
+    lgpt = 1 - F.cosine_similarity(text(phr, v), target).mean()
+    return (lcos + 0.5 * lgpt) / 1.5
+
+
+loss_fn, how = maybe_compile(loss_of, a.compile)
 image = torch.randn(B, P); target = torch.randn(B, P)
 v = (torch.randn(B, W) * 0.02).requires_grad_(True)
 opt = torch.optim.AdamW([v], lr=2e-2, weight_decay=0.01)
@@ -70,14 +77,12 @@ times = []
 for s in range(a.warmup + a.steps):
     t = time.perf_counter()
     opt.zero_grad()
-    lcos = 1 - F.cosine_similarity(text(tpl, v), image).mean()
-    lgpt = 1 - F.cosine_similarity(text(phr, v), target).mean()
-    loss = (lcos + 0.5 * lgpt) / 1.5
+    loss = loss_fn(v)
     loss.backward(); opt.step()
     with torch.no_grad(): ema.mul_(0.99).add_(v.detach(), alpha=0.01)
     if s >= a.warmup: times.append(time.perf_counter() - t)
 times.sort()
 med = times[len(times) // 2]
-print(f"torch {torch.__version__}, threads {a.threads}, batch {B}, {'padded to 77' if a.pad77 else 'cut at EOT'}")
+print(f"torch {torch.__version__}, threads {a.threads}, batch {B}, {'padded to 77' if a.pad77 else 'cut at EOT'}, {how}, {'sdpa' if HAS_SDPA else 'explicit attention'}")
 print(f"step median {med * 1000:.0f} ms (steps: {', '.join(f'{x * 1000:.0f}' for x in times)})")
 print(f"{B / med:.2f} image-steps/s")

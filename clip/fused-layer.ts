@@ -5,7 +5,7 @@
  * the primitive builder in text-graph.ts.
  */
 import type { Activation } from './config.ts';
-import type { Graph, Value } from './graph/graph.ts';
+import type { Dim, Graph, Value } from './graph/graph.ts';
 import { type LinearWeights, linearWeights as linear, lnWeights as ln } from './text-graph.ts';
 import { type WeightSource, transpose2d } from './weight-source.ts';
 
@@ -39,19 +39,55 @@ function layerNorm(G: Graph, x: Value, [g, b]: [Value, Value], eps: number): Val
   return G.node('LayerNormalization', [x, g, b], { shape: x.shape }, { axis: -1, epsilon: { float: eps } });
 }
 
-/** x·w + b on [B, T, in]; ORT fuses MatMul + Add into one GEMM-with-bias kernel. */
+/**
+ * x·w + b on [B, T, in] (or [B, in]): ORT fuses MatMul + Add into one Gemm with the bias in its epilogue,
+ * but only on 2-D inputs when dims are dynamic, so rows are flattened around it.
+ */
 function dense(G: Graph, x: Value, w: LinearWeights): Value {
-  const shape = [...x.shape.slice(0, -1), w.wt.shape[1]];
-  return G.node('Add', [G.node('MatMul', [x, w.wt], { shape }), w.b], { shape });
+  const out = w.wt.shape[1];
+  if (x.shape.length === 2) {
+    const shape = [x.shape[0], out];
+    return G.node('Add', [G.node('MatMul', [x, w.wt], { shape }), w.b], { shape });
+  }
+  const rows = G.node('Reshape', [x, G.constInt64([-1, w.wt.shape[0] as number])], { shape: ['R', w.wt.shape[0]] });
+  const y = G.node('Add', [G.node('MatMul', [rows, w.wt], { shape: ['R', out] }), w.b], { shape: ['R', out] });
+  const lead = G.node('Shape', [x], { shape: [x.shape.length - 1], dtype: 'int64' }, { end: -1 });
+  const to = G.node('Concat', [lead, G.constInt64([out as number])], { shape: [x.shape.length], dtype: 'int64' }, { axis: 0 });
+  return G.node('Reshape', [y, to], { shape: [...x.shape.slice(0, -1), out] });
+}
+
+function mlp(G: Graph, x: Value, L: FusedLayerWeights, act: Activation): Value {
+  const h = dense(G, x, L.fc1);
+  const a = act === 'gelu'
+    ? G.node('Gelu', [h], { shape: h.shape }, {}, MS_DOMAIN)
+    : G.node('QuickGelu', [h], { shape: h.shape }, { alpha: { float: 1.702 } }, MS_DOMAIN);
+  return dense(G, a, L.fc2);
 }
 
 /** Pre-LN transformer block (CLIPEncoderLayer) without a mask, forward only. */
 export function fusedEncoderLayer(G: Graph, x: Value, L: FusedLayerWeights, heads: number, eps: number, act: Activation): Value {
   const attn = G.node('Attention', [layerNorm(G, x, L.ln1, eps), L.qkv, L.qkvBias], { shape: x.shape }, { num_heads: heads }, MS_DOMAIN);
   const x1 = G.node('Add', [x, dense(G, attn, L.o)], { shape: x.shape });
-  const h = dense(G, layerNorm(G, x1, L.ln2, eps), L.fc1);
-  const a = act === 'gelu'
-    ? G.node('Gelu', [h], { shape: h.shape }, {}, MS_DOMAIN)
-    : G.node('QuickGelu', [h], { shape: h.shape }, { alpha: { float: 1.702 } }, MS_DOMAIN);
-  return G.node('Add', [x1, dense(G, a, L.fc2)], { shape: x.shape });
+  return G.node('Add', [x1, mlp(G, layerNorm(G, x1, L.ln2, eps), L, act)], { shape: x.shape });
+}
+
+/**
+ * The last block read at the first token (CLS) only, x [B, S, W] → [B, W]: every token still gives its
+ * keys and values, but the query, attention output, residual and MLP are computed for CLS alone, the
+ * only row the tower returns (com.microsoft MultiHeadAttention with a one-row query). Exact: those are per token.
+ */
+export function fusedFirstTokenLayer(G: Graph, x: Value, L: FusedLayerWeights, heads: number, eps: number, act: Activation): Value {
+  const [B, S, W] = x.shape as [string | number, string | number, number];
+  const h = layerNorm(G, x, L.ln1, eps);
+  // the packed [W, 3W] weights' q columns and k, v columns (sliced once: ORT folds slices of constants)
+  const cols = (t: Value, from: number, to: number, axis: number, shape: Dim[]) =>
+    G.node('Slice', [t, G.constInt64([from]), G.constInt64([to]), G.constInt64([axis])], { shape });
+  const kv = dense(G, h, { wt: cols(L.qkv, W, 3 * W, 1, [W, 2 * W]), b: cols(L.qkvBias, W, 3 * W, 0, [2 * W]) }); // [B, S, 2W]
+  const [k, v] = G.nodeMulti('Split', [kv, G.constInt64([W, W])], [{ shape: [B, S, W] }, { shape: [B, S, W] }], { axis: 2 });
+  const firstRow = (t: Value) => cols(t, 0, 1, 1, [B, 1, t.shape[2]]);
+  const q = dense(G, firstRow(h), { wt: cols(L.qkv, 0, W, 1, [W, W]), b: cols(L.qkvBias, 0, W, 0, [W]) }); // [B, 1, W]
+  const attn = G.node('MultiHeadAttention', [q, k, v], { shape: [B, 1, W] }, { num_heads: heads }, MS_DOMAIN);
+  const x1 = G.node('Add', [firstRow(x), dense(G, attn, L.o)], { shape: [B, 1, W] });
+  const out = G.node('Add', [x1, mlp(G, layerNorm(G, x1, L.ln2, eps), L, act)], { shape: [B, 1, W] });
+  return G.node('Squeeze', [out, G.constInt64([1])], { shape: [B, W] });
 }

@@ -14,7 +14,7 @@ import type { Graph } from './graph/graph.ts';
 import { writeOnnxModel } from './graph/onnx-model.ts';
 
 /** Bump when any graph builder changes what it emits: old cached graphs are then ignored. */
-export const GRAPH_BUILDER_VERSION = 2;
+export const GRAPH_BUILDER_VERSION = 5;
 
 export interface SessionOptions {
   /** intra-op threads (default: ORT's choice, all cores) */

@@ -77,18 +77,21 @@ export interface KeyValues { k: Value; v: Value }
 
 /**
  * Multi-head self-attention on x [B, T, W]; `mask` [T, P + T] is added to the scores (or null).
+ * `queries` [B, Tq, W], when given, are the rows that ask (the keys and values still come from every row of x).
  * `prefix` holds the keys/values of P earlier positions that x attends to as well (they do not depend on
  * anything we differentiate); `capture`, when given, receives this layer's keys/values of x.
  */
 export function selfAttention(G: Graph, x: Value, L: LayerWeights, heads: number, mask: Value | null,
-  prefix?: KeyValues | null, capture?: KeyValues[]): Value {
-  const [B, T, W] = x.shape;
+  prefix?: KeyValues | null, capture?: KeyValues[], queries?: Value): Value {
+  const [B, , W] = x.shape;
   const dh = (W as number) / heads;
-  // q, k, v: [B, T, W] → [B, H, T, dh]
-  const q = op.scale(G, op.linear(G, x, L.q.wt, L.q.b), 1 / Math.sqrt(dh));
+  // q [B, Tq, W] → [B, H, Tq, dh] (Tq = T, or the rows of `queries`); k, v: [B, T, W] → [B, H, T, dh]
+  const xq = queries ?? x;
+  const Tq = xq.shape[1];
+  const q = op.scale(G, op.linear(G, xq, L.q.wt, L.q.b), 1 / Math.sqrt(dh));
   const k = op.linear(G, x, L.k.wt, L.k.b);
   const v = op.linear(G, x, L.v.wt, L.v.b);
-  const split = (t: Value) => op.reshape(G, t, [0, 0, heads, dh], [B, T, heads, dh]);
+  const split = (t: Value) => op.reshape(G, t, [0, 0, heads, dh], [B, t.shape[1], heads, dh]);
   const qh = op.transpose(G, split(q), [0, 2, 1, 3]);
   let kT: Value; // [B, H, dh, P + T]
   let vh = op.transpose(G, split(v), [0, 2, 1, 3]);
@@ -103,11 +106,11 @@ export function selfAttention(G: Graph, x: Value, L: LayerWeights, heads: number
   } else {
     kT = op.transpose(G, split(k), [0, 2, 3, 1]);
   }
-  let scores = op.matmul(G, qh, kT); // [B, H, T, P + T]
+  let scores = op.matmul(G, qh, kT); // [B, H, Tq, P + T]
   if (mask) scores = op.add(G, scores, mask);
   const probs = op.softmax(G, scores);
-  const ctx = op.transpose(G, op.matmul(G, probs, vh), [0, 2, 1, 3]); // [B, T, H, dh]
-  const merged = op.reshape(G, ctx, [0, 0, W as number], [B, T, W]);
+  const ctx = op.transpose(G, op.matmul(G, probs, vh), [0, 2, 1, 3]); // [B, Tq, H, dh]
+  const merged = op.reshape(G, ctx, [0, 0, W as number], [B, Tq, W]);
   return op.linear(G, merged, L.o.wt, L.o.b);
 }
 
@@ -117,6 +120,31 @@ export function encoderLayer(G: Graph, x: Value, L: LayerWeights, heads: number,
   const h = selfAttention(G, op.layerNorm(G, x, L.ln1[0], L.ln1[1], eps), L, heads, mask, prefix, capture);
   const x1 = op.add(G, x, h);
   const m = op.linear(G, activation(G, op.linear(G, op.layerNorm(G, x1, L.ln2[0], L.ln2[1], eps), L.fc1.wt, L.fc1.b), act), L.fc2.wt, L.fc2.b);
+  return op.add(G, x1, m);
+}
+
+/**
+ * The last encoder layer read at one row per sequence only (the EOT, or CLS for the vision tower): every
+ * position still gives its keys and values, but the query, attention output, residual and MLP are
+ * computed for that row alone, the only one the tower returns. Exact: those are per position.
+ * x [B, T, W], `at` [B, 1, T] one-hot (or [1, 1, T], broadcast) → [B, 1, W]; `mask` [T, P + T] or null.
+ */
+export function eotLayer(G: Graph, x: Value, L: LayerWeights, cfg: { heads: number; eps: number; act: Activation },
+  mask: Value | null, at: Value, prefix?: KeyValues | null): Value {
+  const B = x.shape[0];
+  const h = op.layerNorm(G, x, L.ln1[0], L.ln1[1], cfg.eps);
+  const hRow = op.matmul(G, at, h); // [B, 1, W]
+  let rowMask: Value | null = null;
+  if (mask) {
+    // each row's mask row, [B, 1, 1, P + T]: gathered by index (a one-hot product would give 0·−∞)
+    const index = G.node('ArgMax', [at], { shape: [B, 1, 1], dtype: 'int64', needsGrad: false }, { axis: 2, keepdims: 1 });
+    const rows = G.node('Gather', [mask, G.node('Squeeze', [index, G.constInt64([2])], { shape: [B, 1], dtype: 'int64', needsGrad: false })],
+      { shape: [B, 1, mask.shape[1]], needsGrad: false }, { axis: 0 });
+    rowMask = G.node('Unsqueeze', [rows, G.constInt64([1])], { shape: [B, 1, 1, mask.shape[1]], needsGrad: false });
+  }
+  const attn = selfAttention(G, h, L, cfg.heads, rowMask, prefix, undefined, hRow);
+  const x1 = op.add(G, op.matmul(G, at, x), attn); // [B, 1, W]
+  const m = op.linear(G, activation(G, op.linear(G, op.layerNorm(G, x1, L.ln2[0], L.ln2[1], cfg.eps), L.fc1.wt, L.fc1.b), cfg.act), L.fc2.wt, L.fc2.b);
   return op.add(G, x1, m);
 }
 
@@ -178,15 +206,16 @@ export function textTower(G: Graph, Wt: TextWeights, inp: TextTowerInputs, pseud
   const total = G.node('Add', [offset, tLen], { shape: [1], dtype: 'int64', needsGrad: false });
   const maskRows = rowsAt(G, Wt.causalMask, offset, tLen, [T, cfg.ctx]);
   const mask = G.node('Slice', [maskRows, G.constInt64([0]), total, G.constInt64([1])], { shape: [T, inp.prefixK ? 'PT' : T], needsGrad: false });
+  const last = Wt.layers.length - 1;
   Wt.layers.forEach((L, l) => {
     const prefix = inp.prefixK && inp.prefixV ? {
       k: G.node('Gather', [inp.prefixK, G.constInt64([l], [])], { shape: inp.prefixK.shape.slice(1), needsGrad: false }, { axis: 0 }),
       v: G.node('Gather', [inp.prefixV, G.constInt64([l], [])], { shape: inp.prefixV.shape.slice(1), needsGrad: false }, { axis: 0 }),
     } : null;
-    x = encoderLayer(G, x, L, cfg.heads, cfg.eps, cfg.act, mask, prefix);
+    x = l < last ? encoderLayer(G, x, L, cfg.heads, cfg.eps, cfg.act, mask, prefix) : eotLayer(G, x, L, cfg, mask, inp.eot, prefix);
   });
-  // read the EOT row first: the final LayerNorm is per position, so this is exact and saves work
-  const atEot = op.squeeze(G, op.matmul(G, inp.eot, x), [1]); // [B, W]
+  // the final LayerNorm is per position: normalising the EOT row alone is exact
+  const atEot = op.squeeze(G, x, [1]); // [B, W]
   const normed = op.layerNorm(G, atEot, Wt.finalLn[0], Wt.finalLn[1], cfg.eps);
   return op.matmul(G, normed, Wt.projT); // [B, P]
 }

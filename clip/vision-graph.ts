@@ -6,8 +6,8 @@
  */
 import type { Graph, Value } from './graph/graph.ts';
 import * as op from './graph/ops.ts';
-import { encoderLayer, encoderLayerWeights, lnWeights } from './text-graph.ts';
-import { fusedEncoderLayer, fusedLayerWeights } from './fused-layer.ts';
+import { encoderLayer, encoderLayerWeights, eotLayer, lnWeights } from './text-graph.ts';
+import { fusedEncoderLayer, fusedFirstTokenLayer, fusedLayerWeights } from './fused-layer.ts';
 import { type WeightSource, transpose2d } from './weight-source.ts';
 
 /** `fused` (default) builds the layers from ORT's fused kernels (clip/fused-layer.ts); false, from primitive ops. */
@@ -31,13 +31,21 @@ export function visionTower(G: Graph, src: WeightSource, pixels: Value, fused = 
   let x = G.node('Concat', [clsRows, patches], { shape: [B, N + 1, W] }, { axis: 1 });
   x = op.add(G, x, pos);
   x = op.layerNorm(G, x, ...lnWeights(G, src, 'vision_model.pre_layrnorm', W), cfg.eps);
+  let pooled: Value | null = null; // [B, W], the CLS row
   for (let l = 0; l < cfg.layers; l++) {
     const prefix = `vision_model.encoder.layers.${l}`;
-    x = fused
-      ? fusedEncoderLayer(G, x, fusedLayerWeights(G, src, prefix, W, cfg.mlp), cfg.heads, cfg.eps, cfg.act)
-      : encoderLayer(G, x, encoderLayerWeights(G, src, prefix, W, cfg.mlp), cfg.heads, cfg.eps, cfg.act, null);
+    if (!fused) {
+      const weights = encoderLayerWeights(G, src, prefix, W, cfg.mlp);
+      if (l < cfg.layers - 1) x = encoderLayer(G, x, weights, cfg.heads, cfg.eps, cfg.act, null);
+      else pooled = op.squeeze(G, eotLayer(G, x, weights, cfg, null, G.constFloat(Array.from({ length: N + 1 }, (_, i) => (i ? 0 : 1)), [1, 1, N + 1])), [1]);
+      continue;
+    }
+    const weights = fusedLayerWeights(G, src, prefix, W, cfg.mlp);
+    // only CLS is read: the last block computes its row alone
+    if (l < cfg.layers - 1) x = fusedEncoderLayer(G, x, weights, cfg.heads, cfg.eps, cfg.act);
+    else pooled = fusedFirstTokenLayer(G, x, weights, cfg.heads, cfg.eps, cfg.act);
   }
-  const pooled = G.node('Gather', [x, G.constInt64([0], [])], { shape: [B, W] }, { axis: 1 });
+  pooled ??= G.node('Gather', [x, G.constInt64([0], [])], { shape: [B, W] }, { axis: 1 });
   const normed = op.layerNorm(G, pooled, ...lnWeights(G, src, 'vision_model.post_layernorm', W), cfg.eps);
   const projT = G.weight('visual_projection.weight.T', [W, P], transpose2d(src.tensor('visual_projection.weight'), P, W));
   return op.matmul(G, normed, projT);

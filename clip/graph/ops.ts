@@ -230,10 +230,22 @@ export function matmul(G: Graph, a: Value, b: Value): Value {
   return y;
 }
 
-/** y = x @ Wᵀ + bias for an HF Linear (W [out, in] passed as its transpose wt [in, out]). */
+/**
+ * y = x @ Wᵀ + bias for an HF Linear (W [out, in] passed as its transpose wt [in, out]). x [..., in] of
+ * rank 3 or more is flattened to rows [R, in] around the product: ONNX Runtime fuses MatMul + Add into
+ * one Gemm (the bias added in the GEMM's epilogue, the same float sum) only on 2-D inputs with dynamic dims.
+ */
 export function linear(G: Graph, x: Value, wt: Value, bias: Value | null): Value {
-  const y = matmul(G, x, wt);
-  return bias ? add(G, y, bias) : y;
+  if (x.shape.length <= 2) {
+    const y = matmul(G, x, wt);
+    return bias ? add(G, y, bias) : y;
+  }
+  const [inDim, outDim] = wt.shape as [number, number];
+  let y = matmul(G, reshape(G, x, [-1, inDim], ['R', inDim]), wt);
+  if (bias) y = add(G, y, bias);
+  const lead = G.node('Shape', [x], { shape: [x.shape.length - 1], dtype: 'int64', needsGrad: false }, { end: -1 });
+  const to = G.node('Concat', [lead, G.constInt64([outDim])], { shape: [x.shape.length], dtype: 'int64', needsGrad: false }, { axis: 0 });
+  return reshapeTo(G, y, to, [...x.shape.slice(0, -1), outDim]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +283,15 @@ export function softmax(G: Graph, x: Value): Value {
 /** Reshape to `dims` (ONNX semantics: 0 copies, −1 infers); `shape` is the static result shape. */
 export function reshape(G: Graph, x: Value, dims: number[], shape: Dim[]): Value {
   const y = G.node('Reshape', [x, G.constInt64(dims)], { shape });
+  G.record({ inputs: [x], output: y, backward: (g) => [
+    G.node('Reshape', [g, G.node('Shape', [x], { shape: [x.shape.length], dtype: 'int64', needsGrad: false })], { shape: x.shape }),
+  ] });
+  return y;
+}
+
+/** Reshape to a shape computed in the graph (`to`, int64 [rank]); `shape` is the static result shape. */
+export function reshapeTo(G: Graph, x: Value, to: Value, shape: Dim[]): Value {
+  const y = G.node('Reshape', [x, to], { shape });
   G.record({ inputs: [x], output: y, backward: (g) => [
     G.node('Reshape', [g, G.node('Shape', [x], { shape: [x.shape.length], dtype: 'int64', needsGrad: false })], { shape: x.shape }),
   ] });

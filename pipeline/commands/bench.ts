@@ -57,13 +57,14 @@ export function register(program: Command): void {
     .description('text tower: vocabulary features (names × 24 templates) and phrase targets; last line: "N prompts/s" (vocabulary)')
     .option('--names <n>', 'Open Images names', intOption, 64)
     .option('--phrases <n>', 'phrases', intOption, 512)
+    .option('--batch <n>', 'rows per text-encoder call (default: the encoder\'s)', intOption)
     .option('--model <dir>', 'a CLIP folder (default: random weights of ViT-B/32 dims)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
     .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
     .option('--cache-dir <dir>', 'where the model and graphs live')
     .action(async (o) => {
       const r = await benchText(o, (line) => process.stderr.write(`${line}\n`));
-      console.log(`${r.vocabPrompts} vocabulary prompts, ${r.phrases} phrases, threads ${o.threads}, median of ${o.rounds} rounds`);
+      console.log(`${r.vocabPrompts} vocabulary prompts, ${r.phrases} phrases, threads ${o.threads}${o.batch ? `, batch ${o.batch}` : ''}, median of ${o.rounds} rounds`);
       console.log(`phrase targets: ${r.phrasePromptsPerS.toFixed(1)} prompts/s`);
       console.log(`${r.vocabPromptsPerS.toFixed(1)} prompts/s`);
     });

@@ -23,11 +23,13 @@ export interface OtiBenchResult {
 
 /**
  * Forward FLOPs of the text tower for one row whose T positions are computed after `cached` positions
- * from the prefix cache (matmuls only; 2 per multiply-add).
+ * from the prefix cache (matmuls only; 2 per multiply-add). The last layer computes keys and values at
+ * every position but the query, attention, output and MLP at the EOT alone (text-graph.ts's eotLayer).
  */
 export function textForwardFlops(width: number, layers: number, mlp: number, proj: number, T: number, cached = 0): number {
   const perLayer = 2 * T * (4 * width * width + 2 * width * mlp) + 2 * 2 * T * (cached + T) * width;
-  return layers * perLayer + 2 * width * proj;
+  const last = 2 * T * 2 * width * width + 2 * (2 * width * width + 2 * width * mlp) + 2 * 2 * (cached + T) * width;
+  return (layers - 1) * perLayer + last + 2 * width * proj;
 }
 
 export async function benchOti(o: OtiBenchOptions, log: (line: string) => void = () => {}): Promise<OtiBenchResult> {

@@ -25,7 +25,9 @@ for (const [label, overrides] of shapes) {
     const model = await loadClipModel(join(dir, 'model'));
     // the fused graph really uses the contrib kernels, and no decomposed attention is left
     const ops = buildVisionGraph(model).nodes.map((n) => n.opType);
-    t.is(ops.filter((o) => o === 'Attention').length, model.config.vision.layers);
+    // every block but the last runs Attention; the last reads CLS alone through MultiHeadAttention
+    t.is(ops.filter((o) => o === 'Attention').length, model.config.vision.layers - 1);
+    t.is(ops.filter((o) => o === 'MultiHeadAttention').length, 1);
     t.is(ops.filter((o) => o === 'QuickGelu').length, model.config.vision.layers);
     t.false(ops.includes('Softmax'));
     t.true(buildVisionGraph(model, false).nodes.some((n) => n.opType === 'Softmax'));
