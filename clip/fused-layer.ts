@@ -6,6 +6,7 @@
  */
 import type { Activation } from './config.ts';
 import type { Dim, Graph, Value } from './graph/graph.ts';
+import * as op from './graph/ops.ts';
 import { type LinearWeights, linearWeights as linear, lnWeights as ln } from './text-graph.ts';
 import { type WeightSource, transpose2d } from './weight-source.ts';
 
@@ -39,21 +40,9 @@ function layerNorm(G: Graph, x: Value, [g, b]: [Value, Value], eps: number): Val
   return G.node('LayerNormalization', [x, g, b], { shape: x.shape }, { axis: -1, epsilon: { float: eps } });
 }
 
-/**
- * x·w + b on [B, T, in] (or [B, in]): ORT fuses MatMul + Add into one Gemm with the bias in its epilogue,
- * but only on 2-D inputs when dims are dynamic, so rows are flattened around it.
- */
+/** x·w + b; op.linear flattens rows to 2-D around it so that ORT fuses the bias into a Gemm (no VJP is taped: nothing here needs gradients). */
 function dense(G: Graph, x: Value, w: LinearWeights): Value {
-  const out = w.wt.shape[1];
-  if (x.shape.length === 2) {
-    const shape = [x.shape[0], out];
-    return G.node('Add', [G.node('MatMul', [x, w.wt], { shape }), w.b], { shape });
-  }
-  const rows = G.node('Reshape', [x, G.constInt64([-1, w.wt.shape[0] as number])], { shape: ['R', w.wt.shape[0]] });
-  const y = G.node('Add', [G.node('MatMul', [rows, w.wt], { shape: ['R', out] }), w.b], { shape: ['R', out] });
-  const lead = G.node('Shape', [x], { shape: [x.shape.length - 1], dtype: 'int64' }, { end: -1 });
-  const to = G.node('Concat', [lead, G.constInt64([out as number])], { shape: [x.shape.length], dtype: 'int64' }, { axis: 0 });
-  return G.node('Reshape', [y, to], { shape: [...x.shape.slice(0, -1), out] });
+  return op.linear(G, x, w.wt, w.b);
 }
 
 function mlp(G: Graph, x: Value, L: FusedLayerWeights, act: Activation): Value {
