@@ -57,7 +57,7 @@ export function register(program: Command): void {
     .description('text tower: vocabulary features (names × 24 templates) and phrase targets; last line: "N prompts/s" (vocabulary)')
     .option('--names <n>', 'Open Images names', intOption, 64)
     .option('--phrases <n>', 'phrases', intOption, 512)
-    .option('--batch <n>', 'rows per text-encoder call (default: the encoder\'s)', intOption)
+    .option('--batch <n>', 'rows per text-encoder call (default: the encoder\'s)', positiveIntOption)
     .option('--model <dir>', 'a CLIP folder (default: random weights of ViT-B/32 dims)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
     .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
