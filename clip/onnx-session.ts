@@ -16,11 +16,18 @@ import { writeOnnxModel } from './graph/onnx-model.ts';
 /** Bump when any graph builder changes what it emits: old cached graphs are then ignored. */
 export const GRAPH_BUILDER_VERSION = 5;
 
+/**
+ * Where ONNX Runtime runs a graph: its CPU provider (default), its WebGPU provider (bundled in
+ * onnxruntime-node: Vulkan on Linux, Metal on macOS, D3D12 on Windows), or CUDA (a separate install).
+ */
+export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
+export type Device = typeof DEVICES[number];
+
 export interface SessionOptions {
   /** intra-op threads (default: ORT's choice, all cores) */
   threads?: number;
-  /** 'cpu' (default) or 'cuda' (needs the CUDA build of onnxruntime-node, see README) */
-  device?: 'cpu' | 'cuda';
+  /** 'cpu' (default), 'webgpu' or 'cuda' */
+  device?: Device;
   /** graph cache folder (default $STARWORD_CACHE_DIR or ~/.cache/starword) */
   cacheDir?: string;
 }
@@ -58,7 +65,7 @@ export async function createSession(modelPath: string, opts: SessionOptions = {}
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3, // errors only: ORT's warnings are not the user's business
-    executionProviders: opts.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    executionProviders: opts.device === 'cuda' ? ['cuda', 'cpu'] : opts.device === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'],
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
   };
   return ort.InferenceSession.create(modelPath, sessionOptions);

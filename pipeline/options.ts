@@ -3,6 +3,8 @@
  * option ("option '--n <n>' argument '0' is invalid. expected a positive integer") on one line, exit 2.
  */
 import { InvalidArgumentError } from 'commander';
+import { DEVICES, type Device } from '../clip/onnx-session.ts';
+export type { Device };
 
 export function intOption(value: string): number {
   const n = Number(value);
@@ -36,13 +38,11 @@ export function jsonObjectOption(value: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-export type Device = 'cpu' | 'cuda';
-
-/** --device: ONNX Runtime's CPU provider, or CUDA (see the README for installing it). */
+/** --device: ONNX Runtime's CPU provider (default), its bundled WebGPU provider, or CUDA (a separate install). */
 export function deviceOption(value: string): Device {
-  if (value !== 'cpu' && value !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
-  return value;
+  if (!(DEVICES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected ${DEVICES.join(', ')}`);
+  return value as Device;
 }
 
 /** The shared --device option. */
-export const DEVICE_FLAG = ['--device <name>', 'cpu | cuda (ONNX Runtime execution provider)'] as const;
+export const DEVICE_FLAG = ['--device <name>', `${DEVICES.join(' | ')} (ONNX Runtime execution provider)`] as const;

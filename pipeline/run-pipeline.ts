@@ -2,6 +2,7 @@
  * `starword run`: ingest → embed → concepts → phrases → oti (→ phi when asked) on one shard of a
  * source, each stage resumable, the run manifest guarding against mixing results of different configs.
  */
+import type { Device } from '../clip/onnx-session.ts';
 import { basename, join, resolve } from 'node:path';
 import { createTextEncoder } from '../clip/text-encoder.ts';
 import { loadTemplates, templatesHash } from '../clip/templates.ts';
@@ -34,7 +35,7 @@ export interface RunCliOptions extends EmbedCliOptions, ConceptsCliOptions, Phra
   shardIndex?: string; shardCount?: string;
   until: string;
   phrasesTopK?: number;
-  device?: 'cpu' | 'cuda';
+  device?: Device;
   /** train phi after OTI (its options carry a phi- prefix here) */
   phi?: boolean;
   /** a phrases folder made once for all shards (`starword phrases --concepts-from`): the phrases stage is skipped */

@@ -21,7 +21,7 @@ export async function runIndex(opts: Options): Promise<void> {
   const model = await loadClipModel(opts.model);
   const { lock } = underLock(opts.out, 'index', () => undefined); // one writer of the index folder
   const ingest = await ingestStage(opts.images, opts.out, { index: 0, count: 1 }, { ...opts, device: undefined });
-  const summary = await embedStage(opts.out, model, { ...opts, device: opts.device as 'cpu' | 'cuda' }, 'index');
+  const summary = await embedStage(opts.out, model, { ...opts, device: opts.device as Device }, 'index');
   process.stderr.write(`index: ${ingest.plan.images} images in ${ingest.plan.parts} parts; embedded ${summary.embedded} now, `
     + `${summary.failed} failed, ${summary.partsSkipped} parts already done (${summary.seconds.toFixed(1)} s)\n`);
   lock.release();

@@ -3,6 +3,7 @@
  * authors' defaults) on the raw image features of a run folder or merged corpus — no OTI, no phrases —
  * resumable from its checkpoints; export ONNX + safetensors in the authors' IM2TEXT layout.
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -34,7 +35,7 @@ const FLAGS: [flag: string, key: keyof Pic2WordOptions, help: string, parse: Par
 ];
 
 interface CliOptions extends Record<string, unknown> {
-  model: string; out?: string; logitScale?: number; threads?: number; cacheDir?: string; device?: 'cpu' | 'cuda'; logJson?: boolean;
+  model: string; out?: string; logitScale?: number; threads?: number; cacheDir?: string; device?: Device; logJson?: boolean;
 }
 
 export function register(program: Command): void {

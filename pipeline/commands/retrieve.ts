@@ -53,7 +53,7 @@ export async function tokenProviderFrom(flags: { tokens?: string; phi?: string; 
 export async function openEncoders(flags: ModelFlags, need: { text: boolean; image: boolean }): Promise<{ model?: ClipModel; text?: TextEncoder; image?: ImageEncoder }> {
   if (!need.text && !need.image) return {};
   if (!flags.model) throw new UserError('--model is required for this method');
-  const session = { threads: flags.threads, device: flags.device as 'cpu' | 'cuda', cacheDir: flags.cacheDir };
+  const session = { threads: flags.threads, device: flags.device as Device, cacheDir: flags.cacheDir };
   const model = await loadClipModel(flags.model);
   return {
     model,

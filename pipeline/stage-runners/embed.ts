@@ -1,4 +1,5 @@
 /** Ingest + embed as `run` and `index` drive them. */
+import type { Device } from '../../clip/onnx-session.ts';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
@@ -15,7 +16,7 @@ import { createProgress } from '../progress.ts';
 
 export interface EmbedCliOptions {
   partSize: number; batchSize: number; preprocess: string; allowOutside?: boolean; force?: boolean;
-  threads?: number; device?: 'cpu' | 'cuda'; cacheDir?: string; logJson?: boolean;
+  threads?: number; device?: Device; cacheDir?: string; logJson?: boolean;
 }
 
 export function addEmbedOptions(cmd: Command): Command {
