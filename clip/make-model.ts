@@ -18,7 +18,8 @@
  * zeros so a graph that drops one is visibly wrong), position embeddings N(0, 0.01²), LayerNorm
  * weight 1 / bias 0, logit_scale ln(1/0.07).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomicAsync } from '../util/atomic-write.ts';
 import { join } from 'node:path';
 import { Rng } from '../util/rng.ts';
 import { initialiseTensor } from './random-weights.ts';
@@ -108,8 +109,8 @@ export async function makeRandomModel(opts: MakeModelOptions): Promise<MadeModel
   // The mark tells a random model from a real checkpoint (see clip/model-origin.ts); HF ignores unknown keys.
   const configText = `${JSON.stringify({ ...toHfConfig(config), [RANDOM_MODEL_MARK]: { preset: opts.preset, seed: opts.seed } }, null, 2)}\n`;
   const preText = `${JSON.stringify(preprocessorConfig(config), null, 2)}\n`;
-  await writeFile(join(opts.outDir, 'config.json'), configText);
-  await writeFile(join(opts.outDir, 'preprocessor_config.json'), preText);
+  await writeFileAtomicAsync(join(opts.outDir, 'config.json'), configText);
+  await writeFileAtomicAsync(join(opts.outDir, 'preprocessor_config.json'), preText);
   return {
     dir: opts.outDir, config,
     bytes: weightsBytes + Buffer.byteLength(configText) + Buffer.byteLength(preText),

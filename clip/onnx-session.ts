@@ -3,13 +3,14 @@
  * `<cache>/graphs/<key>/` (model.onnx + model.onnx.data), keyed by the checkpoint's hash, the graph kind,
  * its options and GRAPH_BUILDER_VERSION, so a second run loads instead of rebuilding.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { defaultCacheDir } from '../util/cache-dir.ts';
-import { fsUserError } from '../util/fs-errors.ts';
+import { buildAtomically } from '../util/atomic-write.ts';
+import { withFsErrors } from '../util/fs-errors.ts';
 import { hashJson } from '../util/hash.ts';
-import { sweepStaleTemps, tempPath } from '../util/temp-name.ts';
+import { sweepStaleTemps } from '../util/temp-name.ts';
 import type { Graph } from './graph/graph.ts';
 import { writeOnnxModel } from './graph/onnx-model.ts';
 
@@ -39,24 +40,19 @@ export function cachedGraphPath(key: Record<string, unknown>, build: () => Graph
   const dir = join(cacheDir, 'graphs', `${String(key.kind ?? 'graph')}-${id}`);
   const modelPath = join(dir, 'model.onnx');
   if (existsSync(modelPath)) return modelPath;
-  // build into a temporary folder of this process alone (host, pid and a random suffix: containers
-  // sharing the cache may run under one pid) and rename: a crash never leaves a half-written entry
-  const tmp = tempPath(dir);
+  // build into a temporary folder of this process alone and rename (util/atomic-write.ts): a crash
+  // never leaves a half-written entry, and builders in containers sharing the cache never collide
+  const graphsDir = join(cacheDir, 'graphs');
+  withFsErrors(graphsDir, 'creating the graph cache', () => mkdirSync(graphsDir, { recursive: true }));
+  sweepStaleTemps(graphsDir, false); // only this host's dead builders' leftovers
   try {
-    mkdirSync(join(cacheDir, 'graphs'), { recursive: true });
-    sweepStaleTemps(join(cacheDir, 'graphs'), false); // only this host's dead builders' leftovers
-    mkdirSync(tmp);
-    writeOnnxModel(build(), join(tmp, 'model.onnx'));
+    buildAtomically(dir, (tmp) => {
+      mkdirSync(tmp);
+      writeOnnxModel(build(), join(tmp, 'model.onnx'));
+    }, 'building the graph cache');
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true }); // ours alone
-    throw fsUserError(err, tmp, 'building the graph cache');
-  }
-  try {
-    renameSync(tmp, dir);
-  } catch (err) {
-    // another process won the race: use theirs, and remove our own copy (never theirs)
-    rmSync(tmp, { recursive: true, force: true });
-    if (!existsSync(modelPath)) throw fsUserError(err, dir, 'renaming the graph cache');
+    // another process won the race to rename: use theirs (ours was removed, never theirs)
+    if (!existsSync(modelPath)) throw err;
   }
   return modelPath;
 }

@@ -6,12 +6,12 @@
  * model), and can feed every byte to a hash on the way. F32, F16 and BF16 become Float32Array.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Hash } from 'node:crypto';
 import { UserError } from '../util/errors.ts';
-import { tempPath } from '../util/temp-name.ts';
+import { writeFileAtomicWithAsync } from '../util/atomic-write.ts';
 import { type FloatDtype, bf16BytesToF32, f16BytesToF32, f32ToBf16Bits, f32ToF16Bits } from './half-float.ts';
 
 export { type FloatDtype, bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, roundTo } from './half-float.ts';
@@ -368,9 +368,7 @@ export async function writeSafetensors(file: string, tensors: readonly TensorToW
   const lenBytes = Buffer.alloc(8);
   lenBytes.writeBigUInt64LE(BigInt(headerBytes.length));
 
-  const tmp = tempPath(file);
-  const fh = await open(tmp, 'w');
-  try {
+  await writeFileAtomicWithAsync(file, async (fh) => {
     await writeAll(fh, lenBytes);
     await writeAll(fh, headerBytes);
     const scratch = new Uint16Array(1 << 20);
@@ -391,13 +389,7 @@ export async function writeSafetensors(file: string, tensors: readonly TensorToW
         await writeAll(fh, new Uint8Array(scratch.buffer, 0, n * 2));
       }
     }
-    await fh.close();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await rename(tmp, file);
+  });
   return 8 + headerBytes.length + offset;
 }
 

@@ -15,7 +15,8 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSyn
 import { hostname } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { type PartStats, partPaths, writeFileAtomic, writePartMarker } from '../schemas/part-io.ts';
+import { type PartStats, partPaths, writePartMarker } from '../schemas/part-io.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import { type IngestPlan, RUN_MANIFEST_FILE, planPath, stageDir, writePlan } from '../schemas/run-layout.ts';
 import { sha256 } from '../util/hash.ts';
 import { type RunManifest, configFingerprint, packageVersions } from './run-manifest.ts';

@@ -8,7 +8,7 @@
 import { PACKAGE_ROOT } from '../util/package-root.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../schemas/part-io.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import { RUN_MANIFEST_FILE } from '../schemas/run-layout.ts';
 import { UserError } from '../util/errors.ts';
 import { hashJson, stableStringify } from '../util/hash.ts';

@@ -19,7 +19,8 @@ import type { Table } from 'apache-arrow';
 import { sha256 } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
 import { checkKind, readStrings } from './columns.ts';
-import { listDoneParts, partName, partPaths, readPart, writeFileAtomic } from './part-io.ts';
+import { listDoneParts, partName, partPaths, readPart } from './part-io.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import * as phrasesSchema from './phrases.ts';
 
 export const STORE_DIR = 'store';

@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tableFromIPC, tableToIPC } from 'apache-arrow';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
-import { writeFileAtomic } from '../../schemas/part-io.ts';
+import { writeFileAtomic } from '../../util/atomic-write.ts';
 import * as vocabFeaturesKind from '../../schemas/vocab-features.ts';
 import { type VocabFeatures, type VocabFeaturesKey, vocabFeaturesKeyString } from '../../schemas/vocab-features.ts';
 import { errorMessage } from '../../util/errors.ts';
