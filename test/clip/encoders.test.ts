@@ -4,6 +4,7 @@ import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { loadClipModel } from '../../clip/weights.ts';
 import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
 import { TINY_IMAGE, TINY_MODEL_DIR, flat, golden, relDiff, testCacheDir } from '../helpers/golden.ts';
+import { freshCacheDir } from '../helpers/test-utils.ts';
 
 const cacheDir = testCacheDir();
 const modelP = loadClipModel(TINY_MODEL_DIR);
@@ -78,7 +79,7 @@ test('a pseudo-token of the wrong width is refused with a clear message', async 
 
 test('the graph cache is reused: a second encoder loads the cached graph', async (t) => {
   const { readdirSync, statSync } = await import('node:fs');
-  const own = testCacheDir();
+  const own = freshCacheDir();
   await createTextEncoder(await modelP, { cacheDir: own });
   const [entry] = readdirSync(`${own}/graphs`);
   const built = statSync(`${own}/graphs/${entry}/model.onnx`).mtimeMs;

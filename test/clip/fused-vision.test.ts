@@ -4,7 +4,7 @@ import { makeRandomModel, type ModelDims } from '../../clip/make-model.ts';
 import { buildVisionGraph, createImageEncoder } from '../../clip/vision-encoder.ts';
 import { loadClipModel } from '../../clip/weights.ts';
 import { relDiff, flat } from '../helpers/golden.ts';
-import { tempDir } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 /** Deterministic pseudo-random pixels in [-2, 2]. */
 function pixels(count: number, size: number, seed: number): Float32Array[] {
@@ -20,7 +20,7 @@ const shapes: [string, Partial<ModelDims>][] = [
 
 for (const [label, overrides] of shapes) {
   test(`fused and primitive vision graphs agree: ${label}`, async (t) => {
-    const dir = tempDir((fn) => t.teardown(fn));
+    const dir = tempDir('model', (fn) => t.teardown(fn));
     await makeRandomModel({ preset: 'tiny', seed: 7, outDir: join(dir, 'model'), overrides });
     const model = await loadClipModel(join(dir, 'model'));
     // the fused graph really uses the contrib kernels, and no decomposed attention is left

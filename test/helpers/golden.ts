@@ -1,9 +1,7 @@
 /** The tiny-clip golden fixture (copied from ../shared/golden so a fresh clone tests without it). */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { testCacheDir } from './test-utils.ts';
 
 export const TINY_MODEL_DIR = fileURLToPath(new URL('../fixtures/tiny-clip/model', import.meta.url));
 export const TINY_IMAGE = fileURLToPath(new URL('../fixtures/tiny-clip/image.png', import.meta.url));
@@ -15,10 +13,8 @@ export function golden(): any {
   return cached;
 }
 
-/** A private graph cache for one test file, so tests never read or write the user's cache. */
-export function testCacheDir(): string {
-  return mkdtempSync(join(tmpdir(), 'starword-graphs-'));
-}
+/** The graph cache of this test process (test-utils.ts), so tests never read or write the user's cache. */
+export { testCacheDir };
 
 /** max |a − b| / max |b|: the "relative" measure. */
 export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -1,7 +1,7 @@
 /** phi's exports round-trip, and invert's tokens parts load as OTI warm starts. */
 import test from 'ava';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { preprocessOptions } from '../../clip/preprocess.ts';
@@ -19,10 +19,11 @@ import { PhiSession } from '../../stages/phi/phi-session.ts';
 import { Rng } from '../../util/rng.ts';
 import { TINY_IMAGE, TINY_MODEL_DIR, relDiff, testCacheDir } from '../helpers/golden.ts';
 import { readRawSafetensors } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const cacheDir = testCacheDir();
 const made: string[] = [cacheDir];
-const tmp = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); made.push(d); return d; };
+const tmp = (prefix: string) => { const d = tempDir(prefix); made.push(d); return d; };
 test.after.always(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const setup = (async () => {
   const model = await loadClipModel(TINY_MODEL_DIR);

@@ -5,8 +5,7 @@
  * snapshot.
  */
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
@@ -34,10 +33,11 @@ import { phiTokenProvider } from '../../stages/retrieve/sources.ts';
 import { Rng } from '../../util/rng.ts';
 import { testCacheDir } from '../helpers/golden.ts';
 import { makeSyntheticModel, makeSyntheticRun } from './synthetic-run.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const cacheDir = testCacheDir();
 const made: string[] = [cacheDir];
-const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'starword-phi-sel-')); made.push(d); return d; };
+const tmp = () => { const d = tempDir('phi-sel'); made.push(d); return d; };
 test.after.always(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const readMetrics = (out: string) => metricsSchema.fromTable(tableFromIPC(readFileSync(join(out, 'metrics.arrow'))));
 

@@ -1,8 +1,7 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,9 +11,10 @@ import { type RunPhrasesOptions, runPhrases } from '../../stages/phrases/run-phr
 import { fromTable } from '../../schemas/phrases.ts';
 import { readPart } from '../../schemas/part-io.ts';
 import { startLlmTestServer } from '../helpers/llm-test-server.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'starword-cache-merge-'));
+const tmp = (): string => tempDir('cache-merge');
 const CFG: CacheConfig = { backend: 'completions', model: 'm', params: { n: 3, temperature: 0.5 } };
 
 function makeCache(path: string, cfg: CacheConfig, entries: Record<string, string[] | 'failed'>): void {

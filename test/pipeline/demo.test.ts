@@ -1,13 +1,13 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, runSync } from '../helpers/pipeline-run.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 // `npm start` as a newcomer runs it (fewer unlabeled images and phi epochs, to keep the suite short): every
 // option the demo passes must pass the option checks, and the tokens must mean something on the toy world.
 test('the demo runs end to end on the toy world and writes its report; SEARLE beats image-only', (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'starword-demo-'));
+  const out = tempDir('demo');
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const r = runSync([BIN, 'demo', '--out', out, '--unlabeled', '20', '--phi-epochs', '3']);
   t.is(r.status, 0, r.stderr);
