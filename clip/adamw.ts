@@ -5,8 +5,6 @@
  */
 export interface AdamWOptions { lr: number; betas: [number, number]; eps: number; weightDecay: number }
 
-export const SEARLE_OTI_ADAMW: AdamWOptions = { lr: 2e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 };
-
 export class AdamW {
   readonly m: Float32Array;
   readonly v: Float32Array;

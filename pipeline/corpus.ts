@@ -17,7 +17,7 @@ import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type PartStats, partPaths, writePartMarker } from '../schemas/part-io.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
-import { type IngestPlan, RUN_MANIFEST_FILE, planPath, stageDir, writePlan } from '../schemas/run-layout.ts';
+import { type IngestPlan, RUN_MANIFEST_FILE, stageDir, writePlan } from '../schemas/run-layout.ts';
 import { sha256 } from '../util/hash.ts';
 import { type RunManifest, configFingerprint, packageVersions } from './run-manifest.ts';
 
@@ -191,9 +191,4 @@ export function readCorpusIndex(corpusDir: string): CorpusIndex | null {
   } catch {
     return null;
   }
-}
-
-/** True when `dir` is a corpus (its plan says one shard, and corpus.json is there). */
-export function isCorpus(dir: string): boolean {
-  return existsSync(join(dir, CORPUS_FILE)) && existsSync(planPath(dir));
 }

@@ -39,10 +39,6 @@ export function paramShape(dims: PhiDims, name: PhiParamName): number[] {
   }
 }
 
-export function paramCount(dims: PhiDims): number {
-  return PHI_PARAMS.reduce((s, n) => s + paramShape(dims, n).reduce((a, b) => a * b, 1), 0);
-}
-
 /** torch nn.Linear's default: weight and bias ~ U(−1/√in, 1/√in) (kaiming_uniform with a = √5). */
 export function initPhiWeights(dims: PhiDims, rng: Rng): PhiWeights {
   const out = {} as PhiWeights;

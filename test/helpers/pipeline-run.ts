@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRandomModel } from '../../clip/make-model.ts';
-import { writeSampleImages } from '../../pipeline/demo/sample-images.ts';
+import { writeSampleImages } from './sample-images.ts';
 import { tempDir } from './test-utils.ts';
 
 export const BIN = new URL('../../bin/starword.js', import.meta.url).pathname;
