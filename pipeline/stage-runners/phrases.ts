@@ -15,6 +15,7 @@ import { SWAP_MODES, type SwapMode, defaultSwapFor } from '../../stages/phrases/
 import { BACKEND_IDS, type BackendId } from '../../stages/phrases/types.ts';
 import { type CrossCheck, checkOptions, kebabFlag, rule } from '../option-checks.ts';
 import { floatOption, jsonObjectOption, nonNegativeIntOption, positiveIntOption } from '../options.ts';
+import { createProgress } from '../progress.ts';
 
 export interface PhrasesCliOptions {
   backend?: string; baseUrl?: string; llmModel?: string; apiKeyEnv: string;
@@ -23,6 +24,8 @@ export interface PhrasesCliOptions {
   cache?: string; import?: string; swap?: string; chatFormat: string; featureBatch: number; conceptsPerPart: number;
   /** sent with every LLM request as is (server-specific sampling, e.g. vLLM's no_repeat_ngram_size) */
   extraBody?: Record<string, unknown>;
+  /** progress as JSON lines (shared --log-json) */
+  logJson?: boolean;
 }
 
 /**
@@ -123,6 +126,7 @@ export async function phrasesStage(concepts: string[], outDir: string, o: Phrase
     cachePath: o.cache === undefined ? undefined : resolve(o.cache),
     importFile: o.import === undefined ? undefined : resolve(o.import),
     featureBatch: o.featureBatch, conceptsPerPart: o.conceptsPerPart,
+    progress: createProgress('phrases', { logJson: o.logJson, unit: 'concepts' }),
     ...extra,
   };
   return runPhrases(run);

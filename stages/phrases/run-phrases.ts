@@ -11,6 +11,7 @@ import { KIND as PHRASES_KIND } from '../../schemas/phrases.ts';
 import { partSource, removeStorePart, storeDataFromTable, writeStorePart } from '../../schemas/phrase-store.ts';
 import { isPartCurrent, partPaths, readPartStats, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
+import type { ProgressSink } from '../../util/progress-sink.ts';
 import { type BuiltRows, type PartContext, type RawConcept, buildRows, buildTable, partInputsHash } from './build-part.ts';
 import { PhraseCache, configKey } from './cache.ts';
 import type { ChatFormat } from './chat-backend.ts';
@@ -18,7 +19,6 @@ import type { ConceptSummary } from './concept-summary.ts';
 import { type BuiltBackend, DEFAULT_REQUESTS, type RequestOptions, createBackend } from './create-backend.ts';
 import { generateMissing } from './generate.ts';
 import { type LlmOptionInput, defaultBackend, resolveLlmSettings } from './llm-settings.ts';
-import { Progress } from './progress.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from './sampling.ts';
 import { scrub } from '../../util/llm/secrets.ts';
 import { type SwapMode, defaultSwapFor } from './swap.ts';
@@ -28,6 +28,8 @@ import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } fr
 export const CACHE_FILE = 'phrases-cache.sqlite';
 export const SUMMARY_FILE = 'phrases-summary.json';
 export const DEFAULT_CONCEPTS_PER_PART = 1000;
+/** Failed concepts told one line each before only their count is (all are in SUMMARY_FILE). */
+const SHOWN_FAILURES = 5;
 
 export interface RunPhrasesOptions {
   /** The needed concepts, in order (see concept-source.ts to read them). */
@@ -56,6 +58,8 @@ export interface RunPhrasesOptions {
   conceptWorkers?: number;
   /** Progress and notices, one line each (already scrubbed). */
   log?: (line: string) => void;
+  /** Progress over concepts, with outcomes and retries summarised (pipeline/progress.ts; none when absent). */
+  progress?: ProgressSink;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -97,7 +101,7 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
   const swap = opts.swap ?? defaultSwapFor(backendId);
   const built = await createBackend({
     backend: backendId, llm, requests, sampling, chatFormat: opts.chatFormat, importFile: opts.importFile,
-    seed: opts.seed, log: (line) => log(scrub(line)),
+    seed: opts.seed, log: (line) => log(scrub(line)), onRetry: (cause) => opts.progress?.retry?.(cause),
   }, opts.concepts);
   const { backend } = built;
   const paramsHash = configKey({ backend: backend.id, model: backend.model, params: backend.params });
@@ -108,20 +112,25 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
     const usage: TokenUsage = { prompt: 0, completion: 0 };
     if (cache) {
       const key = cache.register({ backend: backend.id, model: backend.model, params: backend.params });
-      const progress = new Progress(log, opts.concepts.length, 'phrases');
+      const progress = opts.progress;
+      progress?.start(opts.concepts.length);
+      let failedShown = 0;
       const report = await generateMissing({
         concepts: opts.concepts, backend, cache, cacheKey: key, n: sampling.n,
         workers: opts.conceptWorkers ?? Math.max(2, 2 * requests.concurrency),
         onConcept: (e) => {
-          if (e.status === 'failed') log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}`);
-          progress.tick(e.status, `${built.requestCount()} requests`);
+          // the first failures in full, then only their count (each is in the stage's summary file)
+          if (e.status === 'failed' && failedShown++ < SHOWN_FAILURES) log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}`);
+          progress?.increment(1, e.status);
         },
       }).catch((err: unknown) => {
+        progress?.stop();
         built.stop();
         if (err instanceof RunFatalError) throw new UserError(`phrases: ${scrub(errorMessage(err))}`);
         throw err;
       });
-      progress.done(`${built.requestCount()} requests`);
+      progress?.stop();
+      if (failedShown > SHOWN_FAILURES) log(`phrases: ${failedShown - SHOWN_FAILURES} more concepts failed (all are in ${SUMMARY_FILE})`);
       cached = report.cached;
       generated = report.generated;
       usage.prompt += report.usage.prompt;
@@ -149,8 +158,8 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
         log(`phrases: part ${index} unchanged, kept (${stats.rows} phrases)`);
       } else {
         part = buildRows(raw, ctx);
-        const table = await buildTable(part.rows, opts.textEncoder, opts.featureBatch ?? DEFAULT_FEATURE_BATCH,
-          (done) => log(`phrases: part ${index}: target features ${done}/${part.rows.length}`));
+        // one line per part (below), none per feature batch
+        const table = await buildTable(part.rows, opts.textEncoder, opts.featureBatch ?? DEFAULT_FEATURE_BATCH);
         await writePart(opts.outDir, PHRASES_KIND, index, table, SCHEMA_VERSION, {
           inputsHash, backend: backend.id, model: backend.model, paramsHash, swap,
           targetDim: opts.textEncoder?.dim ?? null, concepts: part.summary,

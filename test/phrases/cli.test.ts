@@ -143,3 +143,19 @@ test('bad options are one-line errors with exit code 2', async (t) => {
     t.false(/^\s+at /m.test(res.stderr), 'no stack trace');
   }
 });
+
+test('retries are summarised by cause, not one line each; a log file gets no line per concept or feature batch', async (t) => {
+  const server = await startLlmTestServer();
+  t.teardown(() => server.close());
+  server.script(...Array.from({ length: 10 }, () => ({ kind: '429' as const, retryAfterMs: 5 })), { kind: 'hang' }, { kind: 'hang' });
+  const dir = tempDir('retries');
+  const concepts = Array.from({ length: 30 }, (_, i) => `thing${i}`);
+  writeFileSync(join(dir, 'c.txt'), `${concepts.join('\n')}\n`);
+  const res = await start(['--concepts', join(dir, 'c.txt'), '--out', join(dir, 'out'), '--backend', 'completions', '--base-url', server.baseURL,
+    '--llm-model', 'm', '--n', '2', '--timeout-ms', '3000', '--concurrency', '4'], cleanEnv({})).done;
+  t.is(res.code, 0, res.stderr);
+  t.is(server.faultsServed['429'], 10);
+  t.regex(res.stderr, /^phrases: 30\/30 concepts \(30 generated\); 12 retries \(429: 10, timeout: 2\)$/m);
+  t.false(/retry \d+\//.test(res.stderr), 'no line per retry');
+  t.true(res.stderr.trim().split('\n').length <= 6, res.stderr);
+});

@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from './backoff.ts';
-import { type FaultKind, classifyError } from './request-errors.ts';
+import { type FaultKind, classifyError, retryCause } from './request-errors.ts';
 import { TokenBudget } from './token-budget.ts';
 import { ConceptFailedError, RunFatalError } from './failures.ts';
 
@@ -20,8 +20,10 @@ export interface SchedulerOptions {
   retries: number;
   backoff?: Partial<BackoffOptions>;
   signal?: AbortSignal;
-  /** One-line notices (retries), already scrubbed. */
+  /** One-line notices (retries), already scrubbed; unused for retries when `onRetry` is given. */
   log?: (line: string) => void;
+  /** Told of each retry by cause ('429', 'timeout', …), so that a progress reporter summarises them. */
+  onRetry?: (cause: string) => void;
 }
 
 export interface SchedulerStats {
@@ -88,7 +90,8 @@ export class RequestScheduler {
         }
         const delay = backoffDelay(i, fault.retryAfterMs, this.backoff);
         this.stats.retries++;
-        this.opts.log?.(`${label}: ${fault.message}; retry ${i + 1}/${this.opts.retries} in ${Math.round(delay)} ms`);
+        if (this.opts.onRetry) this.opts.onRetry(retryCause(fault));
+        else this.opts.log?.(`${label}: ${fault.message}; retry ${i + 1}/${this.opts.retries} in ${Math.round(delay)} ms`);
         try { await sleep(delay, signal); } catch { throw new RunFatalError(`aborted: ${String(signal.reason ?? 'signal')}`); }
       }
     }
