@@ -5,6 +5,7 @@
  * removed when the process exits, pass or fail. `STARWORD_TEST_KEEP=1` keeps the root and prints where
  * it is, for looking at what a failing test wrote.
  */
+import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,4 +50,20 @@ export function testCacheDir(): string {
 /** A graph cache of one test alone, for tests about the cache itself (what it holds, when it builds). */
 export function freshCacheDir(): string {
   return tempDir('own-graph-cache');
+}
+
+/**
+ * `test` when what a test needs is here; otherwise the test is declared skipped and the reason is
+ * printed, never counted as a pass. With `requiredInCi` (Mesa, Slurm, Chromium: what CI installs), a
+ * missing need under CI=true declares a test that FAILS with the reason instead: CI must not go green
+ * by skipping. Decide `available` before declaring tests (ava needs the declaration up front).
+ */
+export function testIf(available: boolean, label: string, reason: string, opts: { requiredInCi?: boolean } = {}): typeof test {
+  if (available) return test;
+  if (opts.requiredInCi && process.env.CI === 'true') {
+    const failing = ((title: string) => test(title, (t) => { t.fail(`${label}: ${reason} (required under CI=true)`); })) as unknown as typeof test;
+    return failing;
+  }
+  console.warn(`${label}: ${reason}: skipped`);
+  return test.skip as unknown as typeof test;
 }
