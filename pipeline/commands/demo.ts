@@ -7,12 +7,13 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { positiveIntOption } from '../options.ts';
-import { evaluateDemo } from '../demo/evaluate-methods.ts';
 import { toyWorld, writeDemoManifest } from '../demo/toy-world.ts';
 import { writeReport } from '../report/write-report.ts';
 import * as indexGallery from './index-gallery.ts';
 import * as run from './run.ts';
+import { runEvaluate } from './evaluate.ts';
 
 /** Runs a starword command as a user types it, so the demo goes through the real option handling. */
 async function starword(register: (p: Command) => void, args: string[]): Promise<void> {
@@ -44,14 +45,20 @@ export function register(program: Command): void {
       if (!existsSync(join(galleryDir, 'embed'))) log('demo: indexing the 1,024-image toy gallery');
       await starword(indexGallery.register, ['index', '--model', toyWorld.model, '--images', toyWorld.gallery, '--out', galleryDir, '--cache-dir', cache, ...threads]);
       log('demo: toy CIRCO, 100 queries: image, text, sum, searle-oti, searle (phi)');
-      const ev = await evaluateDemo({ annotations: toyWorld.circo, index: galleryDir, model: toyWorld.model, run: runDir,
-        phi: join(runDir, 'phi', 'phi.onnx'), out: join(out, 'eval'), cacheDir: cache, threads: o.threads });
+      // the same evaluation as `starword evaluate`, its table and rankings in eval/ for the report
+      const evalDir = join(out, 'eval');
+      const tableText: string[] = [];
+      await runEvaluate({
+        dataset: 'circo', annotations: toyWorld.circo, split: 'val', index: galleryDir, model: toyWorld.model, device: 'cpu',
+        cacheDir: cache, threads: o.threads, methods: 'image,text,sum,searle-oti,searle', tokens: runDir, phi: join(runDir, 'phi', 'phi.onnx'),
+        out: join(evalDir, 'methods.json'), rankings: join(evalDir, 'rankings.jsonl'), blockRows: 8192, quiet: true,
+      }, new Writable({ write(chunk, _enc, done) { tableText.push(String(chunk)); done(); } }));
       const report = await writeReport({
-        run: runDir, eval: ev.dir, out: join(out, 'report'), title: 'starword demo: the toy world',
+        run: runDir, eval: evalDir, out: join(out, 'report'), title: 'starword demo: the toy world',
         notes: [`A demo on the vendored toy world (data/toyworld): a tiny CLIP trained on coloured shapes. To stay about a minute on two cores, OTI ran ${o.otiSteps} steps per image (SEARLE: 350) and phi ${o.phiEpochs} epochs at lr 1e-3, batch 64 (SEARLE: 100 epochs at 1e-4, batch 256, on 100,000 images). The phrases come from the offline templates backend, not a language model.`],
       });
       const seconds = (performance.now() - t0) / 1000;
-      process.stdout.write(`\n${ev.table}\nThe demo ran in ${seconds.toFixed(0)} s. The run is in ${runDir} (Arrow parts; starword inspect ${runDir}).\n`
+      process.stdout.write(`\n${tableText.join('')}\nThe demo ran in ${seconds.toFixed(0)} s. The run is in ${runDir} (Arrow parts; starword inspect ${runDir}).\n`
         + `Open the report: ${report.html}\n`);
     });
 }
