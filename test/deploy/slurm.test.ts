@@ -215,16 +215,20 @@ if (missing && MUST_RUN) {
         const shard = findRunDirs(out).find((d) => d.includes(`shard-0000${task.ArrayTaskId}-of-`));
         const oti = shard ? join(shard, 'oti') : '';
         const journal = existsSync(oti) ? readdirSync(oti).find((n) => /^tokens-\d+\.batches$/.test(n)) : undefined;
-        if (!journal || listDoneParts(join(oti, journal), tokensSchema.KIND).length === 0) continue;
+        if (!journal) continue;
+        const part = Number(/^tokens-(\d+)/.exec(journal)![1]);
+        const partRows = readPartStats(join(shard!, 'embed'), 'features', part).rows;
+        // mid-part: at least one batch committed and at least one still to do
+        let committed = 0;
+        try { committed = listDoneParts(join(oti, journal), tokensSchema.KIND).length; } catch { continue; } // the part just finished
+        if (committed === 0 || committed >= Math.ceil(partRows / 2)) continue;
         sh(['scancel', `${step3}_${task.ArrayTaskId}`]);
         for (let i = 0; i < 200 && jobs(step3).some((j) => j.ArrayTaskId === task.ArrayTaskId && j.JobState !== 'CANCELLED'); i++) {
           await new Promise((r) => setTimeout(r, 100));
         }
-        const part = Number(/^tokens-(\d+)/.exec(journal)![1]);
         t.false(existsSync(join(oti, `tokens-${String(part).padStart(5, '0')}.stats.json`)), 'cancelled before the part was finished');
         const done = listDoneParts(join(oti, journal), tokensSchema.KIND);
         const rows = done.reduce((n, b) => n + readPartStats(join(oti, journal), tokensSchema.KIND, b).rows, 0);
-        const partRows = readPartStats(join(shard!, 'embed'), 'features', part).rows;
         return { task: Number(task.ArrayTaskId), part, batches: done.length, rows, partRows };
       }
       await new Promise((r) => setTimeout(r, 100));
