@@ -10,7 +10,7 @@ source "$STARWORD_CONFIG"
 cd "$here"
 mkdir -p "$LOGS"
 
-# submit NAME CPUS MEM TIME LOG [sbatch options...] SCRIPT: prints the job id
+# submit CPUS MEM TIME LOG [sbatch options...] SCRIPT: prints the job id
 submit() {
   local cpus=$1 mem=$2 time=$3 log=$4; shift 4
   sbatch --parsable "${SBATCH_ARGS[@]}" --cpus-per-task="$cpus" --mem="$mem" --time="$time" --output="$LOGS/$log" "$@"
