@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { buildAtomically, fsyncPath } from '../../util/atomic-write.ts';
-import { SCHEMA } from './cache.ts';
+import { SCHEMA } from '../../util/llm/answer-cache.ts';
 
 export interface CacheMergeResult {
   out: string;

@@ -13,7 +13,7 @@ import { isPartCurrent, partPaths, readPartStats, writeFileAtomic, writePart } f
 import { UserError, errorMessage } from '../../util/errors.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import { type BuiltRows, type PartContext, type RawConcept, buildRows, buildTable, partInputsHash } from './build-part.ts';
-import { PhraseCache, configKey } from './cache.ts';
+import { LlmAnswerCache, configKey } from '../../util/llm/answer-cache.ts';
 import type { ChatFormat } from './chat-backend.ts';
 import type { ConceptSummary } from './concept-summary.ts';
 import { type BuiltBackend, DEFAULT_REQUESTS, type RequestOptions, createBackend } from './create-backend.ts';
@@ -106,7 +106,7 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
   const { backend } = built;
   const paramsHash = configKey({ backend: backend.id, model: backend.model, params: backend.params });
   const cachePath = backend.cacheable ? resolve(opts.cachePath ?? join(opts.outDir, CACHE_FILE)) : null;
-  const cache = cachePath ? PhraseCache.open(cachePath) : null;
+  const cache = cachePath ? LlmAnswerCache.open(cachePath) : null;
   try {
     let cached = 0, generated = 0;
     const usage: TokenUsage = { prompt: 0, completion: 0 };
@@ -192,7 +192,7 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
   }
 }
 
-async function rawConcept(concept: string, built: BuiltBackend, cache: PhraseCache | null, key: string, n: number): Promise<RawConcept> {
+async function rawConcept(concept: string, built: BuiltBackend, cache: LlmAnswerCache | null, key: string, n: number): Promise<RawConcept> {
   if (cache) {
     const hit = cache.get(key, concept);
     if (hit) return { concept, phrases: hit.phrases };

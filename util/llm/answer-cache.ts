@@ -1,5 +1,7 @@
 /**
- * The durable phrase cache: SQLite (better-sqlite3) in WAL mode. A concept's raw phrases, its token usage
+ * The one durable cache of paid LLM answers: the phrases stage's (a concept's phrases under a backend
+ * configuration) and the caption stage's (a caption or a recomposition under its identity; its adapter
+ * is stages/caption/answer-cache.ts). SQLite (better-sqlite3) in WAL mode. A concept's raw phrases, its token usage
  * and its status are committed in ONE transaction once all its requests are done, so a SIGKILL at any
  * moment leaves each concept either fully committed or absent: nothing half-written, nothing duplicated
  * (the phrases' primary key is (config, concept, index) and a commit replaces, never appends).
@@ -14,9 +16,9 @@
  * file (busy_timeout lets them take turns).
  */
 import type Database from 'better-sqlite3';
-import { hashJson, stableStringify } from '../../util/hash.ts';
-import { openDurableSqlite } from '../../util/sqlite.ts';
-import type { TokenUsage } from './types.ts';
+import { hashJson, stableStringify } from '../hash.ts';
+import { openDurableSqlite } from '../sqlite.ts';
+import type { TokenUsage } from './failures.ts';
 
 export interface CacheConfig {
   backend: string;
@@ -63,12 +65,12 @@ export function configKey(cfg: CacheConfig): string {
   return hashJson({ backend: cfg.backend, model: cfg.model, params: cfg.params });
 }
 
-export class PhraseCache {
+export class LlmAnswerCache {
   private readonly db: Database.Database;
   private readonly stmts;
 
-  private constructor(readonly path: string) {
-    this.db = openDurableSqlite(path, SCHEMA, 'cache');
+  private constructor(readonly path: string, what: string) {
+    this.db = openDurableSqlite(path, SCHEMA, what);
     this.stmts = {
       config: this.db.prepare('INSERT OR IGNORE INTO configs (config_key, config_json, created_at) VALUES (?, ?, ?)'),
       status: this.db.prepare('SELECT status, prompt_tokens, completion_tokens FROM concepts WHERE config_key = ? AND concept = ?'),
@@ -91,8 +93,14 @@ export class PhraseCache {
     };
   }
 
-  /** Opens (creating when absent) the cache at `path`. */
-  static open(path: string): PhraseCache { return new PhraseCache(path); }
+  /** Opens (creating when absent) the cache at `path`; `what` names it in errors. */
+  static open(path: string, what = 'cache'): LlmAnswerCache { return new LlmAnswerCache(path, what); }
+
+  /** Runs `fn` in one immediate transaction (a migration, several commits at once). */
+  transaction(fn: () => void): void { this.db.transaction(fn).immediate(); }
+
+  /** The underlying database, for a migration of an older file only. */
+  get database(): Database.Database { return this.db; }
 
   /** Records the human-readable configuration behind a key (once) and returns the key. */
   register(cfg: CacheConfig): string {
