@@ -144,7 +144,7 @@ test('bad options are one-line errors with exit code 2', async (t) => {
   }
 });
 
-test('retries are summarised by cause, not one line each; a log file gets no line per concept or feature batch', async (t) => {
+test.serial('retries are summarised by cause, not one line each; a log file gets no line per concept or feature batch', async (t) => {
   const server = await startLlmTestServer();
   t.teardown(() => server.close());
   server.script(...Array.from({ length: 10 }, () => ({ kind: '429' as const, retryAfterMs: 5 })), { kind: 'hang' }, { kind: 'hang' });
