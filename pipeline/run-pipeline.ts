@@ -11,10 +11,12 @@ import type { ClipTokenizer } from '../clip/tokenizer.ts';
 import { isRealCheckpoint } from '../clip/model-origin.ts';
 import { tokenizerForModel } from '../clip/tokenizer-fit.ts';
 import { listImageSource } from '../stages/ingest/index.ts';
-import { skippedFilesText } from './commands/inspect.ts';
+import { skippedFilesText } from './inspect-run.ts';
 import { templatePhrasesWarning } from './run-warnings.ts';
 import type { OtiOptions } from '../stages/oti/options.ts';
+import { otiStage } from '../stages/oti/stage.ts';
 import type { PhiOptions } from '../stages/phi/options.ts';
+import { phiStage } from '../stages/phi/stage.ts';
 import { stageDir } from '../schemas/run-layout.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { UserError } from '../util/errors.ts';
@@ -23,14 +25,16 @@ import { finishStage, openRunManifestLocked, startStage } from './run-manifest.t
 import { CORPUS_DIR, resolveShard, shardRunDir } from './sharding.ts';
 import { type ConceptsCliOptions, checkConceptsOptions, conceptsStage, conceptsVocabulary } from './stage-runners/concepts.ts';
 import { type EmbedCliOptions, checkEmbedOptions, embedStage, ingestStage } from './stage-runners/embed.ts';
-import { type OtiCliOptions, otiOptionsFrom, runOtiStage } from './stage-runners/oti.ts';
 import { type PhrasesCliOptions, checkPhrasesOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from './stage-runners/phrases.ts';
-import { phiCliFrom, phiOptionsFrom, runPhiStage } from './stage-runners/phi.ts';
+import { runStage, stageContext, stageOptionsFrom } from './stage-command.ts';
+import { sharedOptionsFrom } from './shared-options.ts';
 
 export const STAGES = ['ingest', 'embed', 'concepts', 'phrases', 'oti', 'phi'] as const;
 export type PipelineStage = typeof STAGES[number];
 
-export interface RunCliOptions extends EmbedCliOptions, ConceptsCliOptions, PhrasesCliOptions, OtiCliOptions {
+/** commander's options of `run`: the shared ones, each stage's (phi's under --phi-), and run's own */
+export interface RunCliOptions extends EmbedCliOptions, ConceptsCliOptions, PhrasesCliOptions {
+  [flag: string]: unknown;
   images: string; model: string; out: string;
   shardIndex?: string; shardCount?: string;
   until: string;
@@ -52,7 +56,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   if (until === 'phi' && !o.phi) throw new UserError('--until phi needs --phi');
   const last = STAGES.indexOf(until);
   const runs = (stage: PipelineStage): boolean => STAGES.indexOf(stage) <= last;
-  const phiCli = { ...phiCliFrom(o as unknown as Record<string, unknown>, 'phi-'), threads: o.threads, cacheDir: o.cacheDir, logJson: o.logJson };
+  const sharedOpts = sharedOptionsFrom(o);
   const shard = resolveShard({ shardIndex: o.shardIndex, shardCount: o.shardCount });
   if (o.phi && shard.count > 1) {
     throw new UserError(`--phi with ${shard.count} shards would train phi on one shard's tokens: run the shards without --phi, `
@@ -64,8 +68,10 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   checkEmbedOptions(o);
   checkConceptsOptions(o);
   checkPhrasesOptions(o);
-  const oti = otiOptionsFrom(o);
-  const phi = o.phi ? phiOptionsFrom(phiCli, 'phi-') : null;
+  const otiOpts = stageOptionsFrom(otiStage, o, true);
+  const phiOpts = o.phi ? stageOptionsFrom(phiStage, o, true) : null;
+  const oti = otiStage.config(otiOpts) as OtiOptions;
+  const phi = phiOpts ? phiStage.config(phiOpts) as PhiOptions : null;
   // phrases cover what OTI and (when trained) phi draw from: SEARLE's top 15 and top 150
   const phrasesTopK = o.phrasesTopK ?? Math.max(oti.topK, phi?.topK ?? 0);
   checkTopKs(o, { phrases: phrasesTopK, oti: oti.topK, phi: phi?.topK ?? 0 });
@@ -92,13 +98,13 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     sources: {
       vocabulary: { hash: vocabulary.hash, size: vocabulary.names.length },
       templates: templatesHash(loadTemplates()),
-      initFrom: o.initFrom ? basename(resolve(o.initFrom)) : null,
+      initFrom: otiOpts.initFrom ? basename(resolve(otiOpts.initFrom)) : null,
     },
     seeds: { oti: oti.seed, phrases: o.phrasesSeed ?? 0, ...(phi ? { phi: phi.seed } : {}) },
     shard,
     runtime: {
       threads: o.threads ?? null, batchSize: o.batchSize, device: o.device ?? 'cpu', logJson: !!o.logJson,
-      paths: { images: resolve(o.images), vocabulary: vocabulary.source, initFrom: o.initFrom ? resolve(o.initFrom) : null, phrases: phrasesFrom },
+      paths: { images: resolve(o.images), vocabulary: vocabulary.source, initFrom: otiOpts.initFrom ? resolve(otiOpts.initFrom) : null, phrases: phrasesFrom },
     },
     notes,
     warnings,
@@ -141,14 +147,14 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   }, (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }));
   if (phrases) for (const line of phrasesReport(phrases)) log(line);
 
-  const otiCli = phrasesFrom ? { ...o, phrasesDir: phrasesFrom } : o;
-  const otiSummary = await timed('oti', () => runOtiStage(runDir, model, otiCli, log, shared),
+  const ctx = <I>(inputs: I) => stageContext(runDir, model, sharedOpts, inputs, log, { shared });
+  const otiSummary = await timed('oti', () => runStage(otiStage, ctx({ phrasesDir: phrasesFrom ?? undefined }), otiOpts, true),
     (r) => ({ images: r.images, ok: r.ok, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
   if (otiSummary) {
     log(`oti: ${otiSummary.ok} ok, ${otiSummary.failed} failed, ${otiSummary.partsSkipped} of ${otiSummary.parts} parts already done, `
       + `median L_cos ${otiSummary.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${otiSummary.lgptMedian?.toFixed(4) ?? '-'}`);
   }
-  const phiSummary = o.phi ? await timed('phi', () => runPhiStage(runDir, model, { ...phiCli, phrasesDir: phrasesFrom ?? undefined }, log, shared),
+  const phiSummary = phiOpts ? await timed('phi', () => runStage(phiStage, ctx({ phrasesDir: phrasesFrom ?? undefined }), phiOpts, true),
     (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val })) : null;
   if (phiSummary) log(`phi: ${phiSummary.epochsRunNow} epochs trained now; exported ${phiSummary.files.onnx} and ${phiSummary.files.safetensors}`);
   await shared?.text.release?.();

@@ -10,7 +10,7 @@ import { RankingsCollector } from '../../stages/evaluate/rankings.ts';
 import { type EvaluationReport, type TokenSource, evaluate } from '../../stages/evaluate/run.ts';
 import { buildTable, formatTableText } from '../../stages/evaluate/table.ts';
 import type { Method } from '../../stages/retrieve/compose.ts';
-import { openEncoders, openIndex, tokenProviderFrom } from '../commands/retrieve.ts';
+import { openEncoders, openIndex, tokenProviderFrom } from '../retrieve-query.ts';
 
 export interface DemoMethod { label: string; method: Method; tokens?: TokenSource }
 

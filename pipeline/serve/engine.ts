@@ -20,9 +20,9 @@ import { type Method, composeQueries } from '../../stages/retrieve/compose.ts';
 import { type PartsGallery, collectRows, galleryIds } from '../../stages/retrieve/gallery.ts';
 import { rankGallery } from '../../stages/retrieve/rank.ts';
 import { UserError } from '../../util/errors.ts';
-import { findRunDirs } from '../commands/merge.ts';
-import { openEncoders, openIndex } from '../commands/retrieve.ts';
-import { otiTemplateIds } from '../stage-runners/oti.ts';
+import { findRunDirs } from '../merge-runs.ts';
+import { openEncoders, openIndex } from '../retrieve-query.ts';
+import { otiTemplateIds } from '../../stages/oti/stage.ts';
 
 export interface ServeMethod {
   name: string;

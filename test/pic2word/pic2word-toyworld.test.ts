@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
 import { loadClipModel } from '../../clip/weights.ts';
-import { openEncoders, openIndex } from '../../pipeline/commands/retrieve.ts';
+import { openEncoders, openIndex } from '../../pipeline/retrieve-query.ts';
 import { pic2wordTokenProvider } from '../../pipeline/pic2word-tokens.ts';
 import { embedStage, ingestStage } from '../../pipeline/stage-runners/embed.ts';
 import { loadCirco } from '../../stages/evaluate/circo.ts';

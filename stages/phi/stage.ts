@@ -1,0 +1,83 @@
+/**
+ * phi, one declaration: its training options (SEARLE's defaults, src/train_phi.py's argparse), what it
+ * reads and writes, and its run: the text encoder, optional CIRR validation, and the trainer (run-phi.ts).
+ * In `starword run` its options are --phi-<option> (derived from the name: --lr, --seed, ... are OTI's there).
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { createTextEncoder } from '../../clip/text-encoder.ts';
+import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
+import { stageDir } from '../../schemas/run-layout.ts';
+import { UserError } from '../../util/errors.ts';
+import { rule } from '../../util/option-rules.ts';
+import type { StageDefinition } from '../stage.ts';
+import { SEARLE_PHI, type PhiOptions } from './options.ts';
+import { type PhiSummary, runPhi } from './run-phi.ts';
+import { cirrValidator } from './validation.ts';
+
+const d = SEARLE_PHI;
+
+export const phiOptions = z.object({
+  epochs: rule.nonNegativeInt().default(d.epochs).meta({ help: 'training epochs' }),
+  batch: rule.intAtLeast(2, 'NT-Xent contrasts rows').default(d.batchSize).meta({ help: 'images per batch' }),
+  lr: rule.positive().default(d.lr).meta({ help: 'AdamW learning rate' }),
+  weightDecay: rule.nonNegative().default(d.weightDecay).meta({ help: 'AdamW weight decay' }),
+  dropout: rule.fraction().default(d.dropout).meta({ help: 'dropout after each hidden GELU' }),
+  lambdaDistil: rule.nonNegative().default(d.lambdaDistil).meta({ help: 'weight of L_distil (NT-Xent against the OTI tokens)' }),
+  lambdaGpt: rule.nonNegative().default(d.lambdaGpt).meta({ help: 'weight of L_gpt' }),
+  temperature: rule.positive().default(d.temperature).meta({ help: 'NT-Xent temperature' }),
+  topK: rule.positiveInt().default(d.topK).meta({ help: 'concepts per image whose phrases feed L_gpt' }),
+  valFraction: rule.fraction().default(d.valFraction).meta({ help: 'share of images held out (stable hash of the id); SEARLE trains on every image' }),
+  checkpointEvery: rule.positiveInt().default(d.checkpointEvery).meta({ help: 'epochs between checkpoints' }),
+  seed: rule.int().default(d.seed).meta({ help: 'seed of the initial weights, shuffles, dropout and phrase draws' }),
+  keepLastBatch: z.boolean().default(false).meta({ help: 'keep a short last batch (SEARLE drops it: drop_last=True)' }),
+  valCirr: z.string().optional().meta({ help: 'validate each epoch on CIRR val (the CIRR folder or its cap.rc2.val.json) and mark the best checkpoint', value: '<path>' }),
+  valCirrIndex: z.string().optional().meta({ help: 'gallery index of the CIRR val images (a run folder of `starword index --images CIRR/dev`)', value: '<path>' }),
+});
+
+export type PhiStageOptions = z.output<typeof phiOptions>;
+
+/** The training options as run-phi.ts and run.json know them (what decides the network). */
+export function phiRunOptions(o: PhiStageOptions): PhiOptions {
+  return {
+    epochs: o.epochs, batchSize: o.batch, lr: o.lr, weightDecay: o.weightDecay, dropout: o.dropout,
+    lambdaDistil: o.lambdaDistil, lambdaGpt: o.lambdaGpt, temperature: o.temperature, topK: o.topK,
+    valFraction: o.valFraction, checkpointEvery: o.checkpointEvery, seed: o.seed, dropLast: !o.keepLastBatch,
+  };
+}
+
+export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: string; phrasesDir?: string }> = {
+  name: 'phi',
+  summary: 'train the textual inversion network phi (SEARLE defaults) on the OTI tokens; export ONNX + safetensors',
+  input: ['features', 'concepts', 'phrases', 'tokens'],
+  output: ['phi-metrics'],
+  options: phiOptions,
+  cross: [
+    (o) => (o.lambdaDistil + o.lambdaGpt > 0 ? null : { key: 'lambdaGpt', message: 'and {flag:lambdaDistil} are both 0: nothing to train' }),
+    (o) => (!!o.valCirr === !!o.valCirrIndex ? null : o.valCirr
+      ? { key: 'valCirr', message: 'needs {flag:valCirrIndex} DIR: a gallery index of the CIRR val images (starword index --images CIRR/dev --out DIR)' }
+      : { key: 'valCirrIndex', message: 'needs {flag:valCirr} DIR (the CIRR folder)' }),
+  ],
+  prefixedInRun: true,
+  config: phiRunOptions,
+  async run(ctx, o) {
+    const { model, session: sess, log } = ctx;
+    const tokenizer = ctx.shared?.tokenizer ?? await tokenizerForModel(model);
+    const text = ctx.shared?.text ?? await createTextEncoder(model, { ...sess, tokenizer });
+    const ctxLen = model.config.text.ctx;
+    if (!!o.valCirr !== !!o.valCirrIndex) throw new UserError('--val-cirr and --val-cirr-index go together');
+    const outDir = ctx.inputs.out ? resolve(ctx.inputs.out) : undefined;
+    const validate = o.valCirr
+      ? cirrValidator(resolve(o.valCirr), resolve(o.valCirrIndex!), text, sess, outDir ?? stageDir(ctx.runDir, 'phi'), log)
+      : undefined;
+    try {
+      return await runPhi({
+        runDir: ctx.runDir, outDir, src: model, text, tokenize: (t) => tokenizer.tokenize(t, ctxLen),
+        options: phiRunOptions(o), phrasesDir: ctx.inputs.phrasesDir ? resolve(ctx.inputs.phrasesDir) : undefined,
+        session: sess, progress: ctx.progress('phi'), log, validate,
+      });
+    } finally {
+      if (!ctx.shared) await text.release?.();
+    }
+  },
+};
