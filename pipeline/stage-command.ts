@@ -90,6 +90,8 @@ export interface RunFolderCommand<S extends z.ZodObject, R, I> {
   check?(runDir: string, options: z.output<S>): void;
   /** the λ_gpt the stage regularises with (for the template-phrases warning), when it reads phrases */
   lambdaGpt?(options: z.output<S>): number;
+  /** where the stage writes, when not <run>/<stage> (its options are compared only once something is there) */
+  outputDir?(runDir: string, inputs: I): string | undefined;
   /** locks of other folders the stage writes (released after the run) */
   extraLocks?(runDir: string, inputs: I): { release(): void }[];
   /** the summary line on stdout */
@@ -113,7 +115,7 @@ export function registerRunFolderStage<S extends z.ZodObject, R, I extends { phr
     const inputs = spec.inputsFrom(raw, runDir);
     spec.check?.(runDir, options);
     const model = await loadModel(resolve(shared.model!));
-    const lock = guardStageRun(runDir, def.name, def.config(options), model.hash, shared.force);
+    const lock = guardStageRun(runDir, def.name, def.config(options), model.hash, shared.force, spec.outputDir?.(runDir, inputs));
     const others = spec.extraLocks?.(runDir, inputs) ?? [];
     try {
       const lambdaGpt = spec.lambdaGpt?.(options);

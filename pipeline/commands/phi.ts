@@ -20,6 +20,7 @@ export function register(program: Command): void {
     inputsFrom: (raw) => ({ out: raw.out as string | undefined, phrasesDir: raw.phrasesDir as string | undefined }),
     check: (runDir, o) => checkTopKAgainstRun(readRunManifest(runDir)?.config, o.topK, '--top-k'),
     lambdaGpt: (o) => o.lambdaGpt,
+    outputDir: (_, i) => (i.out ? resolve(i.out) : undefined),
     // an --out elsewhere gets its own lock
     extraLocks: (runDir, i) => (i.out && !isInside(resolve(i.out), runDir) ? [underLock(resolve(i.out), 'phi', () => undefined).lock] : []),
     summary: (s) => {
