@@ -19,7 +19,7 @@ import { addSchemaOptions, checkSchemaOptions, flagOf, optionFields, schemaValue
 import { type SharedOptions, addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from './shared-options.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyStage = StageDefinition<z.ZodObject, any, any>;
+export type AnyStage = StageDefinition<z.ZodObject, any, any, any>;
 
 /** The prefix of a stage's flags: '' in its own command; `<name>-` in `run` for a prefixed stage. */
 export function stagePrefix(def: AnyStage, inRun: boolean): string {
@@ -37,7 +37,7 @@ export function addStageOptions(cmd: Command, def: AnyStage, inRun = false): Com
 }
 
 /** A stage's options out of commander's parsed options, checked once (one-line error naming the flag as typed). */
-export function stageOptionsFrom<S extends z.ZodObject>(def: StageDefinition<S, unknown, unknown>, raw: Record<string, unknown>, inRun = false): z.output<S> {
+export function stageOptionsFrom<S extends z.ZodObject>(def: StageDefinition<S, unknown, unknown, unknown>, raw: Record<string, unknown>, inRun = false): z.output<S> {
   const prefix = stagePrefix(def as AnyStage, inRun);
   return checkSchemaOptions(def.options, schemaValues(raw, def.options, prefix), prefix, def.cross);
 }
@@ -58,7 +58,7 @@ export function respellFlags(message: string, def: AnyStage, inRun: boolean): st
 }
 
 /** Runs a stage; a UserError it raises names flags as the command in use spells them. */
-export async function runStage<R, I>(def: StageDefinition<z.ZodObject, R, I>, ctx: StageContext<I>, options: unknown, inRun = false): Promise<R> {
+export async function runStage<R, I, M>(def: StageDefinition<z.ZodObject, R, I, M>, ctx: StageContext<I, M>, options: unknown, inRun = false): Promise<R> {
   try {
     return await def.run(ctx, options as never);
   } catch (err) {
@@ -71,8 +71,8 @@ export async function runStage<R, I>(def: StageDefinition<z.ZodObject, R, I>, ct
 }
 
 /** The context a stage runs in: session options from the shared flags, progress as they ask. */
-export function stageContext<I>(runDir: string, model: ClipModel, shared: SharedOptions, inputs: I,
-  log: (line: string) => void, extra: Pick<StageContext<I>, 'shared'> = {}): StageContext<I> {
+export function stageContext<I, M = ClipModel>(runDir: string, model: M, shared: SharedOptions, inputs: I,
+  log: (line: string) => void, extra: Pick<StageContext<I, M>, 'shared'> = {}): StageContext<I, M> {
   return {
     runDir, model, session: sessionOptionsFrom(shared), log, inputs, ...extra,
     progress: (label) => createProgress(label, { logJson: shared.logJson }),

@@ -15,10 +15,11 @@ import type { CrossCheck } from '../util/option-rules.ts';
 import type { ProgressSink } from '../util/progress-sink.ts';
 
 /** What the CLI layer hands a stage's `run`. */
-export interface StageContext<Inputs = Record<string, never>> {
+export interface StageContext<Inputs = Record<string, never>, Model = ClipModel> {
   /** the run folder the stage reads and writes */
   runDir: string;
-  model: ClipModel;
+  /** the CLIP model (ingest needs none; phrases only when target features are asked for) */
+  model: Model;
   /** threads, device and graph cache of every ONNX Runtime session the stage opens */
   session: SessionOptions;
   log(line: string): void;
@@ -30,7 +31,7 @@ export interface StageContext<Inputs = Record<string, never>> {
   inputs: Inputs;
 }
 
-export interface StageDefinition<Schema extends z.ZodObject = z.ZodObject, Result = unknown, Inputs = never> {
+export interface StageDefinition<Schema extends z.ZodObject = z.ZodObject, Result = unknown, Inputs = never, Model = ClipModel> {
   /** the stage's (and its command's) name; `run` prefixes its options with `<name>-` when `prefixedInRun` */
   name: string;
   /** the command's one-line description */
@@ -49,8 +50,10 @@ export interface StageDefinition<Schema extends z.ZodObject = z.ZodObject, Resul
   prefixedInRun?: boolean;
   /** what run.json records of the options (the part of the fingerprint that decides results) */
   config(options: z.output<Schema>): object;
-  run(ctx: StageContext<Inputs>, options: z.output<Schema>): Promise<Result>;
+  run(ctx: StageContext<Inputs, Model>, options: z.output<Schema>): Promise<Result>;
+  /** the counts run.json records of a result */
+  counts(result: Result): Record<string, number>;
 }
 
 /** The options a definition's schema yields once checked (defaults filled in). */
-export type StageOptions<D> = D extends StageDefinition<infer S, unknown, unknown> ? z.output<S> : never;
+export type StageOptions<D> = D extends StageDefinition<infer S, unknown, unknown, unknown> ? z.output<S> : never;

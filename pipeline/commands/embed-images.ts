@@ -9,30 +9,30 @@
  * line and waits for its answer is served at once.
  */
 import type { Command } from 'commander';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { loadClipModel } from '../../clip/weights.ts';
-import { DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
-import { preprocessMode } from '../stage-runners/embed.ts';
-import { embedImageStream, Options } from '../embed-image-stream.ts';
+import { UserError } from '../../util/errors.ts';
+import { type Options, embedImageStream } from '../embed-image-stream.ts';
+import { positiveIntOption } from '../options.ts';
+import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
 
 export function register(program: Command): void {
-  program.command('embed-images')
+  const cmd = program.command('embed-images')
     .description('CLIP image features: JSON lines {"pixels": [3][H][W]} or {"path": file} on stdin → {"features": [...]} on stdout')
-    .requiredOption('--model <dir>', 'Hugging Face CLIP folder (config.json + model.safetensors)')
     .option('--preprocess <mode>', 'targetpad (SEARLE) | plain (CLIP resize + centre crop)', 'targetpad')
-    .option('--batch-size <n>', 'images per encoder call', positiveIntOption, 16)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
-    .option(...DEVICE_FLAG, deviceOption, 'cpu')
-    .option('--cache-dir <dir>', 'ONNX graph cache (default: $STARWORD_CACHE_DIR or ~/.cache/starword)')
-    .action(async (opts: Options) => {
-      const mode = preprocessMode(opts.preprocess);
-      const { batchSize, threads } = opts;
-      const model = await loadClipModel(opts.model);
-      const encoder = await createImageEncoder(model, { threads, device: opts.device, cacheDir: opts.cacheDir, batchSize });
-      const popts = preprocessOptions({
-        imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode,
-      });
-      await embedImageStream({ encoder, preprocess: (path) => preprocessImage(path, popts), batchSize });
+    .option('--batch-size <n>', 'images per encoder call', positiveIntOption, 16);
+  addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir'], requireModel: true });
+  cmd.action(async (opts: Options) => {
+    if (opts.preprocess !== 'targetpad' && opts.preprocess !== 'plain') throw new UserError(`--preprocess must be targetpad or plain, got '${opts.preprocess}'`);
+    const mode: PreprocessMode = opts.preprocess;
+    const { batchSize } = opts;
+    const shared = sharedOptionsFrom(opts as unknown as Record<string, unknown>);
+    const model = await loadClipModel(opts.model);
+    const encoder = await createImageEncoder(model, { ...sessionOptionsFrom(shared), batchSize });
+    const popts = preprocessOptions({
+      imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode,
     });
+    await embedImageStream({ encoder, preprocess: (path) => preprocessImage(path, popts), batchSize });
+  });
 }

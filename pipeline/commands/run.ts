@@ -1,14 +1,9 @@
 /** `starword run --images DIR|CSV --model DIR --out DIR`: the whole pipeline on one shard, resumable. */
 import type { Command } from 'commander';
-import { otiStage } from '../../stages/oti/stage.ts';
-import { phiStage } from '../../stages/phi/stage.ts';
 import { positiveIntOption } from '../options.ts';
-import { type RunCliOptions, STAGES, runPipeline } from '../run-pipeline.ts';
+import { PIPELINE, type RunCliOptions, STAGES, runPipeline } from '../run-pipeline.ts';
 import { addSharedOptions } from '../shared-options.ts';
 import { addStageOptions } from '../stage-command.ts';
-import { addConceptsOptions } from '../stage-runners/concepts.ts';
-import { addEmbedOptions } from '../stage-runners/embed.ts';
-import { addPhrasesOptions } from '../stage-runners/phrases.ts';
 
 export function register(program: Command): void {
   let cmd = program.command('run')
@@ -23,11 +18,7 @@ export function register(program: Command): void {
     .option('--phrases-top-k <n>', 'phrases are made for the union of each image\'s top-k concepts (default: --oti-top-k)', positiveIntOption);
   cmd = addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir', 'logJson', 'force'], requireModel: true,
     help: { force: 'accept a changed config in an existing run folder (results may then mix)' } });
-  cmd = addEmbedOptions(cmd);
-  cmd = addConceptsOptions(cmd);
-  cmd = addPhrasesOptions(cmd);
-  cmd = addStageOptions(cmd, otiStage, true);
-  cmd = addStageOptions(cmd, phiStage, true);
+  for (const def of PIPELINE) addStageOptions(cmd, def, true);
   cmd.action(async (o: RunCliOptions) => {
     const r = await runPipeline(o, (line) => process.stderr.write(`${line}\n`));
     process.stdout.write(`${r.runDir}\n`);

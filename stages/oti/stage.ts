@@ -103,4 +103,5 @@ export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, { phrasesD
       if (own.text) await (await own.text).release?.();
     }
   },
+  counts: (r) => ({ images: r.images, ok: r.ok, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }),
 };

@@ -80,4 +80,5 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
       if (!ctx.shared) await text.release?.();
     }
   },
+  counts: (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val }),
 };
