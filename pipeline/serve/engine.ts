@@ -3,6 +3,7 @@
  * user gave weights for. Retrieval is `retrieve`'s code (stages/retrieve: composeQueries, rankGallery,
  * the index's reference features); the methods list is data, so a method appears only when it can run.
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { basename, dirname } from 'node:path';
 import type { ImageEncoder, TextEncoder } from '../../clip/encoder-types.ts';
 import { ImageDecodeError } from '../../clip/image-decode.ts';
@@ -35,7 +36,7 @@ export interface ServeMethod {
 
 export interface ServeOptions {
   index: string; model: string; phi?: string; pic2word?: string;
-  otiSteps: number; threads?: number; cacheDir?: string;
+  otiSteps: number; threads?: number; cacheDir?: string; device?: Device;
 }
 
 export type Reference = { gallery: string } | { features: Float32Array };
@@ -69,7 +70,7 @@ export class ServeEngine {
     const ids = await galleryIds(gallery);
     if (ids.length === 0) throw new UserError(`--index ${o.index}: the index is empty`);
     const paths = indexImagePaths(o.index);
-    const flags = { model: o.model, threads: o.threads, device: 'cpu' as const, cacheDir: o.cacheDir };
+    const flags = { model: o.model, threads: o.threads, device: o.device ?? 'cpu', cacheDir: o.cacheDir };
     const enc = await openEncoders(flags, { text: true, image: true });
     const mappers = new Map<string, PhiPredictor>();
     if (o.phi) mappers.set('phi', await PhiPredictor.open(o.phi, flags));
@@ -77,7 +78,7 @@ export class ServeEngine {
     if (o.pic2word) mappers.set('pic2word', await PhiPredictor.open(o.pic2word, flags));
     const model = enc.model!;
     const tokenizer = await ClipTokenizer.forModelDir(model.dir);
-    const session = await OtiSession.create(model, { threads: o.threads, cacheDir: o.cacheDir });
+    const session = await OtiSession.create(model, { threads: o.threads, cacheDir: o.cacheDir, device: o.device });
     return new ServeEngine(o, serveMethods(o), gallery, ids, paths, model, enc.text!, enc.image!, mappers,
       { session, templates: otiTemplateIds(tokenizer, model.config.text.ctx) });
   }
