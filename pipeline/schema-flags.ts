@@ -66,6 +66,9 @@ export function helpText(f: OptionField, helpPrefix = ''): string {
   return `${helpPrefix}${f.meta.help}${f.meta.searle !== undefined ? ` (SEARLE: ${JSON.stringify(f.meta.searle)})` : ''}`;
 }
 
+/** The declaration behind each option that addSchemaOptions made (for docs/options.md). */
+export const DECLARED = new WeakMap<Option, OptionField>();
+
 /** Adds one flag per field of `schema` to `cmd`. */
 export function addSchemaOptions(cmd: Command, schema: z.ZodObject, opts: { prefix?: string; helpPrefix?: string } = {}): Command {
   for (const f of optionFields(schema)) {
@@ -76,6 +79,7 @@ export function addSchemaOptions(cmd: Command, schema: z.ZodObject, opts: { pref
     if (f.type === 'json') option.argParser(jsonObjectOption);
     if (f.default !== undefined && f.type !== 'boolean') option.default(f.default);
     cmd.addOption(option);
+    DECLARED.set(option, f);
   }
   return cmd;
 }

@@ -40,11 +40,12 @@ export function register(program: Command): void {
     .option('--images <dir>', 'a folder of images (default: generated 640×480 JPEGs in the cache folder)')
     .option('--count <n>', 'images', intOption, 256)
     .option('--batch <n>', 'images per encoder call', intOption, 32)
-    .option('--concurrency <n>', 'images decoded at once', intOption, cpus().length)
+    .option('--concurrency <n>', 'images decoded at once (default: all cores)', intOption)
     .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
     .option('--unfused', 'also time the vision graph built from primitive ops instead of fused kernels, side by side')
     .action(async (o) => {
       o.threads ??= cpus().length;
+      o.concurrency ??= cpus().length;
       const r = await benchEmbed(o, (line) => process.stderr.write(`${line}\n`));
       console.log(`${r.images} images, batch ${o.batch}, threads ${o.threads}, decode concurrency ${o.concurrency}, median of ${o.rounds} rounds`);
       console.log(`decode + preprocess only: ${r.decodePerS.toFixed(1)} images/s`);
