@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { embedStage } from '../stages/embed/stage.ts';
 import { ingestStage } from '../stages/ingest/stage.ts';
-import { loadModel } from './model-loading.ts';
+import { loadClipModel } from '../clip/weights.ts';
 import { underLock } from './run-manifest.ts';
 import { sharedOptionsFrom } from './shared-options.ts';
 import { runStage, stageContext, stageOptionsFrom } from './stage-command.ts';
@@ -19,7 +19,7 @@ export async function runIndex(raw: Options, log: (line: string) => void = (l) =
   const ingestOpts = stageOptionsFrom(ingestStage, raw);
   const embedOpts = stageOptionsFrom(embedStage, raw);
   const shared = sharedOptionsFrom(raw);
-  const model = await loadModel(resolve(shared.model!));
+  const model = await loadClipModel(resolve(shared.model!));
   const out = resolve(raw.out);
   const { lock } = underLock(out, 'index', () => undefined); // one writer of the index folder
   try {

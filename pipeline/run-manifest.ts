@@ -294,3 +294,14 @@ export function guardStageRun(runDir: string, stage: string, config: unknown, mo
     }
   }).lock;
 }
+
+/**
+ * A stage command on an existing run folder draws from the concepts its concepts stage kept: its top-k may
+ * not exceed the run's `--top-k` (read from run.json when the run was made by `starword run`).
+ */
+export function checkTopKAgainstRun(runDir: string, topK: number, flag: string): void {
+  const kept = (readRunManifest(runDir)?.config?.concepts as { topK?: unknown } | undefined)?.topK;
+  if (typeof kept === 'number' && topK > kept) {
+    throw new UserError(`${flag} ${topK} is more than the ${kept} concepts per image this run kept (its --top-k)`);
+  }
+}

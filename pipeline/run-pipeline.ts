@@ -25,7 +25,7 @@ import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { type PhrasesStageOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from '../stages/phrases/stage.ts';
 import { UserError } from '../util/errors.ts';
 import { skippedFilesText } from './inspect-run.ts';
-import { loadModel } from './model-loading.ts';
+import { loadClipModel } from '../clip/weights.ts';
 import { finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
 import { templatePhrasesWarning } from './run-warnings.ts';
 import { sharedOptionsFrom } from './shared-options.ts';
@@ -81,7 +81,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const phrasesTopK = o.phrasesTopK ?? Math.max(oti.topK, phi?.topK ?? 0);
   checkTopKs(o.phrasesTopK, concepts.topK, { phrases: phrasesTopK, oti: oti.topK, phi: phi?.topK ?? 0 });
   const vocabulary = loadVocabulary(concepts.vocab === undefined ? DEFAULT_VOCAB_PATH : resolve(concepts.vocab));
-  const model = await loadModel(resolve(shared.model!));
+  const model = await loadClipModel(resolve(shared.model!));
   // the text-side stages share one tokenizer (checked against the model here) and one text encoder
   const tokenizer = runs('concepts') ? await tokenizerForModel(model) : undefined;
   const listing = await listImageSource(o.images, { allowOutside: ingest.allowOutside });

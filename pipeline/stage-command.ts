@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import type { ClipModel } from '../clip/weights.ts';
 import type { StageContext, StageDefinition } from '../stages/stage.ts';
 import { UserError } from '../util/errors.ts';
-import { loadModel } from './model-loading.ts';
+import { loadClipModel } from '../clip/weights.ts';
 import { createProgress } from './progress.ts';
 import { guardStageRun } from './run-manifest.ts';
 import { recordRunWarning, templatePartsWarning } from './run-warnings.ts';
@@ -114,7 +114,7 @@ export function registerRunFolderStage<S extends z.ZodObject, R, I extends { phr
     const runDir = resolve(raw.run as string);
     const inputs = spec.inputsFrom(raw, runDir);
     spec.check?.(runDir, options);
-    const model = await loadModel(resolve(shared.model!));
+    const model = await loadClipModel(resolve(shared.model!));
     const lock = guardStageRun(runDir, def.name, def.config(options), model.hash, shared.force, spec.outputDir?.(runDir, inputs));
     const others = spec.extraLocks?.(runDir, inputs) ?? [];
     try {

@@ -5,7 +5,7 @@ import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { parseOtiProblem, solveOtiProblem } from '../../stages/oti/debug-problem.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadModel } from '../model-loading.ts';
+import { loadClipModel } from '../../clip/weights.ts';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -24,7 +24,7 @@ export function register(program: Command): void {
       try { json = JSON.parse(text); } catch (err) { throw new UserError(`stdin: not valid JSON (${(err as Error).message})`); }
       const problem = parseOtiProblem(json);
       const shared = sharedOptionsFrom(o);
-      const model = await loadModel(shared.model!);
+      const model = await loadClipModel(shared.model!);
       const opts = sessionOptionsFrom(shared);
       const [session, encoder] = await Promise.all([OtiSession.create(model, opts), createTextEncoder(model, opts)]);
       process.stdout.write(`${JSON.stringify(await solveOtiProblem(problem, session, encoder))}\n`);

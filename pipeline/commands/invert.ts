@@ -13,7 +13,7 @@ import { type InvertSummary, PhiPredictor, type TokenMapper, invertFeatures, inv
 import { Pic2WordPredictor } from '../../stages/pic2word/predictor.ts';
 import { locateParts } from '../../stages/retrieve/sources.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadModel } from '../model-loading.ts';
+import { loadClipModel } from '../../clip/weights.ts';
 import { resolvePhiArg } from '../phi-file.ts';
 import { positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
@@ -58,7 +58,7 @@ export function register(program: Command): void {
         s = await locked(() => invertFeatures(features, out, phi, metadata, progress));
       } else {
         if (!o.model) throw new UserError(`--images needs --model (the CLIP folder whose vision tower ${kind} was trained on)`);
-        const model = await loadModel(resolve(o.model));
+        const model = await loadClipModel(resolve(o.model));
         if (model.config.text.width !== phi.outputDim) {
           throw new UserError(`${kind} predicts ${phi.outputDim}-d tokens, the model's token width is ${model.config.text.width}: another model`);
         }

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { phiStage } from '../../stages/phi/stage.ts';
-import { checkTopKAgainstRun } from '../option-checks.ts';
-import { readRunManifest, underLock } from '../run-manifest.ts';
+import { checkTopKAgainstRun, underLock } from '../run-manifest.ts';
 import { registerRunFolderStage } from '../stage-command.ts';
 
 function isInside(path: string, dir: string): boolean {
@@ -18,7 +17,7 @@ export function register(program: Command): void {
       .option('--out <dir>', 'output folder (default <run>/phi); holds checkpoints, so a rerun resumes')
       .option('--phrases-dir <dir>', 'folder of phrases parts (default <run>/phrases)'),
     inputsFrom: (raw) => ({ out: raw.out as string | undefined, phrasesDir: raw.phrasesDir as string | undefined }),
-    check: (runDir, o) => checkTopKAgainstRun(readRunManifest(runDir)?.config, o.topK, '--top-k'),
+    check: (runDir, o) => checkTopKAgainstRun(runDir, o.topK, '--top-k'),
     lambdaGpt: (o) => o.lambdaGpt,
     outputDir: (_, i) => (i.out ? resolve(i.out) : undefined),
     // an --out elsewhere gets its own lock

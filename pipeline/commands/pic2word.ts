@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pic2wordStage } from '../../stages/pic2word/stage.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadModel } from '../model-loading.ts';
+import { loadClipModel } from '../../clip/weights.ts';
 import { underLock } from '../run-manifest.ts';
 import { addSharedOptions, sharedOptionsFrom } from '../shared-options.ts';
 import { addStageOptions, runStage, stageContext, stageOptionsFrom } from '../stage-command.ts';
@@ -28,7 +28,7 @@ export function register(program: Command): void {
     if (!existsSync(src)) throw new UserError(`${source}: no such file or folder`);
     if (!raw.out && !statSync(src).isDirectory()) throw new UserError(`--out is required when the source is a file (${source})`);
     const out = raw.out ? resolve(raw.out as string) : join(src, 'pic2word');
-    const model = await loadModel(resolve(shared.model!));
+    const model = await loadClipModel(resolve(shared.model!));
     const { lock } = underLock(out, 'pic2word', () => undefined); // one writer of the output folder (its checkpoints)
     const log = (l: string): void => { process.stderr.write(`${l}\n`); };
     const s = await runStage(pic2wordStage, stageContext(out, model, shared, { source: src }, log), options).finally(() => lock.release());
