@@ -35,7 +35,7 @@ export const otiOptions = z.object({
   lambdaGpt: rule.nonNegative().default(d.lambdaGpt).meta({ help: 'weight of L_gpt' }),
   initStd: rule.nonNegative().default(d.initStd).meta({ help: 'std of the random initial v*' }),
   otiTopK: rule.positiveInt().default(d.topK).meta({ help: 'concepts per image whose phrases feed L_gpt' }),
-  seed: rule.int().default(d.seed).meta({ help: 'seed of v* and of the template/phrase draws' }),
+  seed: rule.int().default(d.seed).meta({ help: 'seed of v* and of the template/phrase draws (one generator per image)', searle: 42 }),
   otiPadTo: rule.positiveInt().optional().meta({
     help: 'pad every batch to n tokens (≥ the longest phrase; 77 always is) and to full size: '
       + 'tokens independent of batch mates, bit for bit, so shards equal an unsharded run (slower)',

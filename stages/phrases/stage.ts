@@ -29,7 +29,7 @@ export const phrasesOptions = z.object({
   apiKeyEnv: z.string().default('OPENAI_API_KEY').meta({ help: 'environment variable holding the API key', value: '<var>' }),
   n: positive().default(DEFAULT_SAMPLING.n).meta({ help: 'phrases (samples) per concept' }),
   batchN: positive().default(DEFAULT_SAMPLING.batchN).meta({ help: 'samples per request (servers cap n; 1 for servers that ignore n)' }),
-  maxTokens: positive().default(DEFAULT_SAMPLING.maxTokens).meta({ help: 'new tokens per sample (SEARLE: max_length 35 with the prompt)' }),
+  maxTokens: positive().default(DEFAULT_SAMPLING.maxTokens).meta({ help: 'new tokens per sample (SEARLE counts its max_length 35 with the prompt)', searle: 35 }),
   temperature: rule.range(0, 2).default(DEFAULT_SAMPLING.temperature).meta({ help: 'sampling temperature', value: '<t>' }),
   concurrency: positive().default(DEFAULT_REQUESTS.concurrency).meta({ help: 'requests in flight' }),
   rpm: positive().optional().meta({ help: 'requests per minute limit' }),
