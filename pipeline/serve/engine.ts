@@ -14,7 +14,6 @@ import * as imagesSchema from '../../schemas/images.ts';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { optimizeBatch } from '../../stages/oti/optimize.ts';
-import { SEARLE_OTI } from '../../stages/oti/options.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { PhiPredictor } from '../../stages/phi/invert.ts';
 import { type Method, composeQueries } from '../../stages/retrieve/compose.ts';
@@ -23,7 +22,7 @@ import { rankGallery } from '../../stages/retrieve/rank.ts';
 import { UserError } from '../../util/errors.ts';
 import { findRunDirs } from '../merge-runs.ts';
 import { openEncoders, openIndex } from '../retrieve-query.ts';
-import { otiTemplateIds } from '../../stages/oti/stage.ts';
+import { SEARLE_OTI, otiTemplateIds } from '../../stages/oti/stage.ts';
 
 export interface ServeMethod {
   name: string;

@@ -10,7 +10,7 @@ import { PSEUDO_TOKEN_ID } from '../../clip/text-batch.ts';
 import { Rng } from '../../util/rng.ts';
 import { AdamW, emaUpdate } from '../../clip/adamw.ts';
 import { OtiSession } from './oti-session.ts';
-import { SEARLE_OTI } from './options.ts';
+import { SEARLE_OTI } from './stage.ts';
 
 export interface OtiBenchOptions {
   width: number; layers: number; heads: number; mlp?: number; proj?: number;

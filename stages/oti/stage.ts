@@ -18,24 +18,22 @@ import { hashJson } from '../../util/hash.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { StageDefinition } from '../stage.ts';
 import { readInitTokens } from './init-from.ts';
-import { SEARLE_OTI, type OtiOptions } from './options.ts';
+import type { OtiOptions } from './options.ts';
 import { OtiSession } from './oti-session.ts';
 import { PhrasePool } from './phrase-pool.ts';
 import { type OtiSummary, runOti } from './run-oti.ts';
 
-const d = SEARLE_OTI;
-
 export const otiOptions = z.object({
-  otiSteps: rule.positiveInt().default(d.steps).meta({ help: 'OTI steps per image' }),
-  otiBatch: rule.positiveInt().default(d.batchSize).meta({ help: 'images per OTI batch' }),
-  lr: rule.positive().default(d.adamw.lr).meta({ help: 'AdamW learning rate' }),
-  weightDecay: rule.nonNegative().default(d.adamw.weightDecay).meta({ help: 'AdamW weight decay' }),
-  emaDecay: rule.fraction().default(d.emaDecay).meta({ help: 'EMA decay of v*' }),
-  lambdaCos: rule.nonNegative().default(d.lambdaCos).meta({ help: 'weight of L_cos' }),
-  lambdaGpt: rule.nonNegative().default(d.lambdaGpt).meta({ help: 'weight of L_gpt' }),
-  initStd: rule.nonNegative().default(d.initStd).meta({ help: 'std of the random initial v*' }),
-  otiTopK: rule.positiveInt().default(d.topK).meta({ help: 'concepts per image whose phrases feed L_gpt' }),
-  seed: rule.int().default(d.seed).meta({ help: 'seed of v* and of the template/phrase draws (one generator per image)', searle: 42 }),
+  otiSteps: rule.positiveInt().default(350).meta({ help: 'OTI steps per image' }),
+  otiBatch: rule.positiveInt().default(32).meta({ help: 'images per OTI batch' }),
+  lr: rule.positive().default(2e-2).meta({ help: 'AdamW learning rate' }),
+  weightDecay: rule.nonNegative().default(0.01).meta({ help: 'AdamW weight decay' }),
+  emaDecay: rule.fraction().default(0.99).meta({ help: 'EMA decay of v*' }),
+  lambdaCos: rule.nonNegative().default(1).meta({ help: 'weight of L_cos' }),
+  lambdaGpt: rule.nonNegative().default(0.5).meta({ help: 'weight of L_gpt' }),
+  initStd: rule.nonNegative().default(0.02).meta({ help: 'std of the random initial v*' }),
+  otiTopK: rule.positiveInt().default(15).meta({ help: 'concepts per image whose phrases feed L_gpt' }),
+  seed: rule.int().default(0).meta({ help: 'seed of v* and of the template/phrase draws (one generator per image)', searle: 42 }),
   otiPadTo: rule.positiveInt().optional().meta({
     help: 'pad every batch to n tokens (≥ the longest phrase; 77 always is) and to full size: '
       + 'tokens independent of batch mates, bit for bit, so shards equal an unsharded run (slower)',
@@ -46,16 +44,22 @@ export const otiOptions = z.object({
 
 export type OtiStageOptions = z.output<typeof otiOptions>;
 
+/** AdamW's betas and eps, which SEARLE does not expose as options */
+const ADAMW_FIXED = { betas: [0.9, 0.999] as [number, number], eps: 1e-8 };
+
 /** The optimisation's options as run-oti.ts and run.json know them (what decides the tokens). */
 export function otiRunOptions(o: OtiStageOptions): OtiOptions {
   return {
     steps: o.otiSteps, batchSize: o.otiBatch,
-    adamw: { ...SEARLE_OTI.adamw, lr: o.lr, weightDecay: o.weightDecay },
+    adamw: { ...ADAMW_FIXED, lr: o.lr, weightDecay: o.weightDecay },
     emaDecay: o.emaDecay, lambdaCos: o.lambdaCos, lambdaGpt: o.lambdaGpt, initStd: o.initStd, topK: o.otiTopK, seed: o.seed,
     // only when set, so run folders made before the option keep their fingerprint
     ...(o.otiPadTo ? { padTo: o.otiPadTo } : {}),
   };
 }
+
+/** SEARLE's OTI options (src/oti_inversion.py's argparse defaults), read from the declaration above. */
+export const SEARLE_OTI: OtiOptions = otiRunOptions(otiOptions.parse({}));
 
 /** SEARLE's OTI templates: the 24 PALAVRA templates formatted with " $ ", tokenized once. */
 export function otiTemplateIds(tokenizer: ClipTokenizer, ctx: number): Int32Array[] {

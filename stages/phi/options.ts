@@ -1,4 +1,4 @@
-/** phi training options with SEARLE's defaults (DESIGN.md, "SEARLE facts"). */
+/** phi's training options as the trainer reads them; declared, with SEARLE's defaults, in stage.ts (SEARLE_PHI). */
 export interface PhiOptions {
   epochs: number;
   batchSize: number;
@@ -20,20 +20,3 @@ export interface PhiOptions {
   /** drop a short last batch, as SEARLE's DataLoader(drop_last=True) */
   dropLast: boolean;
 }
-
-/** train_phi.py's argparse defaults; the held-out split is starword's (SEARLE trains on every image), so it is off. */
-export const SEARLE_PHI: PhiOptions = {
-  epochs: 100,
-  batchSize: 256,
-  lr: 1e-4,
-  weightDecay: 0.01,
-  dropout: 0.5,
-  lambdaDistil: 1,
-  lambdaGpt: 0.75,
-  temperature: 0.25,
-  topK: 150,
-  valFraction: 0,
-  checkpointEvery: 5,
-  seed: 42,
-  dropLast: true,
-};

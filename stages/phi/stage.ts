@@ -11,25 +11,23 @@ import { stageDir } from '../../schemas/run-layout.ts';
 import { UserError } from '../../util/errors.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { StageDefinition } from '../stage.ts';
-import { SEARLE_PHI, type PhiOptions } from './options.ts';
+import type { PhiOptions } from './options.ts';
 import { type PhiSummary, runPhi } from './run-phi.ts';
 import { cirrValidator } from './validation.ts';
 
-const d = SEARLE_PHI;
-
 export const phiOptions = z.object({
-  epochs: rule.nonNegativeInt().default(d.epochs).meta({ help: 'training epochs' }),
-  batch: rule.intAtLeast(2, 'NT-Xent contrasts rows').default(d.batchSize).meta({ help: 'images per batch' }),
-  lr: rule.positive().default(d.lr).meta({ help: 'AdamW learning rate' }),
-  weightDecay: rule.nonNegative().default(d.weightDecay).meta({ help: 'AdamW weight decay' }),
-  dropout: rule.fraction().default(d.dropout).meta({ help: 'dropout after each hidden GELU' }),
-  lambdaDistil: rule.nonNegative().default(d.lambdaDistil).meta({ help: 'weight of L_distil (NT-Xent against the OTI tokens)' }),
-  lambdaGpt: rule.nonNegative().default(d.lambdaGpt).meta({ help: 'weight of L_gpt' }),
-  temperature: rule.positive().default(d.temperature).meta({ help: 'NT-Xent temperature' }),
-  topK: rule.positiveInt().default(d.topK).meta({ help: 'concepts per image whose phrases feed L_gpt' }),
-  valFraction: rule.fraction().default(d.valFraction).meta({ help: 'share of images held out (stable hash of the id); SEARLE trains on every image' }),
-  checkpointEvery: rule.positiveInt().default(d.checkpointEvery).meta({ help: 'epochs between checkpoints' }),
-  seed: rule.int().default(d.seed).meta({ help: 'seed of the initial weights, shuffles, dropout and phrase draws' }),
+  epochs: rule.nonNegativeInt().default(100).meta({ help: 'training epochs' }),
+  batch: rule.intAtLeast(2, 'NT-Xent contrasts rows').default(256).meta({ help: 'images per batch' }),
+  lr: rule.positive().default(1e-4).meta({ help: 'AdamW learning rate' }),
+  weightDecay: rule.nonNegative().default(0.01).meta({ help: 'AdamW weight decay' }),
+  dropout: rule.fraction().default(0.5).meta({ help: 'dropout after each hidden GELU' }),
+  lambdaDistil: rule.nonNegative().default(1).meta({ help: 'weight of L_distil (NT-Xent against the OTI tokens)' }),
+  lambdaGpt: rule.nonNegative().default(0.75).meta({ help: 'weight of L_gpt' }),
+  temperature: rule.positive().default(0.25).meta({ help: 'NT-Xent temperature' }),
+  topK: rule.positiveInt().default(150).meta({ help: 'concepts per image whose phrases feed L_gpt' }),
+  valFraction: rule.fraction().default(0).meta({ help: 'share of images held out (stable hash of the id); SEARLE trains on every image' }),
+  checkpointEvery: rule.positiveInt().default(5).meta({ help: 'epochs between checkpoints' }),
+  seed: rule.int().default(42).meta({ help: 'seed of the initial weights, shuffles, dropout and phrase draws' }),
   keepLastBatch: z.boolean().default(false).meta({ help: 'keep a short last batch (SEARLE drops it: drop_last=True)' }),
   valCirr: z.string().optional().meta({ help: 'validate each epoch on CIRR val (the CIRR folder or its cap.rc2.val.json) and mark the best checkpoint', value: '<path>' }),
   valCirrIndex: z.string().optional().meta({ help: 'gallery index of the CIRR val images (a run folder of `starword index --images CIRR/dev`)', value: '<path>' }),
@@ -45,6 +43,9 @@ export function phiRunOptions(o: PhiStageOptions): PhiOptions {
     valFraction: o.valFraction, checkpointEvery: o.checkpointEvery, seed: o.seed, dropLast: !o.keepLastBatch,
   };
 }
+
+/** train_phi.py's argparse defaults, read from the declaration above (the held-out split is starword's, off). */
+export const SEARLE_PHI: PhiOptions = phiRunOptions(phiOptions.parse({}));
 
 export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: string; phrasesDir?: string }> = {
   name: 'phi',
