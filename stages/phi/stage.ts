@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
-import { UserError } from '../../util/errors.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { StageDefinition } from '../stage.ts';
 import type { PhiOptions } from './options.ts';
@@ -66,7 +65,6 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
     const tokenizer = ctx.shared?.tokenizer ?? await tokenizerForModel(model);
     const text = ctx.shared?.text ?? await createTextEncoder(model, { ...sess, tokenizer });
     const ctxLen = model.config.text.ctx;
-    if (!!o.valCirr !== !!o.valCirrIndex) throw new UserError('--val-cirr and --val-cirr-index go together');
     const outDir = ctx.inputs.out ? resolve(ctx.inputs.out) : undefined;
     const validate = o.valCirr
       ? cirrValidator(resolve(o.valCirr), resolve(o.valCirrIndex!), text, sess, outDir ?? stageDir(ctx.runDir, 'phi'), log)

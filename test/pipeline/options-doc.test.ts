@@ -11,7 +11,8 @@ import { optionsReference } from '../../pipeline/options-reference.ts';
 import { PIPELINE } from '../../pipeline/run-pipeline.ts';
 import { flagOf } from '../../pipeline/schema-flags.ts';
 import { sharedOptionsSchema } from '../../pipeline/shared-options.ts';
-import { stageFlag } from '../../pipeline/stage-command.ts';
+import { respellFlags, stageFlag } from '../../pipeline/stage-command.ts';
+import { phiStage } from '../../stages/phi/stage.ts';
 import { pic2wordStage } from '../../stages/pic2word/stage.ts';
 
 const program = new Command('starword');
@@ -44,4 +45,10 @@ test('--device on every command that runs a model, once', (t) => {
   const models = ['run', 'oti', 'phi', 'concepts', 'phrases', 'pic2word', 'index', 'retrieve', 'evaluate', 'submission', 'invert', 'serve',
     'embed-text', 'embed-images', 'demo', 'debug oti', 'bench oti', 'bench embed', 'bench text', 'bench scale'];
   for (const path of models) t.is(flags(command(path)).filter((f) => f === '--device').length, 1, path);
+});
+
+test('a stage\'s error re-spelt for run names run\'s flags, and only whole flags', (t) => {
+  const msg = 'lower --batch or pass --keep-last-batch; --val-cirr needs --val-cirr-index DIR; --batch-size stays';
+  t.is(respellFlags(msg, phiStage, true), 'lower --phi-batch or pass --phi-keep-last-batch; --phi-val-cirr needs --phi-val-cirr-index DIR; --batch-size stays');
+  t.is(respellFlags(msg, phiStage, false), msg, 'phi\'s own command spells them as they are');
 });
