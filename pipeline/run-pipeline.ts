@@ -28,7 +28,7 @@ import { skippedFilesText } from './inspect-run.ts';
 import { loadClipModel } from '../clip/weights.ts';
 import { finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
 import { templatePhrasesWarning } from './run-warnings.ts';
-import { sharedOptionsFrom } from './shared-options.ts';
+import { sessionOptionsFrom, sharedOptionsFrom } from './shared-options.ts';
 import { CORPUS_DIR, resolveShard, shardRunDir } from './sharding.ts';
 import { type AnyStage, runStage, stageContext, stageOptionsFrom } from './stage-command.ts';
 
@@ -154,7 +154,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       if (!runs(name)) break;
       if (name === 'phrases' && phrasesFrom) { log(`phrases: using ${phrasesFrom} (made once for all shards)`); continue; }
       if (name === 'phi' && !opts.phi) continue;
-      if (name !== 'ingest' && name !== 'embed' && tokenizer && !text) text = { tokenizer, text: await createTextEncoder(model, { ...stageContext(runDir, model, shared, {}, log).session, tokenizer }) };
+      if (name !== 'ingest' && name !== 'embed' && tokenizer && !text) text = { tokenizer, text: await createTextEncoder(model, { ...sessionOptionsFrom(shared), tokenizer }) };
       const t0 = performance.now();
       startStage(runDir, name);
       const given = inputs[name]();
