@@ -184,12 +184,13 @@ export function writeRunManifest(runDir: string, manifest: RunManifest): void {
 
 /**
  * Creates the run folder's manifest, or checks the existing one against `request` (see checkCompatible)
- * and refreshes its runtime and package versions. Stage records are kept.
+ * and refreshes its runtime and package versions. Stage records are kept. `onlyWritten`: a stage's options
+ * are compared only once the stage wrote something (what `run` does; see stageHasOutput).
  */
-export function openRunManifest(runDir: string, request: RunRequest, force = false): RunManifest {
+export function openRunManifest(runDir: string, request: RunRequest, force = false, onlyWritten = false): RunManifest {
   const now = new Date().toISOString();
   const existing = readRunManifest(runDir);
-  if (existing) checkCompatible(existing, request, force, runDir);
+  if (existing) checkCompatible(existing, request, force, onlyWritten ? runDir : undefined);
   const manifest: RunManifest = {
     format: 'starword-run',
     version: 1,
@@ -256,8 +257,9 @@ export function underLock<T>(dir: string, command: string, fn: (lock: RunLock) =
  * openRunManifest under the run folder's lock: the config check and the write happen while no other
  * writer can change run.json. Returns the manifest and the held lock (release it when the run ends).
  */
-export function openRunManifestLocked(runDir: string, request: RunRequest, force = false, command = 'run'): { manifest: RunManifest; lock: RunLock } {
-  const { result, lock } = underLock(runDir, command, () => openRunManifest(runDir, request, force));
+export function openRunManifestLocked(runDir: string, request: RunRequest, force = false, command = 'run',
+  onlyWritten = true): { manifest: RunManifest; lock: RunLock } {
+  const { result, lock } = underLock(runDir, command, () => openRunManifest(runDir, request, force, onlyWritten));
   return { manifest: result, lock };
 }
 

@@ -50,12 +50,13 @@ function request(steps: number): RunRequest {
 test('run.json: a stage\'s options are compared once its folder holds something, not before', (t) => {
   const dir = tempDir(t.teardown);
   openRunManifest(dir, request(2));
-  t.notThrows(() => openRunManifest(dir, request(5)), 'oti wrote nothing: other OTI options are taken');
+  t.throws(() => openRunManifest(dir, request(5)), { message: /config\.oti\.steps 2 → 5/ }, 'strict unless asked');
+  t.notThrows(() => openRunManifest(dir, request(5), false, true), 'oti wrote nothing: other OTI options are taken');
   t.is((JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { config: { oti: { steps: number } } }).config.oti.steps, 5);
   guardStageRun(dir, 'oti', { steps: 7 }, 'h').release();
   mkdirSync(join(dir, 'oti'));
   writeFileSync(join(dir, 'oti', 'tokens-00000.journal'), '');
-  t.throws(() => openRunManifest(dir, request(2)), { message: /config\.oti\.steps 7 → 2/ });
+  t.throws(() => openRunManifest(dir, request(2), false, true), { message: /config\.oti\.steps 7 → 2/ });
   t.throws(() => guardStageRun(dir, 'oti', { steps: 2 }, 'h'), { message: /oti\.steps 7 → 2/ });
 });
 
