@@ -5,6 +5,8 @@
  * the toy CIRCO benchmark against the baselines, and the HTML report of it all.
  */
 import { Command } from 'commander';
+import type { Device } from '../../clip/onnx-session.ts';
+import { addSharedOptions } from '../shared-options.ts';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,7 +15,7 @@ import { toyWorld, writeDemoManifest } from '../demo/toy-world.ts';
 import { writeReport } from '../report/write-report.ts';
 import * as indexGallery from './index-gallery.ts';
 import * as run from './run.ts';
-import { runEvaluate } from './evaluate.ts';
+import { runEvaluate } from '../evaluate-run.ts';
 
 /** Runs a starword command as a user types it, so the demo goes through the real option handling. */
 async function starword(register: (p: Command) => void, args: string[]): Promise<void> {
@@ -23,18 +25,18 @@ async function starword(register: (p: Command) => void, args: string[]): Promise
 }
 
 export function register(program: Command): void {
-  program.command('demo')
+  const cmd = program.command('demo')
     .description('the pipeline, the toy CIRCO benchmark and the HTML report on the vendored toy world, offline (npm start)')
     .option('--out <dir>', 'demo folder: run/, gallery/, eval/ and report/ inside', 'runs/demo')
     .option('--unlabeled <n>', 'unlabeled toy-world images added to the 100 references (phi trains on all)', positiveIntOption, 100)
     .option('--oti-steps <n>', 'OTI steps per image (SEARLE: 350)', positiveIntOption, 40)
-    .option('--phi-epochs <n>', 'phi epochs (SEARLE: 100)', positiveIntOption, 40)
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
-    .action(async (o: { out: string; unlabeled: number; otiSteps: number; phiEpochs: number; threads?: number }) => {
+    .option('--phi-epochs <n>', 'phi epochs (SEARLE: 100)', positiveIntOption, 40);
+  addSharedOptions(cmd, { keys: ['threads', 'device'] });
+  cmd.action(async (o: { out: string; unlabeled: number; otiSteps: number; phiEpochs: number; threads?: number; device: Device }) => {
       const out = resolve(o.out);
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const runDir = join(out, 'run'), galleryDir = join(out, 'gallery'), cache = join(out, 'cache');
-      const threads = o.threads ? ['--threads', String(o.threads)] : [];
+      const threads = [...(o.threads ? ['--threads', String(o.threads)] : []), '--device', o.device];
       const t0 = performance.now();
       const made = await writeDemoManifest(out, o.unlabeled);
       log(`demo: the toy world (${toyWorld.model}): ${made.references} CIRCO references + ${made.unlabeled} unlabeled images + ${made.broken} broken files`);
@@ -49,7 +51,7 @@ export function register(program: Command): void {
       const evalDir = join(out, 'eval');
       const tableText: string[] = [];
       await runEvaluate({
-        dataset: 'circo', annotations: toyWorld.circo, split: 'val', index: galleryDir, model: toyWorld.model, device: 'cpu',
+        dataset: 'circo', annotations: toyWorld.circo, split: 'val', index: galleryDir, model: toyWorld.model, device: o.device,
         cacheDir: cache, threads: o.threads, methods: 'image,text,sum,searle-oti,searle', tokens: runDir, phi: join(runDir, 'phi', 'phi.onnx'),
         out: join(evalDir, 'methods.json'), rankings: join(evalDir, 'rankings.jsonl'), blockRows: 8192, quiet: true,
       }, new Writable({ write(chunk, _enc, done) { tableText.push(String(chunk)); done(); } }));
