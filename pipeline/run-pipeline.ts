@@ -19,7 +19,8 @@ import { stageDir } from '../schemas/run-layout.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { UserError } from '../util/errors.ts';
 import { loadModel, sessionOptions } from './model-loading.ts';
-import { finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
+import { addRunWarning, finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
+import { emptyOutputLine } from '../stages/phrases/run-phrases.ts';
 import { CORPUS_DIR, resolveShard, shardRunDir } from './sharding.ts';
 import { type ConceptsCliOptions, checkConceptsOptions, conceptsStage, conceptsVocabulary } from './stage-runners/concepts.ts';
 import { type EmbedCliOptions, checkEmbedOptions, embedStage, ingestStage } from './stage-runners/embed.ts';
@@ -140,6 +141,8 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     });
   }, (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }));
   if (phrases) for (const line of phrasesReport(phrases)) log(line);
+  // only with --allow-empty-phrases does an empty phrases stage get here: the run says so where it is read
+  if (phrases && phrases.phrases === 0) addRunWarning(runDir, `${emptyOutputLine(phrases)}; the run went on without L_gpt (--allow-empty-phrases)`);
 
   const otiCli = phrasesFrom ? { ...o, phrasesDir: phrasesFrom } : o;
   const otiSummary = await timed('oti', () => runOtiStage(runDir, model, otiCli, log, shared),

@@ -29,6 +29,8 @@ export interface OtiCliOptions {
   lambdaCos: number; lambdaGpt: number; initStd: number; otiTopK: number; seed: number;
   otiPadTo?: number;
   initFrom?: string; phrasesDir?: string; prefixCacheMb?: number; threads?: number; cacheDir?: string; logJson?: boolean;
+  /** set by `run --allow-empty-phrases`: OTI with --lambda-gpt > 0 and no phrases warns instead of refusing */
+  allowEmptyPhrases?: boolean;
 }
 
 /** Adds the OTI options (SEARLE's defaults) to a command. */
@@ -96,6 +98,16 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
   const text = () => (shared ? Promise.resolve(shared.text) : (own.text ??= createTextEncoder(model, { ...sess, tokenizer })));
   const phrasesDir = resolve(o.phrasesDir ?? stageDir(runDir, 'phrases'));
   const pool = await PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim, log);
+  if (pool.phraseCount === 0 && options.lambdaGpt > 0) {
+    // L_gpt would be 0 for every image: a run that asked for it must not look like it had it
+    if (!o.allowEmptyPhrases) {
+      pool.close();
+      await session.release();
+      throw new UserError(`oti: --lambda-gpt ${options.lambdaGpt} but ${phrasesDir} holds no phrases, so L_gpt would be off for every image: `
+        + 'make the phrases first, or pass --lambda-gpt 0 to optimise L_cos alone');
+    }
+    log(`warning: oti: no phrases in ${phrasesDir}: L_gpt is off for every image (--allow-empty-phrases)`);
+  }
   log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
   const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
   if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);

@@ -23,6 +23,8 @@ export interface PhrasesCliOptions {
   cache?: string; import?: string; swap?: string; chatFormat: string; featureBatch: number; conceptsPerPart: number;
   /** sent with every LLM request as is (server-specific sampling, e.g. vLLM's no_repeat_ngram_size) */
   extraBody?: Record<string, unknown>;
+  /** go on when no concept got a phrase (recorded as failures; OTI then runs without L_gpt) */
+  allowEmptyPhrases?: boolean;
 }
 
 /**
@@ -51,7 +53,8 @@ export function addPhrasesOptions(cmd: Command, seedFlag: 'seed' | 'phrases-seed
     .option('--extra-body <json>', 'a JSON object sent with every LLM request as is, e.g. \'{"no_repeat_ngram_size": 2}\' (SEARLE\'s, on vLLM)', jsonObjectOption)
     .option('--chat-format <f>', 'with --backend chat: json_schema | json_object', 'json_schema')
     .option('--feature-batch <n>', 'phrases per target-feature batch', positiveIntOption, 256)
-    .option('--concepts-per-part <n>', 'concepts per phrases part', positiveIntOption, 1000);
+    .option('--concepts-per-part <n>', 'concepts per phrases part', positiveIntOption, 1000)
+    .option('--allow-empty-phrases', 'go on when no concept got a phrase (LLM down, empty --import file): recorded as failures, and OTI runs without L_gpt; without it that stops the run');
 }
 
 /** The phrases stage's option rules, shared by `starword phrases` and `starword run`. */
@@ -122,7 +125,7 @@ export async function phrasesStage(concepts: string[], outDir: string, o: Phrase
     seed: o.phrasesSeed ?? 0,
     cachePath: o.cache === undefined ? undefined : resolve(o.cache),
     importFile: o.import === undefined ? undefined : resolve(o.import),
-    featureBatch: o.featureBatch, conceptsPerPart: o.conceptsPerPart,
+    featureBatch: o.featureBatch, conceptsPerPart: o.conceptsPerPart, allowEmpty: !!o.allowEmptyPhrases,
     ...extra,
   };
   return runPhrases(run);
