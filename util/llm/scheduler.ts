@@ -28,6 +28,8 @@ export interface SchedulerOptions {
    * every request fails at once (see circuit-breaker.ts). Default: max(8, 2 × concurrency).
    */
   breakerThreshold?: number;
+  /** Retries are noted one line per this many ms at most, the others summarised (default 10 s). */
+  retryNoticeMs?: number;
 }
 
 export interface SchedulerStats {
@@ -49,6 +51,8 @@ export class RequestScheduler {
   private readonly backoff: BackoffOptions;
   private readonly abort = new AbortController();
   private readonly breaker: CircuitBreaker;
+  /** retries not printed since the last retry line, by fault kind (summarised in the next one) */
+  private unprinted: { count: number; kinds: Partial<Record<FaultKind, number>>; lastLineAt: number } = { count: 0, kinds: {}, lastLineAt: -Infinity };
   readonly stats: SchedulerStats = { attempts: 0, retries: 0, faults: {}, shortCircuited: 0, breakerOpenedAfter: null };
 
   constructor(private readonly opts: SchedulerOptions) {
@@ -115,10 +119,27 @@ export class RequestScheduler {
         }
         const delay = backoffDelay(i, fault.retryAfterMs, this.backoff);
         this.stats.retries++;
-        this.opts.log?.(`${label}: ${fault.message}; retry ${i + 1}/${this.opts.retries} in ${Math.round(delay)} ms`);
+        this.noteRetry(`${label}: ${fault.message}; retry ${i + 1}/${this.opts.retries} in ${Math.round(delay)} ms`, fault.kind);
         try { await sleep(delay, signal); } catch { throw new RunFatalError(`aborted: ${String(signal.reason ?? 'signal')}`); }
       }
     }
+  }
+
+  /**
+   * One retry line per `retryNoticeMs` at most: a failing server makes every request retry, and a line
+   * each would flood the terminal. The retries in between are counted into the next line.
+   */
+  private noteRetry(line: string, kind: FaultKind): void {
+    const now = Date.now();
+    const u = this.unprinted;
+    if (now - u.lastLineAt < (this.opts.retryNoticeMs ?? 10_000)) {
+      u.count++;
+      u.kinds[kind] = (u.kinds[kind] ?? 0) + 1;
+      return;
+    }
+    const since = u.count > 0 ? ` (and ${u.count} more retries since the last line: ${Object.entries(u.kinds).map(([k, n]) => `${k} ${n}`).join(', ')})` : '';
+    this.opts.log?.(`${line}${since}`);
+    this.unprinted = { count: 0, kinds: {}, lastLineAt: now };
   }
 
   private downMessage(): string {
