@@ -28,6 +28,8 @@ import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } fr
 export const CACHE_FILE = 'phrases-cache.sqlite';
 export const SUMMARY_FILE = 'phrases-summary.json';
 export const DEFAULT_CONCEPTS_PER_PART = 1000;
+/** Concept failures printed one line each; past that, counted only. */
+const FAILURE_LINES = 10;
 
 export interface RunPhrasesOptions {
   /** The needed concepts, in order (see concept-source.ts to read them). */
@@ -122,11 +124,15 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
     if (cache) {
       const key = cache.register({ backend: backend.id, model: backend.model, params: backend.params });
       const progress = new Progress(log, opts.concepts.length, 'phrases');
+      let failuresShown = 0;
       const report = await generateMissing({
         concepts: opts.concepts, backend, cache, cacheKey: key, n: sampling.n,
         workers: opts.conceptWorkers ?? Math.max(2, 2 * requests.concurrency),
         onConcept: (e) => {
-          if (e.status === 'failed') log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}`);
+          // the first few failures each get a line; the rest are counted by the progress line and listed in the summary
+          if (e.status === 'failed' && ++failuresShown <= FAILURE_LINES) {
+            log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}${failuresShown === FAILURE_LINES ? ` (further failures: see the progress line and ${SUMMARY_FILE})` : ''}`);
+          }
           progress.tick(e.status, requestsText(built));
         },
       }).catch((err: unknown) => {

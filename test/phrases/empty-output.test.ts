@@ -51,6 +51,7 @@ test('a server that refuses every connection: the breaker stops the attempts ear
   t.true(r.shortCircuited > 0);
   t.true(r.serverDownAfter !== null && r.serverDownAfter >= 32);
   t.true(logs.some((l) => /refused \d+ connections in a row/.test(l)), logs.join('\n'));
+  t.true(logs.filter((l) => /^phrases: "concept \d+" failed: /.test(l)).length <= 10, 'failures past the tenth are counted, not printed');
   const summary = JSON.parse(readFileSync(join((r.cachePath ?? '').replace(/\/[^/]+$/, ''), 'phrases-summary.json'), 'utf8'));
   t.is(summary.failed, 31);
   t.regex(summary.perConcept['concept 0'].reason, /refused/);
