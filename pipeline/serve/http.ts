@@ -40,7 +40,7 @@ export interface HttpOptions {
 
 export const DEFAULT_MAX_OTI_JOBS = 4;
 
-interface Job { status: 'running' | 'done' | 'error'; step: number; steps: number; results?: QueryHit[]; error?: string; at: number; oti: boolean }
+interface Job { status: 'running' | 'done' | 'error'; step: number; steps: number; results?: QueryHit[]; error?: string; at: number }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -95,6 +95,7 @@ export function createServeServer(engine: ServeEngine, o: HttpOptions): Server {
   const log = (line: string): void => o.log?.(logSafe(line));
   const allowed = new Set([...LOOPBACK_NAMES, ...(o.allowHosts ?? []).map((h) => h.toLowerCase())]);
   const maxOtiJobs = o.maxOtiJobs ?? DEFAULT_MAX_OTI_JOBS;
+  let otiRunning = 0;
   const uploads = new Map<string, Float32Array>();
   const jobs = new Map<string, Job>();
   const remember = <T>(map: Map<string, T>, key: string, value: T, max: number) => {
@@ -187,15 +188,17 @@ export function createServeServer(engine: ServeEngine, o: HttpOptions): Server {
       const caption = q.caption ?? '';
       const k = Math.min(o.maxK, Math.max(1, Math.floor(q.k ?? 10) || 10));
       const oti = engine.methods.find((m) => m.name === method)?.token === 'oti';
-      if (oti) {
-        const queued = [...jobs.values()].filter((j) => j.oti && j.status === 'running').length;
-        if (queued >= maxOtiJobs) throw new HttpError(503, `busy: ${queued} live-OTI queries are running or waiting; try again shortly, or pick another method`);
+      // counted apart from the jobs map, which forgets old jobs: a flood of other queries cannot hide running ones
+      if (oti && otiRunning >= maxOtiJobs) {
+        throw new HttpError(503, `busy: ${otiRunning} live-OTI queries are running or waiting; try again shortly, or pick another method`);
       }
-      const job: Job = { status: 'running', step: 0, steps: 0, at: Date.now(), oti };
+      if (oti) otiRunning++;
+      const job: Job = { status: 'running', step: 0, steps: 0, at: Date.now() };
       const id = randomUUID();
       remember(jobs, id, job, MAX_JOBS);
       const t0 = performance.now();
       engine.query({ reference, caption, method, k }, (step, steps) => { job.step = step; job.steps = steps; })
+        .finally(() => { if (oti) otiRunning--; })
         .then((results) => {
           job.results = results; job.status = 'done';
           log(`query ${method} ${JSON.stringify(caption)}: ${results.length} results in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
