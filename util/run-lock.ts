@@ -65,15 +65,18 @@ const held = new Map<string, { count: number; path: string }>();
 let handlersInstalled = false;
 
 // The heartbeat runs in a worker thread: its own event loop keeps beating while the main one is busy.
+// Dynamic imports only: eval code is CommonJS or ESM depending on the parent's flags (--input-type).
 const HEARTBEAT_CODE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { utimesSync } = require('node:fs');
-const paths = new Set();
-parentPort.on('message', (m) => { if (m.add) paths.add(m.add); if (m.remove) paths.delete(m.remove); });
-setInterval(() => {
-  const now = new Date();
-  for (const p of paths) try { utimesSync(p, now, now); } catch { /* released or removed: nothing to refresh */ }
-}, workerData.intervalMs);
+(async () => {
+  const { parentPort, workerData } = await import('node:worker_threads');
+  const { utimesSync } = await import('node:fs');
+  const paths = new Set();
+  parentPort.on('message', (m) => { if (m.add) paths.add(m.add); if (m.remove) paths.delete(m.remove); });
+  setInterval(() => {
+    const now = new Date();
+    for (const p of paths) try { utimesSync(p, now, now); } catch { /* released or removed: nothing to refresh */ }
+  }, workerData.intervalMs);
+})();
 `;
 let heartbeat: Worker | null = null;
 

@@ -48,9 +48,10 @@ export const DEFAULT_DECODER: UploadDecoderOptions = { workers: 2, maxQueued: 8,
 
 // The worker is TypeScript in a checkout (run through tsx) and JavaScript once built.
 const WORKER_MODULE = new URL(`./upload-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url).href;
+// dynamic imports only: eval code is CommonJS or ESM depending on the parent's flags (--input-type)
 const BOOT = `
-const { workerData } = require('node:worker_threads');
 (async () => {
+  const { workerData } = await import('node:worker_threads');
   if (workerData.tsx) (await import(workerData.tsx)).register();
   await import(workerData.module);
 })();
