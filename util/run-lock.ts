@@ -65,11 +65,13 @@ const held = new Map<string, { count: number; path: string }>();
 let handlersInstalled = false;
 
 // The heartbeat runs in a worker thread: its own event loop keeps beating while the main one is busy.
-// Dynamic imports only: eval code is CommonJS or ESM depending on the parent's flags (--input-type).
+// Eval code is CommonJS, or ESM under the parent's --input-type=module. require() where there is one:
+// a dynamic import may go through loader hooks (tsx) that wait on the busy main thread.
 const HEARTBEAT_CODE = `
 (async () => {
-  const { parentPort, workerData } = await import('node:worker_threads');
-  const { utimesSync } = await import('node:fs');
+  const load = (name) => (typeof require === 'function' ? Promise.resolve(require(name)) : import(name));
+  const { parentPort, workerData } = await load('node:worker_threads');
+  const { utimesSync } = await load('node:fs');
   const paths = new Set();
   parentPort.on('message', (m) => { if (m.add) paths.add(m.add); if (m.remove) paths.delete(m.remove); });
   setInterval(() => {
