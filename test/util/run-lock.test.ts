@@ -150,13 +150,16 @@ test('the heartbeat is refreshed while the holder\'s main thread is busy, so a l
   const dir = tempDir(t, 'lock-busy');
   const stop = `${dir}.stop`;
   t.teardown(() => rmSync(stop, { force: true }));
-  // heartbeat every 100 ms, stale after 600 ms; the holder then blocks its event loop for 10 s
-  const holder = startHolder(lockCode(dir, stop, 10_000), false, { STARWORD_LOCK_HEARTBEAT_MS: '100' });
+  // heartbeat every 100 ms, stale after 600 ms; the holder then blocks its event loop for 20 s
+  const holder = startHolder(lockCode(dir, stop, 20_000), false, { STARWORD_LOCK_HEARTBEAT_MS: '100' });
   t.teardown(() => holder.p.kill('SIGKILL'));
   await holder.ready;
   const first = statSync(join(dir, LOCK_FILE)).mtimeMs;
-  await new Promise((r) => setTimeout(r, 1500));
+  const started = Date.now();
+  // the worker thread may take a while to start on a loaded machine; the holder stays busy for 20 s
+  while (statSync(join(dir, LOCK_FILE)).mtimeMs === first && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 100));
   t.true(statSync(join(dir, LOCK_FILE)).mtimeMs > first, 'the mtime moved while the holder was busy');
+  t.true(Date.now() - started < 15_000, 'and within the holder\'s busy stretch');
   // a writer of another namespace cannot see the holder's pid: only the heartbeat keeps it out
   const other = unshareWorks() === null
     ? await run('unshare', ['--pid', '--fork', process.execPath, '--import=tsx', '-e', lockCode(dir)])
