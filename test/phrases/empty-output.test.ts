@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspectRun } from '../../pipeline/commands/inspect.ts';
+import { inspectRun } from '../../pipeline/inspect-run.ts';
 import { type RunPhrasesOptions, runPhrases } from '../../stages/phrases/run-phrases.ts';
 import { UserError } from '../../util/errors.ts';
 import { startLlmTestServer } from '../helpers/llm-test-server.ts';
