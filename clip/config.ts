@@ -20,7 +20,13 @@ export interface VisionConfig {
 
 export interface ClipConfig { text: TextConfig; vision: VisionConfig; projectionDim: number }
 
-const activation = z.enum(['quick_gelu', 'gelu']);
+/**
+ * quick_gelu (x·σ(1.702x), OpenAI's checkpoints) and gelu (exact erf GELU, torch's nn.GELU default and
+ * HF ACT2FN['gelu'], LAION's OpenCLIP conversions); the tanh approximations would not be exact, so they are refused.
+ */
+const activation = z.enum(['quick_gelu', 'gelu'], {
+  error: (iss) => `'${String(iss.input)}' is not supported (starword computes quick_gelu and gelu, the exact erf GELU)`,
+});
 const textSchema = z.object({
   hidden_size: z.number().int().positive().default(512),
   num_hidden_layers: z.number().int().positive().default(12),
