@@ -105,6 +105,9 @@ test('h14 and bigg presets: LAION\'s OpenCLIP ViT-H/14 and ViT-bigG/14 shapes wi
     { hidden_size: 1280, num_hidden_layers: 32, num_attention_heads: 20, intermediate_size: 5120 },
     { hidden_size: 1664, num_hidden_layers: 48, num_attention_heads: 16, intermediate_size: 8192 }, 1280));
   for (const p of ['tiny', 'b32', 'l14'] as const) t.is(presetConfig(p).text.act, 'quick_gelu', p);
+  // transformers takes any eos 2 as the legacy case (pooling at the largest id), whatever bos says
+  t.like(parseClipConfig({ text_config: { bos_token_id: 49406, eos_token_id: 2 } }, 'c').text, { bos: 49406, eos: 49407 });
+  t.like(parseClipConfig({ text_config: { bos_token_id: 49406, eos_token_id: 49407 } }, 'c').text, { bos: 49406, eos: 49407 });
 });
 
 test('an activation starword does not compute exactly is refused in one line naming it', (t) => {
