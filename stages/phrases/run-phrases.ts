@@ -28,8 +28,8 @@ import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } fr
 export const CACHE_FILE = 'phrases-cache.sqlite';
 export const SUMMARY_FILE = 'phrases-summary.json';
 export const DEFAULT_CONCEPTS_PER_PART = 1000;
-/** Failed concepts told one line each before only their count is (all are in SUMMARY_FILE). */
-const SHOWN_FAILURES = 5;
+/** Concept failures printed one line each; past that, counted only (the progress line and SUMMARY_FILE have them all). */
+const FAILURE_LINES = 10;
 
 export interface RunPhrasesOptions {
   /** The needed concepts, in order (see concept-source.ts to read them). */
@@ -61,7 +61,16 @@ export interface RunPhrasesOptions {
   /** Progress over concepts, with outcomes and retries summarised (pipeline/progress.ts; none when absent). */
   progress?: ProgressSink;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Go on when no concept got a phrase (every request failed, an empty import file, all dropped by the
+   * swap rule): the result says so and the summary records every failed concept. Without it, that ends
+   * the stage with a UserError, since OTI's and phi's L_gpt would silently have nothing.
+   */
+  allowEmpty?: boolean;
 }
+
+/** The flag that sets `allowEmpty`, named in the refusal. */
+export const ALLOW_EMPTY_FLAG = '--allow-empty-phrases';
 
 export interface PhrasesResult {
   /** HTTP requests actually made this run (retries included). */
@@ -79,6 +88,10 @@ export interface PhrasesResult {
   usage: TokenUsage;
   retries: number;
   faults: Record<string, number>;
+  /** Requests never sent because the server refused every connection (the circuit breaker opened). */
+  shortCircuited: number;
+  /** Set when the server was found down: it refused this many connections in a row. */
+  serverDownAfter: number | null;
   backend: BackendId;
   model: string;
   paramsHash: string;
@@ -101,7 +114,9 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
   const swap = opts.swap ?? defaultSwapFor(backendId);
   const built = await createBackend({
     backend: backendId, llm, requests, sampling, chatFormat: opts.chatFormat, importFile: opts.importFile,
-    seed: opts.seed, log: (line) => log(scrub(line)), onRetry: (cause) => opts.progress?.retry?.(cause),
+    seed: opts.seed, log: (line) => log(scrub(line)),
+    // with a progress reporter, retries are summarised by it; without, the scheduler's throttled lines tell them
+    onRetry: opts.progress?.retry ? (cause) => opts.progress!.retry!(cause) : undefined,
   }, opts.concepts);
   const { backend } = built;
   const paramsHash = configKey({ backend: backend.id, model: backend.model, params: backend.params });
@@ -114,13 +129,15 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
       const key = cache.register({ backend: backend.id, model: backend.model, params: backend.params });
       const progress = opts.progress;
       progress?.start(opts.concepts.length);
-      let failedShown = 0;
+      let failuresShown = 0;
       const report = await generateMissing({
         concepts: opts.concepts, backend, cache, cacheKey: key, n: sampling.n,
         workers: opts.conceptWorkers ?? Math.max(2, 2 * requests.concurrency),
         onConcept: (e) => {
-          // the first failures in full, then only their count (each is in the stage's summary file)
-          if (e.status === 'failed' && failedShown++ < SHOWN_FAILURES) log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}`);
+          // the first few failures each get a line; the rest are counted by the progress line and listed in the summary
+          if (e.status === 'failed' && ++failuresShown <= FAILURE_LINES) {
+            log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}${failuresShown === FAILURE_LINES ? ` (further failures: see the progress line and ${SUMMARY_FILE})` : ''}`);
+          }
           progress?.increment(1, e.status);
         },
       }).catch((err: unknown) => {
@@ -130,7 +147,8 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
         throw err;
       });
       progress?.stop();
-      if (failedShown > SHOWN_FAILURES) log(`phrases: ${failedShown - SHOWN_FAILURES} more concepts failed (all are in ${SUMMARY_FILE})`);
+      const down = built.stats()?.shortCircuited;
+      if (down) log(`phrases: ${down} requests not sent (server down)`);
       cached = report.cached;
       generated = report.generated;
       usage.prompt += report.usage.prompt;
@@ -182,14 +200,37 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
       dropped: summaries.filter((s) => s.status === 'dropped').length,
       concepts: opts.concepts.length, phrases, usage,
       retries: stats?.retries ?? 0, faults: { ...(stats?.faults ?? {}) },
+      shortCircuited: stats?.shortCircuited ?? 0, serverDownAfter: stats?.breakerOpenedAfter ?? null,
       backend: backend.id, model: backend.model, paramsHash, cachePath, parts, partsReused, perConcept,
     };
     const { perConcept: _omit, ...headline } = result;
     writeFileAtomic(join(opts.outDir, SUMMARY_FILE), `${JSON.stringify({ ...headline, swap, sampling: backend.params, perConcept }, null, 2)}\n`);
+    if (phrases === 0) {
+      const line = emptyOutputLine(result);
+      if (!opts.allowEmpty) throw new UserError(`${line}. Fix the cause and rerun (answered concepts are cached), or pass ${ALLOW_EMPTY_FLAG} to go on without them`);
+      log(`warning: ${line}; going on (${ALLOW_EMPTY_FLAG})`);
+    }
     return result;
   } finally {
     cache?.close();
   }
+}
+
+/** 'phrases: no phrases for any of 31 concepts (31 failed: <most common reason>)'. */
+export function emptyOutputLine(r: PhrasesResult): string {
+  const reasons = new Map<string, number>();
+  for (const s of Object.values(r.perConcept)) {
+    if (s.status !== 'failed') continue;
+    // '(after 7 attempts)' differs between concepts that failed alike
+    const reason = (s.reason ?? 'unknown').replace(/ \(after \d+ attempts\)$/, '');
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  }
+  const common = [...reasons].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const why = [
+    r.failed > 0 ? `${r.failed} failed${common ? `: ${common}` : ''}` : '',
+    r.dropped > 0 ? `${r.dropped} dropped by the swap rule` : '',
+  ].filter(Boolean).join('; ');
+  return `phrases: no phrases for any of ${r.concepts} concepts${why ? ` (${why})` : ''}; OTI's and phi's L_gpt need them`;
 }
 
 async function rawConcept(concept: string, built: BuiltBackend, cache: LlmAnswerCache | null, key: string, n: number): Promise<RawConcept> {
