@@ -5,8 +5,8 @@
  *
  * Three different things are called a cache in starword, and only the first lives here:
  * - the graph cache (this root, `graphs/` and `vocab-features/`): derived files, safe to delete, rebuilt;
- * - the phrase cache (`phrases-cache.sqlite`, `phrases --cache`; stages/phrases/cache.ts) and the
- *   caption cache (stages/caption/answer-cache.ts): paid LLM answers, never safe to delete;
+ * - the phrase cache (`phrases-cache.sqlite`, `phrases --cache`) and the
+ *   caption answers, in one store (util/llm/answer-cache.ts): paid LLM answers, never safe to delete;
  * - OTI's prefix cache (clip/prefix-cache.ts): the text tower's keys and values of a template's
  *   prefix, in memory for one OTI session.
  */
