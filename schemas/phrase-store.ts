@@ -19,7 +19,7 @@ import type { Table } from 'apache-arrow';
 import { sha256 } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
 import { checkKind, readStrings } from './columns.ts';
-import { listDoneParts, partName, partPaths, readPart, writeFileAtomic } from './part-io.ts';
+import { listDoneParts, partName, partPaths, readPart, readPartStats, writeFileAtomic } from './part-io.ts';
 import * as phrasesSchema from './phrases.ts';
 
 export const STORE_DIR = 'store';
@@ -39,6 +39,8 @@ interface StoreIndex {
   dim: number;
   /** [concept, first row, rows], in row order */
   runs: [string, number, number][];
+  /** the swap mode of a store written directly (an Arrow part's marker records its own) */
+  swap?: string;
 }
 
 /** One part's content, as the writer takes it. */
@@ -174,6 +176,16 @@ export function partSource(phrasesDir: string, part: number): string {
   return sha256(readFileSync(partPaths(phrasesDir, phrasesSchema.KIND, part).stats));
 }
 
+/** 'searle' for a marker written before swap modes were recorded. */
+function knownSwap(v: unknown): string {
+  return typeof v === 'string' && v !== '' ? v : 'searle';
+}
+
+/** The swap mode a phrases part's marker records (see stages/phrases/run-phrases.ts). */
+export function partSwapMode(phrasesDir: string, part: number): string {
+  return knownSwap(readPartStats(phrasesDir, phrasesSchema.KIND, part).swap);
+}
+
 /** The part's index when it and the files it names are whole (sizes checked); else null. */
 function readIndex(phrasesDir: string, part: number): StoreIndex | null {
   const file = storeFile(phrasesDir, part, 'index.json');
@@ -214,6 +226,7 @@ export class PhraseStore {
   private readonly byConcept = new Map<string, PhraseRange[]>();
   private readonly counts = new Map<string, number>();
   private readonly fds = new Map<string, number>();
+  private readonly swaps = new Map<number, string>();
   phraseCount = 0;
   partsBuilt = 0;
   /** a hash of what the store was read from (each part's index and source) */
@@ -248,6 +261,7 @@ export class PhraseStore {
         list.push({ part, start, count });
         store.counts.set(concept, (store.counts.get(concept) ?? 0) + count);
       }
+      store.swaps.set(part, parts.includes(part) ? partSwapMode(dir, part) : knownSwap(ix.swap));
       store.phraseCount += ix.rows;
       sources.push(`${part}:${ix.source}:${ix.rows}`);
     }
@@ -267,6 +281,12 @@ export class PhraseStore {
     this.readAt(part, 'targets.f32', bytesOf(out), row * this.dim * 4);
     return out;
   }
+
+  /**
+   * The swap mode the part's phrases were made with (clip/pseudo-word-swap.ts's SwapMode, as its marker
+   * records it; 'searle' when it records none).
+   */
+  swapMode(part: number): string { return this.swaps.get(part) ?? 'searle'; }
 
   phrase(part: number, row: number): string { return this.text(part, row, 'phrase'); }
   swapped(part: number, row: number): string { return this.text(part, row, 'swapped'); }
