@@ -78,8 +78,9 @@ function filesUnder(dir: string, sub = ''): string[] {
     const rel = sub ? join(sub, name) : name;
     const st = statSync(join(dir, rel));
     if (st.isDirectory()) out.push(...filesUnder(dir, rel));
-    // not a cache, a lock or another process's temporary file
-    else if (st.isFile() && !/\.sqlite(-wal|-shm|-journal)?$/.test(name) && !/\.tmp-/.test(name) && !name.startsWith('.starword.lock')) out.push(rel);
+    // not a cache, a lock, another process's temporary file or a part moved aside as damaged
+    else if (st.isFile() && !/\.sqlite(-wal|-shm|-journal)?$/.test(name) && !/\.tmp-/.test(name) && !/\.damaged-/.test(name)
+      && !name.startsWith('.starword.lock')) out.push(rel);
   }
   return out;
 }

@@ -10,6 +10,10 @@
  * hash), and a checksum of the marker itself (`markerHash`), so an edited marker is caught without
  * reading the part. `checkPart` compares all of that with what is on disk (size always, content under
  * level 'full'); `readPart` checks the content of what it reads anyway.
+ *
+ * A part whose content fails its marker when read, or when a stage checks whether it is done, is
+ * quarantined: the file is moved aside as `<part>.arrow.damaged-<time>` (kept for a look, never read)
+ * and its marker removed, so the stage that writes it redoes it on its next run.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -130,7 +134,10 @@ export function readPartStats(dir: string, kind: string, index: number): PartSta
 export type PartCheck = 'ok' | { path: string; reason: string };
 
 export interface PartExpectation {
-  /** 'size' (default): marker, file and size; 'full': also the content hash, the Arrow stream and the rows */
+  /**
+   * 'size': marker, file and size; 'full': also the content hash, the Arrow stream and the rows. checkPart's
+   * default is 'size', isPartCurrent's 'full' (a stage never keeps a part it has not read back whole).
+   */
   level?: 'size' | 'full';
   /** what the part should have been made from: only the fields given are compared */
   provenance?: Provenance;
@@ -205,18 +212,48 @@ export function checkPart(dir: string, kind: string, index: number, expected: Pa
   return 'ok';
 }
 
+/** Where a quarantined part goes: beside it, named by the time it was found damaged. */
+export function quarantinePath(arrow: string, now = new Date()): string {
+  return `${arrow}.damaged-${now.toISOString().replace(/[:.]/g, '-')}`;
+}
+
 /**
- * The done-check of a stage: true when the part is done and checkPart finds it sound. A part with a
- * marker that fails the check is to be redone: its marker is removed (so old and new never mix) and
- * `log` gets one line naming the file and why.
+ * Moves a damaged part aside (see quarantinePath) and then removes its marker, so it is no longer done
+ * and the stage that writes it redoes it. Returns where the file went (null when it was already gone).
+ */
+export function quarantinePart(dir: string, kind: string, index: number): string | null {
+  const paths = partPaths(dir, kind, index);
+  let aside: string | null = quarantinePath(paths.arrow);
+  try {
+    renameSync(paths.arrow, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsUserError(err, paths.arrow, 'moving the damaged part aside');
+    aside = null;
+  }
+  try { unlinkSync(paths.stats); } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsUserError(err, paths.stats, 'removing the damaged part\'s marker');
+  }
+  return aside;
+}
+
+/**
+ * The done-check of a stage: true when the part is done and checkPart finds it sound, its content
+ * included (level 'full' unless asked otherwise). A part with a marker that fails the check is to be
+ * redone: a file whose content fails is quarantined, otherwise the marker alone is removed (so old and
+ * new never mix); `log` gets one line naming the file and why.
  */
 export function isPartCurrent(dir: string, kind: string, index: number, expected: PartExpectation = {},
   log?: (line: string) => void): boolean {
   const paths = partPaths(dir, kind, index);
   if (!existsSync(paths.stats)) return false;
   if (adoptLegacyPart(dir, kind, index, expected, log)) return true;
-  const check = checkPart(dir, kind, index, expected);
+  const check = checkPart(dir, kind, index, { level: 'full', ...expected });
   if (check === 'ok') return true;
+  if (check.path === paths.arrow && existsSync(paths.arrow)) {
+    const aside = quarantinePart(dir, kind, index);
+    log?.(`redoing ${check.path}: ${check.reason}; moved aside to ${aside}`);
+    return false;
+  }
   log?.(`redoing ${check.path}: ${check.reason}`);
   try { unlinkSync(paths.stats); } catch (err) { throw fsUserError(err, paths.stats, 'removing the stale marker'); }
   return false;
@@ -255,11 +292,17 @@ export function partSetIdentity(dir: string, kind: string): string {
 export interface ReadPartOptions {
   /** check size, sha256 and rows against the marker (default true; the hash costs little next to the parse) */
   verify?: boolean;
+  /**
+   * move a part that fails the check aside (see quarantinePart) so its stage redoes it (default true);
+   * false for readers that only look (inspect, report), which may run beside a writer
+   */
+  quarantine?: boolean;
 }
 
 /**
  * Reads a done part. A missing, truncated or damaged file, or one that disagrees with its marker,
- * gives one UserError naming the file and the cause.
+ * gives one UserError naming the file and the cause; a file that disagrees with its marker is
+ * quarantined first (unless `quarantine: false`).
  */
 export function readPart(dir: string, kind: string, index: number, opts: ReadPartOptions = {}): Table {
   const paths = partPaths(dir, kind, index);
@@ -268,7 +311,10 @@ export function readPart(dir: string, kind: string, index: number, opts: ReadPar
   const stats = opts.verify === false || !existsSync(paths.stats) ? null : readPartStats(dir, kind, index);
   if (stats) {
     const c = contentProblem(bytes, stats);
-    if ('problem' in c) throw new UserError(`${paths.arrow}: ${c.problem}; ${redo}`);
+    if ('problem' in c) {
+      const aside = opts.quarantine === false ? null : quarantinePart(dir, kind, index);
+      throw new UserError(`${paths.arrow}: ${c.problem}; ${aside ? `moved aside to ${aside}; ` : ''}${redo}`);
+    }
     return c.table;
   }
   const table = parseStream(bytes);

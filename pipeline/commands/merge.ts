@@ -52,7 +52,7 @@ export interface MergeOptions {
   phrases?: string;
   /** copy the parts instead of hard-linking them */
   copy?: boolean;
-  /** 'size' (default) checks each part's marker and file size, 'full' its content hash, Arrow stream and rows as well */
+  /** 'full' (default) checks each part's marker, size, content hash, Arrow stream and rows; 'size' the marker and size only */
   verify?: 'size' | 'full';
 }
 
@@ -79,7 +79,7 @@ export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: M
   const problems: string[] = [];
   // a part that fails its check is a problem naming the file and what differs
   const sound = (dir: string, kind: string, p: number): boolean => {
-    const check = checkPart(dir, kind, p, { level: opts.verify ?? 'size' });
+    const check = checkPart(dir, kind, p, { level: opts.verify ?? 'full' });
     if (check !== 'ok') problems.push(`${check.path}: ${check.reason}`);
     return check === 'ok';
   };
@@ -164,19 +164,22 @@ export function register(program: Command): void {
     .option('--out <dir>', `the corpus folder (default <dir>/${CORPUS_DIR})`)
     .option('--phrases <dir>', 'the phrases folder made once for all shards (default <dir>/phrases)')
     .option('--copy', 'copy the parts instead of hard-linking them (links are used where the file system allows)')
-    .option('--verify', 'check every part\'s content hash and rows too (default: marker and size)')
-    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string; phrases?: string; copy?: boolean; verify?: boolean }) => {
+    .option('--verify', 'check every part\'s content hash, Arrow stream and rows (the default)')
+    .option('--size-only', 'check only each part\'s marker and size, not its content (faster; the output says so)')
+    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string; phrases?: string; copy?: boolean; verify?: boolean; sizeOnly?: boolean }) => {
+      if (opts.verify && opts.sizeOnly) throw new UserError('give --verify or --size-only, not both');
       if (dir && opts.runs) throw new UserError('give a folder or --runs, not both');
       if (!dir && !opts.runs) throw new UserError('give the run folder, or --runs DIR... --out DIR');
       if (opts.runs && !opts.out) throw new UserError('--runs needs --out');
       const runs = dir ? findRunDirs(dir) : (opts.runs as string[]);
       const out = opts.out ?? join(dir as string, CORPUS_DIR);
-      const c = await mergeRuns(runs, out, { phrases: opts.phrases, copy: opts.copy, verify: opts.verify ? 'full' : 'size' }, dir ? resolve(dir) : null);
+      const c = await mergeRuns(runs, out, { phrases: opts.phrases, copy: opts.copy, verify: opts.sizeOnly ? 'size' : 'full' }, dir ? resolve(dir) : null);
       const kinds = Object.entries(c.rows).filter(([k]) => !k.startsWith('ingest/')).map(([k, n]) => `${k} ${n} rows in ${c.kinds[k].length} parts`);
       const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
       process.stdout.write(`merged ${c.shardCount} shard${c.shardCount > 1 ? 's' : ''}, ${c.images} images`
         + `${kinds.length ? `: ${kinds.join(', ')}` : ''}${c.phrases ? `; phrases from ${c.phrases.from} (${c.phrases.files} files)` : '; no phrases'}`
         + ` -> ${out}${c.kept ? ' (unchanged, kept)' : ''}; ${c.placed.linked} files linked (${mb(c.placed.bytesLinked)}, no extra disk), `
-        + `${c.placed.copied} copied (${mb(c.placed.bytesCopied)})\n`);
+        + `${c.placed.copied} copied (${mb(c.placed.bytesCopied)}); `
+        + `${opts.sizeOnly ? 'WARNING: content hashes NOT checked (--size-only): a damaged part of the same size would be merged' : 'every part\'s content hash checked'}\n`);
     });
 }
