@@ -278,6 +278,27 @@ function adoptLegacyPart(dir: string, kind: string, index: number, expected: Par
   return true;
 }
 
+/** Short enough for one line, long enough to tell two models apart. */
+const shortHash = (h: string): string => (h.length > 16 ? h.slice(0, 16) : h);
+
+/** The model a part's marker says it was made with, or null (made without a model, or by an older starword). */
+export function partModelHash(stats: PartStats): string | null {
+  const h = stats.provenance?.modelHash;
+  return typeof h === 'string' && h !== '' ? h : null;
+}
+
+/**
+ * Refuses, in one line naming the marker, a done part whose marker records a model other than
+ * `modelHash` (what a reader given that model must never mix in: two CLIPs of one width read alike).
+ * A part that records no model passes: it was made without one, or before markers recorded it.
+ */
+export function checkPartModel(dir: string, kind: string, index: number, modelHash: string, redo: string): void {
+  const recorded = partModelHash(readPartStats(dir, kind, index));
+  if (recorded !== null && recorded !== modelHash) {
+    throw new UserError(`${partPaths(dir, kind, index).stats}: made with another model (${shortHash(recorded)}, this model is ${shortHash(modelHash)}); ${redo}`);
+  }
+}
+
 /** The identity of a done part for provenance: the sha256 its marker records ('' when it has none). */
 export function partIdentity(dir: string, kind: string, index: number): string {
   if (!existsSync(partPaths(dir, kind, index).stats)) return '';

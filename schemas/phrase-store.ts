@@ -19,7 +19,7 @@ import type { Table } from 'apache-arrow';
 import { sha256 } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
 import { checkKind, readStrings } from './columns.ts';
-import { listDoneParts, partName, partPaths, readPart, readPartStats, writeFileAtomic } from './part-io.ts';
+import { listDoneParts, partModelHash, partName, partPaths, readPart, readPartStats, writeFileAtomic } from './part-io.ts';
 import * as phrasesSchema from './phrases.ts';
 
 export const STORE_DIR = 'store';
@@ -41,6 +41,8 @@ interface StoreIndex {
   runs: [string, number, number][];
   /** the swap mode of a store written directly (an Arrow part's marker records its own) */
   swap?: string;
+  /** the model whose encoder computed the targets here (when the Arrow part has none of its own) */
+  modelHash?: string;
 }
 
 /** One part's content, as the writer takes it. */
@@ -62,7 +64,7 @@ export function storeFile(phrasesDir: string, part: number, kind: FileKind): str
 const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** Writes one store part; its index last, so a store part with an index is complete. */
-export function writeStorePart(phrasesDir: string, part: number, data: StorePartData, source: string): void {
+export function writeStorePart(phrasesDir: string, part: number, data: StorePartData, source: string, modelHash?: string): void {
   if (data.targets.length !== data.rows * data.dim) throw new Error(`phrase store: ${data.targets.length} target values for ${data.rows} × ${data.dim}`);
   for (const t of [data.phrase, data.swapped]) {
     if (t.offsets.length !== data.rows + 1) throw new Error(`phrase store: ${t.offsets.length} offsets for ${data.rows} rows`);
@@ -73,7 +75,10 @@ export function writeStorePart(phrasesDir: string, part: number, data: StorePart
   writeFileAtomic(storeFile(phrasesDir, part, 'phrase.off'), bytesOf(data.phrase.offsets));
   writeFileAtomic(storeFile(phrasesDir, part, 'swapped.bin'), data.swapped.bytes);
   writeFileAtomic(storeFile(phrasesDir, part, 'swapped.off'), bytesOf(data.swapped.offsets));
-  const index: StoreIndex = { format: 'starword-phrase-store', version: STORE_VERSION, part, source, rows: data.rows, dim: data.dim, runs: data.runs };
+  const index: StoreIndex = {
+    format: 'starword-phrase-store', version: STORE_VERSION, part, source, rows: data.rows, dim: data.dim, runs: data.runs,
+    ...(modelHash ? { modelHash } : {}),
+  };
   writeFileAtomic(storeFile(phrasesDir, part, 'index.json'), JSON.stringify(index));
 }
 
@@ -176,6 +181,22 @@ export function partSource(phrasesDir: string, part: number): string {
   return sha256(readFileSync(partPaths(phrasesDir, phrasesSchema.KIND, part).stats));
 }
 
+/**
+ * Refuses (one line naming the marker) a phrases part whose targets another model embedded than
+ * `modelHash`. Returns whether the part's marker says it carries targets of its own.
+ */
+function checkPartTargetsModel(phrasesDir: string, part: number, modelHash: string | undefined): boolean {
+  const stats = readPartStats(phrasesDir, phrasesSchema.KIND, part);
+  const ownTargets = typeof stats.targetDim === 'number' || partModelHash(stats) !== null;
+  const recorded = partModelHash(stats);
+  if (modelHash !== undefined && recorded !== null && recorded !== modelHash) {
+    const short = (h: string) => (h.length > 16 ? h.slice(0, 16) : h);
+    throw new UserError(`${partPaths(phrasesDir, phrasesSchema.KIND, part).stats}: phrases embedded by another model (${short(recorded)}, `
+      + `this model is ${short(modelHash)}); make the phrases again with this model (starword phrases --model DIR) or use the model they were made with`);
+  }
+  return ownTargets;
+}
+
 /** 'searle' for a marker written before swap modes were recorded. */
 function knownSwap(v: unknown): string {
   return typeof v === 'string' && v !== '' ? v : 'searle';
@@ -218,6 +239,11 @@ export interface OpenStoreOptions {
   dim: number;
   /** computes target features of phrases stored without them (only when a store part must be built) */
   encode?: (texts: string[]) => Promise<Float32Array[]>;
+  /**
+   * the model the reader runs (its hash): phrases whose targets another model embedded are refused;
+   * targets this store computed with another model's encoder are computed again
+   */
+  modelHash?: string;
   log?: (line: string) => void;
 }
 
@@ -244,9 +270,13 @@ export class PhraseStore {
       let ix = readIndex(dir, part);
       if (parts.includes(part)) {
         const source = partSource(dir, part);
-        if (!ix || ix.source !== source) {
+        const ownTargets = checkPartTargetsModel(dir, part, o.modelHash);
+        const otherEncoder = !ownTargets && o.modelHash !== undefined && ix?.modelHash !== undefined && ix.modelHash !== o.modelHash;
+        if (!ix || ix.source !== source || otherEncoder) {
           o.log?.(`phrases: indexing part ${part} of ${dir} for random access`);
-          writeStorePart(dir, part, await storeDataFromTable(readPart(dir, phrasesSchema.KIND, part), o.dim, o.encode, dir), source);
+          const table = readPart(dir, phrasesSchema.KIND, part);
+          const computesTargets = phrasesSchema.targetDim(table) === null;
+          writeStorePart(dir, part, await storeDataFromTable(table, o.dim, o.encode, dir), source, computesTargets ? o.modelHash : undefined);
           store.partsBuilt++;
           ix = readIndex(dir, part)!;
         }

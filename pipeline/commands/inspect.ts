@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import * as errors from '../../schemas/errors.ts';
 import { readNumbers, readStrings } from '../../schemas/columns.ts';
-import { checkPart, partPaths, readPart, readPartStats } from '../../schemas/part-io.ts';
+import { checkPart, partModelHash, partPaths, readPart, readPartStats } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { readPlan } from '../../schemas/run-layout.ts';
 import { readRunManifest } from '../run-manifest.ts';
@@ -57,6 +57,14 @@ function partIndices(dir: string, kind: string): number[] {
 
 const add = (rec: Record<string, number>, key: string, n: number): void => { rec[key] = (rec[key] ?? 0) + n; };
 
+/** A part whose marker records another model than the run's (a part copied in from another run), or null. */
+function foreignModel(dir: string, kind: string, p: number, runModel: string | null): { path: string; reason: string } | null {
+  if (runModel === null) return null;
+  const recorded = partModelHash(readPartStats(dir, kind, p));
+  if (recorded === null || recorded === runModel) return null;
+  return { path: partPaths(dir, kind, p).stats, reason: `made with another model (${recorded.slice(0, 16)}, this run's model is ${runModel.slice(0, 16)})` };
+}
+
 /** Every part of every stage (ingest's images included) is checked at `verify`; bad ones are listed, not counted. */
 export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): InspectReport {
   const runDirs = findRunDirs(dir);
@@ -66,10 +74,15 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
     skippedFiles: { count: 0, byExtension: {} }, warnings: [], notes: [],
     integrity: { level: verify, checked: 0, bad: [] },
   };
+  let runModel: string | null = null;
   const sound = (stageDirPath: string, kind: string, p: number): boolean => {
     report.integrity.checked++;
     const check = checkPart(stageDirPath, kind, p, { level: verify });
     if (check !== 'ok') report.integrity.bad.push(check);
+    else {
+      const foreign = foreignModel(stageDirPath, kind, p, runModel);
+      if (foreign) { report.integrity.bad.push(foreign); return false; }
+    }
     return check === 'ok';
   };
   /** a part read anyway: readPart checks its content; a failure is listed instead of stopping the report */
@@ -96,6 +109,7 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
       if (plan.skippedFiles && report.skippedFiles.count === 0) report.skippedFiles = plan.skippedFiles;
     }
     const manifest = readRunManifest(runDir);
+    runModel = manifest?.model?.hash ?? null;
     for (const w of manifest?.warnings ?? []) if (!report.warnings.includes(w)) report.warnings.push(w);
     for (const n of manifest?.notes ?? []) if (!report.notes.includes(n)) report.notes.push(n);
     for (const [stage, rec] of Object.entries(readRunManifest(runDir)?.stages ?? {})) {

@@ -95,7 +95,7 @@ export async function runOtiStage(runDir: string, model: ClipModel, o: OtiCliOpt
   const own: { text: Promise<TextEncoder> | null } = { text: null };
   const text = () => (shared ? Promise.resolve(shared.text) : (own.text ??= createTextEncoder(model, { ...sess, tokenizer })));
   const phrasesDir = resolve(o.phrasesDir ?? stageDir(runDir, 'phrases'));
-  const pool = await PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim, log);
+  const pool = await PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim, log, model.hash);
   log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
   const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
   if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);

@@ -40,11 +40,12 @@ export class PhiPhraseBank implements PhraseDrawer {
 
   /**
    * Opens the phrase store of `dir`; `wanted` (the concepts the training images can draw) only sizes
-   * the log line. `text` computes targets of phrases stored without them, once, when a part is indexed.
+   * the log line. `text` computes targets of phrases stored without them, once, when a part is indexed;
+   * `modelHash` (the model `text` runs) refuses phrases embedded by another model.
    */
   static async load(dir: string, wanted: Set<string>, tokenize: (text: string) => Int32Array, text: TextEncoder,
-    log?: (line: string) => void): Promise<PhiPhraseBank> {
-    const store = await PhraseStore.open(dir, { dim: text.dim, encode: (t) => text.encodeTexts(t), log });
+    log?: (line: string) => void, modelHash?: string): Promise<PhiPhraseBank> {
+    const store = await PhraseStore.open(dir, { dim: text.dim, encode: (t) => text.encodeTexts(t), log, modelHash });
     const bank = new PhiPhraseBank(store, tokenize);
     for (const c of wanted) {
       const n = store.count(c);
