@@ -75,7 +75,7 @@ function phrasesSource(root: string | null, shards: CorpusShard[], given: string
   return null;
 }
 
-export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: MergeOptions = {}, root: string | null = null): Promise<CorpusIndex & { kept: boolean }> {
+export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: MergeOptions = {}, root: string | null = null): Promise<CorpusIndex & { kept: boolean; keptEntries: string[] }> {
   const problems: string[] = [];
   // a part that fails its check is a problem naming the file and what differs
   const sound = (dir: string, kind: string, p: number): boolean => {
@@ -153,7 +153,7 @@ export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: M
   // one writer: this also refuses while a shard inside the run folder is still being written
   const { result, lock } = underLock(root ?? dirname(corpusDir), 'merge', () => buildCorpus(corpusDir, ordered, planned, phrasesDir, mode));
   lock.release();
-  return { ...result.index, kept: result.kept };
+  return { ...result.index, kept: result.kept, keptEntries: result.keptEntries };
 }
 
 export function register(program: Command): void {
@@ -178,7 +178,7 @@ export function register(program: Command): void {
       const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
       process.stdout.write(`merged ${c.shardCount} shard${c.shardCount > 1 ? 's' : ''}, ${c.images} images`
         + `${kinds.length ? `: ${kinds.join(', ')}` : ''}${c.phrases ? `; phrases from ${c.phrases.from} (${c.phrases.files} files)` : '; no phrases'}`
-        + ` -> ${out}${c.kept ? ' (unchanged, kept)' : ''}; ${c.placed.linked} files linked (${mb(c.placed.bytesLinked)}, no extra disk), `
+        + ` -> ${out}${c.kept ? ' (unchanged, kept)' : ''}${c.keptEntries.length ? ` (rebuilt; kept ${c.keptEntries.join(', ')}: not made by merge)` : ''}; ${c.placed.linked} files linked (${mb(c.placed.bytesLinked)}, no extra disk), `
         + `${c.placed.copied} copied (${mb(c.placed.bytesCopied)}); `
         + `${opts.sizeOnly ? 'WARNING: content hashes NOT checked (--size-only): a damaged part of the same size would be merged' : 'every part\'s content hash checked'}\n`);
     });
