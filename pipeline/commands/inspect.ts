@@ -12,7 +12,7 @@ import { checkPart, partModelHash, partPaths, readPart, readPartStats } from '..
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { readPlan } from '../../schemas/run-layout.ts';
 import { readRunManifest } from '../run-manifest.ts';
-import { findRunDirs, stageKinds } from './merge.ts';
+import { findRunDirs, isPlanAligned, stageKinds } from './merge.ts';
 
 export interface Distribution { count: number; min: number; median: number; p90: number; max: number }
 
@@ -30,6 +30,8 @@ export interface InspectReport {
   integrity: { level: 'size' | 'full'; checked: number; bad: { path: string; reason: string }[] };
   /** files of the source left out as not images (from the ingest plan), by extension */
   skippedFiles: { count: number; byExtension: Record<string, number> };
+  /** symbolic links of a source folder left out, not followed (from the ingest plan) */
+  skippedLinks: number;
   /** run.json's warnings and notes (deduplicated over shards) */
   warnings: string[];
   notes: string[];
@@ -39,6 +41,11 @@ export interface InspectReport {
 export function skippedFilesText(s: { count: number; byExtension: Record<string, number> }): string {
   const exts = Object.entries(s.byExtension).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([e, n]) => `${e} ${n}`);
   return `${s.count} ${s.count === 1 ? 'file' : 'files'} skipped as not an image (${exts.join(', ')})`;
+}
+
+/** '2 symbolic links skipped (pointing outside the folder, or broken)'. */
+export function skippedLinksText(n: number): string {
+  return `${n} symbolic ${n === 1 ? 'link' : 'links'} skipped (pointing outside the folder, or broken)`;
 }
 
 /** Nearest-rank quantiles of the finite values. */
@@ -71,7 +78,7 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
   const report: InspectReport = {
     runs: runDirs.length, shardCount: 0, images: { source: 0, planned: 0 }, parts: {},
     failures: { total: 0, byCode: {}, byStage: {}, examples: [] }, tokens: null, timings: { stages: {}, phases: {} },
-    skippedFiles: { count: 0, byExtension: {} }, warnings: [], notes: [],
+    skippedFiles: { count: 0, byExtension: {} }, skippedLinks: 0, warnings: [], notes: [],
     integrity: { level: verify, checked: 0, bad: [] },
   };
   let runModel: string | null = null;
@@ -107,6 +114,7 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
       report.images.planned += plan.images;
       // the plan counts the whole source, so every shard holds the same figures: take them once
       if (plan.skippedFiles && report.skippedFiles.count === 0) report.skippedFiles = plan.skippedFiles;
+      report.skippedLinks = Math.max(report.skippedLinks, plan.skippedLinks ?? 0);
     }
     const manifest = readRunManifest(runDir);
     runModel = manifest?.model?.hash ?? null;
@@ -120,10 +128,13 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
       const [stage, kind] = key.split('/');
       const stageDirPath = join(runDir, stage);
       const entry = (report.parts[key] ??= { done: 0, planned: 0, rows: 0 });
-      entry.planned += planned;
+      // Parts one per images part: only those of the current plan count (a forced replan may leave
+      // higher-numbered ones behind). Phrases are chunked by concept: every done part counts.
+      const aligned = isPlanAligned(key);
+      const indices = partIndices(stageDirPath, kind).filter((i) => !aligned || i < planned);
+      entry.planned += aligned ? planned : indices.length;
       const phases = (report.timings.phases[key] ??= {});
-      // Only parts of the current plan count; a forced replan may leave higher-numbered ones behind.
-      for (const p of partIndices(stageDirPath, kind).filter((i) => i < planned)) {
+      for (const p of indices) {
         if (!sound(stageDirPath, kind, p)) continue;
         const stats = readPartStats(stageDirPath, kind, p);
         entry.done++;
@@ -168,6 +179,7 @@ export function formatReport(r: InspectReport): string {
   const lines: string[] = [];
   lines.push(`runs: ${r.runs} (shard count ${r.shardCount}); images: ${r.images.planned} planned of ${r.images.source} in the source`);
   if (r.skippedFiles.count > 0) lines.push(`source: ${skippedFilesText(r.skippedFiles)}`);
+  if (r.skippedLinks > 0) lines.push(`source: ${skippedLinksText(r.skippedLinks)}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   for (const n of r.notes) lines.push(`note: ${n}`);
   lines.push('parts:');

@@ -30,7 +30,8 @@ export function findRunDirs(dir: string): string[] {
 
 /** Stages whose parts are one per images part, with the same index (phrases are chunked by concept). */
 const PLAN_ALIGNED_STAGES = new Set(['embed', 'concepts', 'oti']);
-function isPlanAligned(key: string): boolean { return PLAN_ALIGNED_STAGES.has(key.split('/')[0]); }
+/** True for '<stage>/<kind>' whose parts are one per images part (false for phrases, chunked by concept). */
+export function isPlanAligned(key: string): boolean { return PLAN_ALIGNED_STAGES.has(key.split('/')[0]); }
 
 /** '<stage>/<kind>' of every part kind with at least one done part, outside ingest. */
 export function stageKinds(runDir: string): string[] {
