@@ -15,7 +15,8 @@
  * quarantined: the file is moved aside as `<part>.arrow.damaged-<time>` (kept for a look, never read)
  * and its marker removed, so the stage that writes it redoes it on its next run.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
@@ -135,10 +136,12 @@ export type PartCheck = 'ok' | { path: string; reason: string };
 
 export interface PartExpectation {
   /**
-   * 'size': marker, file and size; 'full': also the content hash, the Arrow stream and the rows. checkPart's
-   * default is 'size', isPartCurrent's 'full' (a stage never keeps a part it has not read back whole).
+   * 'size': marker, file and size; 'hash': also the content hash, read in chunks (memory that does not
+   * grow with the part); 'full': the content hash, the Arrow stream and the rows. checkPart's default is
+   * 'size', isPartCurrent's 'hash' (a stage never keeps a part whose bytes differ from what it wrote; the
+   * marker's own checksum vouches for the rows).
    */
-  level?: 'size' | 'full';
+  level?: 'size' | 'hash' | 'full';
   /** what the part should have been made from: only the fields given are compared */
   provenance?: Provenance;
 }
@@ -171,6 +174,19 @@ function contentProblem(bytes: Uint8Array, stats: PartStats): { problem: string 
   return { table };
 }
 
+/** The sha256 of a file read in 4 MiB chunks: memory that does not grow with the file. */
+function fileSha256(path: string): string {
+  const hash = createHash('sha256');
+  const buf = Buffer.alloc(4 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
 /**
  * Whether a done part can be trusted: its marker parses and is not edited, its file exists with the
  * size the marker records (and, under level 'full', the same sha256, a whole Arrow stream and the
@@ -195,6 +211,11 @@ export function checkPart(dir: string, kind: string, index: number, expected: Pa
     return bad('missing (its marker is there)');
   }
   if (size !== stats.bytes) return bad(`damaged: ${size} bytes, its marker says ${stats.bytes}`);
+  if (expected.level === 'hash') {
+    let digest: string;
+    try { digest = fileSha256(paths.arrow); } catch (err) { return bad(errorMessage(fsUserError(err, paths.arrow)).replace(`${paths.arrow}: `, '')); }
+    if (digest !== stats.sha256) return bad('damaged: its content differs from the sha256 in its marker');
+  }
   if (expected.level === 'full') {
     let bytes: Uint8Array;
     try {
@@ -238,7 +259,7 @@ export function quarantinePart(dir: string, kind: string, index: number): string
 
 /**
  * The done-check of a stage: true when the part is done and checkPart finds it sound, its content
- * included (level 'full' unless asked otherwise). A part with a marker that fails the check is to be
+ * hash included (level 'hash' unless asked otherwise). A part with a marker that fails the check is to be
  * redone: a file whose content fails is quarantined, otherwise the marker alone is removed (so old and
  * new never mix); `log` gets one line naming the file and why.
  */
@@ -247,7 +268,7 @@ export function isPartCurrent(dir: string, kind: string, index: number, expected
   const paths = partPaths(dir, kind, index);
   if (!existsSync(paths.stats)) return false;
   if (adoptLegacyPart(dir, kind, index, expected, log)) return true;
-  const check = checkPart(dir, kind, index, { level: 'full', ...expected });
+  const check = checkPart(dir, kind, index, { level: 'hash', ...expected });
   if (check === 'ok') return true;
   if (check.path === paths.arrow && existsSync(paths.arrow)) {
     const aside = quarantinePart(dir, kind, index);

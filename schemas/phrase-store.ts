@@ -11,7 +11,8 @@
  *   phrases-NNNNN.{phrase,swapped}.off   rows + 1 float64 byte offsets into the .bin
  *   phrases-NNNNN.index.json             written last (the done marker): rows, dim, the concepts' row runs,
  *                                        and `source`, the sha256 of the Arrow part's stats marker it was made from
- * Opening the store reads only the indexes (concept → part, row range); a phrase's texts and target are
+ * Opening the store reads the indexes (concept → part, row range) and hashes each Arrow part in chunks
+ * against its marker (a same-size damage is quarantined, see part-io.ts); a phrase's texts and target are
  * read with positioned reads when a step draws it. A part whose sidecar is missing or was made from
  * another version of the part is rebuilt from the Arrow part when the store is opened, so folders written
  * before the store existed keep working. A store written directly (`source: "store"`, the scale
@@ -225,7 +226,8 @@ export function partSource(phrasesDir: string, part: number): string {
  * the phrases stage redoes it, with one line saying so.
  */
 function checkPartContent(phrasesDir: string, part: number): void {
-  const check = checkPart(phrasesDir, phrasesSchema.KIND, part, { level: 'full' });
+  // the hash read in chunks: opening the store still holds no part in memory
+  const check = checkPart(phrasesDir, phrasesSchema.KIND, part, { level: 'hash' });
   if (check === 'ok') return;
   const aside = check.path === partPaths(phrasesDir, phrasesSchema.KIND, part).arrow ? quarantinePart(phrasesDir, phrasesSchema.KIND, part) : null;
   throw new UserError(`${check.path}: ${check.reason}; ${aside ? `moved aside to ${aside}; ` : ''}rerun the phrases stage to redo it`);
