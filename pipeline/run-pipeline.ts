@@ -11,7 +11,7 @@ import type { ClipTokenizer } from '../clip/tokenizer.ts';
 import { isRealCheckpoint } from '../clip/model-origin.ts';
 import { tokenizerForModel } from '../clip/tokenizer-fit.ts';
 import { listImageSource } from '../stages/ingest/index.ts';
-import { skippedFilesText } from './commands/inspect.ts';
+import { skippedFilesText, skippedLinksText } from './commands/inspect.ts';
 import { templatePhrasesWarning } from './run-warnings.ts';
 import type { OtiOptions } from '../stages/oti/options.ts';
 import type { PhiOptions } from '../stages/phi/options.ts';
@@ -119,9 +119,9 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     return r;
   };
 
-  const ingest = await timed('ingest', () => ingestStage(o.images, runDir, shard, o, listing), (r) => ({ images: r.plan.images, parts: r.plan.parts, sourceImages: r.plan.sourceImages }));
+  const ingest = await timed('ingest', () => ingestStage(o.images, runDir, shard, o, listing, (l) => log(`ingest: ${l}`)), (r) => ({ images: r.plan.images, parts: r.plan.parts, sourceImages: r.plan.sourceImages }));
   if (ingest) log(`ingest: ${ingest.plan.images} images (shard ${shard.index + 1} of ${shard.count}) in ${ingest.plan.parts} parts`
-    + `${listing.skippedFiles?.count ? `; ${skippedFilesText(listing.skippedFiles)}` : ''}`);
+    + `${listing.skippedFiles?.count ? `; ${skippedFilesText(listing.skippedFiles)}` : ''}${listing.skippedLinks ? `; ${skippedLinksText(listing.skippedLinks)}` : ''}`);
   const embed = await timed('embed', () => embedStage(runDir, model, o, 'embed', (l) => log(`embed: ${l}`)), (r) => ({ embedded: r.embedded, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
   if (embed) log(`embed: ${embed.embedded} embedded, ${embed.failed} failed, ${embed.partsSkipped} of ${embed.parts} parts already done`);
 

@@ -42,8 +42,8 @@ export function preprocessMode(value: string): PreprocessMode {
 }
 
 export async function ingestStage(source: string, runDir: string, shard: { index: number; count: number }, o: EmbedCliOptions,
-  listing?: SourceListing): Promise<IngestSummary> {
-  return runIngest({ source, runDir, shard, partSize: o.partSize, allowOutside: o.allowOutside, force: o.force, listing });
+  listing?: SourceListing, log?: (line: string) => void): Promise<IngestSummary> {
+  return runIngest({ source, runDir, shard, partSize: o.partSize, allowOutside: o.allowOutside, force: o.force, listing, log });
 }
 
 export async function embedStage(runDir: string, model: ClipModel, o: EmbedCliOptions, label = 'embed',
