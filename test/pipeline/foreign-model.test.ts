@@ -3,6 +3,7 @@
  * given: two CLIPs of one width (ViT-B/32 and B/16 are both 512-d) must never mix silently.
  */
 import test from 'ava';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectRun } from '../../pipeline/commands/inspect.ts';
 import { openRunManifest } from '../../pipeline/run-manifest.ts';
@@ -19,6 +20,8 @@ import { runPhrases } from '../../stages/phrases/run-phrases.ts';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
 import { tempDir } from '../embed/helpers.ts';
+import { runConcepts } from '../../stages/concepts/run.ts';
+import { FakeTextEncoder } from '../concepts/_helpers.ts';
 
 const encoder: TextEncoder = {
   dim: 2, width: 4,
@@ -61,6 +64,18 @@ test('phi refuses features or tokens parts made with another model than the one 
   const dirs = { embedDir: stageDir(runDir, 'embed'), otiDir: stageDir(runDir, 'oti'), conceptsDir: stageDir(runDir, 'concepts') };
   t.throws(() => loadPhiExamples(dirs, 5, 'model-a'), { instanceOf: UserError, message: /tokens-00000\.stats\.json: made with another model \(model-b, this model is model-a\)/ });
   t.throws(() => loadPhiExamples(dirs, 5, 'model-b'), { instanceOf: UserError, message: /features-00000\.stats\.json: made with another model/ });
+});
+
+test('the concepts stage refuses features parts made with another model, naming the part', async (t) => {
+  const root = tempDir('foreign-concepts');
+  const featuresDir = join(root, 'embed');
+  const vocabPath = join(root, 'vocab.txt');
+  writeFileSync(vocabPath, 'cat\ndog\ntree\ncar\n');
+  await writePart(featuresDir, features.KIND, 0, features.toTable([{ imageId: 'x', features: Float32Array.from({ length: 16 }, (_, i) => i) }], 16),
+    SCHEMA_VERSION, { dim: 16 }, { modelHash: 'model-b' });
+  await t.throwsAsync(runConcepts({ featuresDir, outDir: join(root, 'concepts'), cacheDir: join(root, 'cache'), textEncoder: new FakeTextEncoder(16),
+    modelHash: 'model-a', topK: 3, vocabPath }),
+  { instanceOf: UserError, message: /features-00000\.stats\.json: made with another model \(model-b, this model is model-a\); rerun the embed stage/ });
 });
 
 test('inspect --verify fails a part made with another model than the run\'s', async (t) => {
