@@ -6,6 +6,7 @@
  * even a one-layer text tower would take hours here) — then the real `oti` and `phi` commands, each in
  * a child process whose peak resident size (getrusage's maxrss), time and output size are reported.
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -38,6 +39,7 @@ export interface BenchScaleOptions {
   otiSteps: number;
   phiEpochs: number;
   threads: number;
+  device?: Device;
   /** stages to run (subset of oti, phi) */
   stages: string[];
 }
@@ -189,7 +191,7 @@ export async function benchScale(o: BenchScaleOptions, log: (l: string) => void)
     figures.push({ stage: 'make-model (b32 dims, 1 layer)', peakMiB: null, seconds: (performance.now() - t0) / 1000, diskMiB: duMiB(model), note: '' });
   }
   figures.push(...await synthesize(o, runDir, log));
-  const common = ['--model', model, '--cache-dir', cache, '--threads', String(o.threads)];
+  const common = ['--model', model, '--cache-dir', cache, '--threads', String(o.threads), '--device', o.device ?? 'cpu'];
   if (o.stages.includes('oti')) {
     rmSync(join(runDir, 'oti'), { recursive: true, force: true });
     figures.push(measured('oti', ['oti', '--run', runDir, ...common, '--oti-steps', String(o.otiSteps), '--oti-top-k', String(o.otiTopK)],

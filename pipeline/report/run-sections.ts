@@ -1,6 +1,6 @@
 /** The report's sections about the run itself: overview, errors, concepts, phrases, OTI, training. */
 import { histogramSvg, lineChartSvg } from '../../util/svg-charts.ts';
-import { skippedFilesText, skippedLinksText } from '../commands/inspect.ts';
+import { skippedFilesText, skippedLinksText } from '../inspect-run.ts';
 import { type Section, esc, num, table } from './html.ts';
 import type { RunData, TrainingMetrics } from './run-data.ts';
 import type { Thumbnails } from './thumbnails.ts';

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspectRun } from '../../pipeline/commands/inspect.ts';
+import { inspectRun } from '../../pipeline/inspect-run.ts';
 import { openRunManifest } from '../../pipeline/run-manifest.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as features from '../../schemas/features.ts';

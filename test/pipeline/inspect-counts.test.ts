@@ -6,7 +6,7 @@
 import test from 'ava';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatReport, inspectRun } from '../../pipeline/commands/inspect.ts';
+import { formatReport, inspectRun } from '../../pipeline/inspect-run.ts';
 import { readRunData } from '../../pipeline/report/run-data.ts';
 import { overviewSection } from '../../pipeline/report/run-sections.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';

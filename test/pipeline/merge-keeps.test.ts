@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
-import { mergeRuns } from '../../pipeline/commands/merge.ts';
+import { mergeRuns } from '../../pipeline/merge-runs.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as features from '../../schemas/features.ts';
 import { readPart, writePart } from '../../schemas/part-io.ts';

@@ -15,7 +15,7 @@ import { stageDir } from '../../schemas/run-layout.ts';
 import { runEmbed } from '../../stages/embed/index.ts';
 import { runIngest } from '../../stages/ingest/index.ts';
 import { UserError } from '../../util/errors.ts';
-import { mergeRuns } from '../../pipeline/commands/merge.ts';
+import { mergeRuns } from '../../pipeline/merge-runs.ts';
 import { FakeImageEncoder, makeImageFolder, tempDir } from '../embed/helpers.ts';
 
 const popts = preprocessOptions({ imageSize: 8 });
