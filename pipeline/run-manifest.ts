@@ -39,6 +39,7 @@ export const RESUMED_COUNTS: Readonly<Record<string, readonly string[]>> = {
   phrases: ['requests'],
   oti: ['ok', 'failed'],
   phi: ['epochsRunNow'],
+  pic2word: ['epochsRunNow'],
 };
 
 /** What decides the results: two runs with equal inputs here may share a folder. */
