@@ -3,7 +3,7 @@
  * parts and rows per stage, failures by category and stage, the distribution of the OTI losses, and
  * timings (per stage from run.json, per phase from the parts' stats). Reads one part at a time.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as errors from '../schemas/errors.ts';
 import { readNumbers, readStrings } from '../schemas/columns.ts';
@@ -71,6 +71,27 @@ function foreignModel(dir: string, kind: string, p: number, runModel: string | n
   return { path: partPaths(dir, kind, p).stats, reason: `made with another model (${recorded.slice(0, 16)}, this run's model is ${runModel.slice(0, 16)})` };
 }
 
+interface PhrasesSummaryFile { concepts?: number; phrases?: number; perConcept?: Record<string, { status?: string; reason?: string }> }
+
+/**
+ * The phrases stage's failures, from the summary it writes (phrases-summary.json): one per concept that
+ * got no phrase ('llm-failed', or 'not-imported' for one missing from an import file), and one
+ * 'no-phrases' when the stage kept no phrase at all without a failed concept to show for it.
+ */
+export function phrasesFailures(phrasesDir: string): { code: string; reason: string }[] {
+  let summary: PhrasesSummaryFile;
+  try {
+    summary = JSON.parse(readFileSync(join(phrasesDir, 'phrases-summary.json'), 'utf8')) as PhrasesSummaryFile;
+  } catch {
+    return []; // no summary: the stage has not run here
+  }
+  const out = Object.entries(summary.perConcept ?? {}).filter(([, c]) => c.status === 'failed').map(([concept, c]) => ({
+    code: c.reason === 'not in the import file' ? 'not-imported' : 'llm-failed', reason: `${concept}: ${c.reason ?? 'unknown'}`,
+  }));
+  if (out.length === 0 && summary.phrases === 0) out.push({ code: 'no-phrases', reason: `no phrase kept for any of ${summary.concepts ?? 0} concepts` });
+  return out;
+}
+
 /** Every part of every stage (ingest's images included) is checked at `verify`; bad ones are listed, not counted. */
 export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): InspectReport {
   const runDirs = findRunDirs(dir);
@@ -123,6 +144,12 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
       if (rec.seconds !== undefined) add(report.timings.stages, stage, rec.seconds);
     }
     for (let p = 0; p < planned; p++) sound(join(runDir, 'ingest'), 'images', p);
+    for (const f of phrasesFailures(join(runDir, 'phrases'))) {
+      report.failures.total++;
+      add(report.failures.byCode, f.code, 1);
+      add(report.failures.byStage, 'phrases', 1);
+      if (report.failures.examples.length < 5) report.failures.examples.push(`phrases ${f.code}: ${f.reason}`);
+    }
     for (const key of stageKinds(runDir)) {
       const [stage, kind] = key.split('/');
       const stageDirPath = join(runDir, stage);

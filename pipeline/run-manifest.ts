@@ -239,6 +239,16 @@ function updateStage(runDir: string, stage: string, fn: (prev: StageRecord | und
   return m;
 }
 
+/** Adds a warning found while the run goes (e.g. phrases that came out empty), shown by `inspect` and `report`. */
+export function addRunWarning(runDir: string, warning: string): RunManifest {
+  const m = readRunManifest(runDir);
+  if (!m) throw new Error(`${runManifestPath(runDir)}: missing (open the run before recording warnings)`);
+  if (!(m.warnings ?? []).includes(warning)) m.warnings = [...(m.warnings ?? []), warning];
+  m.updatedAt = new Date().toISOString();
+  writeRunManifest(runDir, m);
+  return m;
+}
+
 /** Marks the stage running; what earlier sessions recorded (seconds, counts) stays, to be added to. */
 export function startStage(runDir: string, stage: string): RunManifest {
   return updateStage(runDir, stage, (prev) => ({

@@ -26,7 +26,8 @@ import { type PhrasesStageOptions, phrasesConfig, phrasesReport, phrasesStage, r
 import { UserError } from '../util/errors.ts';
 import { skippedFilesText, skippedLinksText } from './inspect-run.ts';
 import { loadClipModel } from '../clip/weights.ts';
-import { finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
+import { addRunWarning, finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
+import { type PhrasesResult, emptyOutputLine } from '../stages/phrases/run-phrases.ts';
 import { templatePhrasesWarning } from './run-warnings.ts';
 import { sessionOptionsFrom, sharedOptionsFrom } from './shared-options.ts';
 import { CORPUS_DIR, resolveShard, shardRunDir } from './sharding.ts';
@@ -132,7 +133,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       log(`phrases: ${needed.length} concepts needed (union of each image's top ${phrasesTopK})`);
       return { inputs: { concepts: needed, outDir: stageDir(runDir, 'phrases'), countTokens: (t: string) => text!.tokenizer.encode(t).length + 2, textEncoder: text!.text } };
     },
-    oti: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined } }),
+    oti: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined, allowNoPhrases: phrasesOpts.allowEmptyPhrases } }),
     phi: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined } }),
   };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -163,6 +164,10 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       finishStage(runDir, name, { seconds: (performance.now() - t0) / 1000, counts });
       stages[name] = counts;
       for (const line of report[name](r)) log(line);
+      // only with --allow-empty-phrases does an empty phrases stage get here: the run says so where it is read
+      if (name === 'phrases' && (r as PhrasesResult).phrases === 0) {
+        addRunWarning(runDir, `${emptyOutputLine(r as PhrasesResult)}; the run went on without L_gpt (--allow-empty-phrases)`);
+      }
     }
   } finally {
     await text?.text.release?.();
