@@ -3,6 +3,7 @@
  * source, each stage resumable, the run manifest guarding against mixing results of different configs.
  */
 import type { Device } from '../clip/onnx-session.ts';
+import { describeDevice, openDevice } from '../clip/device.ts';
 import { basename, join, resolve } from 'node:path';
 import { createTextEncoder } from '../clip/text-encoder.ts';
 import { loadTemplates, templatesHash } from '../clip/templates.ts';
@@ -75,6 +76,10 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const tokenizer = runs('concepts') ? await tokenizerForModel(model) : undefined;
   const listing = await listImageSource(o.images, { allowOutside: o.allowOutside });
   const { notes, warnings } = runNotes(o, model.dir, runs, oti, phi);
+  // a device that cannot start stops here, before the lock and any work; its adapter goes to runtime (not
+  // the fingerprint: a run started on the CPU resumes on a GPU and back)
+  const device = await openDevice(o.device ?? 'cpu', o.cacheDir);
+  if (device.device !== 'cpu') log(`device: ${describeDevice(device)}`);
 
   // the lock is taken only now, after every check: a refused command leaves no lock and no run.json
   const { lock } = openRunManifestLocked(runDir, {
@@ -97,7 +102,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     seeds: { oti: oti.seed, phrases: o.phrasesSeed ?? 0, ...(phi ? { phi: phi.seed } : {}) },
     shard,
     runtime: {
-      threads: o.threads ?? null, batchSize: o.batchSize, device: o.device ?? 'cpu', logJson: !!o.logJson,
+      threads: o.threads ?? null, batchSize: o.batchSize, device: device.device, adapter: device.adapter, logJson: !!o.logJson,
       paths: { images: resolve(o.images), vocabulary: vocabulary.source, initFrom: o.initFrom ? resolve(o.initFrom) : null, phrases: phrasesFrom },
     },
     notes,
