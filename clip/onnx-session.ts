@@ -31,6 +31,11 @@ export interface SessionOptions {
   device?: Device;
   /** graph cache folder (default $STARWORD_CACHE_DIR or ~/.cache/starword) */
   cacheDir?: string;
+  /**
+   * ORT's profiler on: each session writes `<prefix>_<date>.json` when released, one event per node run with the
+   * provider that ran it (the placement test reads it; also a way for users to see where time goes)
+   */
+  profilePrefix?: string;
 }
 
 
@@ -74,6 +79,7 @@ export async function createSession(modelPath: string, opts: SessionOptions = {}
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3, // errors only: ORT's warnings are not the user's business
     executionProviders: executionProviders(opts.device),
+    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
   };
   return ort.InferenceSession.create(modelPath, sessionOptions);
