@@ -50,7 +50,7 @@ const p2w: any = JSON.parse(readFileSync(new URL('../fixtures/pic2word/golden.js
 const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu'; profilePrefix: string }) => Promise<void>> = {
   'vision (fused)': async (opts) => {
     const model = await loadClipModel(TINY_MODEL_DIR);
-    const enc = await createImageEncoder(model, opts);
+    const enc = await createImageEncoder(model, { ...opts, unfused: false }); // not WebGPU's default (see ImageEncoderOptions.unfused), still placed there
     const S = model.config.vision.imageSize;
     await enc.encodePixels([new Rng(1).fillNormal(new Float32Array(3 * S * S)), new Rng(2).fillNormal(new Float32Array(3 * S * S))]);
     await enc.release?.();
