@@ -21,10 +21,15 @@ import { median } from './median.ts';
 import { defaultCacheDir } from '../../util/cache-dir.ts';
 import { UserError } from '../../util/errors.ts';
 import { writeBenchJpegs } from './bench-images.ts';
+import type { Device } from '../../clip/onnx-session.ts';
 
 export interface BenchEmbedOptions {
   images?: string; count: number; model?: string; batch: number; threads: number; rounds: number;
   concurrency: number; cacheDir?: string;
+  /** ONNX Runtime provider (default cpu) */
+  device?: Device;
+  /** random weights of these dims when no --model (default b32) */
+  preset?: 'b32' | 'l14';
   /** also time the vision graph built from primitive ops (fused vs unfused, side by side) */
   unfused?: boolean;
 }
@@ -44,12 +49,13 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
     ? readdirSync(imageDir).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort().slice(0, o.count).map((f) => join(imageDir, f))
     : await writeBenchJpegs(imageDir, o.count);
   if (paths.length === 0) throw new UserError(`--images ${imageDir}: no JPEG, PNG or WebP files`);
-  const modelDir = o.model ?? join(cacheDir, 'bench-models', 'b32-seed1');
-  // made once: the weights are 600 MB, and the same file keeps the cached graph valid
-  if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset: 'b32', seed: 1, outDir: modelDir });
+  const preset = o.preset ?? 'b32';
+  const modelDir = o.model ?? join(cacheDir, 'bench-models', `${preset}-seed1`);
+  // made once: the weights are 600 MB (1.7 GB at l14), and the same file keeps the cached graph valid
+  if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset, seed: 1, outDir: modelDir });
   const model = await loadClipModel(modelDir);
-  const encoder = await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch });
-  const unfused = o.unfused ? await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch, unfused: true }) : null;
+  const encoder = await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch, device: o.device });
+  const unfused = o.unfused ? await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch, unfused: true, device: o.device }) : null;
   const popts = preprocessOptions({ imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode: 'targetpad' });
   const rounds = { decode: [] as number[], forward: [] as number[], whole: [] as number[], unfused: [] as number[] };
   try {
@@ -77,7 +83,7 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
     const runDir = mkdtempSync(join(tmpdir(), 'starword-bench-embed-'));
     try {
       await runIngest({ source: imageDir, runDir, shard: { index: 0, count: 1 }, partSize: Math.max(paths.length, 1) });
-      const stageEncoder = await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch });
+      const stageEncoder = await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch, device: o.device });
       const t = performance.now();
       const s = await runEmbed({ runDir, imageEncoder: stageEncoder, preprocess: (p) => preprocessImage(p, popts), batchSize: o.batch, concurrency: o.concurrency });
       rounds.whole.push(s.embedded / ((performance.now() - t) / 1000));

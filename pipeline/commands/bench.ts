@@ -1,11 +1,18 @@
 /** `starword bench oti`: the OTI yardstick (DESIGN.md) on random weights. */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { cpus } from 'node:os';
 import { benchOti } from '../../stages/oti/bench.ts';
 import { benchEmbed } from '../bench/embed.ts';
 import { benchText } from '../bench/text.ts';
-import { intOption, positiveIntOption } from '../options.ts';
+import { DEVICE_FLAG, deviceOption, intOption, positiveIntOption } from '../options.ts';
+import { benchMatmul } from '../bench/matmul.ts';
+import { describeDevice, openDevice } from '../../clip/device.ts';
 import { benchScale, formatFigures } from '../bench/scale.ts';
+
+function presetOption(value: string): 'b32' | 'l14' {
+  if (value !== 'b32' && value !== 'l14') throw new InvalidArgumentError('expected b32 or l14');
+  return value;
+}
 
 export function register(program: Command): void {
   const bench = program.command('bench').description('benchmarks (speed is measured here, not in tests)');
@@ -23,11 +30,13 @@ export function register(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
     .option('--pad77', 'pad every row to 77 as SEARLE does (to measure the EOT cut)', false)
     .option('--no-prefix-cache', 'recompute the positions before $ every step (to measure the prefix cache)')
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
     .option('-v, --verbose', 'print every step', false)
     .action(async (o) => {
       const log = (line: string) => process.stderr.write(`${line}\n`);
+      console.log(`device: ${describeDevice(await openDevice(o.device))}`);
       const r = await benchOti({ width: o.width, layers: o.layers, heads: o.heads, mlp: o.mlp, batch: o.batch, phraseLen: o.phraseLen,
-        dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, padTo77: o.pad77, prefixCache: o.prefixCache }, o.verbose ? log : () => {});
+        dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, padTo77: o.pad77, prefixCache: o.prefixCache, device: o.device }, o.verbose ? log : () => {});
       console.log(`width ${o.width}, layers ${o.layers}, heads ${o.heads}, batch ${o.batch}, ${r.tokensPerStep} positions computed per step, threads ${o.threads}${o.pad77 ? ', padded to 77' : ', cut at EOT'}${o.prefixCache && !o.pad77 ? ', prefix cache' : ''}`);
       console.log(`step median ${r.medianMs.toFixed(0)} ms (steps: ${r.stepMs.map((t) => t.toFixed(0)).join(', ')})`);
       console.log(`${r.gflops.toFixed(1)} GFLOP/s (forward + input-gradient matmuls)`);
@@ -45,7 +54,10 @@ export function register(program: Command): void {
     .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
     .option('--cache-dir <dir>', 'where the generated images, model and graphs live')
     .option('--unfused', 'also time the vision graph built from primitive ops instead of fused kernels, side by side')
+    .option('--preset <name>', 'random weights of these dims when no --model: b32 | l14', presetOption, 'b32')
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
     .action(async (o) => {
+      console.log(`device: ${describeDevice(await openDevice(o.device, o.cacheDir))}`);
       const r = await benchEmbed(o, (line) => process.stderr.write(`${line}\n`));
       console.log(`${r.images} images, batch ${o.batch}, threads ${o.threads}, decode concurrency ${o.concurrency}, median of ${o.rounds} rounds`);
       console.log(`decode + preprocess only: ${r.decodePerS.toFixed(1)} images/s`);
@@ -62,11 +74,29 @@ export function register(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
     .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
     .option('--cache-dir <dir>', 'where the model and graphs live')
+    .option('--preset <name>', 'random weights of these dims when no --model: b32 | l14', presetOption, 'b32')
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
     .action(async (o) => {
+      console.log(`device: ${describeDevice(await openDevice(o.device, o.cacheDir))}`);
       const r = await benchText(o, (line) => process.stderr.write(`${line}\n`));
       console.log(`${r.vocabPrompts} vocabulary prompts, ${r.phrases} phrases, threads ${o.threads}${o.batch ? `, batch ${o.batch}` : ''}, median of ${o.rounds} rounds`);
       console.log(`phrase targets: ${r.phrasePromptsPerS.toFixed(1)} prompts/s`);
       console.log(`${r.vocabPromptsPerS.toFixed(1)} prompts/s`);
+    });
+  bench.command('matmul')
+    .description('the device\'s fp32 matrix roof through ONNX Runtime: a chain of N×N MatMuls; last line: "N GFLOP/s"')
+    .option('--size <n>', 'matrix side N', positiveIntOption, 2048)
+    .option('--chain <n>', 'MatMuls per session.run (amortises the upload and read-back)', positiveIntOption, 4)
+    .option('--rounds <n>', 'timed runs (the median is reported)', positiveIntOption, 5)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
+    .option('--cache-dir <dir>', 'where the graph lives')
+    .option(...DEVICE_FLAG, deviceOption, 'cpu')
+    .action(async (o) => {
+      console.log(`device: ${describeDevice(await openDevice(o.device, o.cacheDir))}`);
+      const r = await benchMatmul({ size: o.size, chain: o.chain, rounds: o.rounds, threads: o.threads, device: o.device, cacheDir: o.cacheDir },
+        (l) => process.stderr.write(`${l}\n`));
+      console.log(`${o.chain} × ${o.size}³ fp32 MatMul per run, median of ${o.rounds} runs: ${Math.min(...r.roundMs).toFixed(1)}–${Math.max(...r.roundMs).toFixed(1)} ms`);
+      console.log(`${r.gflops.toFixed(1)} GFLOP/s`);
     });
   bench.command('scale')
     .description('SEARLE scale on random B/32-dim weights (one layer) and a synthetic run: peak RSS, time and disk of oti and phi')

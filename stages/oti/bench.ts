@@ -4,6 +4,7 @@
  * `dollarPos`, L_cos + 0.5·L_gpt, AdamW. Reports the median step time, model GFLOP/s and image-steps/s.
  */
 import { presetConfig } from '../../clip/make-model.ts';
+import type { Device } from '../../clip/onnx-session.ts';
 import { randomWeightSource } from '../../clip/random-weights.ts';
 import { PSEUDO_TOKEN_ID } from '../../clip/text-batch.ts';
 import { Rng } from '../../util/rng.ts';
@@ -15,6 +16,8 @@ export interface OtiBenchOptions {
   width: number; layers: number; heads: number; mlp?: number; proj?: number;
   batch: number; phraseLen: number; dollarPos: number; steps: number; warmup: number;
   threads?: number; padTo77: boolean; prefixCache?: boolean; cacheDir?: string;
+  /** ONNX Runtime provider (default cpu) */
+  device?: Device;
 }
 
 export interface OtiBenchResult {
@@ -40,7 +43,7 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
   const t0 = performance.now();
   // positions before `$` come from the prefix cache when it is on (never with SEARLE's padding)
   const prefixOn = (o.prefixCache ?? true) && !o.padTo77;
-  const session = await OtiSession.create(src, { threads: o.threads, cacheDir: o.cacheDir, prefixCache: prefixOn });
+  const session = await OtiSession.create(src, { threads: o.threads, cacheDir: o.cacheDir, prefixCache: prefixOn, device: o.device });
   log(`graph ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const rng = new Rng(1);
   const { bos, eos } = cfg.text;
