@@ -75,6 +75,9 @@ export function otiOptionsFrom(o: OtiCliOptions): OtiOptions {
     emaDecay: o.emaDecay, lambdaCos: o.lambdaCos, lambdaGpt: o.lambdaGpt, initStd: o.initStd, topK: o.otiTopK, seed: o.seed,
     // only when set, so run folders made before the option keep their fingerprint
     ...(o.otiPadTo ? { padTo: o.otiPadTo } : {}),
+    // batches above SEARLE's 32 (a GPU's) keep each image's gradient as a batch of 32 gives it; recorded only
+    // then, as it changes the tokens only then
+    ...(o.otiBatch > SEARLE_OTI.batchSize ? { gradientBatch: SEARLE_OTI.batchSize } : {}),
   };
 }
 
