@@ -5,7 +5,8 @@
 # autocast, padded to 77; the best way: SDPA, EOT cut, torch.compile). Prints image-steps/s for each, the
 # GPU-hours of SEARLE's 100,000-image × 350-step OTI, and each figure's share of the roof.
 #
-#   bash bench/gpu.sh [--quick (default) | --full] [--budget SECONDS (default 540)]
+#   bash bench/gpu.sh [--quick (default) | --full | --smoke] [--budget SECONDS (default 540)]
+# (--smoke: tiny dims, to check the script's own logic on a machine without a GPU, e.g. on lavapipe)
 #
 # What it needs, checked first, in this order:
 #   Node 20+: the machine's, else .bench/gpu-bundle/node.xz (bash bench/gpu-bundle.sh makes the bundle here);
@@ -20,9 +21,9 @@ repo=$(pwd)
 mode=quick budget=540
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) mode=quick ;; --full) mode=full ;;
+    --quick) mode=quick ;; --full) mode=full ;; --smoke) mode=smoke ;;
     --budget) budget=$2; shift ;;
-    *) echo "bench/gpu.sh: unknown argument $1 (use --quick, --full or --budget SECONDS)" >&2; exit 2 ;;
+    *) echo "bench/gpu.sh: unknown argument $1 (use --quick, --full, --smoke or --budget SECONDS)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -125,14 +126,22 @@ num() { echo "${last[$1]:-}" | grep -Eo '^[0-9.]+' | head -1; }
 
 say "device check: $(sw bench matmul --size 64 --chain 1 --rounds 1 --device webgpu 2>&1 | grep '^device:\|could not start' | head -1)"
 
-if [ "$mode" = quick ]; then
+model_args() { echo "--preset $1"; }
+if [ "$mode" = smoke ]; then
+  oti_steps="--steps 2 --warmup 1"; gpu_batches="8 16"; mm_gpu="--size 256 --chain 2 --rounds 2"; mm_cpu="--size 256 --chain 2 --rounds 2"
+  embed_count=4; text_sizes="--names 2 --phrases 8 --rounds 1"; dims="tiny"
+  sw make-model --preset tiny --out "$tmp/tiny" >/dev/null
+  model_args() { echo "--model $tmp/tiny"; }
+elif [ "$mode" = quick ]; then
   oti_steps="--steps 3 --warmup 1"; gpu_batches="32 256"; mm_gpu="--size 4096 --chain 4 --rounds 3"; mm_cpu="--size 2048 --chain 1 --rounds 3"
   embed_count=128; text_sizes="--names 64 --phrases 512 --rounds 2"; dims="b32"
 else
   oti_steps="--steps 6 --warmup 2"; gpu_batches="32 128 512"; mm_gpu="--size 8192 --chain 4 --rounds 5"; mm_cpu="--size 2048 --chain 2 --rounds 5"
   embed_count=512; text_sizes="--names 256 --phrases 2048 --rounds 3"; dims="b32 l14"
 fi
-oti_dims() { [ "$1" = b32 ] && echo "--width 512 --layers 12 --heads 8" || echo "--width 768 --layers 12 --heads 12"; }
+oti_dims() {
+  case "$1" in b32) echo "--width 512 --layers 12 --heads 8" ;; l14) echo "--width 768 --layers 12 --heads 12" ;; *) echo "--width 64 --layers 2 --heads 2" ;; esac
+}
 
 run matmul-webgpu 90 sw bench matmul --device webgpu $mm_gpu
 run matmul-cpu 60 sw bench matmul --device cpu $mm_cpu
@@ -145,11 +154,12 @@ for d in $dims; do
   fi
 done
 for d in $dims; do
-  run "embed-$d-webgpu" 150 sw bench embed --preset "$d" --count "$embed_count" --batch 64 --rounds 2 --device webgpu
-  run "text-$d-webgpu" 90 sw bench text --preset "$d" $text_sizes --device webgpu
+  run "embed-$d-webgpu" 150 sw bench embed $(model_args "$d") --count "$embed_count" --batch 64 --rounds 2 --device webgpu
+  run "text-$d-webgpu" 90 sw bench text $(model_args "$d") $text_sizes --device webgpu
 done
-run embed-b32-cpu 120 sw bench embed --preset b32 --count 64 --batch 32 --rounds 1 --device cpu
-run text-b32-cpu 90 sw bench text --preset b32 $text_sizes --device cpu
+d=${dims%% *}
+run "embed-$d-cpu" 120 sw bench embed $(model_args "$d") --count "$embed_count" --batch 32 --rounds 1 --device cpu
+run "text-$d-cpu" 90 sw bench text $(model_args "$d") $text_sizes --device cpu
 
 # --- summary ----------------------------------------------------------------------------------------------
 say "== summary (image-steps/s; GPU-hours for SEARLE's 100,000 images × 350 steps; share of the provider's own matrix roof)"
