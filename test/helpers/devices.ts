@@ -33,6 +33,9 @@ export const inCi = (): boolean => process.env.CI === 'true' || process.env.CI =
 
 let skipReported = false;
 
+/** The reason in a skipped test's title: its first 100 characters (the full line is printed once). */
+const shortReason = (reason: string): string => (reason.length > 100 ? `${reason.slice(0, 97)}...` : reason);
+
 type Body = (t: ExecutionContext) => Promise<void> | void;
 export type DeviceTest = (title: string, body: Body) => void;
 
@@ -50,7 +53,7 @@ export function forEachDevice(register: (deviceTest: DeviceTest, device: Device)
     } else {
       if (!skipReported) console.warn(`${device} tests skipped: ${status.reason}`);
       skipReported = true;
-      register((title) => test.skip(`[${device}] ${title} (skipped: ${device} could not start here; see the warning above)`, () => {}), device);
+      register((title) => test.skip(`[${device}] ${title} (skipped: ${shortReason(status.reason)})`, () => {}), device);
     }
   }
 }
