@@ -8,7 +8,7 @@
  * its title, and the reason is printed once.
  */
 import test, { type ExecutionContext } from 'ava';
-import { type DeviceInfo, startDevice } from '../../clip/device.ts';
+import { type DeviceInfo, openDevice } from '../../clip/device.ts';
 import type { Device } from '../../clip/onnx-session.ts';
 import { errorMessage } from '../../util/errors.ts';
 import { testCacheDir } from './golden.ts';
@@ -20,7 +20,7 @@ async function probeWebgpu(): Promise<DeviceStatus> {
   const only = process.env.STARWORD_TEST_DEVICES;
   if (only && !only.split(',').includes('webgpu')) return { ok: false, reason: `STARWORD_TEST_DEVICES=${only}` };
   try {
-    return { ok: true, info: await startDevice('webgpu', testCacheDir()) };
+    return { ok: true, info: await openDevice('webgpu', testCacheDir()) }; // memoised: sessions reuse this check
   } catch (err) {
     return { ok: false, reason: errorMessage(err) };
   }
