@@ -60,12 +60,15 @@ if [ -f "$repo/node_modules/onnxruntime-node/package.json" ] && [ -f "$repo/dist
 elif [ -f "$bundle/starword.tar.xz" ]; then
   xz -dc "$bundle/starword.tar.xz" | tar -C "$tmp" -xf -
   sw_root=$tmp/starword
-  say "starword: carried bundle ($(du -sh "$bundle" | cut -f1) carried)"
+  say "starword: carried bundle ($(du -shL "$bundle" | cut -f1) carried)"
 else
   say "starword: no node_modules/dist here and no bundle ($bundle/starword.tar.xz): run bash bench/gpu-bundle.sh first"
   exit 2
 fi
-sw() { (cd "$sw_root" && STARWORD_SOURCE=0 node bin/starword.js "$@"); }
+# a file, not a function: `timeout` runs commands
+sw=$tmp/starword
+printf '#!/usr/bin/env bash\ncd %q && STARWORD_SOURCE=0 exec node bin/starword.js "$@"\n' "$sw_root" > "$sw" && chmod +x "$sw"
+sw() { "$sw" "$@"; }
 export STARWORD_CACHE_DIR=${STARWORD_CACHE_DIR:-$tmp/cache}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$tmp/xdg}
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
@@ -143,23 +146,23 @@ oti_dims() {
   case "$1" in b32) echo "--width 512 --layers 12 --heads 8" ;; l14) echo "--width 768 --layers 12 --heads 12" ;; *) echo "--width 64 --layers 2 --heads 2" ;; esac
 }
 
-run matmul-webgpu 90 sw bench matmul --device webgpu $mm_gpu
-run matmul-cpu 60 sw bench matmul --device cpu $mm_cpu
+run matmul-webgpu 90 "$sw" bench matmul --device webgpu $mm_gpu
+run matmul-cpu 60 "$sw" bench matmul --device cpu $mm_cpu
 for d in $dims; do
-  for b in $gpu_batches; do run "oti-$d-webgpu-b$b" 120 sw bench oti $(oti_dims "$d") --batch "$b" $oti_steps --device webgpu; done
-  run "oti-$d-cpu-b32" 90 sw bench oti $(oti_dims "$d") --batch 32 --steps 2 --warmup 1 --device cpu
+  for b in $gpu_batches; do run "oti-$d-webgpu-b$b" 120 "$sw" bench oti $(oti_dims "$d") --batch "$b" $oti_steps --device webgpu; done
+  run "oti-$d-cpu-b32" 90 "$sw" bench oti $(oti_dims "$d") --batch 32 --steps 2 --warmup 1 --device cpu
   if [ "$torch_cuda" = yes ]; then
     run "pytorch-oti-$d-searle" 120 "$py" "$sw_root/bench/pytorch_oti.py" $(oti_dims "$d") --batch 32 --steps 5 --warmup 2 --device cuda --pad77 --amp
     run "pytorch-oti-$d-best-b256" 180 "$py" "$sw_root/bench/pytorch_oti.py" $(oti_dims "$d") --batch 256 --steps 5 --warmup 3 --device cuda --compile
   fi
 done
 for d in $dims; do
-  run "embed-$d-webgpu" 150 sw bench embed $(model_args "$d") --count "$embed_count" --batch 64 --rounds 2 --device webgpu
-  run "text-$d-webgpu" 90 sw bench text $(model_args "$d") $text_sizes --device webgpu
+  run "embed-$d-webgpu" 150 "$sw" bench embed $(model_args "$d") --count "$embed_count" --batch 64 --rounds 2 --device webgpu
+  run "text-$d-webgpu" 90 "$sw" bench text $(model_args "$d") $text_sizes --device webgpu
 done
 d=${dims%% *}
-run "embed-$d-cpu" 120 sw bench embed $(model_args "$d") --count "$embed_count" --batch 32 --rounds 1 --device cpu
-run "text-$d-cpu" 90 sw bench text $(model_args "$d") $text_sizes --device cpu
+run "embed-$d-cpu" 120 "$sw" bench embed $(model_args "$d") --count "$embed_count" --batch 32 --rounds 1 --device cpu
+run "text-$d-cpu" 90 "$sw" bench text $(model_args "$d") $text_sizes --device cpu
 
 # --- summary ----------------------------------------------------------------------------------------------
 say "== summary (image-steps/s; GPU-hours for SEARLE's 100,000 images × 350 steps; share of the provider's own matrix roof)"
