@@ -66,7 +66,7 @@ else
   exit 2
 fi
 # a file, not a function: `timeout` runs commands
-sw=$tmp/starword
+sw=$tmp/run-starword
 printf '#!/usr/bin/env bash\ncd %q && STARWORD_SOURCE=0 exec node bin/starword.js "$@"\n' "$sw_root" > "$sw" && chmod +x "$sw"
 sw() { "$sw" "$@"; }
 export STARWORD_CACHE_DIR=${STARWORD_CACHE_DIR:-$tmp/cache}
@@ -79,7 +79,8 @@ if command -v nvidia-smi >/dev/null 2>&1; then
 else
   say "gpu: no nvidia-smi (no NVIDIA GPU, or its tools are not mounted)"
 fi
-has_loader() { (/sbin/ldconfig -p 2>/dev/null || ldconfig -p 2>/dev/null) | grep -q 'libvulkan\.so\.1 '; }
+# grep without -q reads to the end: an early exit would SIGPIPE ldconfig and fail the pipeline under pipefail
+has_loader() { (/sbin/ldconfig -p 2>/dev/null || ldconfig -p 2>/dev/null) | grep 'libvulkan\.so\.1 ' >/dev/null; }
 if has_loader; then
   say "vulkan loader: the machine's"
 elif [ -f "$bundle/libvulkan.so.1" ]; then
@@ -165,7 +166,7 @@ run "embed-$d-cpu" 120 "$sw" bench embed $(model_args "$d") --count "$embed_coun
 run "text-$d-cpu" 90 "$sw" bench text $(model_args "$d") $text_sizes --device cpu
 
 # --- summary ----------------------------------------------------------------------------------------------
-say "== summary (image-steps/s; GPU-hours for SEARLE's 100,000 images × 350 steps; share of the provider's own matrix roof)"
+say "== summary (image-steps/s; hours of this device for SEARLE's 100,000 images × 350 steps: GPU-hours on webgpu/cuda rows; share of the provider's own matrix roof)"
 roof_gpu=$(num matmul-webgpu); roof_cpu=$(num matmul-cpu)
 say "fp32 matrix roof: webgpu ${roof_gpu:-?} GFLOP/s, cpu ${roof_cpu:-?} GFLOP/s"
 for name in "${!last[@]}"; do
@@ -177,6 +178,6 @@ for name in "${!last[@]}"; do
   roof=$roof_cpu; case "$name" in *webgpu*) roof=$roof_gpu ;; esac
   share=""
   [ -n "$gflops" ] && [ -n "$roof" ] && share=$(awk -v g="$gflops" -v r="$roof" 'BEGIN { printf ", %.0f%% of the roof (%s GFLOP/s)", 100 * g / r, g }')
-  say "$(printf '%-28s %10s image-steps/s  %8s GPU-hours%s' "$name" "$rate" "$hours" "$share")"
+  say "$(printf '%-28s %10s image-steps/s  %8s hours%s' "$name" "$rate" "$hours" "$share")"
 done | sort
 say "(aim on an H100: ≤ 1 GPU-hour, faster than SEARLE's own code on the same GPU) — done in $(elapsed) s"
