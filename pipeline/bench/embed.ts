@@ -7,6 +7,7 @@
  *    primitive-op graph too, right after the fused one in each round, so the ratio sees the same load;
  *  - the embed stage as `run` drives it (ingest + decode overlapped with inference + writing parts).
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,13 +22,10 @@ import { median } from './median.ts';
 import { defaultCacheDir } from '../../util/cache-dir.ts';
 import { UserError } from '../../util/errors.ts';
 import { writeBenchJpegs } from './bench-images.ts';
-import type { Device } from '../../clip/onnx-session.ts';
 
 export interface BenchEmbedOptions {
   images?: string; count: number; model?: string; batch: number; threads: number; rounds: number;
-  concurrency: number; cacheDir?: string;
-  /** ONNX Runtime provider (default cpu) */
-  device?: Device;
+  concurrency: number; cacheDir?: string; device?: Device;
   /** random weights of these dims when no --model (default b32) */
   preset?: 'b32' | 'l14';
   /** also time the vision graph built from primitive ops (fused vs unfused, side by side) */
@@ -51,11 +49,11 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
   if (paths.length === 0) throw new UserError(`--images ${imageDir}: no JPEG, PNG or WebP files`);
   const preset = o.preset ?? 'b32';
   const modelDir = o.model ?? join(cacheDir, 'bench-models', `${preset}-seed1`);
-  // made once: the weights are 600 MB (1.7 GB at l14), and the same file keeps the cached graph valid
+  // made once (600 MB at b32, 1.7 GB at l14); the same file keeps the cached graph valid
   if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset, seed: 1, outDir: modelDir });
   const model = await loadClipModel(modelDir);
-  const encoder = await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch, device: o.device });
-  const unfused = o.unfused ? await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch, unfused: true, device: o.device }) : null;
+  const encoder = await createImageEncoder(model, { threads: o.threads, device: o.device, cacheDir, batchSize: o.batch });
+  const unfused = o.unfused ? await createImageEncoder(model, { threads: o.threads, device: o.device, cacheDir, batchSize: o.batch, unfused: true }) : null;
   const popts = preprocessOptions({ imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode: 'targetpad' });
   const rounds = { decode: [] as number[], forward: [] as number[], whole: [] as number[], unfused: [] as number[] };
   try {
@@ -83,7 +81,7 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
     const runDir = mkdtempSync(join(tmpdir(), 'starword-bench-embed-'));
     try {
       await runIngest({ source: imageDir, runDir, shard: { index: 0, count: 1 }, partSize: Math.max(paths.length, 1) });
-      const stageEncoder = await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch, device: o.device });
+      const stageEncoder = await createImageEncoder(model, { threads: o.threads, device: o.device, cacheDir, batchSize: o.batch });
       const t = performance.now();
       const s = await runEmbed({ runDir, imageEncoder: stageEncoder, preprocess: (p) => preprocessImage(p, popts), batchSize: o.batch, concurrency: o.concurrency });
       rounds.whole.push(s.embedded / ((performance.now() - t) / 1000));

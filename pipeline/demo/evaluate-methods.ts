@@ -3,6 +3,7 @@
  * the run's OTI tokens (searle-oti) and SEARLE with the run's phi (searle). Writes methods.json (one
  * report per method, labelled), rankings.jsonl (each query's top 10 per method) and the table as text.
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadCirco } from '../../stages/evaluate/circo.ts';
@@ -10,16 +11,16 @@ import { RankingsCollector } from '../../stages/evaluate/rankings.ts';
 import { type EvaluationReport, type TokenSource, evaluate } from '../../stages/evaluate/run.ts';
 import { buildTable, formatTableText } from '../../stages/evaluate/table.ts';
 import type { Method } from '../../stages/retrieve/compose.ts';
-import { openEncoders, openIndex, tokenProviderFrom } from '../commands/retrieve.ts';
+import { openEncoders, openIndex, tokenProviderFrom } from '../retrieve-query.ts';
 
 export interface DemoMethod { label: string; method: Method; tokens?: TokenSource }
 
 export interface DemoEvaluation { table: string; reports: (EvaluationReport & { label: string })[]; dir: string }
 
-export async function evaluateDemo(o: { annotations: string; index: string; model: string; run: string; phi: string; out: string; cacheDir?: string; threads?: number }): Promise<DemoEvaluation> {
+export async function evaluateDemo(o: { annotations: string; index: string; model: string; run: string; phi: string; out: string; cacheDir?: string; threads?: number; device?: Device }): Promise<DemoEvaluation> {
   const ann = loadCirco(o.annotations, 'val');
   const gallery = openIndex(o.index);
-  const flags = { model: o.model, device: 'cpu' as const, cacheDir: o.cacheDir, threads: o.threads };
+  const flags = { model: o.model, device: o.device ?? 'cpu', cacheDir: o.cacheDir, threads: o.threads };
   const enc = await openEncoders(flags, { text: true, image: false });
   const oti = await tokenProviderFrom({ ...flags, tokens: o.run });
   const phi = await tokenProviderFrom({ ...flags, phi: o.phi });

@@ -3,26 +3,26 @@
  * user gave weights for. Retrieval is `retrieve`'s code (stages/retrieve: composeQueries, rankGallery,
  * the index's reference features); the methods list is data, so a method appears only when it can run.
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { basename, dirname } from 'node:path';
 import type { ImageEncoder, TextEncoder } from '../../clip/encoder-types.ts';
-import { ImageDecodeError } from '../../clip/image-decode.ts';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { preprocessOptions } from '../../clip/preprocess.ts';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
 import type { ClipModel } from '../../clip/weights.ts';
 import * as imagesSchema from '../../schemas/images.ts';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { optimizeBatch } from '../../stages/oti/optimize.ts';
-import { SEARLE_OTI } from '../../stages/oti/options.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { PhiPredictor } from '../../stages/phi/invert.ts';
 import { type Method, composeQueries } from '../../stages/retrieve/compose.ts';
 import { type PartsGallery, collectRows, galleryIds } from '../../stages/retrieve/gallery.ts';
 import { rankGallery } from '../../stages/retrieve/rank.ts';
 import { UserError } from '../../util/errors.ts';
-import { findRunDirs } from '../commands/merge.ts';
-import { openEncoders, openIndex } from '../commands/retrieve.ts';
-import { otiTemplateIds } from '../stage-runners/oti.ts';
+import { findRunDirs } from '../merge-runs.ts';
+import { openEncoders, openIndex } from '../retrieve-query.ts';
+import { SEARLE_OTI, otiTemplateIds } from '../../stages/oti/stage.ts';
+import { DEFAULT_DECODER, UploadDecoder, UploadUnreadableError } from './upload-decoder.ts';
 
 export interface ServeMethod {
   name: string;
@@ -35,7 +35,9 @@ export interface ServeMethod {
 
 export interface ServeOptions {
   index: string; model: string; phi?: string; pic2word?: string;
-  otiSteps: number; threads?: number; cacheDir?: string;
+  otiSteps: number; threads?: number; cacheDir?: string; device?: Device;
+  /** the most pixels an upload may decode to (default 40 M; the header is checked before, in http.ts) */
+  maxUploadPixels?: number;
 }
 
 export type Reference = { gallery: string } | { features: Float32Array };
@@ -57,19 +59,22 @@ export function serveMethods(o: { phi?: string; pic2word?: string }): ServeMetho
 
 export class ServeEngine {
   private otiQueue: Promise<unknown> = Promise.resolve();
+  private readonly decoder: UploadDecoder;
   private constructor(
     readonly opts: ServeOptions, readonly methods: ServeMethod[], readonly gallery: PartsGallery, readonly ids: string[],
     private readonly paths: Map<string, string>, private readonly model: ClipModel, private readonly text: TextEncoder,
     private readonly image: ImageEncoder, private readonly mappers: Map<string, PhiPredictor>,
     private readonly oti: { session: OtiSession; templates: Int32Array[] },
-  ) {}
+  ) {
+    this.decoder = new UploadDecoder({ ...DEFAULT_DECODER, maxPixels: opts.maxUploadPixels ?? DEFAULT_DECODER.maxPixels });
+  }
 
   static async open(o: ServeOptions): Promise<ServeEngine> {
     const gallery = openIndex(o.index);
     const ids = await galleryIds(gallery);
     if (ids.length === 0) throw new UserError(`--index ${o.index}: the index is empty`);
     const paths = indexImagePaths(o.index);
-    const flags = { model: o.model, threads: o.threads, device: 'cpu' as const, cacheDir: o.cacheDir };
+    const flags = { model: o.model, threads: o.threads, device: o.device ?? 'cpu', cacheDir: o.cacheDir };
     const enc = await openEncoders(flags, { text: true, image: true });
     const mappers = new Map<string, PhiPredictor>();
     if (o.phi) mappers.set('phi', await PhiPredictor.open(o.phi, flags));
@@ -77,7 +82,7 @@ export class ServeEngine {
     if (o.pic2word) mappers.set('pic2word', await PhiPredictor.open(o.pic2word, flags));
     const model = enc.model!;
     const tokenizer = await ClipTokenizer.forModelDir(model.dir);
-    const session = await OtiSession.create(model, { threads: o.threads, cacheDir: o.cacheDir });
+    const session = await OtiSession.create(model, { threads: o.threads, cacheDir: o.cacheDir, device: o.device });
     return new ServeEngine(o, serveMethods(o), gallery, ids, paths, model, enc.text!, enc.image!, mappers,
       { session, templates: otiTemplateIds(tokenizer, model.config.text.ctx) });
   }
@@ -92,9 +97,10 @@ export class ServeEngine {
   async encodeUpload(bytes: Buffer): Promise<Float32Array> {
     const p = preprocessOptions({ imageSize: this.image.imageSize, preprocessorConfig: this.model.preprocessorConfig, mode: 'targetpad' });
     let pixels: Float32Array;
-    try { pixels = await preprocessImage(bytes, p); } catch (err) {
-      if (err instanceof ImageDecodeError) throw new UserError(`the upload is not a readable image (${err.reason})`);
-      throw new UserError(`the upload is not a readable image (${(err as Error).message.split('\n')[0]})`);
+    // decoded in a worker thread, a few at a time (upload-decoder.ts); busy and timeout errors pass through
+    try { pixels = await this.decoder.decode(bytes, p); } catch (err) {
+      if (err instanceof UploadUnreadableError) throw new UserError(`the upload is not a readable image (${err.reason ?? err.message})`);
+      throw err;
     }
     const [f] = await this.image.encodePixels([pixels]);
     return f;
@@ -136,6 +142,7 @@ export class ServeEngine {
   }
 
   async close(): Promise<void> {
+    await this.decoder.close();
     await this.oti.session.release();
     await this.text.release?.();
     await this.image.release?.();

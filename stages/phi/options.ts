@@ -1,4 +1,4 @@
-/** phi training options with SEARLE's defaults (DESIGN.md, "SEARLE facts"). */
+/** phi's training options as the trainer reads them; declared, with SEARLE's defaults, in stage.ts (SEARLE_PHI). */
 export interface PhiOptions {
   epochs: number;
   batchSize: number;
@@ -19,36 +19,4 @@ export interface PhiOptions {
   seed: number;
   /** drop a short last batch, as SEARLE's DataLoader(drop_last=True) */
   dropLast: boolean;
-}
-
-/** train_phi.py's argparse defaults; the held-out split is starword's (SEARLE trains on every image), so it is off. */
-export const SEARLE_PHI: PhiOptions = {
-  epochs: 100,
-  batchSize: 256,
-  lr: 1e-4,
-  weightDecay: 0.01,
-  dropout: 0.5,
-  lambdaDistil: 1,
-  lambdaGpt: 0.75,
-  temperature: 0.25,
-  topK: 150,
-  valFraction: 0,
-  checkpointEvery: 5,
-  seed: 42,
-  dropLast: true,
-};
-
-/** Throws a plain Error naming the first bad option (the CLI wraps it as a UserError). */
-export function checkPhiOptions(o: PhiOptions): void {
-  const bad = (msg: string) => { throw new Error(msg); };
-  if (!(Number.isInteger(o.epochs) && o.epochs >= 0)) bad(`epochs must be an integer ≥ 0, got ${o.epochs}`);
-  if (!(Number.isInteger(o.batchSize) && o.batchSize >= 2)) bad(`batch size must be an integer ≥ 2 (NT-Xent contrasts rows), got ${o.batchSize}`);
-  if (!(o.lr > 0)) bad(`learning rate must be > 0, got ${o.lr}`);
-  if (!(o.weightDecay >= 0)) bad(`weight decay must be ≥ 0, got ${o.weightDecay}`);
-  if (!(o.dropout >= 0 && o.dropout < 1)) bad(`dropout must be in [0, 1), got ${o.dropout}`);
-  if (!(o.lambdaDistil >= 0 && o.lambdaGpt >= 0 && o.lambdaDistil + o.lambdaGpt > 0)) bad('lambda-distil and lambda-gpt must be ≥ 0 and not both 0');
-  if (!(o.temperature > 0)) bad(`temperature must be > 0, got ${o.temperature}`);
-  if (!(Number.isInteger(o.topK) && o.topK >= 1)) bad(`top-k must be a positive integer, got ${o.topK}`);
-  if (!(o.valFraction >= 0 && o.valFraction < 1)) bad(`val fraction must be in [0, 1), got ${o.valFraction}`);
-  if (!(Number.isInteger(o.checkpointEvery) && o.checkpointEvery >= 1)) bad(`checkpoint-every must be a positive integer, got ${o.checkpointEvery}`);
 }

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { cudaProviderLibrary, ensureRuntimeDir, openDevice, startDevice, vulkanDeviceFromLog } from '../../clip/device.ts';
-import { formatReport, inspectRun } from '../../pipeline/commands/inspect.ts';
+import { formatReport, inspectRun } from '../../pipeline/inspect-run.ts';
 import { configFingerprint, openRunManifest, type RunRequest } from '../../pipeline/run-manifest.ts';
 import { UserError } from '../../util/errors.ts';
 import { forEachDevice } from '../helpers/devices.ts';

@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import * as features from '../../schemas/features.ts';
 import { checkPart, isPartCurrent, markerChecksum, partPaths, readPart, readPartStats, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
 import { UserError } from '../../util/errors.ts';
 import { LOCK_FILE, acquireRunLock, lockHolder } from '../../util/run-lock.ts';
-import { hostTag, sweepStaleTemps, tempOwner, tempPath } from '../../util/temp-name.ts';
+import { UNLOCKED_STALE_MS, hostTag, sweepStaleTemps, tempOwner, tempPath } from '../../util/temp-name.ts';
 import { tempDir } from '../embed/helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -172,6 +172,10 @@ test('temporary names: host, pid and a random suffix; parsed back; the sweep rem
     data: 'f.arrow',
   };
   for (const n of Object.values(names)) writeFileSync(join(dir, n), 'x');
+  // without the lock, a dead-looking owner may live in another PID namespace: a fresh file is kept
+  t.deepEqual(sweepStaleTemps(dir, false), []);
+  const old = (Date.now() - 2 * UNLOCKED_STALE_MS) / 1000;
+  for (const n of Object.values(names)) utimesSync(join(dir, n), old, old);
   t.deepEqual(sweepStaleTemps(dir, false).sort(), [names.dead, names.oldDead].sort());
   t.deepEqual(sweepStaleTemps(dir, true), [names.otherHost], 'under the lock, another host\'s temporary files are stale too');
   t.deepEqual(readdirSync(dir).sort(), [names.mine, names.live, names.data].sort());
