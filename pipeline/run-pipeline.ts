@@ -25,7 +25,7 @@ import { phiStage } from '../stages/phi/stage.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { type PhrasesStageOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from '../stages/phrases/stage.ts';
 import { UserError } from '../util/errors.ts';
-import { skippedFilesText } from './inspect-run.ts';
+import { skippedFilesText, skippedLinksText } from './inspect-run.ts';
 import { loadClipModel } from '../clip/weights.ts';
 import { addRunWarning, finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
 import { type PhrasesResult, emptyOutputLine } from '../stages/phrases/run-phrases.ts';
@@ -144,7 +144,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const report: Record<PipelineStage, (r: any) => string[]> = {
     ingest: (r) => [`ingest: ${r.plan.images} images (shard ${shard.index + 1} of ${shard.count}) in ${r.plan.parts} parts`
-      + `${listing.skippedFiles?.count ? `; ${skippedFilesText(listing.skippedFiles)}` : ''}`],
+      + `${listing.skippedFiles?.count ? `; ${skippedFilesText(listing.skippedFiles)}` : ''}${listing.skippedLinks ? `; ${skippedLinksText(listing.skippedLinks)}` : ''}`],
     embed: (r) => [`embed: ${r.embedded} embedded, ${r.failed} failed, ${r.partsSkipped} of ${r.parts} parts already done`],
     concepts: (r) => [`concepts: top ${r.topK} of ${r.vocabulary.size} names for ${r.images} images`],
     phrases: phrasesReport,

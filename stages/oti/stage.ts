@@ -97,7 +97,7 @@ export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, OtiInputs>
     const text = () => (ctx.shared ? Promise.resolve(ctx.shared.text) : (own.text ??= createTextEncoder(model, { ...sess, tokenizer })));
     const phrasesDir = resolve(ctx.inputs.phrasesDir ?? stageDir(ctx.runDir, 'phrases'));
     try {
-      const pool = await PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim, log);
+      const pool = await PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim, log, model.hash);
       try {
         if (pool.phraseCount === 0 && options.lambdaGpt > 0) {
           // L_gpt would be 0 for every image: a run that asked for it must not look like it had it

@@ -50,7 +50,10 @@ export interface RunPhrasesOptions {
   countTokens: (text: string) => number;
   /** When given, each kept phrase's CLIP text feature is stored as its target. */
   textEncoder?: TextEncoder;
-  /** Names the encoder's weights (e.g. the model hash) so parts built with other weights are rebuilt. */
+  /**
+   * The model hash of the encoder's weights: parts built with other weights are rebuilt, and the part's
+   * marker records it (provenance.modelHash) so that OTI and phi refuse targets of another model.
+   */
   textEncoderId?: string;
   featureBatch?: number;
   conceptsPerPart?: number;
@@ -170,10 +173,12 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
         part = buildRows(raw, ctx);
         const table = await buildTable(part.rows, opts.textEncoder, opts.featureBatch ?? DEFAULT_FEATURE_BATCH,
           (done) => log(`phrases: part ${index}: target features ${done}/${part.rows.length}`));
+        // the model that embedded the targets, where every reader checks it (none without targets)
+        const provenance = opts.textEncoder && opts.textEncoderId ? { modelHash: opts.textEncoderId } : undefined;
         await writePart(opts.outDir, PHRASES_KIND, index, table, SCHEMA_VERSION, {
           inputsHash, backend: backend.id, model: backend.model, paramsHash, swap,
           targetDim: opts.textEncoder?.dim ?? null, concepts: part.summary,
-        });
+        }, provenance);
         // the random-access copy OTI and phi read (parts without targets are indexed when a model first opens them)
         if (opts.textEncoder) writeStorePart(opts.outDir, index, await storeDataFromTable(table, opts.textEncoder.dim, undefined, opts.outDir), partSource(opts.outDir, index));
         phrases += part.rows.length;
