@@ -11,6 +11,7 @@ import { buildAtomically } from '../util/atomic-write.ts';
 import { withFsErrors } from '../util/fs-errors.ts';
 import { hashJson } from '../util/hash.ts';
 import { sweepStaleTemps } from '../util/temp-name.ts';
+import { openDevice } from './device.ts';
 import type { Graph } from './graph/graph.ts';
 import { writeOnnxModel } from './graph/onnx-model.ts';
 
@@ -31,6 +32,11 @@ export interface SessionOptions {
   device?: Device;
   /** graph cache folder (default $STARWORD_CACHE_DIR or ~/.cache/starword) */
   cacheDir?: string;
+  /**
+   * ORT's profiler on: each session writes `<prefix>_<date>.json` when released, one event per node run with the
+   * provider that ran it (the placement test reads it; also a way for users to see where time goes)
+   */
+  profilePrefix?: string;
 }
 
 
@@ -57,11 +63,19 @@ export function cachedGraphPath(key: Record<string, unknown>, build: () => Graph
   return modelPath;
 }
 
+/** Providers of a device, in ORT's order of preference: nodes a GPU provider lacks fall back to the CPU's. */
+export function executionProviders(device: Device = 'cpu'): string[] {
+  return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
+}
+
 export async function createSession(modelPath: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  // a GPU that cannot start is one line naming what to install (once per process), not an abort inside Dawn
+  if (opts.device && opts.device !== 'cpu') await openDevice(opts.device, opts.cacheDir);
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3, // errors only: ORT's warnings are not the user's business
-    executionProviders: opts.device === 'cuda' ? ['cuda', 'cpu'] : opts.device === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'],
+    executionProviders: executionProviders(opts.device),
+    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
   };
   return ort.InferenceSession.create(modelPath, sessionOptions);

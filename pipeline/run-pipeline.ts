@@ -4,6 +4,7 @@
  * The stages are the declarations in PIPELINE; this file checks all their options first, records them in
  * run.json, then runs each in turn with what it reads (the listing, the vocabulary, the needed concepts).
  */
+import { describeDevice, openDevice } from '../clip/device.ts';
 import { basename, join, resolve } from 'node:path';
 import type { TextEncoder } from '../clip/encoder-types.ts';
 import { isRealCheckpoint } from '../clip/model-origin.ts';
@@ -88,6 +89,10 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const listing = await listImageSource(o.images, { allowOutside: ingest.allowOutside });
   const { notes, warnings } = runNotes(phrasesOpts, model.dir, runs, oti, phi);
   const initFrom = (opts.oti as { initFrom?: string }).initFrom;
+  // a device that cannot start stops here, before the lock and any work; its adapter goes to runtime (not
+  // the fingerprint: a run started on the CPU resumes on a GPU and back)
+  const device = await openDevice(shared.device ?? 'cpu', shared.cacheDir);
+  if (device.device !== 'cpu') log(`device: ${describeDevice(device)}`);
 
   // the lock is taken only now, after every check: a refused command leaves no lock and no run.json
   const { lock } = openRunManifestLocked(runDir, {
@@ -110,7 +115,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     seeds: { oti: oti.seed, phrases: phrasesOpts.phrasesSeed ?? 0, ...(phi ? { phi: phi.seed } : {}) },
     shard,
     runtime: {
-      threads: shared.threads ?? null, batchSize: embed.batchSize, device: shared.device, logJson: shared.logJson,
+      threads: shared.threads ?? null, batchSize: embed.batchSize, device: device.device, adapter: device.adapter, logJson: shared.logJson,
       paths: { images: resolve(o.images), vocabulary: vocabulary.source, initFrom: initFrom ? resolve(initFrom) : null, phrases: phrasesFrom },
     },
     notes,

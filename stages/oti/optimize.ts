@@ -111,6 +111,11 @@ export async function optimizeBatch(session: OtiSession, batch: OtiImage[], temp
       lastLgpt[r] = out.lgpt[r];
       stepsDone[r] = step + 1;
     }
+    // a power-of-two ratio (64/32, 256/32) is exact in float32: the gradient is the one a batch of gradientBatch gives
+    if (opts.gradientBatch && B > opts.gradientBatch) {
+      const scale = B / opts.gradientBatch;
+      for (let i = 0; i < out.grad.length; i++) out.grad[i] *= scale;
+    }
     opt.update(v, out.grad, active);
     emaUpdate(ema, v, opts.emaDecay, active);
     onStep?.(step + 1);

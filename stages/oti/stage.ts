@@ -55,8 +55,14 @@ export function otiRunOptions(o: OtiStageOptions): OtiOptions {
     emaDecay: o.emaDecay, lambdaCos: o.lambdaCos, lambdaGpt: o.lambdaGpt, initStd: o.initStd, topK: o.otiTopK, seed: o.seed,
     // only when set, so run folders made before the option keep their fingerprint
     ...(o.otiPadTo ? { padTo: o.otiPadTo } : {}),
+    // batches above SEARLE's 32 (a GPU's) keep each image's gradient as a batch of 32 gives it (options.ts's
+    // gradientBatch); recorded only then, as it changes the tokens only then
+    ...(o.otiBatch > SEARLE_BATCH ? { gradientBatch: SEARLE_BATCH } : {}),
   };
 }
+
+/** SEARLE's OTI batch (src/oti_inversion.py), the batch whose gradient scale larger batches keep. */
+const SEARLE_BATCH = 32;
 
 /** SEARLE's OTI options (src/oti_inversion.py's argparse defaults), read from the declaration above. */
 export const SEARLE_OTI: OtiOptions = otiRunOptions(otiOptions.parse({}));
