@@ -13,7 +13,8 @@ import { stageDir } from '../../schemas/run-layout.ts';
 import { UserError } from '../../util/errors.ts';
 import { sessionOptions } from '../model-loading.ts';
 import { type CrossCheck, checkOptions, rule } from '../option-checks.ts';
-import { floatOption, intOption, positiveIntOption } from '../options.ts';
+import { floatOption, intOption, nonNegativeIntOption, positiveIntOption } from '../options.ts';
+import { INPUT_NOISES } from '../../clip/training/input-noise.ts';
 import { createProgress } from '../progress.ts';
 import { cirrValidator } from './phi-validation.ts';
 
@@ -21,6 +22,10 @@ export interface PhiCliOptions {
   epochs: number; batch: number; lr: number; weightDecay: number; dropout: number;
   lambdaDistil: number; lambdaGpt: number; temperature: number; topK: number; valFraction: number;
   checkpointEvery: number; seed: number;
+  /** a budget in steps beside the epochs (absent: none) */
+  maxSteps?: number | null;
+  /** noise on phi's input image features: none (SEARLE), lincir (U(0,1)·N(0,I)), gaussian (σ = noiseSigma) */
+  inputNoise?: string; noiseSigma?: number;
   /** off by default: SEARLE's loader drops a short last batch */
   keepLastBatch?: boolean;
   /** CIRR folder (or its cap.rc2.val.json) for per-epoch validation, and the gallery index of its val images */
@@ -60,14 +65,19 @@ function camel(flag: string): string { return flag.replace(/-([a-z])/g, (_, c: s
 export function addPhiOptions(cmd: Command, prefix = ''): Command {
   for (const [flag, , help, parse, dflt] of PHI_FLAGS) cmd.option(`--${prefix}${flag} ${parse === floatOption ? '<x>' : '<n>'}`, `${prefix ? 'phi: ' : ''}${help}`, parse, dflt(SEARLE_PHI));
   for (const [flag, , help, value] of PHI_EXTRA_FLAGS) cmd.option(`--${prefix}${flag}${value ? ' <path>' : ''}`, `${prefix ? 'phi: ' : ''}${help}`);
+  const p = prefix ? 'phi: ' : '';
+  cmd.option(`--${prefix}max-steps <n>`, `${p}stop after this many optimizer steps in all (a budget beside --${prefix}epochs; default: none)`, nonNegativeIntOption)
+    .option(`--${prefix}input-noise <kind>`, `${p}noise on the input image features: none (SEARLE), lincir (U(0,1)·N(0,I), LinCIR's), gaussian (σ = --${prefix}noise-sigma)`, SEARLE_PHI.inputNoise)
+    .option(`--${prefix}noise-sigma <x>`, `${p}σ of --${prefix}input-noise gaussian`, floatOption, SEARLE_PHI.noiseSigma);
   return cmd;
 }
 
 /** The phi options of a command that added them with `prefix`. */
-export function phiCliFrom(o: Record<string, unknown>, prefix = ''): Pick<PhiCliOptions, typeof PHI_FLAGS[number][1] | typeof PHI_EXTRA_FLAGS[number][1]> {
+export function phiCliFrom(o: Record<string, unknown>, prefix = ''): Pick<PhiCliOptions, typeof PHI_FLAGS[number][1] | typeof PHI_EXTRA_FLAGS[number][1] | 'maxSteps' | 'inputNoise' | 'noiseSigma'> {
   const out: Record<string, unknown> = {};
   for (const [flag, key] of [...PHI_FLAGS, ...PHI_EXTRA_FLAGS]) out[key] = o[camel(`${prefix}${flag}`)];
-  return out as Pick<PhiCliOptions, typeof PHI_FLAGS[number][1] | typeof PHI_EXTRA_FLAGS[number][1]>;
+  for (const key of ['maxSteps', 'inputNoise', 'noiseSigma']) out[key] = o[camel(`${prefix}${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)];
+  return out as Pick<PhiCliOptions, typeof PHI_FLAGS[number][1] | typeof PHI_EXTRA_FLAGS[number][1] | 'maxSteps' | 'inputNoise' | 'noiseSigma'>;
 }
 
 /** phi's option rules, shared by `starword phi` and `starword run` (where the flags carry a phi- prefix). */
@@ -95,10 +105,15 @@ export function checkPhiCliOptions(o: Pick<PhiCliOptions, typeof PHI_FLAGS[numbe
 
 export function phiOptionsFrom(o: PhiCliOptions, prefix = ''): PhiOptions {
   checkPhiCliOptions(o, prefix);
+  if (o.inputNoise !== undefined && !(INPUT_NOISES as readonly string[]).includes(o.inputNoise)) {
+    throw new UserError(`--${prefix}input-noise must be one of ${INPUT_NOISES.join(', ')}, got '${o.inputNoise}'`);
+  }
+  if (o.noiseSigma !== undefined && !(o.noiseSigma >= 0)) throw new UserError(`--${prefix}noise-sigma must be ≥ 0, got ${o.noiseSigma}`);
   return {
     epochs: o.epochs, batchSize: o.batch, lr: o.lr, weightDecay: o.weightDecay, dropout: o.dropout,
     lambdaDistil: o.lambdaDistil, lambdaGpt: o.lambdaGpt, temperature: o.temperature, topK: o.topK,
     valFraction: o.valFraction, checkpointEvery: o.checkpointEvery, seed: o.seed, dropLast: !o.keepLastBatch,
+    maxSteps: o.maxSteps ?? null, inputNoise: (o.inputNoise ?? SEARLE_PHI.inputNoise) as PhiOptions['inputNoise'], noiseSigma: o.noiseSigma ?? SEARLE_PHI.noiseSigma,
   };
 }
 

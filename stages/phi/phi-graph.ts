@@ -27,7 +27,8 @@ import { PHI_PARAMS, type PhiDims, type PhiParamValues, type PhiWeights, paramSh
 /** Part of every phi graph's cache key: bump when these builders change what they emit. */
 export const PHI_GRAPH_VERSION = 1;
 
-export const gradName = (param: string): string => `grad_${param}`;
+export { gradName } from '../../clip/training/graph-session.ts';
+import { gradName } from '../../clip/training/graph-session.ts';
 
 export function buildPhiTrainGraph(src: WeightSource, dims: PhiDims, withGradients: boolean): Graph {
   if (dims.input !== src.config.projectionDim) throw new Error(`phi input dim ${dims.input} ≠ the model's projection dim ${src.config.projectionDim}`);
