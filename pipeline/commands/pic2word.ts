@@ -45,6 +45,7 @@ export function register(program: Command): void {
     .requiredOption('--model <dir>', 'Hugging Face CLIP folder (the one the features were embedded with)')
     .option('--out <dir>', 'output folder (default <run>/pic2word); holds checkpoints, so a rerun resumes');
   for (const [flag, key, help, parse] of FLAGS) cmd.option(`--${flag} ${parse === floatOption ? '<x>' : '<n>'}`, help, parse, PIC2WORD_DEFAULTS[key] as number);
+  cmd.option('--max-steps <n>', 'stop after this many optimizer steps in all, a budget beside --epochs (the cosine schedule spans it; default: none)', nonNegativeIntOption);
   cmd.option('--logit-scale <x>', 'contrastive logit scale (default: exp of the checkpoint\'s logit_scale, as the authors read it)', floatOption)
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
     .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
@@ -54,7 +55,7 @@ export function register(program: Command): void {
       if (!existsSync(src)) throw new UserError(`${source}: no such file or folder`);
       if (!o.out && !statSync(src).isDirectory()) throw new UserError(`--out is required when the source is a file (${source})`);
       const out = o.out ? resolve(o.out) : join(src, 'pic2word');
-      const options = { ...PIC2WORD_DEFAULTS, logitScale: o.logitScale ?? null } as Pic2WordOptions;
+      const options = { ...PIC2WORD_DEFAULTS, logitScale: o.logitScale ?? null, maxSteps: (o.maxSteps as number | undefined) ?? null } as Pic2WordOptions;
       for (const [flag, key] of FLAGS) (options as unknown as Record<string, number>)[key] = o[flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as number;
       const model = await loadModel(resolve(o.model));
       const tokenizer = await ClipTokenizer.forModelDir(model.dir);
