@@ -216,6 +216,8 @@ export class PhraseStore {
   private readonly fds = new Map<string, number>();
   phraseCount = 0;
   partsBuilt = 0;
+  /** the parts and their rows, in part order (row-wise readers address phrases by part and row) */
+  readonly parts: { part: number; rows: number }[] = [];
   /** a hash of what the store was read from (each part's index and source) */
   identity = '';
 
@@ -249,6 +251,7 @@ export class PhraseStore {
         store.counts.set(concept, (store.counts.get(concept) ?? 0) + count);
       }
       store.phraseCount += ix.rows;
+      store.parts.push({ part, rows: ix.rows });
       sources.push(`${part}:${ix.source}:${ix.rows}`);
     }
     store.identity = sha256(sources.join('\n'));

@@ -14,7 +14,7 @@ import { type CheckpointLayout, type TrainingCheckpoint, checkpointDir, readLate
 import * as snapshots from '../../clip/training/snapshots.ts';
 import { UserError } from '../../util/errors.ts';
 import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
-import { PHI_PARAMS, type PhiDims, type PhiWeights, dimsFromShapes, paramShape } from './phi-net.ts';
+import { type PhiDims, type PhiWeights, searlePhiLayout } from './phi-net.ts';
 
 export { checkpointDir } from '../../clip/training-checkpoint.ts';
 
@@ -23,10 +23,7 @@ export const CHECKPOINT_FORMAT = 'starword-phi-checkpoint';
 export type PhiCheckpoint = TrainingCheckpoint<PhiDims, PhiWeights, PhiMetricsRow>;
 
 /** phi for the shared trainer and checkpoints (SEARLE's state-dict names). */
-export const PHI_LAYOUT: CheckpointLayout<PhiDims, string> = {
-  format: CHECKPOINT_FORMAT, label: 'phi', names: () => PHI_PARAMS, shape: (d, n) => paramShape(d, n as typeof PHI_PARAMS[number]),
-  dimsFromShapes: (shape) => dimsFromShapes(shape),
-};
+export const PHI_LAYOUT: CheckpointLayout<PhiDims, string> = searlePhiLayout(CHECKPOINT_FORMAT, 'phi');
 
 export function writeCheckpoint(outDir: string, c: PhiCheckpoint): Promise<string> {
   return writeTrainingCheckpoint(outDir, PHI_LAYOUT, c);
