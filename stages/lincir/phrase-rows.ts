@@ -51,6 +51,8 @@ export class KeyedPermutation {
 }
 
 export interface PhraseRow {
+  /** the row's global number in the store (parts in order) */
+  id: number;
   /** the phrase with `$` for its concept (the masked text) */
   swapped: string;
   /** unnormalised text(original phrase) */
@@ -86,7 +88,7 @@ export class PhraseRows {
 
   private read(g: number): PhraseRow {
     const { part, row } = this.locate(g);
-    return { swapped: this.store.swapped(part, row), target: this.store.target(part, row) };
+    return { id: g, swapped: this.store.swapped(part, row), target: this.store.target(part, row) };
   }
 
   /** Held-out row `i` (0 ≤ i < held). */
