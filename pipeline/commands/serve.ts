@@ -1,5 +1,5 @@
 /**
- * `starword serve --index DIR --model DIR [--phi FILE] [--pic2word FILE] [--port N] [--host 127.0.0.1]`:
+ * `starword serve --index DIR --model DIR [--phi FILE] [--pic2word FILE] [--lincir PATH] [--port N] [--host 127.0.0.1]`:
  * a local web page for composed queries over a gallery index (see pipeline/serve/).
  */
 import type { Command } from 'commander';
@@ -8,7 +8,7 @@ import { floatOption, positiveIntOption } from '../options.ts';
 import { ServeEngine } from '../serve/engine.ts';
 import { createServeServer } from '../serve/http.ts';
 
-interface Options { index: string; model: string; phi?: string; pic2word?: string; port: number; host: string; otiSteps: number; maxUploadMb: number; threads?: number; cacheDir?: string }
+interface Options { index: string; model: string; phi?: string; pic2word?: string; lincir?: string; port: number; host: string; otiSteps: number; maxUploadMb: number; threads?: number; cacheDir?: string }
 
 export function register(program: Command): void {
   program.command('serve')
@@ -17,6 +17,7 @@ export function register(program: Command): void {
     .requiredOption('--model <dir>', 'the CLIP folder the index was made with')
     .option('--phi <file>', 'phi (.onnx or .safetensors): offers SEARLE')
     .option('--pic2word <file>', 'a Pic2Word mapper exported like phi: offers Pic2Word')
+    .option('--lincir <path>', 'LinCIR\'s φ (.onnx, .safetensors or its `starword lincir` folder): offers LinCIR')
     .option('--port <n>', 'port (0: any free one)', (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port must be 0..65535, got '${v}'`); return n; }, 8321)
     .option('--host <addr>', 'address to bind (127.0.0.1: this machine only)', '127.0.0.1')
     .option('--oti-steps <n>', 'steps of the live OTI method', positiveIntOption, 150)
@@ -25,7 +26,7 @@ export function register(program: Command): void {
     .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
     .action(async (o: Options) => {
       if (!(o.maxUploadMb > 0)) throw new UserError('--max-upload-mb must be > 0');
-      const engine = await ServeEngine.open({ index: o.index, model: o.model, phi: o.phi, pic2word: o.pic2word, otiSteps: o.otiSteps, threads: o.threads, cacheDir: o.cacheDir });
+      const engine = await ServeEngine.open({ index: o.index, model: o.model, phi: o.phi, pic2word: o.pic2word, lincir: o.lincir, otiSteps: o.otiSteps, threads: o.threads, cacheDir: o.cacheDir });
       const log = (line: string) => process.stderr.write(`serve: ${line}\n`);
       const server = createServeServer(engine, { maxUploadBytes: Math.round(o.maxUploadMb * 1048576), maxK: 200, log });
       await new Promise<void>((resolve, reject) => {

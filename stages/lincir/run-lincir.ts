@@ -21,9 +21,9 @@ import { PhraseRows } from './phrase-rows.ts';
 import { METRICS_FILE, PLOT_PNG, writeMetricsReport } from './report.ts';
 import { trainLincir } from './train.ts';
 
-export const LINCIR_ONNX = 'lincir.onnx';
-export const LINCIR_SAFETENSORS = 'lincir.safetensors';
-export const LINCIR_CHECKPOINT = 'lincir.pt';
+import { LINCIR_CHECKPOINT, LINCIR_ONNX, LINCIR_SAFETENSORS } from './files.ts';
+
+export { LINCIR_CHECKPOINT, LINCIR_ONNX, LINCIR_SAFETENSORS } from './files.ts';
 
 export interface RunLincirOptions {
   /** a run folder, a merged corpus (DIR/corpus or DIR), or a phrases folder */
