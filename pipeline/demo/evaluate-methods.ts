@@ -1,7 +1,9 @@
 /**
  * The demo's method table on the toy CIRCO benchmark: the image, text and sum baselines, SEARLE with
- * the run's OTI tokens (searle-oti) and SEARLE with the run's phi (searle). Writes methods.json (one
- * report per method, labelled), rankings.jsonl (each query's top 10 per method) and the table as text.
+ * the run's OTI tokens (searle-oti), SEARLE with the run's phi (searle), Pic2Word (its f_M trained on the
+ * run's images, its own prompt) and LinCIR (its φ trained on the run's phrases, SEARLE's prompt) — all
+ * trained on the same unlabeled images and phrases. Writes methods.json (one report per method,
+ * labelled), rankings.jsonl (each query's top 10 per method) and the table as text.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -9,14 +11,16 @@ import { loadCirco } from '../../stages/evaluate/circo.ts';
 import { RankingsCollector } from '../../stages/evaluate/rankings.ts';
 import { type EvaluationReport, type TokenSource, evaluate } from '../../stages/evaluate/run.ts';
 import { buildTable, formatTableText } from '../../stages/evaluate/table.ts';
-import type { Method } from '../../stages/retrieve/compose.ts';
+import type { ComposeMethod } from '../../stages/retrieve/compose.ts';
+import { lincirTokenProvider } from '../lincir-tokens.ts';
+import { pic2wordTokenProvider } from '../pic2word-tokens.ts';
 import { openEncoders, openIndex, tokenProviderFrom } from '../commands/retrieve.ts';
 
-export interface DemoMethod { label: string; method: Method; tokens?: TokenSource }
+export interface DemoMethod { label: string; method: ComposeMethod; tokens?: TokenSource }
 
 export interface DemoEvaluation { table: string; reports: (EvaluationReport & { label: string })[]; dir: string }
 
-export async function evaluateDemo(o: { annotations: string; index: string; model: string; run: string; phi: string; out: string; cacheDir?: string; threads?: number }): Promise<DemoEvaluation> {
+export async function evaluateDemo(o: { annotations: string; index: string; model: string; run: string; phi: string; pic2word?: string; lincir?: string; out: string; cacheDir?: string; threads?: number }): Promise<DemoEvaluation> {
   const ann = loadCirco(o.annotations, 'val');
   const gallery = openIndex(o.index);
   const flags = { model: o.model, device: 'cpu' as const, cacheDir: o.cacheDir, threads: o.threads };
@@ -27,6 +31,8 @@ export async function evaluateDemo(o: { annotations: string; index: string; mode
     { label: 'image', method: 'image' }, { label: 'text', method: 'text' }, { label: 'sum', method: 'sum' },
     { label: 'searle-oti', method: 'searle', tokens: oti }, { label: 'searle', method: 'searle', tokens: phi },
   ];
+  if (o.pic2word) methods.push({ label: 'pic2word', method: 'pic2word', tokens: await pic2wordTokenProvider({ ...flags, pic2word: o.pic2word }) });
+  if (o.lincir) methods.push({ label: 'lincir', method: 'searle', tokens: await lincirTokenProvider({ ...flags, lincir: o.lincir }) });
   const rankings = new RankingsCollector(ann.dataset, ann.split, resolve(o.index));
   const reports: (EvaluationReport & { label: string })[] = [];
   try {
