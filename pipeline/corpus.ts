@@ -17,6 +17,7 @@ import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type PartStats, partPaths, writeFileAtomic, writePartMarker } from '../schemas/part-io.ts';
 import { type IngestPlan, RUN_MANIFEST_FILE, planPath, stageDir, writePlan } from '../schemas/run-layout.ts';
+import { SUMMARY_FILE as PHRASES_SUMMARY_FILE } from '../stages/phrases/run-phrases.ts';
 import { sha256 } from '../util/hash.ts';
 import { type RunManifest, configFingerprint, packageVersions } from './run-manifest.ts';
 
@@ -116,7 +117,9 @@ export function buildCorpus(corpusDir: string, shards: CorpusShard[], planned: P
     rows[p.key] = (rows[p.key] ?? 0) + p.rows;
   }
   const phrasesFiles = phrasesDir ? filesUnder(phrasesDir) : [];
-  const phrasesId = phrasesFiles.map((f) => `${f}:${statSync(join(phrasesDir!, f)).size}:${statSync(join(phrasesDir!, f)).mtimeMs}`).join('\n');
+  // the phrases' data, not the summary of the last `phrases` call: a rerun that reused every part (zero
+  // requests, as a resubmitted recipe does) rewrites the summary and must not rebuild the corpus
+  const phrasesId = phrasesFiles.filter((f) => f !== PHRASES_SUMMARY_FILE).map((f) => `${f}:${statSync(join(phrasesDir!, f)).size}:${statSync(join(phrasesDir!, f)).mtimeMs}`).join('\n');
   const previous = readCorpusIndex(corpusDir);
   const sameAs = (ix: CorpusIndex | null): boolean => ix !== null && JSON.stringify(ix.kinds) === JSON.stringify(kinds)
     && (ix.phrases?.from ?? null) === (phrasesDir ? relative(corpusDir, phrasesDir) : null)

@@ -59,6 +59,7 @@ function checkInvocations(t: import('ava').ExecutionContext, where: string, text
     // the shared argument lists go to the command they were written for
     if (/RUN_ARGS/.test(inv.line)) t.is(inv.cmd, 'run', `${where}: RUN_ARGS passed to ${inv.cmd}`);
     if (/LLM_ARGS/.test(inv.line)) t.is(inv.cmd, 'phrases', `${where}: LLM_ARGS passed to ${inv.cmd}`);
+    if (/PHI_ARGS/.test(inv.line)) t.is(inv.cmd, 'phi', `${where}: PHI_ARGS passed to ${inv.cmd}`);
     n++;
   }
   return n;
@@ -95,6 +96,7 @@ test('Kubernetes: the Jobs of the four steps, indexed where they are per shard, 
   t.regex(runArgs, new RegExp(`--phrases ${config.data.OUT}/phrases\\b`));
   for (const o of longOptions(runArgs)) t.true(optionsOf('run')!.has(o), `RUN_ARGS: run has no ${o}`);
   for (const o of longOptions(config.data.LLM_ARGS)) t.true(optionsOf('phrases')!.has(o), `LLM_ARGS: phrases has no ${o}`);
+  for (const o of longOptions(config.data.PHI_ARGS)) t.true(optionsOf('phi')!.has(o), `PHI_ARGS: phi has no ${o}`);
   // no SQLite file is opened on the shared volume: every --cache is on the pod's local disk
   const scripts = jobs.flatMap((j) => j.doc.spec.template.spec.containers.flatMap((c: Obj) => [...c.command, ...c.args])).join('\n');
   for (const m of scripts.matchAll(/--cache (\S+)/g)) t.regex(m[1], /^\/local\//);
@@ -117,21 +119,50 @@ test('Slurm: the scripts parse, use existing commands and options, and submit.sh
   const arr = (name: string): string => new RegExp(`^${name}=\\((.*)\\)`, 'm').exec(cfg)![1];
   for (const o of longOptions(arr('RUN_ARGS'))) t.true(optionsOf('run')!.has(o), `RUN_ARGS: run has no ${o}`);
   for (const o of longOptions(arr('LLM_ARGS'))) t.true(optionsOf('phrases')!.has(o), `LLM_ARGS: phrases has no ${o}`);
+  for (const o of longOptions(arr('PHI_ARGS'))) t.true(optionsOf('phi')!.has(o), `PHI_ARGS: phi has no ${o}`);
+  // resources live in config.sh alone: the .sbatch files name none, submit.sh passes config.sh's
+  for (const f of files.filter((x) => x.endsWith('.sbatch'))) {
+    for (const line of readFileSync(join(SLURM, f), 'utf8').split('\n').filter((l) => l.startsWith('#SBATCH'))) {
+      t.notRegex(line, /--(cpus-per-task|mem|mem-per-cpu|time|gres|partition|output)\b|\s-[cnt]\b/, `${f}: ${line}`);
+    }
+  }
 
   // a stand-in sbatch records each submission and answers with a job id
   const bin = mkdtempSync(join(tmpdir(), 'starword-slurm-'));
   const log = join(bin, 'log');
   writeFileSync(join(bin, 'sbatch'), `#!/bin/bash\necho "$*" >> ${log}\necho $((100 + $(wc -l < ${log})))\n`);
   chmodSync(join(bin, 'sbatch'), 0o755);
-  execFileSync('bash', [join(SLURM, 'submit.sh')], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  // config.sh's values, with its paths under a temporary folder (submit.sh makes the logs folder)
+  const cfgCopy = join(bin, 'config.sh');
+  writeFileSync(cfgCopy, `${cfg}\nOUT=${bin}/out; LOGS=$OUT/logs; SBATCH_ARGS=(--partition=cpu --account=proj)\n`);
+  execFileSync('bash', [join(SLURM, 'submit.sh'), cfgCopy], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
   const calls = readFileSync(log, 'utf8').trim().split('\n');
+  const res = (step: string) => {
+    const v = (k: string) => new RegExp(`\\b${step}_${k}=(\\S+?);?\\s`).exec(cfg)![1];
+    return `--parsable --partition=cpu --account=proj --cpus-per-task=${v('CPUS')} --mem=${v('MEM')} --time=${v('TIME')} --output=${bin}/out/logs`;
+  };
   t.deepEqual(calls, [
-    '--parsable --array=0-15 step1-shards.sbatch',
-    '--parsable --dependency=afterok:101 --array=0-3 step2-phrases.sbatch',
-    '--parsable --dependency=afterok:102 step2-assemble.sbatch',
-    '--parsable --dependency=afterok:103 --array=0-15 step3-oti.sbatch',
-    '--parsable --dependency=afterok:104 step4-merge-phi.sbatch',
+    `${res('STEP1')}/step1-%A_%a.log --array=0-15 step1-shards.sbatch`,
+    `${res('STEP2')}/step2-%A_%a.log --dependency=afterok:101 --array=0-3 step2-phrases.sbatch`,
+    `${res('STEP2B')}/step2b-%j.log --dependency=afterok:102 step2-assemble.sbatch`,
+    `${res('STEP3')}/step3-%A_%a.log --dependency=afterok:103 --array=0-15 step3-oti.sbatch`,
+    `${res('STEP4')}/step4-%j.log --dependency=afterok:104 step4-merge-phi.sbatch`,
   ]);
+  t.true(calls[0].includes('--cpus-per-task=8 --mem=8G --time=24:00:00'), calls[0]);
+});
+
+test('Slurm: a step 2 task whose cache copy fails exits non-zero (set -e sees every command)', (t) => {
+  // a stand-in starword that succeeds and writes nothing: the copy of the cache it should have made fails
+  const dir = mkdtempSync(join(tmpdir(), 'starword-slurm-copy-'));
+  const cfg = join(dir, 'config.sh');
+  writeFileSync(cfg, `${readFileSync(join(SLURM, 'config.sh'), 'utf8')}\nOUT=${dir}/out; STARWORD=(true); LOCAL=${dir}/local\n`);
+  for (const step of ['step2-phrases.sbatch', 'step2-assemble.sbatch']) {
+    const r = spawnSync('bash', [join(SLURM, step)], { env: { ...process.env, STARWORD_CONFIG: cfg, SLURM_ARRAY_TASK_ID: '0' }, encoding: 'utf8' });
+    t.not(r.status, 0, `${step} exited 0 without its cache`);
+    t.regex(r.stderr, /cp: cannot stat/, step);
+    t.false(existsSync(join(dir, 'local')), `${step}: the node-local folder is removed on failure too`);
+  }
+  t.deepEqual(readdirSync(join(dir, 'out', 'caches')), [], 'no cache copied back');
 });
 
 test('Kubernetes submit.sh applies each step after the previous one completed, and stops at a failed Job', (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { cpSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -21,6 +21,7 @@ import { checkPart, partPaths, readPart, readPartStats, writePart } from '../../
 import { readPlan, stageDir } from '../../schemas/run-layout.ts';
 import { runEmbed } from '../../stages/embed/index.ts';
 import { runIngest } from '../../stages/ingest/index.ts';
+import { SUMMARY_FILE } from '../../stages/phrases/run-phrases.ts';
 import { FakeImageEncoder, makeImageFolder, tempDir } from '../embed/helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -246,4 +247,12 @@ test('merge: one phrases folder for the corpus; shards with their own phrases ar
   t.is(c.phrases?.from, '../phrases');
   t.deepEqual(phrasesSchema.fromTable(readPart(join(out, 'corpus', 'phrases'), phrasesSchema.KIND, 0)).rows.map((r) => r.concept), ['shared']);
   await t.throwsAsync(mergeRuns(dirs, join(out, 'c2'), { phrases: join(root, 'nowhere') }, out), { message: /--phrases .*nowhere: no such folder/ });
+  // a phrases rerun that reused every part rewrites only its summary: the corpus (and a phi in it) is kept;
+  // a rewritten part rebuilds it
+  writeFileSync(join(out, 'phrases', SUMMARY_FILE), '{"requests": 0, "partsReused": 1}\n');
+  t.true((await mergeRuns(dirs, join(out, 'corpus'), {}, out)).kept);
+  await writePart(join(out, 'phrases'), phrasesSchema.KIND, 0, phrasesSchema.toTable([row('shared'), row('other')]), SCHEMA_VERSION);
+  const rebuilt = await mergeRuns(dirs, join(out, 'corpus'), {}, out);
+  t.false(rebuilt.kept);
+  t.is(phrasesSchema.fromTable(readPart(join(out, 'corpus', 'phrases'), phrasesSchema.KIND, 0)).rows.length, 2);
 });
