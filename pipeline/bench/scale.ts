@@ -37,8 +37,10 @@ export interface BenchScaleOptions {
   phiTopK: number;
   otiSteps: number;
   phiEpochs: number;
+  /** LinCIR steps (batches of 256 read from the phrase store) */
+  lincirSteps?: number;
   threads: number;
-  /** stages to run (subset of oti, phi) */
+  /** stages to run (subset of oti, phi, lincir) */
   stages: string[];
 }
 
@@ -175,8 +177,8 @@ export async function benchScale(o: BenchScaleOptions, log: (l: string) => void)
   for (const [name, v] of Object.entries({ images: o.images, concepts: o.concepts, 'phrases-per-concept': o.phrasesPerConcept, 'part-size': o.partSize })) {
     if (!(Number.isInteger(v) && v > 0)) throw new UserError(`--${name} must be a positive integer, got ${v}`);
   }
-  const unknown = o.stages.filter((s) => s !== 'oti' && s !== 'phi');
-  if (unknown.length) throw new UserError(`--stages: unknown stage '${unknown[0]}' (choose oti, phi)`);
+  const unknown = o.stages.filter((s) => s !== 'oti' && s !== 'phi' && s !== 'lincir');
+  if (unknown.length) throw new UserError(`--stages: unknown stage '${unknown[0]}' (choose oti, phi, lincir)`);
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
   const model = join(out, 'model');
@@ -200,6 +202,13 @@ export async function benchScale(o: BenchScaleOptions, log: (l: string) => void)
     rmSync(join(runDir, 'phi'), { recursive: true, force: true });
     figures.push(measured('phi', ['phi', '--run', runDir, ...common, '--epochs', String(o.phiEpochs), '--top-k', String(o.phiTopK)],
       join(runDir, 'phi'), `${o.phiEpochs} epoch(s), top ${o.phiTopK}`, log));
+  }
+  if (o.stages.includes('lincir')) {
+    // batches of 256 phrases read row by row from the store: the peak must not grow with the phrases
+    const steps = o.lincirSteps ?? 3;
+    rmSync(join(runDir, 'lincir'), { recursive: true, force: true });
+    figures.push(measured('lincir', ['lincir', runDir, ...common, '--steps', String(steps), '--log-every', String(steps), '--batch', '256'],
+      join(runDir, 'lincir'), `${steps} step(s) of 256 phrases of ${o.concepts * o.phrasesPerConcept}`, log));
   }
   return figures;
 }

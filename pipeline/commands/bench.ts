@@ -69,7 +69,7 @@ export function register(program: Command): void {
       console.log(`${r.vocabPromptsPerS.toFixed(1)} prompts/s`);
     });
   bench.command('scale')
-    .description('SEARLE scale on random B/32-dim weights (one layer) and a synthetic run: peak RSS, time and disk of oti and phi')
+    .description('SEARLE scale on random B/32-dim weights (one layer) and a synthetic run: peak RSS, time and disk of oti, phi and lincir')
     .requiredOption('--out <dir>', 'work folder (model, graph cache, run; the synthetic run is reused while its counts are unchanged)')
     .option('--images <n>', 'images', positiveIntOption, 10000)
     .option('--concepts <n>', 'concepts (the first N Open Images names)', positiveIntOption, 20931)
@@ -80,10 +80,11 @@ export function register(program: Command): void {
     .option('--oti-steps <n>', 'OTI steps', positiveIntOption, 1)
     .option('--phi-epochs <n>', 'phi epochs', positiveIntOption, 1)
     .option('--threads <n>', 'ONNX Runtime threads', positiveIntOption, cpus().length)
-    .option('--stages <list>', 'measured stages, comma-separated', 'oti,phi')
+    .option('--lincir-steps <n>', 'LinCIR steps (batch 256)', positiveIntOption, 3)
+    .option('--stages <list>', 'measured stages, comma-separated: oti, phi, lincir', 'oti,phi')
     .action(async (o) => {
       const opts = { out: o.out, images: o.images, concepts: o.concepts, phrasesPerConcept: o.phrasesPerConcept, partSize: o.partSize,
-        otiTopK: o.otiTopK, phiTopK: o.phiTopK, otiSteps: o.otiSteps, phiEpochs: o.phiEpochs, threads: o.threads,
+        otiTopK: o.otiTopK, phiTopK: o.phiTopK, otiSteps: o.otiSteps, phiEpochs: o.phiEpochs, lincirSteps: o.lincirSteps, threads: o.threads,
         stages: String(o.stages).split(',').map((s: string) => s.trim()).filter(Boolean) };
       const figures = await benchScale(opts, (l) => process.stderr.write(`${l}\n`));
       console.log(formatFigures(opts, figures));
