@@ -20,7 +20,13 @@ export interface VisionConfig {
 
 export interface ClipConfig { text: TextConfig; vision: VisionConfig; projectionDim: number }
 
-const activation = z.enum(['quick_gelu', 'gelu']);
+/**
+ * quick_gelu (x·σ(1.702x), OpenAI's checkpoints) and gelu (exact erf GELU, torch's nn.GELU default and
+ * HF ACT2FN['gelu'], LAION's OpenCLIP conversions); the tanh approximations would not be exact, so they are refused.
+ */
+const activation = z.enum(['quick_gelu', 'gelu'], {
+  error: (iss) => `'${String(iss.input)}' is not supported (starword computes quick_gelu and gelu, the exact erf GELU)`,
+});
 const textSchema = z.object({
   hidden_size: z.number().int().positive().default(512),
   num_hidden_layers: z.number().int().positive().default(12),
@@ -59,9 +65,13 @@ export function parseClipConfig(json: unknown, source: string): ClipConfig {
     throw new UserError(`${source}: ${issue.path.join('.') || 'config'}: ${issue.message}`);
   }
   const t = parsed.data.text_config, v = parsed.data.vision_config;
-  // OpenAI's checkpoints on the Hub still declare the pre-2023 bos 0 / eos 2; transformers then reads
-  // the EOT as the row's largest id, which for CLIP's vocabulary is its last id, 49407 (SOT the one below).
-  if (t.eos_token_id === 2 && t.bos_token_id === 0) { t.eos_token_id = t.vocab_size - 1; t.bos_token_id = t.vocab_size - 2; }
+  // OpenAI's checkpoints on the Hub (and conversions of that time) still declare the pre-2023 bos 0 / eos 2;
+  // transformers treats any eos 2 as that legacy case and reads the EOT as the row's largest id, which for
+  // CLIP's vocabulary is its last id, 49407 (SOT the one below; bos 0 alongside it is just as stale).
+  if (t.eos_token_id === 2) {
+    t.eos_token_id = t.vocab_size - 1;
+    if (t.bos_token_id === 0) t.bos_token_id = t.vocab_size - 2;
+  }
   const cfg: ClipConfig = {
     text: {
       width: t.hidden_size, layers: t.num_hidden_layers, heads: t.num_attention_heads, mlp: t.intermediate_size,

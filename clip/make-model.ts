@@ -11,7 +11,13 @@
  *   real 224 px / patch 32 input (so real images go through the normal preprocessing), with small
  *   widths (64, 2 layers, 4 heads, MLP 128, projection 32): about 13 MB, made and loaded in well
  *   under a second; nearly all of it is the token embedding.
- * All presets use SOT 49406, EOT 49407, pad 1 and quick_gelu, as the OpenAI checkpoints do.
+ * - h14: laion/CLIP-ViT-H-14-laion2B-s32B-b79K dims (text 1024/24 layers/16 heads/MLP 4096; vision
+ *   1280/32/16/5120; 224 px, patch 14; projection 1024; gelu).
+ * - bigg: laion/CLIP-ViT-bigG-14-laion2B-39B-b160k dims (text 1280/32/20/5120; vision 1664/48/16/8192;
+ *   224 px, patch 14; projection 1280; gelu).
+ * All presets use SOT 49406, EOT 49407, pad 1 and layer-norm eps 1e-5; the OpenAI shapes (tiny, b32, l14)
+ * use quick_gelu as OpenAI's checkpoints do, the OpenCLIP shapes (h14, bigg) exact erf GELU (`hidden_act:
+ * gelu`) as LAION's Hugging Face conversions declare.
  *
  * Values come from Rng(seed), drawn tensor by tensor in file order, so the same seed gives the same
  * bytes: matrices, biases, class and patch embeddings N(0, 0.02²) (biases random rather than HF's
@@ -23,12 +29,12 @@ import { join } from 'node:path';
 import { Rng } from '../util/rng.ts';
 import { initialiseTensor } from './random-weights.ts';
 import { UserError } from '../util/errors.ts';
-import { parseClipConfig, toHfConfig, type ClipConfig } from './config.ts';
+import { parseClipConfig, toHfConfig, type Activation, type ClipConfig } from './config.ts';
 import { expectedClipTensors } from './clip-tensors.ts';
 import { RANDOM_MODEL_MARK } from './model-origin.ts';
 import { numel, writeSafetensors, type FloatDtype } from './safetensors.ts';
 
-export const PRESETS = ['tiny', 'b32', 'l14'] as const;
+export const PRESETS = ['tiny', 'b32', 'l14', 'h14', 'bigg'] as const;
 export type Preset = typeof PRESETS[number];
 
 /** Architecture knobs a preset fixes and `overrides` may change. */
@@ -36,20 +42,30 @@ export interface ModelDims {
   textWidth: number; textLayers: number; textHeads: number; textMlp: number; vocab: number; ctx: number;
   visionWidth: number; visionLayers: number; visionHeads: number; visionMlp: number; imageSize: number; patchSize: number;
   projectionDim: number;
+  /** MLP activation of both towers */
+  act: Activation;
 }
 
 const PRESET_DIMS: Record<Preset, ModelDims> = {
   tiny: {
     textWidth: 64, textLayers: 2, textHeads: 4, textMlp: 128, vocab: 49408, ctx: 77,
-    visionWidth: 64, visionLayers: 2, visionHeads: 4, visionMlp: 128, imageSize: 224, patchSize: 32, projectionDim: 32,
+    visionWidth: 64, visionLayers: 2, visionHeads: 4, visionMlp: 128, imageSize: 224, patchSize: 32, projectionDim: 32, act: 'quick_gelu',
   },
   b32: {
     textWidth: 512, textLayers: 12, textHeads: 8, textMlp: 2048, vocab: 49408, ctx: 77,
-    visionWidth: 768, visionLayers: 12, visionHeads: 12, visionMlp: 3072, imageSize: 224, patchSize: 32, projectionDim: 512,
+    visionWidth: 768, visionLayers: 12, visionHeads: 12, visionMlp: 3072, imageSize: 224, patchSize: 32, projectionDim: 512, act: 'quick_gelu',
   },
   l14: {
     textWidth: 768, textLayers: 12, textHeads: 12, textMlp: 3072, vocab: 49408, ctx: 77,
-    visionWidth: 1024, visionLayers: 24, visionHeads: 16, visionMlp: 4096, imageSize: 224, patchSize: 14, projectionDim: 768,
+    visionWidth: 1024, visionLayers: 24, visionHeads: 16, visionMlp: 4096, imageSize: 224, patchSize: 14, projectionDim: 768, act: 'quick_gelu',
+  },
+  h14: {
+    textWidth: 1024, textLayers: 24, textHeads: 16, textMlp: 4096, vocab: 49408, ctx: 77,
+    visionWidth: 1280, visionLayers: 32, visionHeads: 16, visionMlp: 5120, imageSize: 224, patchSize: 14, projectionDim: 1024, act: 'gelu',
+  },
+  bigg: {
+    textWidth: 1280, textLayers: 32, textHeads: 20, textMlp: 5120, vocab: 49408, ctx: 77,
+    visionWidth: 1664, visionLayers: 48, visionHeads: 16, visionMlp: 8192, imageSize: 224, patchSize: 14, projectionDim: 1280, act: 'gelu',
   },
 };
 
@@ -61,11 +77,11 @@ export function presetConfig(preset: Preset, overrides: Partial<ModelDims> = {})
   const cfg: ClipConfig = {
     text: {
       width: d.textWidth, layers: d.textLayers, heads: d.textHeads, mlp: d.textMlp, vocab: d.vocab, ctx: d.ctx,
-      act: 'quick_gelu', eps: 1e-5, bos: 49406, eos: 49407, pad: 1,
+      act: d.act, eps: 1e-5, bos: 49406, eos: 49407, pad: 1,
     },
     vision: {
       width: d.visionWidth, layers: d.visionLayers, heads: d.visionHeads, mlp: d.visionMlp,
-      imageSize: d.imageSize, patchSize: d.patchSize, channels: 3, act: 'quick_gelu', eps: 1e-5,
+      imageSize: d.imageSize, patchSize: d.patchSize, channels: 3, act: d.act, eps: 1e-5,
     },
     projectionDim: d.projectionDim,
   };

@@ -1,6 +1,7 @@
 /**
  * A Hugging Face CLIP checkpoint folder, loaded and checked: config.json, then model.safetensors (or a
- * sharded model.safetensors.index.json), every tensor the config implies present with its shape.
+ * sharded model.safetensors.index.json), every tensor the config implies present with its shape, and
+ * no other (but HF's position_ids buffers).
  * Headers are checked before any tensor byte is read, so a bad folder fails in milliseconds.
  */
 import { createHash } from 'node:crypto';
@@ -72,7 +73,36 @@ async function findWeights(dir: string): Promise<WeightFiles> {
   throw new UserError(`${dir}: no model.safetensors or model.safetensors.index.json`);
 }
 
-/** Every expected tensor present, float, and of the config's shape; else one line naming the first. */
+/**
+ * Buffers Hugging Face may save beside the parameters (transformers < 4.31 stored position_ids): not
+ * weights, so a checkpoint holding them is still exactly the model its config describes.
+ */
+const KNOWN_BUFFERS = new Set(['text_model.embeddings.position_ids', 'vision_model.embeddings.position_ids']);
+
+/**
+ * Tensors the config does not use are refused: a config.json with fewer layers than the weights (or a
+ * checkpoint of another layout) would otherwise load a different model, silently. Names up to three and
+ * says how many; for extra encoder layers, which layers and what config.json declares.
+ */
+function unusedTensorsProblem(config: ClipConfig, found: Map<string, TensorEntry>, label: string): string | null {
+  const expected = new Set(expectedClipTensors(config).map((t) => t.name));
+  const unused = [...found.keys()].filter((n) => !expected.has(n) && !KNOWN_BUFFERS.has(n)).sort();
+  if (!unused.length) return null;
+  const extraLayers = (tower: 'text' | 'vision') => {
+    const ids = new Set<number>();
+    for (const n of unused) {
+      const m = new RegExp(`^${tower}_model\\.encoder\\.layers\\.(\\d+)\\.`).exec(n);
+      if (m && Number(m[1]) >= config[tower].layers) ids.add(Number(m[1]));
+    }
+    if (!ids.size) return '';
+    const sorted = [...ids].sort((a, b) => a - b);
+    return `; the weights hold ${tower} layers up to ${sorted[sorted.length - 1]} but config.json's ${tower}_config.num_hidden_layers is ${config[tower].layers}`;
+  };
+  const shown = unused.slice(0, 3).join(', ') + (unused.length > 3 ? ` and ${unused.length - 3} more` : '');
+  return `${label}: ${unused.length} tensor${unused.length === 1 ? '' : 's'} that config.json does not use: ${shown}${extraLayers('text')}${extraLayers('vision')}`;
+}
+
+/** Every expected tensor present, float, and of the config's shape, and none unused; else one line naming the first. */
 function checkTensors(config: ClipConfig, headers: SafetensorsHeader[], label: string): void {
   const found = new Map<string, TensorEntry>();
   for (const h of headers) for (const t of h.tensors) found.set(t.name, t);
@@ -88,6 +118,8 @@ function checkTensors(config: ClipConfig, headers: SafetensorsHeader[], label: s
   }
   if (problems.length === 1) throw new UserError(problems[0]);
   if (problems.length > 1) throw new UserError(`${problems[0]} (and ${problems.length - 1} more tensor problems)`);
+  const unused = unusedTensorsProblem(config, found, label);
+  if (unused) throw new UserError(unused);
 }
 
 export async function loadClipModel(dir: string): Promise<ClipModel> {

@@ -10,7 +10,7 @@ import { readPlan, stageDir } from '../schemas/run-layout.ts';
 import { shardOf } from '../stages/ingest/shard.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { UserError } from '../util/errors.ts';
-import { findRunDirs } from './commands/merge.ts';
+import { findRunDirs } from './merge-runs.ts';
 
 export interface ConceptShard { index: number; count: number }
 

@@ -3,7 +3,7 @@
  * option ("option '--n <n>' argument '0' is invalid. expected a positive integer") on one line, exit 2.
  */
 import { InvalidArgumentError } from 'commander';
-import { DEVICES, type Device } from '../clip/onnx-session.ts';
+import type { Device } from '../clip/onnx-session.ts';
 export type { Device };
 
 export function intOption(value: string): number {
@@ -37,12 +37,3 @@ export function jsonObjectOption(value: string): Record<string, unknown> {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('expected a JSON object, not an array or a value');
   return parsed as Record<string, unknown>;
 }
-
-/** --device: ONNX Runtime's CPU provider (default), its bundled WebGPU provider, or CUDA (a separate install). */
-export function deviceOption(value: string): Device {
-  if (!(DEVICES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected ${DEVICES.join(', ')}`);
-  return value as Device;
-}
-
-/** The shared --device option. */
-export const DEVICE_FLAG = ['--device <name>', `${DEVICES.join(' | ')} (ONNX Runtime execution provider)`] as const;

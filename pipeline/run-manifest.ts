@@ -8,8 +8,9 @@
 import { PACKAGE_ROOT } from '../util/package-root.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { checkpointDir } from '../clip/training-checkpoint.ts';
 import { writeFileAtomic } from '../schemas/part-io.ts';
-import { RUN_MANIFEST_FILE } from '../schemas/run-layout.ts';
+import { RUN_MANIFEST_FILE, type StageName, planPath } from '../schemas/run-layout.ts';
 import { UserError } from '../util/errors.ts';
 import { hashJson, stableStringify } from '../util/hash.ts';
 import { type RunLock, acquireRunLock } from '../util/run-lock.ts';
@@ -106,14 +107,48 @@ function lookup(obj: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
 
+const STAGE_NAMES: readonly StageName[] = ['ingest', 'embed', 'concepts', 'phrases', 'oti', 'phi'];
+
+/** Whether `dir` holds any file, at any depth. */
+function holdsAFile(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  return readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? holdsAFile(join(dir, e.name)) : true));
+}
+
+/**
+ * Whether a stage wrote anything that its options decided: the ingest plan, or any file in the stage's
+ * folder (a finished part, or an interrupted one's journal). A stage with nothing there may take other
+ * options than the run recorded: nothing would mix.
+ */
+export function stageHasOutput(runDir: string, stage: string, outDir = join(runDir, stage)): boolean {
+  if (stage === 'ingest') return existsSync(planPath(runDir));
+  // phi's epoch-0 report (the initial weights, redone by a fresh start) is not training: its checkpoints are
+  if (stage === 'phi') return holdsAFile(checkpointDir(outDir)) || existsSync(join(outDir, 'phi.safetensors'));
+  return holdsAFile(outDir);
+}
+
+/** The stage an identity key belongs to ('config.oti.steps', 'seeds.phi', 'sources.initFrom' → oti), or null. */
+function stageOfKey(key: string): string | null {
+  if (key === 'config.embed.partSize') return 'ingest'; // the plan's, recorded with embed's options
+  const [head, name] = key.split('.');
+  if ((head === 'config' || head === 'seeds') && (STAGE_NAMES as readonly string[]).includes(name)) return name;
+  if (key === 'sources.initFrom') return 'oti';
+  return null;
+}
+
 /**
  * Refuses to continue a run whose results-deciding inputs changed, naming what changed, unless
- * `force`. Returns the differing keys (empty when compatible) so a forced run can say what it overrode.
+ * `force`. Options of a stage that has written nothing yet (see stageHasOutput) are not compared when
+ * `runDir` is given: `run --until concepts` may be followed by other OTI options. Returns the differing
+ * keys (empty when compatible) so a forced run can say what it overrode.
  */
-export function checkCompatible(existing: RunRequest, requested: RunRequest, force: boolean): string[] {
+export function checkCompatible(existing: RunRequest, requested: RunRequest, force: boolean, runDir?: string): string[] {
   const a = identityView(existing);
   const b = identityView(requested);
-  const keys = diffKeys(a, b);
+  const keys = diffKeys(a, b).filter((k) => {
+    const stage = runDir === undefined ? null : stageOfKey(k);
+    return stage === null || stageHasOutput(runDir!, stage);
+  });
   if (existing.shard.index !== requested.shard.index) keys.push('shardIndex');
   if (keys.length > 0 && !force) {
     const shown = keys.slice(0, 6).map((k) => (k === 'shardIndex'
@@ -149,12 +184,13 @@ export function writeRunManifest(runDir: string, manifest: RunManifest): void {
 
 /**
  * Creates the run folder's manifest, or checks the existing one against `request` (see checkCompatible)
- * and refreshes its runtime and package versions. Stage records are kept.
+ * and refreshes its runtime and package versions. Stage records are kept. `onlyWritten`: a stage's options
+ * are compared only once the stage wrote something (what `run` does; see stageHasOutput).
  */
-export function openRunManifest(runDir: string, request: RunRequest, force = false): RunManifest {
+export function openRunManifest(runDir: string, request: RunRequest, force = false, onlyWritten = false): RunManifest {
   const now = new Date().toISOString();
   const existing = readRunManifest(runDir);
-  if (existing) checkCompatible(existing, request, force);
+  if (existing) checkCompatible(existing, request, force, onlyWritten ? runDir : undefined);
   const manifest: RunManifest = {
     format: 'starword-run',
     version: 1,
@@ -221,8 +257,9 @@ export function underLock<T>(dir: string, command: string, fn: (lock: RunLock) =
  * openRunManifest under the run folder's lock: the config check and the write happen while no other
  * writer can change run.json. Returns the manifest and the held lock (release it when the run ends).
  */
-export function openRunManifestLocked(runDir: string, request: RunRequest, force = false, command = 'run'): { manifest: RunManifest; lock: RunLock } {
-  const { result, lock } = underLock(runDir, command, () => openRunManifest(runDir, request, force));
+export function openRunManifestLocked(runDir: string, request: RunRequest, force = false, command = 'run',
+  onlyWritten = true): { manifest: RunManifest; lock: RunLock } {
+  const { result, lock } = underLock(runDir, command, () => openRunManifest(runDir, request, force, onlyWritten));
   return { manifest: result, lock };
 }
 
@@ -232,7 +269,8 @@ export function openRunManifestLocked(runDir: string, request: RunRequest, force
  * than the one the run recorded, naming what differs; a stage the manifest has no config for yet gets
  * this one recorded. Returns the held lock.
  */
-export function guardStageRun(runDir: string, stage: string, config: unknown, modelHash: string, force = false): RunLock {
+export function guardStageRun(runDir: string, stage: string, config: unknown, modelHash: string, force = false,
+  outDir = join(runDir, stage)): RunLock {
   // no folder, nothing to guard: the stage itself says what is missing, and nothing is created here
   if (!existsSync(runDir)) return { dir: runDir, path: '', swept: [], release: () => {} };
   return underLock(runDir, stage, () => {
@@ -241,14 +279,15 @@ export function guardStageRun(runDir: string, stage: string, config: unknown, mo
     const recorded = m.config[stage];
     const diffs = [
       ...(m.model && m.model.hash !== modelHash ? [`model ${show(m.model.hash)} → ${show(modelHash)}`] : []),
-      ...(recorded === undefined || recorded === null ? [] : diffKeys(recorded, config).map((k) => (k === '(root)'
+      // a stage that wrote nothing yet takes these options (see stageHasOutput)
+      ...(recorded === undefined || recorded === null || !stageHasOutput(runDir, stage, outDir) ? [] : diffKeys(recorded, config).map((k) => (k === '(root)'
         ? `${stage} config` : `${stage}.${k} ${show(lookup(recorded, k))} → ${show(lookup(config, k))}`))),
     ];
     if (diffs.length > 0 && !force) {
       throw new UserError(`this run folder was made with a different configuration (${diffs.slice(0, 6).join(', ')}`
         + `${diffs.length > 6 ? ` and ${diffs.length - 6} more` : ''}); rerun with the same options, or pass --force to redo the ${stage} parts with these`);
     }
-    if (diffs.length > 0 || recorded === undefined || recorded === null) {
+    if (diffs.length > 0 || diffKeys(recorded ?? null, config).length > 0) {
       m.config[stage] = config as Record<string, unknown>;
       if (m.model && m.model.hash !== modelHash) m.model = { ...m.model, hash: modelHash };
       m.fingerprint = configFingerprint(m);
@@ -256,4 +295,15 @@ export function guardStageRun(runDir: string, stage: string, config: unknown, mo
       writeRunManifest(runDir, m);
     }
   }).lock;
+}
+
+/**
+ * A stage command on an existing run folder draws from the concepts its concepts stage kept: its top-k may
+ * not exceed the run's `--top-k` (read from run.json when the run was made by `starword run`).
+ */
+export function checkTopKAgainstRun(runDir: string, topK: number, flag: string): void {
+  const kept = (readRunManifest(runDir)?.config?.concepts as { topK?: unknown } | undefined)?.topK;
+  if (typeof kept === 'number' && topK > kept) {
+    throw new UserError(`${flag} ${topK} is more than the ${kept} concepts per image this run kept (its --top-k)`);
+  }
 }

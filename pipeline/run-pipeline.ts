@@ -1,45 +1,53 @@
 /**
  * `starword run`: ingest → embed → concepts → phrases → oti (→ phi when asked) on one shard of a
  * source, each stage resumable, the run manifest guarding against mixing results of different configs.
+ * The stages are the declarations in PIPELINE; this file checks all their options first, records them in
+ * run.json, then runs each in turn with what it reads (the listing, the vocabulary, the needed concepts).
  */
-import type { Device } from '../clip/onnx-session.ts';
 import { basename, join, resolve } from 'node:path';
+import type { TextEncoder } from '../clip/encoder-types.ts';
+import { isRealCheckpoint } from '../clip/model-origin.ts';
 import { createTextEncoder } from '../clip/text-encoder.ts';
 import { loadTemplates, templatesHash } from '../clip/templates.ts';
-import type { TextEncoder } from '../clip/encoder-types.ts';
 import type { ClipTokenizer } from '../clip/tokenizer.ts';
-import { isRealCheckpoint } from '../clip/model-origin.ts';
 import { tokenizerForModel } from '../clip/tokenizer-fit.ts';
+import { type StageName, stageDir } from '../schemas/run-layout.ts';
+import { conceptsStage } from '../stages/concepts/stage.ts';
+import { DEFAULT_VOCAB_PATH, loadVocabulary } from '../stages/concepts/vocab.ts';
+import { embedStage } from '../stages/embed/stage.ts';
 import { listImageSource } from '../stages/ingest/index.ts';
-import { skippedFilesText } from './commands/inspect.ts';
-import { templatePhrasesWarning } from './run-warnings.ts';
+import { ingestStage } from '../stages/ingest/stage.ts';
 import type { OtiOptions } from '../stages/oti/options.ts';
+import { otiStage } from '../stages/oti/stage.ts';
 import type { PhiOptions } from '../stages/phi/options.ts';
-import { stageDir } from '../schemas/run-layout.ts';
+import { phiStage } from '../stages/phi/stage.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
+import { type PhrasesStageOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from '../stages/phrases/stage.ts';
 import { UserError } from '../util/errors.ts';
-import { loadModel, sessionOptions } from './model-loading.ts';
+import { skippedFilesText } from './inspect-run.ts';
+import { loadClipModel } from '../clip/weights.ts';
 import { finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
+import { templatePhrasesWarning } from './run-warnings.ts';
+import { sessionOptionsFrom, sharedOptionsFrom } from './shared-options.ts';
 import { CORPUS_DIR, resolveShard, shardRunDir } from './sharding.ts';
-import { type ConceptsCliOptions, checkConceptsOptions, conceptsStage, conceptsVocabulary } from './stage-runners/concepts.ts';
-import { type EmbedCliOptions, checkEmbedOptions, embedStage, ingestStage } from './stage-runners/embed.ts';
-import { type OtiCliOptions, otiOptionsFrom, runOtiStage } from './stage-runners/oti.ts';
-import { type PhrasesCliOptions, checkPhrasesOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from './stage-runners/phrases.ts';
-import { phiCliFrom, phiOptionsFrom, runPhiStage } from './stage-runners/phi.ts';
+import { type AnyStage, runStage, stageContext, stageOptionsFrom } from './stage-command.ts';
 
-export const STAGES = ['ingest', 'embed', 'concepts', 'phrases', 'oti', 'phi'] as const;
+/** The stages of `run`, in order: their options are run's flags (phi's under --phi-). */
+export const PIPELINE: readonly AnyStage[] = [ingestStage, embedStage, conceptsStage, phrasesStage, otiStage, phiStage] as AnyStage[];
+export const STAGES = ['ingest', 'embed', 'concepts', 'phrases', 'oti', 'phi'] as const satisfies readonly StageName[];
 export type PipelineStage = typeof STAGES[number];
 
-export interface RunCliOptions extends EmbedCliOptions, ConceptsCliOptions, PhrasesCliOptions, OtiCliOptions {
-  images: string; model: string; out: string;
+/** commander's options of `run`: run's own, the shared ones, and every stage's (read through the declarations) */
+export interface RunCliOptions {
+  images: string; out: string;
   shardIndex?: string; shardCount?: string;
-  until: string;
+  until?: string;
   phrasesTopK?: number;
-  device?: Device;
   /** train phi after OTI (its options carry a phi- prefix here) */
   phi?: boolean;
   /** a phrases folder made once for all shards (`starword phrases --concepts-from`): the phrases stage is skipped */
   phrases?: string;
+  [flag: string]: unknown;
 }
 
 export interface RunResult { runDir: string; stages: Record<string, Record<string, unknown>> }
@@ -52,7 +60,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   if (until === 'phi' && !o.phi) throw new UserError('--until phi needs --phi');
   const last = STAGES.indexOf(until);
   const runs = (stage: PipelineStage): boolean => STAGES.indexOf(stage) <= last;
-  const phiCli = { ...phiCliFrom(o as unknown as Record<string, unknown>, 'phi-'), threads: o.threads, cacheDir: o.cacheDir, logJson: o.logJson };
+  const shared = sharedOptionsFrom(o);
   const shard = resolveShard({ shardIndex: o.shardIndex, shardCount: o.shardCount });
   if (o.phi && shard.count > 1) {
     throw new UserError(`--phi with ${shard.count} shards would train phi on one shard's tokens: run the shards without --phi, `
@@ -61,28 +69,32 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const phrasesFrom = o.phrases === undefined ? null : resolve(o.phrases);
   const runDir = shardRunDir(resolve(o.out), shard);
   // all stages' options, even those after --until: run.json records them, so a resume must repeat them
-  checkEmbedOptions(o);
-  checkConceptsOptions(o);
-  checkPhrasesOptions(o);
-  const oti = otiOptionsFrom(o);
-  const phi = o.phi ? phiOptionsFrom(phiCli, 'phi-') : null;
+  const opts: Record<PipelineStage, Record<string, unknown> | null> = { ingest: null, embed: null, concepts: null, phrases: null, oti: null, phi: null };
+  for (const def of PIPELINE) if (def.name !== 'phi' || o.phi) opts[def.name as PipelineStage] = stageOptionsFrom(def, o, true);
+  const ingest = opts.ingest as { partSize: number; allowOutside: boolean };
+  const embed = opts.embed as { batchSize: number; preprocess: string };
+  const concepts = opts.concepts as { topK: number; vocab?: string };
+  const phrasesOpts = opts.phrases as PhrasesStageOptions;
+  const oti = otiStage.config(opts.oti as never) as OtiOptions;
+  const phi = opts.phi ? phiStage.config(opts.phi as never) as PhiOptions : null;
   // phrases cover what OTI and (when trained) phi draw from: SEARLE's top 15 and top 150
   const phrasesTopK = o.phrasesTopK ?? Math.max(oti.topK, phi?.topK ?? 0);
-  checkTopKs(o, { phrases: phrasesTopK, oti: oti.topK, phi: phi?.topK ?? 0 });
-  const vocabulary = conceptsVocabulary(o);
-  const model = await loadModel(resolve(o.model));
+  checkTopKs(o.phrasesTopK, concepts.topK, { phrases: phrasesTopK, oti: oti.topK, phi: phi?.topK ?? 0 });
+  const vocabulary = loadVocabulary(concepts.vocab === undefined ? DEFAULT_VOCAB_PATH : resolve(concepts.vocab));
+  const model = await loadClipModel(resolve(shared.model!));
   // the text-side stages share one tokenizer (checked against the model here) and one text encoder
   const tokenizer = runs('concepts') ? await tokenizerForModel(model) : undefined;
-  const listing = await listImageSource(o.images, { allowOutside: o.allowOutside });
-  const { notes, warnings } = runNotes(o, model.dir, runs, oti, phi);
+  const listing = await listImageSource(o.images, { allowOutside: ingest.allowOutside });
+  const { notes, warnings } = runNotes(phrasesOpts, model.dir, runs, oti, phi);
+  const initFrom = (opts.oti as { initFrom?: string }).initFrom;
 
   // the lock is taken only now, after every check: a refused command leaves no lock and no run.json
   const { lock } = openRunManifestLocked(runDir, {
     config: {
-      embed: { partSize: o.partSize, preprocess: o.preprocess },
-      concepts: { topK: o.topK },
+      embed: { partSize: ingest.partSize, preprocess: embed.preprocess },
+      concepts: conceptsStage.config(opts.concepts as never),
       // phrases made elsewhere are an input like the images: their folder is a path, so not fingerprinted
-      phrases: phrasesFrom ? { external: true } : { ...phrasesConfig(o), topK: phrasesTopK },
+      phrases: phrasesFrom ? { external: true } : { ...phrasesConfig(phrasesOpts), topK: phrasesTopK },
       oti,
       phi,
     },
@@ -92,78 +104,81 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     sources: {
       vocabulary: { hash: vocabulary.hash, size: vocabulary.names.length },
       templates: templatesHash(loadTemplates()),
-      initFrom: o.initFrom ? basename(resolve(o.initFrom)) : null,
+      initFrom: initFrom ? basename(resolve(initFrom)) : null,
     },
-    seeds: { oti: oti.seed, phrases: o.phrasesSeed ?? 0, ...(phi ? { phi: phi.seed } : {}) },
+    seeds: { oti: oti.seed, phrases: phrasesOpts.phrasesSeed ?? 0, ...(phi ? { phi: phi.seed } : {}) },
     shard,
     runtime: {
-      threads: o.threads ?? null, batchSize: o.batchSize, device: o.device ?? 'cpu', logJson: !!o.logJson,
-      paths: { images: resolve(o.images), vocabulary: vocabulary.source, initFrom: o.initFrom ? resolve(o.initFrom) : null, phrases: phrasesFrom },
+      threads: shared.threads ?? null, batchSize: embed.batchSize, device: shared.device, logJson: shared.logJson,
+      paths: { images: resolve(o.images), vocabulary: vocabulary.source, initFrom: initFrom ? resolve(initFrom) : null, phrases: phrasesFrom },
     },
     notes,
     warnings,
-  }, !!o.force);
+  }, shared.force);
   for (const line of notes) log(line);
   for (const line of warnings) log(`warning: ${line}`);
   if (lock.swept.length > 0) log(`run: removed ${lock.swept.length} stale temporary files (${lock.swept.slice(0, 3).join(', ')}${lock.swept.length > 3 ? ', ...' : ''})`);
 
-  const stages: RunResult['stages'] = {};
-  const timed = async <T>(name: PipelineStage, fn: () => Promise<T>, counts: (r: T) => Record<string, number>): Promise<T | null> => {
-    if (STAGES.indexOf(name) > last) return null;
-    const t0 = performance.now();
-    startStage(runDir, name);
-    const r = await fn();
-    const c = counts(r);
-    finishStage(runDir, name, { seconds: (performance.now() - t0) / 1000, counts: c });
-    stages[name] = c;
-    return r;
+  // none is made for --until embed: opened before the first text stage
+  let text: { text: TextEncoder; tokenizer: ClipTokenizer } | undefined;
+  const plainLog = log;
+  /** what each stage reads besides its options, and how `run` logs each stage */
+  const inputs: Record<PipelineStage, () => { inputs: unknown; log?: (line: string) => void }> = {
+    ingest: () => ({ inputs: { source: o.images, shard, listing, force: shared.force } }),
+    embed: () => ({ inputs: {}, log: (l) => log(`embed: ${l}`) }),
+    concepts: () => ({ inputs: { vocabulary } }),
+    phrases: () => {
+      const needed = conceptsFromParts(stageDir(runDir, 'concepts'), phrasesTopK);
+      log(`phrases: ${needed.length} concepts needed (union of each image's top ${phrasesTopK})`);
+      return { inputs: { concepts: needed, outDir: stageDir(runDir, 'phrases'), countTokens: (t: string) => text!.tokenizer.encode(t).length + 2, textEncoder: text!.text } };
+    },
+    oti: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined } }),
+    phi: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined } }),
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const report: Record<PipelineStage, (r: any) => string[]> = {
+    ingest: (r) => [`ingest: ${r.plan.images} images (shard ${shard.index + 1} of ${shard.count}) in ${r.plan.parts} parts`
+      + `${listing.skippedFiles?.count ? `; ${skippedFilesText(listing.skippedFiles)}` : ''}`],
+    embed: (r) => [`embed: ${r.embedded} embedded, ${r.failed} failed, ${r.partsSkipped} of ${r.parts} parts already done`],
+    concepts: (r) => [`concepts: top ${r.topK} of ${r.vocabulary.size} names for ${r.images} images`],
+    phrases: phrasesReport,
+    oti: (r) => [`oti: ${r.ok} ok, ${r.failed} failed, ${r.partsSkipped} of ${r.parts} parts already done, `
+      + `median L_cos ${r.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${r.lgptMedian?.toFixed(4) ?? '-'}`],
+    phi: (r) => [`phi: ${r.epochsRunNow} epochs trained now; exported ${r.files.onnx} and ${r.files.safetensors}`],
   };
 
-  const ingest = await timed('ingest', () => ingestStage(o.images, runDir, shard, o, listing), (r) => ({ images: r.plan.images, parts: r.plan.parts, sourceImages: r.plan.sourceImages }));
-  if (ingest) log(`ingest: ${ingest.plan.images} images (shard ${shard.index + 1} of ${shard.count}) in ${ingest.plan.parts} parts`
-    + `${listing.skippedFiles?.count ? `; ${skippedFilesText(listing.skippedFiles)}` : ''}`);
-  const embed = await timed('embed', () => embedStage(runDir, model, o, 'embed', (l) => log(`embed: ${l}`)), (r) => ({ embedded: r.embedded, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
-  if (embed) log(`embed: ${embed.embedded} embedded, ${embed.failed} failed, ${embed.partsSkipped} of ${embed.parts} parts already done`);
-
-  // none is made for --until embed
-  let shared: { text: TextEncoder; tokenizer: ClipTokenizer } | undefined;
-  if (tokenizer) shared = { tokenizer, text: await createTextEncoder(model, { ...sessionOptions(o), tokenizer }) };
-  const concepts = await timed('concepts', () => conceptsStage(runDir, model, shared!.text, vocabulary, o, log), (r) => ({ images: r.images, parts: r.parts, written: r.written, topK: r.topK }));
-  if (concepts) log(`concepts: top ${concepts.topK} of ${concepts.vocabulary.size} names for ${concepts.images} images`);
-
-  if (phrasesFrom && STAGES.indexOf('phrases') <= last) log(`phrases: using ${phrasesFrom} (made once for all shards)`);
-  const phrases = phrasesFrom ? null : await timed('phrases', async () => {
-    const needed = conceptsFromParts(stageDir(runDir, 'concepts'), phrasesTopK);
-    log(`phrases: ${needed.length} concepts needed (union of each image's top ${phrasesTopK})`);
-    return phrasesStage(needed, stageDir(runDir, 'phrases'), o, {
-      countTokens: (t) => shared!.tokenizer.encode(t).length + 2, textEncoder: shared!.text, textEncoderId: model.hash, log,
-    });
-  }, (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }));
-  if (phrases) for (const line of phrasesReport(phrases)) log(line);
-
-  const otiCli = phrasesFrom ? { ...o, phrasesDir: phrasesFrom } : o;
-  const otiSummary = await timed('oti', () => runOtiStage(runDir, model, otiCli, log, shared),
-    (r) => ({ images: r.images, ok: r.ok, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }));
-  if (otiSummary) {
-    log(`oti: ${otiSummary.ok} ok, ${otiSummary.failed} failed, ${otiSummary.partsSkipped} of ${otiSummary.parts} parts already done, `
-      + `median L_cos ${otiSummary.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${otiSummary.lgptMedian?.toFixed(4) ?? '-'}`);
+  const stages: RunResult['stages'] = {};
+  try {
+    for (const def of PIPELINE) {
+      const name = def.name as PipelineStage;
+      if (!runs(name)) break;
+      if (name === 'phrases' && phrasesFrom) { log(`phrases: using ${phrasesFrom} (made once for all shards)`); continue; }
+      if (name === 'phi' && !opts.phi) continue;
+      if (name !== 'ingest' && name !== 'embed' && tokenizer && !text) text = { tokenizer, text: await createTextEncoder(model, { ...sessionOptionsFrom(shared), tokenizer }) };
+      const t0 = performance.now();
+      startStage(runDir, name);
+      const given = inputs[name]();
+      const r = await runStage(def, stageContext(runDir, model, shared, given.inputs, given.log ?? plainLog, { shared: text }), opts[name], true);
+      const counts = def.counts(r);
+      finishStage(runDir, name, { seconds: (performance.now() - t0) / 1000, counts });
+      stages[name] = counts;
+      for (const line of report[name](r)) log(line);
+    }
+  } finally {
+    await text?.text.release?.();
+    lock.release();
   }
-  const phiSummary = o.phi ? await timed('phi', () => runPhiStage(runDir, model, { ...phiCli, phrasesDir: phrasesFrom ?? undefined }, log, shared),
-    (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val })) : null;
-  if (phiSummary) log(`phi: ${phiSummary.epochsRunNow} epochs trained now; exported ${phiSummary.files.onnx} and ${phiSummary.files.safetensors}`);
-  await shared?.text.release?.();
-  lock.release();
   return { runDir, stages };
 }
 
 /** Top-k consistency: every stage draws from the concepts the concepts stage kept, and phrases cover what OTI and phi draw. */
-function checkTopKs(o: RunCliOptions, k: { phrases: number; oti: number; phi: number }): void {
-  if (o.phrasesTopK !== undefined && !(Number.isInteger(o.phrasesTopK) && o.phrasesTopK > 0)) {
-    throw new UserError(`--phrases-top-k must be a positive integer, got ${o.phrasesTopK}`);
+function checkTopKs(given: number | undefined, topK: number, k: { phrases: number; oti: number; phi: number }): void {
+  if (given !== undefined && !(Number.isInteger(given) && given > 0)) {
+    throw new UserError(`--phrases-top-k must be a positive integer, got ${given}`);
   }
-  if (k.oti > o.topK) throw new UserError(`--oti-top-k ${k.oti} is more than --top-k ${o.topK}: OTI draws from the concepts the concepts stage keeps`);
-  if (k.phi > o.topK) throw new UserError(`--phi-top-k ${k.phi} is more than --top-k ${o.topK}: phi draws from the concepts the concepts stage keeps`);
-  if (k.phrases > o.topK) throw new UserError(`--phrases-top-k ${k.phrases} is more than --top-k ${o.topK}`);
+  if (k.oti > topK) throw new UserError(`--oti-top-k ${k.oti} is more than --top-k ${topK}: OTI draws from the concepts the concepts stage keeps`);
+  if (k.phi > topK) throw new UserError(`--phi-top-k ${k.phi} is more than --top-k ${topK}: phi draws from the concepts the concepts stage keeps`);
+  if (k.phrases > topK) throw new UserError(`--phrases-top-k ${k.phrases} is more than --top-k ${topK}`);
   if (k.phrases < Math.max(k.oti, k.phi)) {
     const [flag, v] = k.oti >= k.phi ? ['--oti-top-k', k.oti] : ['--phi-top-k', k.phi];
     throw new UserError(`--phrases-top-k ${k.phrases} is less than ${flag} ${v}: concepts drawn for L_gpt would have no phrases`);
@@ -171,7 +186,7 @@ function checkTopKs(o: RunCliOptions, k: { phrases: number; oti: number; phi: nu
 }
 
 /** What the run chose for the user (notes) and what they should know about its results (warnings). */
-function runNotes(o: RunCliOptions, modelDir: string, runs: (stage: PipelineStage) => boolean, oti: OtiOptions, phi: PhiOptions | null): { notes: string[]; warnings: string[] } {
+function runNotes(o: PhrasesStageOptions, modelDir: string, runs: (stage: PipelineStage) => boolean, oti: OtiOptions, phi: PhiOptions | null): { notes: string[]; warnings: string[] } {
   const notes: string[] = [];
   const warnings: string[] = [];
   if (!runs('phrases')) return { notes, warnings };

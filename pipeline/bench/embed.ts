@@ -7,6 +7,7 @@
  *    primitive-op graph too, right after the fused one in each round, so the ratio sees the same load;
  *  - the embed stage as `run` drives it (ingest + decode overlapped with inference + writing parts).
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ import { writeBenchJpegs } from './bench-images.ts';
 
 export interface BenchEmbedOptions {
   images?: string; count: number; model?: string; batch: number; threads: number; rounds: number;
-  concurrency: number; cacheDir?: string;
+  concurrency: number; cacheDir?: string; device?: Device;
   /** also time the vision graph built from primitive ops (fused vs unfused, side by side) */
   unfused?: boolean;
 }
@@ -48,8 +49,8 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
   // made once: the weights are 600 MB, and the same file keeps the cached graph valid
   if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset: 'b32', seed: 1, outDir: modelDir });
   const model = await loadClipModel(modelDir);
-  const encoder = await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch });
-  const unfused = o.unfused ? await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch, unfused: true }) : null;
+  const encoder = await createImageEncoder(model, { threads: o.threads, device: o.device, cacheDir, batchSize: o.batch });
+  const unfused = o.unfused ? await createImageEncoder(model, { threads: o.threads, device: o.device, cacheDir, batchSize: o.batch, unfused: true }) : null;
   const popts = preprocessOptions({ imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode: 'targetpad' });
   const rounds = { decode: [] as number[], forward: [] as number[], whole: [] as number[], unfused: [] as number[] };
   try {
@@ -77,7 +78,7 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
     const runDir = mkdtempSync(join(tmpdir(), 'starword-bench-embed-'));
     try {
       await runIngest({ source: imageDir, runDir, shard: { index: 0, count: 1 }, partSize: Math.max(paths.length, 1) });
-      const stageEncoder = await createImageEncoder(model, { threads: o.threads, cacheDir, batchSize: o.batch });
+      const stageEncoder = await createImageEncoder(model, { threads: o.threads, device: o.device, cacheDir, batchSize: o.batch });
       const t = performance.now();
       const s = await runEmbed({ runDir, imageEncoder: stageEncoder, preprocess: (p) => preprocessImage(p, popts), batchSize: o.batch, concurrency: o.concurrency });
       rounds.whole.push(s.embedded / ((performance.now() - t) / 1000));

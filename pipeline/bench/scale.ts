@@ -1,15 +1,17 @@
 /**
- * `starword bench scale`: SEARLE's scale on one machine, cheaply. A random CLIP with ViT-B/32 vector
- * dims (text width 512, projection 512) but one layer per tower, a synthetic run folder — random image
+ * `starword bench scale`: SEARLE's scale on one machine, cheaply. A random CLIP with a preset's vector
+ * dims (ViT-B/32's by default: text width 512, projection 512; `--text-width` and `--projection` set
+ * others, e.g. ViT-bigG/14's 1280 and 1280) but one layer per tower, a synthetic run folder — random image
  * features, each image's top concepts drawn from the first C Open Images names, K synthetic phrases per
  * concept with random targets written straight into the phrase store (computing 5.4M targets through
  * even a one-layer text tower would take hours here) — then the real `oti` and `phi` commands, each in
  * a child process whose peak resident size (getrusage's maxrss), time and output size are reported.
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
+import { PRESETS, isPreset, makeRandomModel, type Preset } from '../../clip/make-model.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -22,7 +24,6 @@ import { packagePath } from '../../util/package-root.ts';
 import { Rng } from '../../util/rng.ts';
 
 const BIN = packagePath('bin', 'starword.js');
-const DIM = 512; // ViT-B/32's projection and text width
 /** Preloaded into a measured child: at exit it writes its peak resident size (getrusage maxrss, KiB). */
 const RSS_HOOK = `data:text/javascript,${encodeURIComponent("import { writeFileSync } from 'node:fs'; const f = process.env.STARWORD_MAX_RSS_FILE; "
   + "if (f) process.on('exit', () => writeFileSync(f, JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS })));")}`;
@@ -40,6 +41,13 @@ export interface BenchScaleOptions {
   /** LinCIR steps (batches of 256 read from the phrase store) */
   lincirSteps?: number;
   threads: number;
+  /** architecture the random model starts from (its activation and vision tower); one layer per tower */
+  preset: Preset;
+  /** text tower width (= the OTI token's size); heads width/64 and MLP 4× width, as every CLIP has */
+  textWidth: number;
+  /** projection size (= image features and phrase targets) */
+  projection: number;
+  device?: Device;
   /** stages to run (subset of oti, phi, lincir) */
   stages: string[];
 }
@@ -72,9 +80,10 @@ async function writeImages(o: BenchScaleOptions, runDir: string, vocab: string[]
   for (let part = 0, start = 0; start < o.images; part++, start += o.partSize) {
     const n = Math.min(o.partSize, o.images - start);
     const ids = Array.from({ length: n }, (_, i) => `img${String(start + i).padStart(7, '0')}`);
-    const flat = fillRandom(new Float32Array(n * DIM), part + 1);
-    const feats = ids.map((id, i) => ({ imageId: id, features: flat.subarray(i * DIM, (i + 1) * DIM) }));
-    await writePart(join(runDir, 'embed'), featuresSchema.KIND, part, featuresSchema.toTable(feats, DIM), SCHEMA_VERSION);
+    const dim = o.projection;
+    const flat = fillRandom(new Float32Array(n * dim), part + 1);
+    const feats = ids.map((id, i) => ({ imageId: id, features: flat.subarray(i * dim, (i + 1) * dim) }));
+    await writePart(join(runDir, 'embed'), featuresSchema.KIND, part, featuresSchema.toTable(feats, dim), SCHEMA_VERSION);
     const rows: conceptsSchema.ConceptsRow[] = ids.map((id) => {
       const picked = new Set<number>();
       while (picked.size < o.phiTopK) picked.add(rng.int(vocab.length));
@@ -98,7 +107,7 @@ function writeStore(o: BenchScaleOptions, phrasesDir: string, vocab: string[], l
     });
     const rows = concepts.length;
     writeStorePart(phrasesDir, part, {
-      rows, dim: DIM, runs: conceptRuns(concepts), targets: fillRandom(new Float32Array(rows * DIM), 1000 + part),
+      rows, dim: o.projection, runs: conceptRuns(concepts), targets: fillRandom(new Float32Array(rows * o.projection), 1000 + part),
       phrase: packTexts(phrases), swapped: packTexts(swapped),
     }, DIRECT_SOURCE);
     log(`bench scale: phrase store part ${part} (${chunk.length} concepts, ${rows} phrases)`);
@@ -115,7 +124,7 @@ async function synthesize(o: BenchScaleOptions, runDir: string, log: (l: string)
   const fresh = (file: string, key: string) => existsSync(file) && readFileSync(file, 'utf8') === key;
   const figures: StageFigure[] = [];
 
-  const imagesKey = JSON.stringify({ v: 1, images: o.images, concepts: o.concepts, part: o.partSize, top: o.phiTopK });
+  const imagesKey = JSON.stringify({ v: 2, dim: o.projection, images: o.images, concepts: o.concepts, part: o.partSize, top: o.phiTopK });
   const imagesMarker = join(runDir, 'images-bench.json');
   if (!fresh(imagesMarker, imagesKey)) {
     const t0 = performance.now();
@@ -126,7 +135,7 @@ async function synthesize(o: BenchScaleOptions, runDir: string, log: (l: string)
       diskMiB: duMiB(join(runDir, 'embed')) + duMiB(join(runDir, 'concepts')), note: `${o.images} images, top ${o.phiTopK}` });
   } else log('bench scale: synthetic features and concepts already there, reused');
 
-  const phrasesKey = JSON.stringify({ v: 1, concepts: o.concepts, k: o.phrasesPerConcept });
+  const phrasesKey = JSON.stringify({ v: 2, dim: o.projection, concepts: o.concepts, k: o.phrasesPerConcept });
   const phrasesMarker = join(runDir, 'phrases-bench.json');
   const phrasesDir = join(runDir, 'phrases');
   if (!fresh(phrasesMarker, phrasesKey)) {
@@ -147,12 +156,13 @@ async function syntheticTokens(o: BenchScaleOptions, runDir: string, log: (l: st
   rmSync(otiDir, { recursive: true, force: true });
   for (const part of listDoneParts(embedDir, featuresSchema.KIND)) {
     const ids = featuresSchema.fromTable(readPart(embedDir, featuresSchema.KIND, part)).rows.map((r) => r.imageId);
-    const flat = fillRandom(new Float32Array(ids.length * DIM), 5000 + part);
+    const dim = o.textWidth;
+    const flat = fillRandom(new Float32Array(ids.length * dim), 5000 + part);
     const rows: tokensSchema.TokenRow[] = ids.map((id, i) => {
-      const v = flat.subarray(i * DIM, (i + 1) * DIM);
+      const v = flat.subarray(i * dim, (i + 1) * dim);
       return { imageId: id, token: v, ema: v, lcos: 0.5, lgpt: 0.5, steps: 1, seed: i, status: 'ok', error: null };
     });
-    await writePart(otiDir, tokensSchema.KIND, part, tokensSchema.toTable(rows, DIM), SCHEMA_VERSION);
+    await writePart(otiDir, tokensSchema.KIND, part, tokensSchema.toTable(rows, dim), SCHEMA_VERSION);
   }
   log('bench scale: synthetic OTI tokens written');
   return { stage: 'tokens (synthetic, for phi)', peakMiB: null, seconds: (performance.now() - t0) / 1000, diskMiB: duMiB(otiDir), note: `${o.images} images` };
@@ -174,24 +184,31 @@ function measured(stage: string, args: string[], outPath: string, note: string, 
 }
 
 export async function benchScale(o: BenchScaleOptions, log: (l: string) => void): Promise<StageFigure[]> {
-  for (const [name, v] of Object.entries({ images: o.images, concepts: o.concepts, 'phrases-per-concept': o.phrasesPerConcept, 'part-size': o.partSize })) {
+  for (const [name, v] of Object.entries({ images: o.images, concepts: o.concepts, 'phrases-per-concept': o.phrasesPerConcept, 'part-size': o.partSize,
+    'text-width': o.textWidth, projection: o.projection })) {
     if (!(Number.isInteger(v) && v > 0)) throw new UserError(`--${name} must be a positive integer, got ${v}`);
   }
+  if (!isPreset(o.preset)) throw new UserError(`--preset: unknown preset '${String(o.preset)}' (choose ${PRESETS.join(', ')})`);
+  if (o.textWidth % 64 !== 0) throw new UserError(`--text-width ${o.textWidth}: must be a multiple of 64 (CLIP's head size; heads = width / 64)`);
   const unknown = o.stages.filter((s) => s !== 'oti' && s !== 'phi' && s !== 'lincir');
   if (unknown.length) throw new UserError(`--stages: unknown stage '${unknown[0]}' (choose oti, phi, lincir)`);
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
-  const model = join(out, 'model');
+  // one model folder per shape, so that runs at other dims never reuse a model (or graphs) of the wrong size
+  const model = join(out, `model-${o.preset}-t${o.textWidth}-p${o.projection}`);
   const cache = join(out, 'cache');
   const runDir = join(out, 'run');
   const figures: StageFigure[] = [];
   if (!existsSync(join(model, 'config.json'))) {
     const t0 = performance.now();
-    await makeRandomModel({ preset: 'b32', seed: 0, outDir: model, overrides: { textLayers: 1, visionLayers: 1 } });
-    figures.push({ stage: 'make-model (b32 dims, 1 layer)', peakMiB: null, seconds: (performance.now() - t0) / 1000, diskMiB: duMiB(model), note: '' });
+    const w = o.textWidth;
+    await makeRandomModel({ preset: o.preset, seed: 0, outDir: model,
+      overrides: { textLayers: 1, visionLayers: 1, textWidth: w, textHeads: w / 64, textMlp: 4 * w, projectionDim: o.projection } });
+    figures.push({ stage: `make-model (${o.preset}, text ${w}, projection ${o.projection}, 1 layer)`, peakMiB: null,
+      seconds: (performance.now() - t0) / 1000, diskMiB: duMiB(model), note: '' });
   }
   figures.push(...await synthesize(o, runDir, log));
-  const common = ['--model', model, '--cache-dir', cache, '--threads', String(o.threads)];
+  const common = ['--model', model, '--cache-dir', cache, '--threads', String(o.threads), '--device', o.device ?? 'cpu'];
   if (o.stages.includes('oti')) {
     rmSync(join(runDir, 'oti'), { recursive: true, force: true });
     figures.push(measured('oti', ['oti', '--run', runDir, ...common, '--oti-steps', String(o.otiSteps), '--oti-top-k', String(o.otiTopK)],
@@ -215,7 +232,7 @@ export async function benchScale(o: BenchScaleOptions, log: (l: string) => void)
 
 export function formatFigures(o: BenchScaleOptions, figures: StageFigure[]): string {
   const lines = [`images ${o.images}, concepts ${o.concepts} × ${o.phrasesPerConcept} phrases (${o.concepts * o.phrasesPerConcept} in all), `
-    + `ViT-B/32 vector dims, one layer, threads ${o.threads}`,
+    + `preset ${o.preset}, text width ${o.textWidth}, projection ${o.projection}, one layer a tower, threads ${o.threads}`,
   '| stage | peak RSS (MiB) | seconds | disk (MiB) | what |', '|---|---|---|---|---|'];
   for (const f of figures) {
     lines.push(`| ${f.stage} | ${f.peakMiB === null ? '-' : f.peakMiB.toFixed(0)} | ${f.seconds.toFixed(1)} | ${f.diskMiB.toFixed(0)} | ${f.note} |`);

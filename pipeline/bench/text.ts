@@ -4,6 +4,7 @@
  *  - vocabulary features: `names` Open Images names × the 24 PALAVRA templates (the concepts stage);
  *  - phrase targets: SEARLE-style phrases "a photo of {name} that …" of about 15–25 ids (the phrases stage).
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRandomModel } from '../../clip/make-model.ts';
@@ -17,7 +18,7 @@ import { computeTargets } from '../../stages/phrases/targets.ts';
 import { median } from './median.ts';
 import { defaultCacheDir } from '../../util/cache-dir.ts';
 
-export interface BenchTextOptions { names: number; phrases: number; model?: string; threads: number; rounds: number; cacheDir?: string; batch?: number }
+export interface BenchTextOptions { names: number; phrases: number; model?: string; threads: number; rounds: number; cacheDir?: string; batch?: number; device?: Device }
 export interface BenchTextResult { vocabPromptsPerS: number; phrasePromptsPerS: number; vocabPrompts: number; phrases: number }
 
 const ENDINGS = ['is sitting on a wooden table next to a window', 'was taken at night in the city', 'looks like it is about to fall',
@@ -29,7 +30,7 @@ export async function benchText(o: BenchTextOptions, log: (line: string) => void
   if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset: 'b32', seed: 1, outDir: modelDir });
   const model = await loadClipModel(modelDir);
   const tokenizer = await ClipTokenizer.forModelDir(modelDir);
-  const text = await createTextEncoder(model, { threads: o.threads, cacheDir, tokenizer, batchSize: o.batch });
+  const text = await createTextEncoder(model, { threads: o.threads, device: o.device, cacheDir, tokenizer, batchSize: o.batch });
   const names = loadVocabulary().names.slice(0, o.names);
   const templates = loadTemplates();
   const phrases = Array.from({ length: o.phrases }, (_, i) => `a photo of ${names[i % names.length]} that ${ENDINGS[i % ENDINGS.length]}`);

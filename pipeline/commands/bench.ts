@@ -5,7 +5,9 @@ import { benchOti } from '../../stages/oti/bench.ts';
 import { benchEmbed } from '../bench/embed.ts';
 import { benchText } from '../bench/text.ts';
 import { intOption, positiveIntOption } from '../options.ts';
+import { addSharedOptions } from '../shared-options.ts';
 import { benchScale, formatFigures } from '../bench/scale.ts';
+import { PRESETS } from '../../clip/make-model.ts';
 
 export function register(program: Command): void {
   const bench = program.command('bench').description('benchmarks (speed is measured here, not in tests)');
@@ -20,14 +22,14 @@ export function register(program: Command): void {
     .option('--dollar-pos <n>', 'position of $ in the phrase', intOption, 4)
     .option('--steps <n>', 'timed steps', intOption, 4)
     .option('--warmup <n>', 'untimed steps first', intOption, 1)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
     .option('--pad77', 'pad every row to 77 as SEARLE does (to measure the EOT cut)', false)
     .option('--no-prefix-cache', 'recompute the positions before $ every step (to measure the prefix cache)')
     .option('-v, --verbose', 'print every step', false)
     .action(async (o) => {
+      o.threads ??= cpus().length;
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const r = await benchOti({ width: o.width, layers: o.layers, heads: o.heads, mlp: o.mlp, batch: o.batch, phraseLen: o.phraseLen,
-        dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, padTo77: o.pad77, prefixCache: o.prefixCache }, o.verbose ? log : () => {});
+        dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, device: o.device, cacheDir: o.cacheDir, padTo77: o.pad77, prefixCache: o.prefixCache }, o.verbose ? log : () => {});
       console.log(`width ${o.width}, layers ${o.layers}, heads ${o.heads}, batch ${o.batch}, ${r.tokensPerStep} positions computed per step, threads ${o.threads}${o.pad77 ? ', padded to 77' : ', cut at EOT'}${o.prefixCache && !o.pad77 ? ', prefix cache' : ''}`);
       console.log(`step median ${r.medianMs.toFixed(0)} ms (steps: ${r.stepMs.map((t) => t.toFixed(0)).join(', ')})`);
       console.log(`${r.gflops.toFixed(1)} GFLOP/s (forward + input-gradient matmuls)`);
@@ -38,14 +40,13 @@ export function register(program: Command): void {
     .description('image embedding: decode + preprocess only, forward only, and the embed stage; last line: "N images/s"')
     .option('--images <dir>', 'a folder of images (default: generated 640×480 JPEGs in the cache folder)')
     .option('--count <n>', 'images', intOption, 256)
-    .option('--model <dir>', 'a CLIP folder (default: random weights of ViT-B/32 dims)')
     .option('--batch <n>', 'images per encoder call', intOption, 32)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
-    .option('--concurrency <n>', 'images decoded at once', intOption, cpus().length)
+    .option('--concurrency <n>', 'images decoded at once (default: all cores)', intOption)
     .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
-    .option('--cache-dir <dir>', 'where the generated images, model and graphs live')
     .option('--unfused', 'also time the vision graph built from primitive ops instead of fused kernels, side by side')
     .action(async (o) => {
+      o.threads ??= cpus().length;
+      o.concurrency ??= cpus().length;
       const r = await benchEmbed(o, (line) => process.stderr.write(`${line}\n`));
       console.log(`${r.images} images, batch ${o.batch}, threads ${o.threads}, decode concurrency ${o.concurrency}, median of ${o.rounds} rounds`);
       console.log(`decode + preprocess only: ${r.decodePerS.toFixed(1)} images/s`);
@@ -58,18 +59,16 @@ export function register(program: Command): void {
     .option('--names <n>', 'Open Images names', intOption, 64)
     .option('--phrases <n>', 'phrases', intOption, 512)
     .option('--batch <n>', 'rows per text-encoder call (default: the encoder\'s)', positiveIntOption)
-    .option('--model <dir>', 'a CLIP folder (default: random weights of ViT-B/32 dims)')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption, cpus().length)
     .option('--rounds <n>', 'rounds (the median is reported)', intOption, 3)
-    .option('--cache-dir <dir>', 'where the model and graphs live')
     .action(async (o) => {
+      o.threads ??= cpus().length;
       const r = await benchText(o, (line) => process.stderr.write(`${line}\n`));
       console.log(`${r.vocabPrompts} vocabulary prompts, ${r.phrases} phrases, threads ${o.threads}${o.batch ? `, batch ${o.batch}` : ''}, median of ${o.rounds} rounds`);
       console.log(`phrase targets: ${r.phrasePromptsPerS.toFixed(1)} prompts/s`);
       console.log(`${r.vocabPromptsPerS.toFixed(1)} prompts/s`);
     });
   bench.command('scale')
-    .description('SEARLE scale on random B/32-dim weights (one layer) and a synthetic run: peak RSS, time and disk of oti, phi and lincir')
+    .description('SEARLE scale on random weights (a preset\'s dims, B/32 by default, one layer) and a synthetic run: peak RSS, time and disk of oti, phi and lincir')
     .requiredOption('--out <dir>', 'work folder (model, graph cache, run; the synthetic run is reused while its counts are unchanged)')
     .option('--images <n>', 'images', positiveIntOption, 10000)
     .option('--concepts <n>', 'concepts (the first N Open Images names)', positiveIntOption, 20931)
@@ -79,14 +78,24 @@ export function register(program: Command): void {
     .option('--phi-top-k <n>', 'concepts per image for phi (and stored per image)', positiveIntOption, 150)
     .option('--oti-steps <n>', 'OTI steps', positiveIntOption, 1)
     .option('--phi-epochs <n>', 'phi epochs', positiveIntOption, 1)
-    .option('--threads <n>', 'ONNX Runtime threads', positiveIntOption, cpus().length)
     .option('--lincir-steps <n>', 'LinCIR steps (batch 256)', positiveIntOption, 3)
     .option('--stages <list>', 'measured stages, comma-separated: oti, phi, lincir', 'oti,phi')
+    .option('--preset <name>', `random model's architecture (activation, vision tower): ${PRESETS.join(' | ')}`, 'b32')
+    .option('--text-width <n>', 'text width = OTI token size (multiple of 64; heads width/64, MLP 4×); bigG: 1280', positiveIntOption, 512)
+    .option('--projection <n>', 'projection size = image features and phrase targets; bigG: 1280', positiveIntOption, 512)
     .action(async (o) => {
-      const opts = { out: o.out, images: o.images, concepts: o.concepts, phrasesPerConcept: o.phrasesPerConcept, partSize: o.partSize,
+      o.threads ??= cpus().length;
+      const opts = { device: o.device, out: o.out, preset: o.preset, textWidth: o.textWidth, projection: o.projection,
+        images: o.images, concepts: o.concepts, phrasesPerConcept: o.phrasesPerConcept, partSize: o.partSize,
         otiTopK: o.otiTopK, phiTopK: o.phiTopK, otiSteps: o.otiSteps, phiEpochs: o.phiEpochs, lincirSteps: o.lincirSteps, threads: o.threads,
         stages: String(o.stages).split(',').map((s: string) => s.trim()).filter(Boolean) };
       const figures = await benchScale(opts, (l) => process.stderr.write(`${l}\n`));
       console.log(formatFigures(opts, figures));
     });
+  // the shared options, declared once (pipeline/shared-options.ts): --threads defaults to all cores here too
+  for (const sub of bench.commands) {
+    const keys = sub.name() === 'scale' ? ['threads', 'device'] as const : sub.name() === 'oti' ? ['threads', 'device', 'cacheDir'] as const
+      : ['model', 'threads', 'device', 'cacheDir'] as const;
+    addSharedOptions(sub, { keys, help: { model: 'a CLIP folder (default: random weights of ViT-B/32 dims)', cacheDir: 'where generated inputs, the model and graphs live' } });
+  }
 }

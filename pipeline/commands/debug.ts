@@ -1,11 +1,11 @@
 /** `starword debug oti`: one OTI problem (golden.json's `oti` fields + image_features) on stdin → one JSON line. */
 import type { Command } from 'commander';
+import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { parseOtiProblem, solveOtiProblem } from '../../stages/oti/debug-problem.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadModel, sessionOptions } from '../model-loading.ts';
-import { intOption } from '../options.ts';
+import { loadClipModel } from '../../clip/weights.ts';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -15,17 +15,17 @@ async function readStdin(): Promise<string> {
 
 export function register(program: Command): void {
   const debug = program.command('debug').description('inspect single computations');
-  debug.command('oti')
-    .description('loss, L_cos, L_gpt and gradient at v0, then v and EMA after adamw.steps steps')
-    .requiredOption('--model <dir>', 'Hugging Face CLIP folder')
-    .option('--threads <n>', 'ONNX Runtime threads', intOption)
-    .action(async (o) => {
+  const oti = debug.command('oti')
+    .description('loss, L_cos, L_gpt and gradient at v0, then v and EMA after adamw.steps steps');
+  addSharedOptions(oti, { keys: ['model', 'threads', 'device', 'cacheDir'], requireModel: true });
+  oti.action(async (o: Record<string, unknown>) => {
       const text = await readStdin();
       let json: unknown;
       try { json = JSON.parse(text); } catch (err) { throw new UserError(`stdin: not valid JSON (${(err as Error).message})`); }
       const problem = parseOtiProblem(json);
-      const model = await loadModel(o.model);
-      const opts = sessionOptions(o);
+      const shared = sharedOptionsFrom(o);
+      const model = await loadClipModel(shared.model!);
+      const opts = sessionOptionsFrom(shared);
       const [session, encoder] = await Promise.all([OtiSession.create(model, opts), createTextEncoder(model, opts)]);
       process.stdout.write(`${JSON.stringify(await solveOtiProblem(problem, session, encoder))}\n`);
     });

@@ -5,6 +5,8 @@
  * the toy CIRCO benchmark against the baselines, and the HTML report of it all.
  */
 import { Command } from 'commander';
+import type { Device } from '../../clip/onnx-session.ts';
+import { addSharedOptions } from '../shared-options.ts';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { positiveIntOption } from '../options.ts';
@@ -24,20 +26,20 @@ async function starword(register: (p: Command) => void, args: string[]): Promise
 }
 
 export function register(program: Command): void {
-  program.command('demo')
+  const cmd = program.command('demo')
     .description('the pipeline, the toy CIRCO benchmark and the HTML report on the vendored toy world, offline (npm start)')
     .option('--out <dir>', 'demo folder: run/, gallery/, eval/ and report/ inside', 'runs/demo')
     .option('--unlabeled <n>', 'unlabeled toy-world images added to the 100 references (phi trains on all)', positiveIntOption, 100)
     .option('--oti-steps <n>', 'OTI steps per image (SEARLE: 350)', positiveIntOption, 40)
     .option('--phi-epochs <n>', 'phi epochs (SEARLE: 100)', positiveIntOption, 40)
     .option('--pic2word-epochs <n>', 'Pic2Word epochs (authors: 30 on CC3M)', positiveIntOption, 40)
-    .option('--lincir-steps <n>', 'LinCIR steps (LinCIR: 50,000)', positiveIntOption, 1000)
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
-    .action(async (o: { out: string; unlabeled: number; otiSteps: number; phiEpochs: number; pic2wordEpochs: number; lincirSteps: number; threads?: number }) => {
+    .option('--lincir-steps <n>', 'LinCIR steps (LinCIR: 50,000)', positiveIntOption, 1000);
+  addSharedOptions(cmd, { keys: ['threads', 'device'] });
+  cmd.action(async (o: { out: string; unlabeled: number; otiSteps: number; phiEpochs: number; pic2wordEpochs: number; lincirSteps: number; threads?: number; device: Device }) => {
       const out = resolve(o.out);
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const runDir = join(out, 'run'), galleryDir = join(out, 'gallery'), cache = join(out, 'cache');
-      const threads = o.threads ? ['--threads', String(o.threads)] : [];
+      const threads = [...(o.threads ? ['--threads', String(o.threads)] : []), '--device', o.device];
       const t0 = performance.now();
       const made = await writeDemoManifest(out, o.unlabeled);
       log(`demo: the toy world (${toyWorld.model}): ${made.references} CIRCO references + ${made.unlabeled} unlabeled images + ${made.broken} broken files`);
@@ -58,7 +60,7 @@ export function register(program: Command): void {
       log('demo: toy CIRCO, 100 queries: image, text, sum, searle-oti, searle (phi), pic2word, lincir');
       const ev = await evaluateDemo({ annotations: toyWorld.circo, index: galleryDir, model: toyWorld.model, run: runDir,
         phi: join(runDir, 'phi', 'phi.onnx'), pic2word: join(runDir, 'pic2word', 'pic2word.onnx'), lincir: join(runDir, 'lincir', 'lincir.onnx'),
-        out: join(out, 'eval'), cacheDir: cache, threads: o.threads });
+        out: join(out, 'eval'), cacheDir: cache, threads: o.threads, device: o.device });
       const report = await writeReport({
         run: runDir, eval: ev.dir, out: join(out, 'report'), title: 'starword demo: the toy world',
         notes: [`A demo on the vendored toy world (data/toyworld): a tiny CLIP trained on coloured shapes. To stay about a minute on two cores, OTI ran ${o.otiSteps} steps per image (SEARLE: 350) and phi ${o.phiEpochs} epochs at lr 1e-3, batch 64 (SEARLE: 100 epochs at 1e-4, batch 256, on 100,000 images); Pic2Word ${o.pic2wordEpochs} epochs and LinCIR ${o.lincirSteps} steps (LinCIR: 50,000 at 1e-4, batch 256) at the same lr and batch, on the same images and phrases. The phrases come from the offline templates backend, not a language model.`],

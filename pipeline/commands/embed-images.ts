@@ -9,98 +9,30 @@
  * line and waits for its answer is served at once.
  */
 import type { Command } from 'commander';
-import { availableParallelism } from 'node:os';
-import type { ImageEncoder } from '../../clip/encoder-types.ts';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { loadClipModel } from '../../clip/weights.ts';
-import { mapLimit } from '../../stages/embed/map-limit.ts';
-import type { PreprocessFn } from '../../stages/embed/types.ts';
-import { errorMessage } from '../../util/errors.ts';
-import { type JsonLine, jsonLineBatches, writeJsonLine } from '../jsonl.ts';
-import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
-import { preprocessMode } from '../stage-runners/embed.ts';
-
-type Outcome = { pixels: Float32Array } | { out: Record<string, unknown> };
-
-/** A [3][S][S] nested array of numbers → CHW Float32Array, or a reason why not. */
-export function pixelsFromJson(value: unknown, size: number): Float32Array | string {
-  const shape = `[3][${size}][${size}]`;
-  if (!Array.isArray(value) || value.length !== 3) return `"pixels" must be a ${shape} array`;
-  const out = new Float32Array(3 * size * size);
-  let k = 0;
-  for (const plane of value) {
-    if (!Array.isArray(plane) || plane.length !== size) return `"pixels" must be a ${shape} array`;
-    for (const row of plane) {
-      if (!Array.isArray(row) || row.length !== size) return `"pixels" must be a ${shape} array`;
-      for (const v of row) {
-        if (typeof v !== 'number' || !Number.isFinite(v)) return '"pixels" must hold finite numbers';
-        out[k++] = v;
-      }
-    }
-  }
-  return out;
-}
-
-async function prepare(input: JsonLine, size: number, preprocess: PreprocessFn): Promise<Outcome> {
-  if ('error' in input) return { out: { error: input.error } };
-  const line = input.value;
-  if (line.pixels !== undefined) {
-    const px = pixelsFromJson(line.pixels, size);
-    return typeof px === 'string' ? { out: { error: px } } : { pixels: px };
-  }
-  if (typeof line.path === 'string') {
-    try {
-      return { pixels: await preprocess(line.path) };
-    } catch (err) {
-      return { out: { path: line.path, error: errorMessage(err) } };
-    }
-  }
-  return { out: { error: 'expected {"pixels": [3][H][W]} or {"path": file}' } };
-}
-
-export interface EmbedStreamOptions {
-  encoder: ImageEncoder;
-  preprocess: PreprocessFn;
-  batchSize: number;
-  concurrency?: number;
-  input?: NodeJS.ReadableStream;
-  output?: NodeJS.WritableStream;
-}
-
-/** The stdin → stdout loop, apart from model loading (tests drive it with a stand-in encoder). */
-export async function embedImageStream(opts: EmbedStreamOptions): Promise<void> {
-  const concurrency = opts.concurrency ?? availableParallelism();
-  for await (const lines of jsonLineBatches(opts.input ?? process.stdin, opts.batchSize)) {
-    const outcomes = await mapLimit(lines, concurrency, (line) => prepare(line, opts.encoder.imageSize, opts.preprocess));
-    const ok = outcomes.flatMap((o) => ('pixels' in o ? [o.pixels] : []));
-    const feats = ok.length > 0 ? await opts.encoder.encodePixels(ok) : [];
-    let next = 0;
-    for (const o of outcomes) {
-      await writeJsonLine('pixels' in o ? { features: Array.from(feats[next++]) } : o.out, opts.output ?? process.stdout);
-    }
-  }
-}
-
-interface Options { model: string; preprocess: string; batchSize: number; threads?: number; device: Device; cacheDir?: string }
+import { UserError } from '../../util/errors.ts';
+import { type Options, embedImageStream } from '../embed-image-stream.ts';
+import { positiveIntOption } from '../options.ts';
+import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
 
 export function register(program: Command): void {
-  program.command('embed-images')
+  const cmd = program.command('embed-images')
     .description('CLIP image features: JSON lines {"pixels": [3][H][W]} or {"path": file} on stdin → {"features": [...]} on stdout')
-    .requiredOption('--model <dir>', 'Hugging Face CLIP folder (config.json + model.safetensors)')
     .option('--preprocess <mode>', 'targetpad (SEARLE) | plain (CLIP resize + centre crop)', 'targetpad')
-    .option('--batch-size <n>', 'images per encoder call', positiveIntOption, 16)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
-    .option(...DEVICE_FLAG, deviceOption, 'cpu')
-    .option('--cache-dir <dir>', 'ONNX graph cache (default: $STARWORD_CACHE_DIR or ~/.cache/starword)')
-    .action(async (opts: Options) => {
-      const mode = preprocessMode(opts.preprocess);
-      const { batchSize, threads } = opts;
-      const model = await loadClipModel(opts.model);
-      const encoder = await createImageEncoder(model, { threads, device: opts.device, cacheDir: opts.cacheDir, batchSize });
-      const popts = preprocessOptions({
-        imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode,
-      });
-      await embedImageStream({ encoder, preprocess: (path) => preprocessImage(path, popts), batchSize });
+    .option('--batch-size <n>', 'images per encoder call', positiveIntOption, 16);
+  addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir'], requireModel: true });
+  cmd.action(async (opts: Options) => {
+    if (opts.preprocess !== 'targetpad' && opts.preprocess !== 'plain') throw new UserError(`--preprocess must be targetpad or plain, got '${opts.preprocess}'`);
+    const mode: PreprocessMode = opts.preprocess;
+    const { batchSize } = opts;
+    const shared = sharedOptionsFrom(opts as unknown as Record<string, unknown>);
+    const model = await loadClipModel(opts.model);
+    const encoder = await createImageEncoder(model, { ...sessionOptionsFrom(shared), batchSize });
+    const popts = preprocessOptions({
+      imageSize: encoder.imageSize, preprocessorConfig: model.preprocessorConfig, mode,
     });
+    await embedImageStream({ encoder, preprocess: (path) => preprocessImage(path, popts), batchSize });
+  });
 }

@@ -5,6 +5,7 @@
  * A bad line gets `{"error": reason}` and the run goes on.
  */
 import type { Command } from 'commander';
+import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
 import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { ClipTokenizer } from '../../clip/tokenizer.ts';
@@ -48,19 +49,17 @@ export async function embedTextStream(encoder: TextEncoder, tokenizer: ClipToken
 }
 
 export function register(program: Command): void {
-  program.command('embed-text')
+  const cmd = program.command('embed-text')
     .description('CLIP text features: JSON lines {"ids": [...]} or {"text": s} (+ optional "pseudo") on stdin → {"features": [...]}')
-    .requiredOption('--model <dir>', 'Hugging Face CLIP folder')
-    .option('--batch-size <n>', 'lines per encoder call at most', positiveIntOption, 64)
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
-    .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
-    .action(async (o: { model: string; batchSize: number; threads?: number; cacheDir?: string }) => {
+    .option('--batch-size <n>', 'lines per encoder call at most', positiveIntOption, 64);
+  addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir'], requireModel: true });
+  cmd.action(async (o: { model: string; batchSize: number }) => {
       const { loadClipModel } = await import('../../clip/weights.ts');
       const { createTextEncoder } = await import('../../clip/text-encoder.ts');
       const { ClipTokenizer } = await import('../../clip/tokenizer.ts');
       const model = await loadClipModel(resolve(o.model));
       const tokenizer = await ClipTokenizer.forModelDir(model.dir);
-      const encoder = await createTextEncoder(model, { threads: o.threads, cacheDir: o.cacheDir, tokenizer, batchSize: o.batchSize });
+      const encoder = await createTextEncoder(model, { ...sessionOptionsFrom(sharedOptionsFrom(o)), tokenizer, batchSize: o.batchSize });
       await embedTextStream(encoder, tokenizer, { ctx: model.config.text.ctx, vocab: model.config.text.vocab }, o.batchSize);
     });
 }

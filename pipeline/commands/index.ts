@@ -20,6 +20,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'concepts', summary: 'zero-shot concepts per image: top-K vocabulary names by cosine with the 24-template text features', load: () => import('./concepts.ts') },
   { name: 'debug', summary: 'inspect single computations', load: () => import('./debug.ts') },
   { name: 'demo', summary: 'the pipeline, the toy CIRCO benchmark and the HTML report on the vendored toy world, offline (npm start)', load: () => import('./demo.ts') },
+  { name: 'docs', summary: 'print generated reference pages (docs options > docs/options.md)', load: () => import('./docs.ts') },
   { name: 'embed-images', summary: 'CLIP image features: JSON lines {"pixels": [3][H][W]} or {"path": file} on stdin → {"features": [...]} on stdout', load: () => import('./embed-images.ts') },
   { name: 'embed-text', summary: 'CLIP text features: JSON lines {"ids": [...]} or {"text": s} (+ optional "pseudo") on stdin → {"features": [...]}', load: () => import('./embed-text.ts') },
   { name: 'evaluate', summary: 'CIRR / CIRCO / FashionIQ metrics of every composed-retrieval method over a gallery index, side by side', load: () => import('./evaluate.ts') },

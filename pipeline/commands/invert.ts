@@ -4,6 +4,7 @@
  */
 import { underLock } from '../run-manifest.ts';
 import type { Command } from 'commander';
+import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
 import { resolve } from 'node:path';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { preprocessOptions } from '../../clip/preprocess.ts';
@@ -12,7 +13,7 @@ import { type InvertSummary, PhiPredictor, type TokenMapper, invertFeatures, inv
 import { Pic2WordPredictor } from '../../stages/pic2word/predictor.ts';
 import { locateParts } from '../../stages/retrieve/sources.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadModel, sessionOptions } from '../model-loading.ts';
+import { loadClipModel } from '../../clip/weights.ts';
 import { resolvePhiArg } from '../phi-file.ts';
 import { lincirFile } from '../lincir-tokens.ts';
 import { positiveIntOption } from '../options.ts';
@@ -24,7 +25,7 @@ interface InvertCliOptions {
 }
 
 export function register(program: Command): void {
-  program.command('invert')
+  const cmd = program.command('invert')
     .description('invert images (or their features) with a trained phi or Pic2Word f_M: tokens parts that oti --init-from and retrieval read')
     .option('--phi <path>', 'phi export: .onnx (with its .onnx.data), SEARLE-layout .safetensors, or a phi output folder')
     .option('--checkpoint <which>', 'with a phi folder: best | last | an epoch (default: best when validated on CIRR, else last)')
@@ -32,18 +33,15 @@ export function register(program: Command): void {
     .option('--lincir <path>', 'LinCIR φ export: .onnx (with its .onnx.data), Phi-layout .safetensors, or a `starword lincir` output folder')
     .option('--mapper <name>', 'phi | pic2word | lincir: which network --mapper-file holds')
     .option('--mapper-file <file>', 'the network file of --mapper')
-    .option('--model <dir>', 'Hugging Face CLIP folder (needed with --images)')
     .option('--images <dir>', 'folder of images (recursive)')
     .option('--features <path>', 'a run folder or corpus (its embed/), a folder of features parts, or one features .arrow file')
     .requiredOption('--out <dir>', 'output folder of tokens parts (resumable)')
     .option('--part-size <n>', 'images per tokens part (with --images)', positiveIntOption, 1000)
-    .option('--batch <n>', 'images per vision-encoder batch', positiveIntOption, 32)
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
-    .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
-    .option('--log-json', 'progress as JSON lines on stderr', false)
-    .action(async (o: InvertCliOptions) => {
+    .option('--batch <n>', 'images per vision-encoder batch', positiveIntOption, 32);
+  addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir', 'logJson'], help: { model: 'Hugging Face CLIP folder (needed with --images)' } });
+  cmd.action(async (o: InvertCliOptions) => {
       if (!!o.images === !!o.features) throw new UserError('give exactly one of --images and --features');
-      const sess = sessionOptions(o);
+      const sess = sessionOptionsFrom(sharedOptionsFrom(o as unknown as Record<string, unknown>));
       const { kind, path } = mapperChoice(o);
       const phiPath = kind === 'phi' ? await resolvePhiArg(resolve(path), o.checkpoint, (l) => process.stderr.write(`${l}\n`)) : resolve(path);
       const phi: TokenMapper = kind === 'phi' || kind === 'lincir' ? await PhiPredictor.open(kind === 'lincir' ? lincirFile(phiPath) : phiPath, { ...sess, flag: o.lincir ? '--lincir' : kind === 'phi' && o.phi ? '--phi' : '--mapper-file' })
@@ -62,7 +60,7 @@ export function register(program: Command): void {
         s = await locked(() => invertFeatures(features, out, phi, metadata, progress));
       } else {
         if (!o.model) throw new UserError(`--images needs --model (the CLIP folder whose vision tower ${kind} was trained on)`);
-        const model = await loadModel(resolve(o.model));
+        const model = await loadClipModel(resolve(o.model));
         if (model.config.text.width !== phi.outputDim) {
           throw new UserError(`${kind} predicts ${phi.outputDim}-d tokens, the model's token width is ${model.config.text.width}: another model`);
         }

@@ -1,5 +1,5 @@
 /**
- * `starword make-model --preset tiny|b32|l14 --seed N --out DIR [--dtype f32|f16|bf16] [--force]`:
+ * `starword make-model --preset tiny|b32|l14|h14|bigg --seed N --out DIR [--dtype f32|f16|bf16] [--force]`:
  * writes a random CLIP checkpoint in Hugging Face layout and prints the folder and its size.
  */
 import type { Command } from 'commander';

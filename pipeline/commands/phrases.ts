@@ -8,36 +8,39 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { ClipModel } from '../../clip/weights.ts';
 import { loadConcepts } from '../../stages/phrases/concept-source.ts';
+import { phrasesReport, phrasesStage, swapNote } from '../../stages/phrases/stage.ts';
 import { scrub } from '../../util/llm/secrets.ts';
 import { underLock } from '../run-manifest.ts';
-import { type Device, DEVICE_FLAG, deviceOption, positiveIntOption } from '../options.ts';
+import { positiveIntOption } from '../options.ts';
 import { conceptShardOf, parseConceptShard, unionConcepts } from '../concept-union.ts';
-import { type PhrasesCliOptions, addPhrasesOptions, checkPhrasesOptions, phrasesReport, phrasesStage, swapNote } from '../stage-runners/phrases.ts';
+import { addRenamedFlags } from '../schema-flags.ts';
+import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
+import { addStageOptions, runStage, stageContext, stageOptionsFrom } from '../stage-command.ts';
 import { UserError } from '../../util/errors.ts';
 
-interface Options extends PhrasesCliOptions {
-  seed?: number; concepts?: string; conceptsFrom?: string[]; conceptShard?: string; out: string; topK: number; model?: string; threads?: number; device: Device; cacheDir?: string;
+interface Options {
+  concepts?: string; conceptsFrom?: string[]; conceptShard?: string; out: string; topK: number; model?: string;
+  [flag: string]: unknown;
 }
 
 export function register(program: Command): void {
   const cmd = program
     .command('phrases')
-    .description("phrases per concept (SEARLE's LLM captions, cached; or offline templates / an imported file), concept swapped for ' $ '")
+    .description(phrasesStage.summary)
     .option('--concepts <path>', 'a file of concept names (one per line) or a folder of concepts parts')
     .option('--concepts-from <runs...>', 'sharded runs: the sorted union of the concepts of these run, shard or shard-*-of-* folders')
     .option('--concept-shard <i/n>', 'with --concepts-from: only the concepts whose name hashes to i of n (one job of n, each with its own --cache)')
     .requiredOption('--out <dir>', 'folder for the phrases parts, the summary and (by default) the cache')
-    .option('--top-k <n>', 'with a concepts-parts folder: concepts taken per image', positiveIntOption, 15)
-    .option('--model <dir>', 'CLIP folder: store each phrase\'s text feature as its target')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)', positiveIntOption)
-    .option(...DEVICE_FLAG, deviceOption, 'cpu')
-    .option('--cache-dir <dir>', 'cache root for ONNX graphs (default: $STARWORD_CACHE_DIR or ~/.cache/starword)');
-  addPhrasesOptions(cmd, 'seed').action(async (opts: Options) => {
+    .option('--top-k <n>', 'with a concepts-parts folder: concepts taken per image', positiveIntOption, 15);
+  addStageOptions(cmd, phrasesStage);
+  addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir'], help: { model: 'CLIP folder: store each phrase\'s text feature as its target' } });
+  addRenamedFlags(cmd, { '--seed': '--phrases-seed' });
+  cmd.action(async (opts: Options) => {
     const log = (line: string): void => { process.stderr.write(`${scrub(line)}\n`); };
-    opts.phrasesSeed = opts.seed;
-    checkPhrasesOptions(opts, 'seed');
-    const device = opts.device;
+    const options = stageOptionsFrom(phrasesStage, opts);
+    const shared = sharedOptionsFrom(opts);
     if (!!opts.concepts === !!opts.conceptsFrom) throw new UserError('give exactly one of --concepts and --concepts-from');
     if (opts.conceptShard !== undefined && !opts.conceptsFrom) throw new UserError('--concept-shard needs --concepts-from');
     const conceptShard = opts.conceptShard === undefined ? null : parseConceptShard(opts.conceptShard);
@@ -53,30 +56,26 @@ export function register(program: Command): void {
       log(`phrases: ${concepts.length} concepts from ${opts.concepts}`);
     }
 
-    const modelDir = opts.model === undefined ? undefined : resolve(opts.model);
+    const modelDir = shared.model === undefined ? undefined : resolve(shared.model);
+    let model: ClipModel | undefined;
     const { ClipTokenizer } = await import('../../clip/tokenizer.ts');
     let tokenizer = ClipTokenizer.default();
     let textEncoder: TextEncoder | undefined;
-    let textEncoderId: string | undefined;
     if (modelDir) {
       // Loaded only when asked for: onnxruntime-node is heavy and most phrase runs are LLM-bound.
       const { loadClipModel } = await import('../../clip/weights.ts');
       const { createTextEncoder } = await import('../../clip/text-encoder.ts');
       const { tokenizerForModel } = await import('../../clip/tokenizer-fit.ts');
-      const model = await loadClipModel(modelDir);
+      model = await loadClipModel(modelDir);
       tokenizer = await tokenizerForModel(model);
-      textEncoder = await createTextEncoder(model, {
-        threads: opts.threads, device, cacheDir: opts.cacheDir === undefined ? undefined : resolve(opts.cacheDir), tokenizer,
-      });
-      textEncoderId = model.hash;
+      textEncoder = await createTextEncoder(model, { ...sessionOptionsFrom({ ...shared, cacheDir: shared.cacheDir === undefined ? undefined : resolve(shared.cacheDir) }), tokenizer });
     }
-    const note = swapNote(opts);
+    const note = swapNote(options);
     if (note) log(note);
     const { lock } = underLock(resolve(opts.out), 'phrases', () => undefined); // one writer of the output folder
-    const r = await phrasesStage(concepts, resolve(opts.out), opts, {
-      countTokens: (text) => tokenizer.encode(text).length + 2, textEncoder, textEncoderId, log,
-    });
-    lock.release();
+    const r = await runStage(phrasesStage, stageContext(resolve(opts.out), model, shared, {
+      concepts, outDir: resolve(opts.out), countTokens: (text: string) => tokenizer.encode(text).length + 2, textEncoder,
+    }, log), options).finally(() => lock.release());
     for (const line of phrasesReport(r)) process.stdout.write(`${line}\n`);
   });
 }

@@ -3,30 +3,29 @@
  * a local web page for composed queries over a gallery index (see pipeline/serve/).
  */
 import type { Command } from 'commander';
+import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
 import { UserError } from '../../util/errors.ts';
 import { floatOption, positiveIntOption } from '../options.ts';
 import { ServeEngine } from '../serve/engine.ts';
 import { createServeServer } from '../serve/http.ts';
 
-interface Options { index: string; model: string; phi?: string; pic2word?: string; lincir?: string; port: number; host: string; otiSteps: number; maxUploadMb: number; threads?: number; cacheDir?: string }
+interface Options { index: string; model: string; phi?: string; pic2word?: string; lincir?: string; port: number; host: string; otiSteps: number; maxUploadMb: number }
 
 export function register(program: Command): void {
-  program.command('serve')
+  const cmd = program.command('serve')
     .description('a local web page: pick or upload a reference, type a relative caption, see the top-K of the index')
     .requiredOption('--index <dir>', 'gallery index: a run folder (starword index), or its embed/ folder')
-    .requiredOption('--model <dir>', 'the CLIP folder the index was made with')
     .option('--phi <file>', 'phi (.onnx or .safetensors): offers SEARLE')
     .option('--pic2word <file>', 'a Pic2Word mapper exported like phi: offers Pic2Word')
     .option('--lincir <path>', 'LinCIR\'s φ (.onnx, .safetensors or its `starword lincir` folder): offers LinCIR')
     .option('--port <n>', 'port (0: any free one)', (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port must be 0..65535, got '${v}'`); return n; }, 8321)
     .option('--host <addr>', 'address to bind (127.0.0.1: this machine only)', '127.0.0.1')
     .option('--oti-steps <n>', 'steps of the live OTI method', positiveIntOption, 150)
-    .option('--max-upload-mb <x>', 'largest upload accepted', floatOption, 10)
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', positiveIntOption)
-    .option('--cache-dir <dir>', 'graph cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)')
-    .action(async (o: Options) => {
+    .option('--max-upload-mb <x>', 'largest upload accepted', floatOption, 10);
+  addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir'], requireModel: true, help: { model: 'the CLIP folder the index was made with' } });
+  cmd.action(async (o: Options) => {
       if (!(o.maxUploadMb > 0)) throw new UserError('--max-upload-mb must be > 0');
-      const engine = await ServeEngine.open({ index: o.index, model: o.model, phi: o.phi, pic2word: o.pic2word, lincir: o.lincir, otiSteps: o.otiSteps, threads: o.threads, cacheDir: o.cacheDir });
+      const engine = await ServeEngine.open({ index: o.index, model: o.model, phi: o.phi, pic2word: o.pic2word, lincir: o.lincir, otiSteps: o.otiSteps, ...sessionOptionsFrom(sharedOptionsFrom(o as unknown as Record<string, unknown>)) });
       const log = (line: string) => process.stderr.write(`serve: ${line}\n`);
       const server = createServeServer(engine, { maxUploadBytes: Math.round(o.maxUploadMb * 1048576), maxK: 200, log });
       await new Promise<void>((resolve, reject) => {

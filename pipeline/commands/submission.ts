@@ -12,8 +12,9 @@ import { circoSubmissionSchema, cirrSubmissionSchema, firstProblem } from '../..
 import { pythonSortedJson, rankForSubmission, submissionObjects } from '../../stages/evaluate/submission.ts';
 import { methodNeeds } from '../../stages/retrieve/compose.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadAnnotations } from './evaluate.ts';
-import { type ModelFlags, addModelOptions, openEncoders, openIndex, parseMethod, tokenProviderFrom } from './retrieve.ts';
+import { loadAnnotations } from '../evaluate-run.ts';
+import { type ModelFlags, openEncoders, openIndex, parseMethod, tokenProviderFrom } from '../retrieve-query.ts';
+import { addQueryModelOptions } from '../shared-options.ts';
 
 interface SubmissionFlags extends ModelFlags {
   dataset: string; annotations: string; index: string; tokens?: string; phi?: string; method: string; split: string;
@@ -61,7 +62,7 @@ export function register(program: Command): void {
     .option('--split <name>', 'annotation split (CIRR test1, CIRCO test)', 'test')
     .requiredOption('--out <file>', 'the submission JSON (CIRR: subset_<name> is written beside it)')
     .option('--quiet', 'no progress lines on stderr');
-  addModelOptions(cmd).action(async (flags: SubmissionFlags) => {
+  addQueryModelOptions(cmd).action(async (flags: SubmissionFlags) => {
     const files = await runSubmission(flags);
     console.log(files.join('\n'));
   });

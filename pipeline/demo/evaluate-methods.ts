@@ -5,6 +5,7 @@
  * trained on the same unlabeled images and phrases. Writes methods.json (one report per method,
  * labelled), rankings.jsonl (each query's top 10 per method) and the table as text.
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadCirco } from '../../stages/evaluate/circo.ts';
@@ -14,16 +15,16 @@ import { buildTable, formatTableText } from '../../stages/evaluate/table.ts';
 import type { ComposeMethod } from '../../stages/retrieve/compose.ts';
 import { lincirTokenProvider } from '../lincir-tokens.ts';
 import { pic2wordTokenProvider } from '../pic2word-tokens.ts';
-import { openEncoders, openIndex, tokenProviderFrom } from '../commands/retrieve.ts';
+import { openEncoders, openIndex, tokenProviderFrom } from '../retrieve-query.ts';
 
 export interface DemoMethod { label: string; method: ComposeMethod; tokens?: TokenSource }
 
 export interface DemoEvaluation { table: string; reports: (EvaluationReport & { label: string })[]; dir: string }
 
-export async function evaluateDemo(o: { annotations: string; index: string; model: string; run: string; phi: string; pic2word?: string; lincir?: string; out: string; cacheDir?: string; threads?: number }): Promise<DemoEvaluation> {
+export async function evaluateDemo(o: { annotations: string; index: string; model: string; run: string; phi: string; pic2word?: string; lincir?: string; out: string; cacheDir?: string; threads?: number; device?: Device }): Promise<DemoEvaluation> {
   const ann = loadCirco(o.annotations, 'val');
   const gallery = openIndex(o.index);
-  const flags = { model: o.model, device: 'cpu' as const, cacheDir: o.cacheDir, threads: o.threads };
+  const flags = { model: o.model, device: o.device ?? 'cpu', cacheDir: o.cacheDir, threads: o.threads };
   const enc = await openEncoders(flags, { text: true, image: false });
   const oti = await tokenProviderFrom({ ...flags, tokens: o.run });
   const phi = await tokenProviderFrom({ ...flags, phi: o.phi });

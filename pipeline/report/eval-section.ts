@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { barChartSvg } from '../../util/svg-charts.ts';
-import { findRunDirs } from '../commands/merge.ts';
+import { findRunDirs } from '../merge-runs.ts';
 import { type Section, esc, num, table } from './html.ts';
 import { type EvalData, type RankingLine, headlineMetric } from './eval-data.ts';
 import { imagePaths } from './run-data.ts';

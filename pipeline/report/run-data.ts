@@ -13,8 +13,8 @@ import * as phrasesSchema from '../../schemas/phrases.ts';
 import { readNumbers, readStrings } from '../../schemas/columns.ts';
 import { listDoneParts, readPart, readPartStats } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
-import { type InspectReport, inspectRun } from '../commands/inspect.ts';
-import { findRunDirs } from '../commands/merge.ts';
+import { type InspectReport, inspectRun } from '../inspect-run.ts';
+import { findRunDirs } from '../merge-runs.ts';
 import { type RunManifest, readRunManifest } from '../run-manifest.ts';
 
 export interface ConceptSample { imageId: string; path: string | null; concepts: string[]; scores: number[] }

@@ -3,6 +3,7 @@
  * user gave weights for. Retrieval is `retrieve`'s code (stages/retrieve: composeQueries, rankGallery,
  * the index's reference features); the methods list is data, so a method appears only when it can run.
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { basename, dirname } from 'node:path';
 import type { ImageEncoder, TextEncoder } from '../../clip/encoder-types.ts';
 import { ImageDecodeError } from '../../clip/image-decode.ts';
@@ -14,16 +15,15 @@ import * as imagesSchema from '../../schemas/images.ts';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { optimizeBatch } from '../../stages/oti/optimize.ts';
-import { SEARLE_OTI } from '../../stages/oti/options.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { PhiPredictor } from '../../stages/phi/invert.ts';
 import { type Method, composeQueries } from '../../stages/retrieve/compose.ts';
 import { type PartsGallery, collectRows, galleryIds } from '../../stages/retrieve/gallery.ts';
 import { rankGallery } from '../../stages/retrieve/rank.ts';
 import { UserError } from '../../util/errors.ts';
-import { findRunDirs } from '../commands/merge.ts';
-import { openEncoders, openIndex } from '../commands/retrieve.ts';
-import { otiTemplateIds } from '../stage-runners/oti.ts';
+import { findRunDirs } from '../merge-runs.ts';
+import { openEncoders, openIndex } from '../retrieve-query.ts';
+import { SEARLE_OTI, otiTemplateIds } from '../../stages/oti/stage.ts';
 
 export interface ServeMethod {
   name: string;
@@ -36,7 +36,7 @@ export interface ServeMethod {
 
 export interface ServeOptions {
   index: string; model: string; phi?: string; pic2word?: string; lincir?: string;
-  otiSteps: number; threads?: number; cacheDir?: string;
+  otiSteps: number; threads?: number; cacheDir?: string; device?: Device;
 }
 
 export type Reference = { gallery: string } | { features: Float32Array };
@@ -71,7 +71,7 @@ export class ServeEngine {
     const ids = await galleryIds(gallery);
     if (ids.length === 0) throw new UserError(`--index ${o.index}: the index is empty`);
     const paths = indexImagePaths(o.index);
-    const flags = { model: o.model, threads: o.threads, device: 'cpu' as const, cacheDir: o.cacheDir };
+    const flags = { model: o.model, threads: o.threads, device: o.device ?? 'cpu', cacheDir: o.cacheDir };
     const enc = await openEncoders(flags, { text: true, image: true });
     const mappers = new Map<string, PhiPredictor>();
     if (o.phi) mappers.set('phi', await PhiPredictor.open(o.phi, flags));
@@ -81,7 +81,7 @@ export class ServeEngine {
     if (o.lincir) mappers.set('lincir', await PhiPredictor.open(lincirFile(o.lincir), { ...flags, flag: '--lincir' }));
     const model = enc.model!;
     const tokenizer = await ClipTokenizer.forModelDir(model.dir);
-    const session = await OtiSession.create(model, { threads: o.threads, cacheDir: o.cacheDir });
+    const session = await OtiSession.create(model, { threads: o.threads, cacheDir: o.cacheDir, device: o.device });
     return new ServeEngine(o, serveMethods(o), gallery, ids, paths, model, enc.text!, enc.image!, mappers,
       { session, templates: otiTemplateIds(tokenizer, model.config.text.ctx) });
   }

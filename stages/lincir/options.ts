@@ -9,8 +9,8 @@ import { INPUT_NOISES } from '../../clip/training/input-noise.ts';
 export const lincirOptionsSchema = z.object({
   steps: z.number().int().min(0).default(50000)
     .meta({ help: 'optimizer steps in all (LinCIR: --max_train_steps 50000)' }),
-  batchSize: z.number().int().min(1).default(256)
-    .meta({ help: 'phrases per batch (LinCIR: --batch_size 256)', flag: 'batch' }),
+  batch: z.number().int().min(1).default(256)
+    .meta({ help: 'phrases per batch (LinCIR: --batch_size 256)' }),
   lr: z.number().positive().default(1e-4)
     .meta({ help: 'AdamW learning rate, constant (LinCIR: --learning_rate 1e-4, --lr_scheduler constant)' }),
   weightDecay: z.number().min(0).default(0.01)
@@ -18,7 +18,7 @@ export const lincirOptionsSchema = z.object({
   dropout: z.number().min(0).lt(1).default(0.5)
     .meta({ help: 'dropout after each hidden GELU of φ (LinCIR: --phi_dropout 0.5)' }),
   noise: z.enum(INPUT_NOISES).default('lincir')
-    .meta({ help: 'noise on the text feature before φ: lincir (U(0,1)·N(0,I) per phrase, train_phi.py), gaussian (σ = --noise-sigma), none' }),
+    .meta({ value: '<kind>', help: 'noise on the text feature before φ: lincir (U(0,1)·N(0,I) per phrase, train_phi.py), gaussian (σ = --noise-sigma), none' }),
   noiseSigma: z.number().min(0).default(1)
     .meta({ help: 'σ of --noise gaussian' }),
   logEvery: z.number().int().min(1).default(1000)

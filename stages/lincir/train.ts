@@ -85,8 +85,8 @@ export async function trainLincir(c: TrainLincirConfig): Promise<TrainLincirResu
   };
   // held-out phrases: read once (a few hundred rows), evaluated without noise or dropout
   const valBatches: { input: Float32Array; target: Float32Array; maskedIds: ArrayLike<number>[] }[] = [];
-  for (let s = 0; s < c.rows.held; s += o.batchSize) {
-    const batch = Array.from({ length: Math.min(o.batchSize, c.rows.held - s) }, (_, i) => c.rows.heldOut(s + i));
+  for (let s = 0; s < c.rows.held; s += o.batch) {
+    const batch = Array.from({ length: Math.min(o.batch, c.rows.held - s) }, (_, i) => c.rows.heldOut(s + i));
     const f = feeds(batch);
     valBatches.push({ ...f, input: f.target.slice() });
   }
@@ -102,7 +102,7 @@ export async function trainLincir(c: TrainLincirConfig): Promise<TrainLincirResu
       budget: { epochs: Math.ceil(o.steps / o.logEvery), maxSteps: o.steps, checkpointEvery: o.checkpointEvery, seed: o.seed },
       stepsPerEpoch,
       async step(s) {
-        const batch = c.rows.batch(s.step, o.batchSize);
+        const batch = c.rows.batch(s.step, o.batch);
         const { target, maskedIds } = feeds(batch);
         const input = addInputNoise(target.slice(), batch.length, d, o.noise, o.noiseSigma, s.rng);
         const masks = dropoutMasks(batch.length, dims.hidden, o.dropout, s.rng);

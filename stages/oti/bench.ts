@@ -3,18 +3,19 @@
  * of images, template `<sot> a photo of $ <eot>` (6 ids), one phrase of `phraseLen` ids with `$` at
  * `dollarPos`, L_cos + 0.5·L_gpt, AdamW. Reports the median step time, model GFLOP/s and image-steps/s.
  */
+import type { Device } from '../../clip/onnx-session.ts';
 import { presetConfig } from '../../clip/make-model.ts';
 import { randomWeightSource } from '../../clip/random-weights.ts';
 import { PSEUDO_TOKEN_ID } from '../../clip/text-batch.ts';
 import { Rng } from '../../util/rng.ts';
 import { AdamW, emaUpdate } from '../../clip/adamw.ts';
 import { OtiSession } from './oti-session.ts';
-import { SEARLE_OTI } from './options.ts';
+import { SEARLE_OTI } from './stage.ts';
 
 export interface OtiBenchOptions {
   width: number; layers: number; heads: number; mlp?: number; proj?: number;
   batch: number; phraseLen: number; dollarPos: number; steps: number; warmup: number;
-  threads?: number; padTo77: boolean; prefixCache?: boolean; cacheDir?: string;
+  threads?: number; device?: Device; padTo77: boolean; prefixCache?: boolean; cacheDir?: string;
 }
 
 export interface OtiBenchResult {
@@ -40,7 +41,7 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
   const t0 = performance.now();
   // positions before `$` come from the prefix cache when it is on (never with SEARLE's padding)
   const prefixOn = (o.prefixCache ?? true) && !o.padTo77;
-  const session = await OtiSession.create(src, { threads: o.threads, cacheDir: o.cacheDir, prefixCache: prefixOn });
+  const session = await OtiSession.create(src, { threads: o.threads, device: o.device, cacheDir: o.cacheDir, prefixCache: prefixOn });
   log(`graph ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const rng = new Rng(1);
   const { bos, eos } = cfg.text;

@@ -1,4 +1,4 @@
-/** OTI options with SEARLE's defaults (DESIGN.md, "SEARLE facts"). */
+/** The OTI options as the optimisation reads them; declared, with SEARLE's defaults, in stage.ts (SEARLE_OTI). */
 import type { AdamWOptions } from '../../clip/adamw.ts';
 
 export interface OtiOptions {
@@ -20,15 +20,3 @@ export interface OtiOptions {
    */
   padTo?: number;
 }
-
-export const SEARLE_OTI: OtiOptions = {
-  steps: 350,
-  batchSize: 32,
-  adamw: { lr: 2e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 },
-  emaDecay: 0.99,
-  lambdaCos: 1,
-  lambdaGpt: 0.5,
-  initStd: 0.02,
-  topK: 15,
-  seed: 0,
-};

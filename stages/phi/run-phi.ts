@@ -17,7 +17,7 @@ import type { ProgressSink } from '../../util/progress-sink.ts';
 import { splitExamples } from '../../util/held-out.ts';
 import { loadPhiExamples } from './dataset.ts';
 import { exportPhiOnnx, exportPhiSafetensors } from './export.ts';
-import { checkPhiOptions, type PhiOptions } from './options.ts';
+import type { PhiOptions } from './options.ts';
 import { PhiPhraseBank } from './phrase-bank.ts';
 import { METRICS_FILE, PLOT_PNG, writeMetricsReport } from './report.ts';
 import { type TrainPhiConfig, bestOf, trainPhi } from './train.ts';
@@ -59,7 +59,6 @@ export interface PhiSummary {
 
 export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   const o = r.options;
-  try { checkPhiOptions(o); } catch (err) { throw new UserError((err as Error).message); }
   const outDir = r.outDir ?? stageDir(r.runDir, 'phi');
   const data = loadPhiExamples({
     embedDir: stageDir(r.runDir, 'embed'), otiDir: stageDir(r.runDir, 'oti'), conceptsDir: stageDir(r.runDir, 'concepts'),

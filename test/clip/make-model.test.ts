@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../util/errors.ts';
 import { expectedClipTensors } from '../../clip/clip-tensors.ts';
-import { makeRandomModel, type ModelDims } from '../../clip/make-model.ts';
+import { makeRandomModel, presetConfig, type ModelDims } from '../../clip/make-model.ts';
+import { parseClipConfig } from '../../clip/config.ts';
 import { roundTo } from '../../clip/safetensors.ts';
 import { loadClipModel } from '../../clip/weights.ts';
 import { readRawSafetensors, tempDir } from '../helpers/model-files.ts';
@@ -89,6 +90,33 @@ test('overrides change dims, odd head counts included; impossible dims are a Use
   await t.throwsAsync(makeRandomModel({ preset: 'huge' as never, seed: 1, outDir: tempDir(t.teardown) }), { instanceOf: UserError, message: /unknown preset 'huge'/ });
 });
 
+test('h14 and bigg presets: LAION\'s OpenCLIP ViT-H/14 and ViT-bigG/14 shapes with exact gelu, as their HF configs declare', (t) => {
+  // LAION's Hugging Face configs still declare the legacy bos 0 / eos 2, which transformers (and
+  // parseClipConfig) read as SOT 49406 / EOT 49407; everything else as the presets write it.
+  const laion = (text: object, vision: object, projection: number) => parseClipConfig({
+    projection_dim: projection,
+    text_config: { ...text, vocab_size: 49408, max_position_embeddings: 77, hidden_act: 'gelu', layer_norm_eps: 1e-5, bos_token_id: 0, eos_token_id: 2, pad_token_id: 1 },
+    vision_config: { ...vision, image_size: 224, patch_size: 14, hidden_act: 'gelu', layer_norm_eps: 1e-5 },
+  }, 'laion config.json');
+  t.deepEqual(presetConfig('h14'), laion(
+    { hidden_size: 1024, num_hidden_layers: 24, num_attention_heads: 16, intermediate_size: 4096 },
+    { hidden_size: 1280, num_hidden_layers: 32, num_attention_heads: 16, intermediate_size: 5120 }, 1024));
+  t.deepEqual(presetConfig('bigg'), laion(
+    { hidden_size: 1280, num_hidden_layers: 32, num_attention_heads: 20, intermediate_size: 5120 },
+    { hidden_size: 1664, num_hidden_layers: 48, num_attention_heads: 16, intermediate_size: 8192 }, 1280));
+  for (const p of ['tiny', 'b32', 'l14'] as const) t.is(presetConfig(p).text.act, 'quick_gelu', p);
+  // transformers takes any eos 2 as the legacy case (pooling at the largest id), whatever bos says
+  t.like(parseClipConfig({ text_config: { bos_token_id: 49406, eos_token_id: 2 } }, 'c').text, { bos: 49406, eos: 49407 });
+  t.like(parseClipConfig({ text_config: { bos_token_id: 49406, eos_token_id: 49407 } }, 'c').text, { bos: 49406, eos: 49407 });
+});
+
+test('an activation starword does not compute exactly is refused in one line naming it', (t) => {
+  for (const act of ['gelu_new', 'gelu_pytorch_tanh']) {
+    const err = t.throws(() => parseClipConfig({ vision_config: { hidden_act: act } }, 'm/config.json'), { instanceOf: UserError });
+    t.is(err?.message, `m/config.json: vision_config.hidden_act: '${act}' is not supported (starword computes quick_gelu and gelu, the exact erf GELU)`);
+  }
+});
+
 /** Runs the real CLI (asynchronously, so the other tests in this file keep running). */
 function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
@@ -119,7 +147,7 @@ test('CLI make-model writes a loadable folder and refuses bad presets and non-em
   t.regex(busy.stderr, /exists and is not empty \(use --force/);
 
   t.is(bad.status, 2);
-  t.is(bad.stderr, "starword: unknown preset 'b16' (choose tiny, b32, l14)\n");
+  t.is(bad.stderr, "starword: unknown preset 'b16' (choose tiny, b32, l14, h14, bigg)\n");
   t.false(existsSync(join(parent, 'x')));
 
   t.is(badSeed.status, 2);

@@ -252,7 +252,7 @@ test('a header that is not JSON, or lies about sizes, is refused', async (t) => 
   await userError(t, readSafetensors(join(dir, 'absent.safetensors')), /absent\.safetensors: file not found/);
 });
 
-test('a required tensor in an unsupported dtype is named with its dtype; extra tensors are ignored', async (t) => {
+test('a required tensor in an unsupported dtype is named with its dtype; HF\'s position_ids buffers are accepted', async (t) => {
   const dir = copyGolden(t.teardown);
   const raw = readRawSafetensors(GOLDEN_ST);
   // HF checkpoints often carry int64 position_ids buffers: not needed, not an error.
@@ -274,6 +274,22 @@ test('a missing tensor is named', async (t) => {
   const raw = readRawSafetensors(GOLDEN_ST).filter((r) => r.name !== 'text_model.encoder.layers.1.mlp.fc1.bias');
   writeRawSafetensors(join(dir, 'model.safetensors'), raw);
   await userError(t, loadClipModel(dir), /model\.safetensors: missing tensor text_model\.encoder\.layers\.1\.mlp\.fc1\.bias \(config\.json implies shape \[64\]\)$/);
+});
+
+test('weights the config does not use are refused, naming them: fewer layers in config.json than in the weights, or a stray tensor', async (t) => {
+  const dir = copyGolden(t.teardown);
+  editConfig(dir, (cfg) => { cfg.text_config.num_hidden_layers = 1; });
+  const msg = await userError(t, loadClipModel(dir),
+    /^.*model\.safetensors: 16 tensors that config\.json does not use: text_model\.encoder\.layers\.1\.layer_norm1\.bias, .* and 13 more; the weights hold text layers up to 1 but config\.json's text_config\.num_hidden_layers is 1$/);
+  t.notRegex(msg, /vision/);
+  editConfig(dir, (cfg) => { cfg.text_config.num_hidden_layers = 2; cfg.vision_config.num_hidden_layers = 1; });
+  await userError(t, loadClipModel(dir), /16 tensors that config\.json does not use: vision_model\.encoder\.layers\.1\..*config\.json's vision_config\.num_hidden_layers is 1$/);
+  editConfig(dir, (cfg) => { cfg.vision_config.num_hidden_layers = 2; });
+  t.truthy(await loadClipModel(dir), 'the matching config loads again');
+  const raw = readRawSafetensors(GOLDEN_ST);
+  const stray = { name: 'text_model.encoder.layers.0.mlp.fc3.weight', dtype: 'F32', shape: [2], bytes: new Uint8Array(8) };
+  writeRawSafetensors(join(dir, 'model.safetensors'), [...raw, stray]);
+  await userError(t, loadClipModel(dir), /model\.safetensors: 1 tensor that config\.json does not use: text_model\.encoder\.layers\.0\.mlp\.fc3\.weight$/);
 });
 
 test('a config that disagrees with the weights names tensor, found shape and implied shape', async (t) => {

@@ -20,7 +20,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findRunDirs } from '../../pipeline/commands/merge.ts';
+import { findRunDirs } from '../../pipeline/merge-runs.ts';
 import { listDoneParts, readPart, readPartStats } from '../../schemas/part-io.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { type LlmTestServer, startLlmTestServer } from '../helpers/llm-test-server.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { embedImageStream, pixelsFromJson } from '../../pipeline/commands/embed-images.ts';
+import { embedImageStream, pixelsFromJson } from '../../pipeline/embed-image-stream.ts';
 import { FakeImageEncoder, tempDir } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -38,3 +38,21 @@ export function flat(rows: ArrayLike<number>[]): Float32Array {
   for (const r of rows) { out.set(Array.from(r), o); o += r.length; }
   return out;
 }
+
+/** The exact-GELU golden fixture (test/fixtures/tiny-clip-gelu, made by its make_golden.py). */
+export const GELU_MODEL_DIR = fileURLToPath(new URL('../fixtures/tiny-clip-gelu/model', import.meta.url));
+
+let cachedGelu: any;
+/** tiny-clip-gelu/golden.json, parsed once per test process. */
+export function geluGolden(): any {
+  cachedGelu ??= JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/tiny-clip-gelu/golden.json', import.meta.url)), 'utf8'));
+  return cachedGelu;
+}
+
+/** max |a − b| */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let md = 0;
+  for (let i = 0; i < a.length; i++) md = Math.max(md, Math.abs(a[i] - b[i]));
+  return md;
+}

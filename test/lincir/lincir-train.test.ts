@@ -55,7 +55,7 @@ const setup = (async () => {
   return { model, tokenize, phrasesDir, run: join(root, 'run') };
 })();
 
-const opts = (o: Partial<LincirOptions> = {}): LincirOptions => ({ ...LINCIR_DEFAULTS, steps: 60, logEvery: 20, batchSize: 16, lr: 3e-3, valPhrases: 24, checkpointEvery: 1, ...o });
+const opts = (o: Partial<LincirOptions> = {}): LincirOptions => ({ ...LINCIR_DEFAULTS, steps: 60, logEvery: 20, batch: 16, lr: 3e-3, valPhrases: 24, checkpointEvery: 1, ...o });
 
 async function train(out: string, o: LincirOptions, stopAfterEpoch?: number) {
   const { model, tokenize, run } = await setup;

@@ -2,7 +2,7 @@ import test from 'ava';
 import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { loadClipModel } from '../../clip/weights.ts';
 import { type OtiImage, optimizeBatch } from '../../stages/oti/optimize.ts';
-import { SEARLE_OTI } from '../../stages/oti/options.ts';
+import { SEARLE_OTI } from '../../stages/oti/stage.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { TINY_MODEL_DIR, golden, testCacheDir } from '../helpers/golden.ts';
 

@@ -14,7 +14,7 @@ import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
 import { createImageEncoder } from '../../clip/vision-encoder.ts';
 import { loadClipModel } from '../../clip/weights.ts';
-import { runPhiStage } from '../../pipeline/stage-runners/phi.ts';
+import { runStage, stageContext } from '../../pipeline/stage-command.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as featuresSchema from '../../schemas/features.ts';
 import * as metricsSchema from '../../schemas/phi-metrics.ts';
@@ -26,7 +26,9 @@ import { loadCirr } from '../../stages/evaluate/cirr.ts';
 import { evaluate } from '../../stages/evaluate/run.ts';
 import { loadPhiSafetensors } from '../../stages/phi/export.ts';
 import { PhiPredictor } from '../../stages/phi/invert.ts';
-import { SEARLE_PHI, type PhiOptions } from '../../stages/phi/options.ts';
+import type { PhiOptions } from '../../stages/phi/options.ts';
+import { SEARLE_PHI } from '../../stages/phi/stage.ts';
+import { phiOptions, phiStage } from '../../stages/phi/stage.ts';
 import { PHI_PARAMS, type PhiWeights, cloneWeights } from '../../stages/phi/phi-net.ts';
 import { runPhi } from '../../stages/phi/run-phi.ts';
 import { PartsGallery } from '../../stages/retrieve/gallery.ts';
@@ -113,9 +115,9 @@ test('toy world: phi --val-cirr records, per epoch, what evaluate says of that e
     return { imageId: `gallery/${n}.png`, token: v, ema: v, lcos: 0.5, lgpt: NaN, steps: 1, seed: 0, status: 'ok' as const, error: null };
   }), W), SCHEMA_VERSION);
   const out = join(run, 'phi');
-  const s = await runPhiStage(run, model, {
-    ...SEARLE_PHI, batch: 16, epochs: 3, lr: 1e-3, lambdaGpt: 0, checkpointEvery: 1, valCirr: cirr, valCirrIndex: run, threads: 1, cacheDir,
-  }, () => {});
+  const shared = { threads: 1, cacheDir, device: 'cpu' as const, logJson: false, force: false };
+  const s = await runStage(phiStage, stageContext(run, model, shared, {}, () => {}),
+    phiOptions.parse({ batch: 16, epochs: 3, lr: 1e-3, lambdaGpt: 0, checkpointEvery: 1, valCirr: cirr, valCirrIndex: run }));
   const rows = readMetrics(out).slice(1);
   t.is(rows.length, 3);
   const ann = loadCirr(cirr, 'val');

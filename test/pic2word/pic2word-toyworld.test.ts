@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
 import { loadClipModel } from '../../clip/weights.ts';
-import { openEncoders, openIndex } from '../../pipeline/commands/retrieve.ts';
+import { openEncoders, openIndex } from '../../pipeline/retrieve-query.ts';
 import { pic2wordTokenProvider } from '../../pipeline/pic2word-tokens.ts';
-import { embedStage, ingestStage } from '../../pipeline/stage-runners/embed.ts';
+import { runIndex } from '../../pipeline/index-gallery.ts';
 import { loadCirco } from '../../stages/evaluate/circo.ts';
 import { evaluate } from '../../stages/evaluate/run.ts';
 import { PIC2WORD_DEFAULTS } from '../../stages/pic2word/options.ts';
@@ -26,14 +26,13 @@ const cacheDir = testCacheDir();
 const work = mkdtempSync(join(tmpdir(), 'starword-p2w-toy-'));
 test.after.always(() => { for (const d of [cacheDir, work]) rmSync(d, { recursive: true, force: true }); });
 
-const embedOpts = { partSize: 1000, batchSize: 64, preprocess: 'targetpad', cacheDir };
+const embedOpts = { model: MODEL, partSize: 1000, batchSize: 64, preprocess: 'targetpad', cacheDir };
 
 test('Pic2Word trained on the toy world\'s unlabeled images beats image-only retrieval on its CIRCO val', async (t) => {
   const model = await loadClipModel(MODEL);
   const train = join(work, 'train'), gallery = join(work, 'gallery');
   for (const [images, run] of [[join(TOY, 'phi-train'), train], [join(TOY, 'bench', 'gallery'), gallery]]) {
-    await ingestStage(images, run, { index: 0, count: 1 }, embedOpts);
-    await embedStage(run, model, embedOpts, 'index');
+    await runIndex({ ...embedOpts, images, out: run }, () => {});
   }
   const tokenizer = await ClipTokenizer.forModelDir(MODEL);
   const out = join(work, 'p2w');

@@ -8,8 +8,8 @@
 import test from 'ava';
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findRunDirs, mergeRuns } from '../../pipeline/commands/merge.ts';
-import { inspectRun } from '../../pipeline/commands/inspect.ts';
+import { findRunDirs, mergeRuns } from '../../pipeline/merge-runs.ts';
+import { inspectRun } from '../../pipeline/inspect-run.ts';
 import { readRunManifest } from '../../pipeline/run-manifest.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { isRealCheckpoint, testModelReason } from '../../clip/model-origin.ts';
 import { makeRandomModel } from '../../clip/make-model.ts';
 import { COMMANDS } from '../../pipeline/commands/index.ts';
-import { formatReport, inspectRun } from '../../pipeline/commands/inspect.ts';
+import { formatReport, inspectRun } from '../../pipeline/inspect-run.ts';
 import { type RunCliOptions, runPipeline } from '../../pipeline/run-pipeline.ts';
 import { errorMessage } from '../../util/errors.ts';
 import { startLlmTestServer } from '../helpers/llm-test-server.ts';

@@ -7,7 +7,7 @@ import test from 'ava';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { inspectRun } from '../../pipeline/commands/inspect.ts';
+import { inspectRun } from '../../pipeline/inspect-run.ts';
 import { brokenImages, launch, openPage, screenshotDir } from '../helpers/browser.ts';
 import { makeToyRun, starword } from '../helpers/toy-run.ts';
 

@@ -8,13 +8,13 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import type { SessionOptions } from '../../clip/onnx-session.ts';
-import { loadCirr } from '../../stages/evaluate/cirr.ts';
-import { evaluate } from '../../stages/evaluate/run.ts';
-import { exportPhiOnnx } from '../../stages/phi/export.ts';
-import { PhiPredictor } from '../../stages/phi/invert.ts';
-import type { PhiDims, PhiWeights } from '../../stages/phi/phi-net.ts';
-import { PartsGallery } from '../../stages/retrieve/gallery.ts';
-import { locateParts, phiTokenProvider } from '../../stages/retrieve/sources.ts';
+import { loadCirr } from '../evaluate/cirr.ts';
+import { evaluate } from '../evaluate/run.ts';
+import { exportPhiOnnx } from './export.ts';
+import { PhiPredictor } from './invert.ts';
+import type { PhiDims, PhiWeights } from './phi-net.ts';
+import { PartsGallery } from '../retrieve/gallery.ts';
+import { locateParts, phiTokenProvider } from '../retrieve/sources.ts';
 
 export type PhiValidator = (dims: PhiDims, weights: PhiWeights, epoch: number) => Promise<Record<string, number>>;
 
