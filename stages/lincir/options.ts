@@ -5,29 +5,30 @@
  */
 import { z } from 'zod';
 import { INPUT_NOISES } from '../../clip/training/input-noise.ts';
+import { rule } from '../../util/option-rules.ts';
 
 export const lincirOptionsSchema = z.object({
-  steps: z.number().int().min(0).default(50000)
+  steps: rule.nonNegativeInt().default(50000)
     .meta({ help: 'optimizer steps in all (LinCIR: --max_train_steps 50000)' }),
-  batch: z.number().int().min(1).default(256)
+  batch: rule.positiveInt().default(256)
     .meta({ help: 'phrases per batch (LinCIR: --batch_size 256)' }),
-  lr: z.number().positive().default(1e-4)
+  lr: rule.positive().default(1e-4)
     .meta({ help: 'AdamW learning rate, constant (LinCIR: --learning_rate 1e-4, --lr_scheduler constant)' }),
-  weightDecay: z.number().min(0).default(0.01)
+  weightDecay: rule.nonNegative().default(0.01)
     .meta({ help: 'AdamW weight decay (LinCIR: --weight_decay 0.01)' }),
-  dropout: z.number().min(0).lt(1).default(0.5)
+  dropout: rule.fraction().default(0.5)
     .meta({ help: 'dropout after each hidden GELU of φ (LinCIR: --phi_dropout 0.5)' }),
-  noise: z.enum(INPUT_NOISES).default('lincir')
+  noise: rule.oneOf(INPUT_NOISES).default('lincir')
     .meta({ value: '<kind>', help: 'noise on the text feature before φ: lincir (U(0,1)·N(0,I) per phrase, train_phi.py), gaussian (σ = --noise-sigma), none' }),
-  noiseSigma: z.number().min(0).default(1)
+  noiseSigma: rule.nonNegative().default(1)
     .meta({ help: 'σ of --noise gaussian' }),
-  logEvery: z.number().int().min(1).default(1000)
+  logEvery: rule.positiveInt().default(1000)
     .meta({ help: 'steps between metrics rows, held-out evaluations and checkpoint opportunities (an "epoch" of the trainer)' }),
-  checkpointEvery: z.number().int().min(1).default(5)
+  checkpointEvery: rule.positiveInt().default(5)
     .meta({ help: 'metrics rows between resumable checkpoints (and after the last step)' }),
-  valPhrases: z.number().int().min(0).default(0)
+  valPhrases: rule.nonNegativeInt().default(0)
     .meta({ help: 'phrases held out for the per-row held-out loss (LinCIR holds none out: it validates on CIRR)', lincir: 0 }),
-  seed: z.number().int().default(0)
+  seed: rule.int().default(0)
     .meta({ help: 'seed of the initial weights, phrase order, noise and dropout (LinCIR: --seed, unset)' }),
 });
 
