@@ -11,7 +11,7 @@
  *   in plural form (cat→cats, box→boxes, berry→berries), any whitespace run between the words of a
  *   multi-word concept, regex-special characters taken literally ("c++").
  *   A phrase without the concept is dropped and counted.
- * phi's L_gpt swaps every occurrence instead (`swapAll`), after the same concept filter.
+ * phi's L_gpt swaps every occurrence instead (`swapAllFor(mode)`, the mode each phrases part records).
  */
 
 export type SwapMode = 'word' | 'searle';

@@ -10,11 +10,15 @@
  * Arrow files are hard links to the shards' files (no extra disk; parts are never rewritten in place,
  * so a link is as safe as a copy), or copies where a link is impossible (another file system) or asked
  * for. Each part's stats marker is written anew with its corpus index, last, as the done marker.
+ *
+ * A rebuild replaces only what merge makes (the entries above); everything else in the corpus folder
+ * (phi/ with its checkpoints, pic2word/, lincir/, a user's files) stays where it is. The new corpus is
+ * built in `<corpus>.tmp-<host>-<pid>-<hex>` and its entries swapped in, corpus.json last; the folders of a
+ * merge killed on the way are removed by the next merge (see sweepDeadBuilds).
  */
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, relative } from 'node:path';
+import { hostTag, processAlive, tempOwner, tempPath } from '../util/temp-name.ts';
 import { type PartStats, partPaths, writeFileAtomic, writePartMarker } from '../schemas/part-io.ts';
 import { type IngestPlan, RUN_MANIFEST_FILE, planPath, stageDir, writePlan } from '../schemas/run-layout.ts';
 import { SUMMARY_FILE as PHRASES_SUMMARY_FILE } from '../stages/phrases/run-phrases.ts';
@@ -79,8 +83,9 @@ function filesUnder(dir: string, sub = ''): string[] {
     const rel = sub ? join(sub, name) : name;
     const st = statSync(join(dir, rel));
     if (st.isDirectory()) out.push(...filesUnder(dir, rel));
-    // not a cache, a lock or another process's temporary file
-    else if (st.isFile() && !/\.sqlite(-wal|-shm|-journal)?$/.test(name) && !/\.tmp-/.test(name) && !name.startsWith('.starword.lock')) out.push(rel);
+    // not a cache, a lock, another process's temporary file or a part moved aside as damaged
+    else if (st.isFile() && !/\.sqlite(-wal|-shm|-journal)?$/.test(name) && !/\.tmp-/.test(name) && !/\.damaged-/.test(name)
+      && !name.startsWith('.starword.lock')) out.push(rel);
   }
   return out;
 }
@@ -103,7 +108,8 @@ function sumStages(shards: CorpusShard[]): RunManifest['stages'] {
  * already there with the same parts (same shard parts, same markers) is kept as it is (with its phi/).
  */
 export function buildCorpus(corpusDir: string, shards: CorpusShard[], planned: PlannedPart[], phrasesDir: string | null,
-  mode: PlaceMode): { index: CorpusIndex; kept: boolean } {
+  mode: PlaceMode): { index: CorpusIndex; kept: boolean; keptEntries: string[] } {
+  sweepDeadBuilds(corpusDir);
   const ordered = [...shards].sort((a, b) => a.plan.shard.index - b.plan.shard.index);
   const kinds: Record<string, CorpusPart[]> = {};
   const rows: Record<string, number> = {};
@@ -124,12 +130,12 @@ export function buildCorpus(corpusDir: string, shards: CorpusShard[], planned: P
   const sameAs = (ix: CorpusIndex | null): boolean => ix !== null && JSON.stringify(ix.kinds) === JSON.stringify(kinds)
     && (ix.phrases?.from ?? null) === (phrasesDir ? relative(corpusDir, phrasesDir) : null)
     && (ix as CorpusIndex & { phrasesId?: string }).phrasesId === sha256(phrasesId);
-  if (previous && sameAs(previous)) return { index: previous, kept: true };
+  if (previous && sameAs(previous)) return { index: previous, kept: true, keptEntries: [] };
 
   const first = ordered[0];
   const images = ordered.reduce((n, s) => n + s.plan.images, 0);
   const parts = ordered.reduce((n, s) => n + s.plan.parts, 0);
-  const tmp = `${corpusDir}.building-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = tempPath(corpusDir);
   const placer: Placer = { mode, linked: 0, copied: 0, bytesCopied: 0, bytesLinked: 0 };
   try {
     for (const [key, list] of Object.entries(kinds)) {
@@ -173,15 +179,69 @@ export function buildCorpus(corpusDir: string, shards: CorpusShard[], planned: P
       placed: { ...placer }, phrasesId: sha256(phrasesId),
     };
     writeFileAtomic(join(tmp, CORPUS_FILE), `${JSON.stringify(index, null, 2)}\n`);
-    const old = existsSync(corpusDir) ? `${tmp}.old` : null;
-    if (old) renameSync(corpusDir, old);
-    renameSync(tmp, corpusDir);
-    if (old) rmSync(old, { recursive: true, force: true });
-    return { index, kept: false };
+    const keptEntries = installCorpus(tmp, corpusDir, previous);
+    return { index, kept: false, keptEntries };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** The top-level entries of a corpus that merge made (and so may replace): run.json, corpus.json, the stages' folders. */
+function mergeMade(index: CorpusIndex | null): Set<string> {
+  const made = new Set<string>([CORPUS_FILE, RUN_MANIFEST_FILE, 'ingest', 'phrases']);
+  for (const key of Object.keys(index?.kinds ?? {})) made.add(key.split('/')[0]);
+  return made;
+}
+
+/**
+ * Swaps the entries of the finished build `built` into `corpusDir`: the old corpus's corpus.json goes
+ * first (a corpus caught half-swapped is never taken as complete), then every entry merge made (now or
+ * in `previous`) is moved aside and the new ones moved in, corpus.json last. Entries merge did not make
+ * stay. Returns their names.
+ */
+function installCorpus(built: string, corpusDir: string, previous: CorpusIndex | null): string[] {
+  if (!existsSync(corpusDir)) {
+    renameSync(built, corpusDir);
+    return [];
+  }
+  const made = new Set(readdirSync(built));
+  const replaced = new Set([...made, ...mergeMade(previous)]);
+  const trash = tempPath(corpusDir);
+  mkdirSync(trash);
+  if (existsSync(join(corpusDir, CORPUS_FILE))) renameSync(join(corpusDir, CORPUS_FILE), join(trash, CORPUS_FILE));
+  for (const name of readdirSync(corpusDir)) if (replaced.has(name)) renameSync(join(corpusDir, name), join(trash, name));
+  for (const name of made) if (name !== CORPUS_FILE) renameSync(join(built, name), join(corpusDir, name));
+  renameSync(join(built, CORPUS_FILE), join(corpusDir, CORPUS_FILE));
+  rmSync(built, { recursive: true, force: true });
+  rmSync(trash, { recursive: true, force: true });
+  return readdirSync(corpusDir).filter((n) => !made.has(n) && !n.startsWith('.starword.lock')).sort();
+}
+
+/** Owner of a build folder of the merge before this version: `<corpus>.building-<hostname>-<pid>-<hex>[.old]`. */
+function legacyBuildOwner(name: string): { host: string; pid: number } | null {
+  const m = /\.building-(.+)-(\d+)-[0-9a-f]+(?:\.old)?$/.exec(name);
+  return m ? { host: m[1].replace(/[^A-Za-z0-9_.]/g, '_'), pid: Number(m[2]) } : null;
+}
+
+/**
+ * Removes the build and trash folders beside `corpusDir` that a killed merge left: those of a process
+ * of this host that is gone. Another host's are left alone (its merge may be running; its next merge
+ * removes them).
+ */
+export function sweepDeadBuilds(corpusDir: string): string[] {
+  const parent = dirname(corpusDir);
+  const prefix = `${basename(corpusDir)}.`;
+  if (!existsSync(parent)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(parent)) {
+    if (!name.startsWith(prefix)) continue;
+    const owner = tempOwner(name) ?? legacyBuildOwner(name);
+    if (!owner || owner.host !== hostTag() || owner.pid === process.pid || processAlive(owner.pid)) continue;
+    rmSync(join(parent, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 export function readCorpusIndex(corpusDir: string): CorpusIndex | null {

@@ -3,15 +3,15 @@
  * parts and rows per stage, failures by category and stage, the distribution of the OTI losses, and
  * timings (per stage from run.json, per phase from the parts' stats). Reads one part at a time.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as errors from '../schemas/errors.ts';
 import { readNumbers, readStrings } from '../schemas/columns.ts';
-import { checkPart, partPaths, readPart, readPartStats } from '../schemas/part-io.ts';
+import { checkPart, partModelHash, partPaths, readPart, readPartStats } from '../schemas/part-io.ts';
 import { UserError, errorMessage } from '../util/errors.ts';
 import { readPlan } from '../schemas/run-layout.ts';
 import { readRunManifest } from './run-manifest.ts';
-import { findRunDirs, stageKinds } from './merge-runs.ts';
+import { findRunDirs, isPlanAligned, stageKinds } from './merge-runs.ts';
 
 export interface Distribution { count: number; min: number; median: number; p90: number; max: number }
 
@@ -29,6 +29,8 @@ export interface InspectReport {
   integrity: { level: 'size' | 'full'; checked: number; bad: { path: string; reason: string }[] };
   /** files of the source left out as not images (from the ingest plan), by extension */
   skippedFiles: { count: number; byExtension: Record<string, number> };
+  /** symbolic links of a source folder left out, not followed (from the ingest plan) */
+  skippedLinks: number;
   /** run.json's warnings and notes (deduplicated over shards) */
   warnings: string[];
   notes: string[];
@@ -56,25 +58,64 @@ function partIndices(dir: string, kind: string): number[] {
 
 const add = (rec: Record<string, number>, key: string, n: number): void => { rec[key] = (rec[key] ?? 0) + n; };
 
+/** '2 symbolic links skipped (pointing outside the folder, or broken)'. */
+export function skippedLinksText(n: number): string {
+  return `${n} symbolic ${n === 1 ? 'link' : 'links'} skipped (pointing outside the folder, or broken)`;
+}
+
+/** A part whose marker records another model than the run's (a part copied in from another run), or null. */
+function foreignModel(dir: string, kind: string, p: number, runModel: string | null): { path: string; reason: string } | null {
+  if (runModel === null) return null;
+  const recorded = partModelHash(readPartStats(dir, kind, p));
+  if (recorded === null || recorded === runModel) return null;
+  return { path: partPaths(dir, kind, p).stats, reason: `made with another model (${recorded.slice(0, 16)}, this run's model is ${runModel.slice(0, 16)})` };
+}
+
+interface PhrasesSummaryFile { concepts?: number; phrases?: number; perConcept?: Record<string, { status?: string; reason?: string }> }
+
+/**
+ * The phrases stage's failures, from the summary it writes (phrases-summary.json): one per concept that
+ * got no phrase ('llm-failed', or 'not-imported' for one missing from an import file), and one
+ * 'no-phrases' when the stage kept no phrase at all without a failed concept to show for it.
+ */
+export function phrasesFailures(phrasesDir: string): { code: string; reason: string }[] {
+  let summary: PhrasesSummaryFile;
+  try {
+    summary = JSON.parse(readFileSync(join(phrasesDir, 'phrases-summary.json'), 'utf8')) as PhrasesSummaryFile;
+  } catch {
+    return []; // no summary: the stage has not run here
+  }
+  const out = Object.entries(summary.perConcept ?? {}).filter(([, c]) => c.status === 'failed').map(([concept, c]) => ({
+    code: c.reason === 'not in the import file' ? 'not-imported' : 'llm-failed', reason: `${concept}: ${c.reason ?? 'unknown'}`,
+  }));
+  if (out.length === 0 && summary.phrases === 0) out.push({ code: 'no-phrases', reason: `no phrase kept for any of ${summary.concepts ?? 0} concepts` });
+  return out;
+}
+
 /** Every part of every stage (ingest's images included) is checked at `verify`; bad ones are listed, not counted. */
 export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): InspectReport {
   const runDirs = findRunDirs(dir);
   const report: InspectReport = {
     runs: runDirs.length, shardCount: 0, images: { source: 0, planned: 0 }, parts: {},
     failures: { total: 0, byCode: {}, byStage: {}, examples: [] }, tokens: null, timings: { stages: {}, phases: {} },
-    skippedFiles: { count: 0, byExtension: {} }, warnings: [], notes: [],
+    skippedFiles: { count: 0, byExtension: {} }, skippedLinks: 0, warnings: [], notes: [],
     integrity: { level: verify, checked: 0, bad: [] },
   };
+  let runModel: string | null = null;
   const sound = (stageDirPath: string, kind: string, p: number): boolean => {
     report.integrity.checked++;
     const check = checkPart(stageDirPath, kind, p, { level: verify });
     if (check !== 'ok') report.integrity.bad.push(check);
+    else {
+      const foreign = foreignModel(stageDirPath, kind, p, runModel);
+      if (foreign) { report.integrity.bad.push(foreign); return false; }
+    }
     return check === 'ok';
   };
   /** a part read anyway: readPart checks its content; a failure is listed instead of stopping the report */
   const read = (stageDirPath: string, kind: string, p: number) => {
     try {
-      return readPart(stageDirPath, kind, p);
+      return readPart(stageDirPath, kind, p, { quarantine: false }); // only looks: a writer may be at work
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       const path = partPaths(stageDirPath, kind, p).arrow;
@@ -93,22 +134,33 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
       report.images.planned += plan.images;
       // the plan counts the whole source, so every shard holds the same figures: take them once
       if (plan.skippedFiles && report.skippedFiles.count === 0) report.skippedFiles = plan.skippedFiles;
+      report.skippedLinks = Math.max(report.skippedLinks, plan.skippedLinks ?? 0);
     }
     const manifest = readRunManifest(runDir);
+    runModel = manifest?.model?.hash ?? null;
     for (const w of manifest?.warnings ?? []) if (!report.warnings.includes(w)) report.warnings.push(w);
     for (const n of manifest?.notes ?? []) if (!report.notes.includes(n)) report.notes.push(n);
     for (const [stage, rec] of Object.entries(readRunManifest(runDir)?.stages ?? {})) {
       if (rec.seconds !== undefined) add(report.timings.stages, stage, rec.seconds);
     }
     for (let p = 0; p < planned; p++) sound(join(runDir, 'ingest'), 'images', p);
+    for (const f of phrasesFailures(join(runDir, 'phrases'))) {
+      report.failures.total++;
+      add(report.failures.byCode, f.code, 1);
+      add(report.failures.byStage, 'phrases', 1);
+      if (report.failures.examples.length < 5) report.failures.examples.push(`phrases ${f.code}: ${f.reason}`);
+    }
     for (const key of stageKinds(runDir)) {
       const [stage, kind] = key.split('/');
       const stageDirPath = join(runDir, stage);
       const entry = (report.parts[key] ??= { done: 0, planned: 0, rows: 0 });
-      entry.planned += planned;
+      // Parts one per images part: only those of the current plan count (a forced replan may leave
+      // higher-numbered ones behind). Phrases are chunked by concept: every done part counts.
+      const aligned = isPlanAligned(key);
+      const indices = partIndices(stageDirPath, kind).filter((i) => !aligned || i < planned);
+      entry.planned += aligned ? planned : indices.length;
       const phases = (report.timings.phases[key] ??= {});
-      // Only parts of the current plan count; a forced replan may leave higher-numbered ones behind.
-      for (const p of partIndices(stageDirPath, kind).filter((i) => i < planned)) {
+      for (const p of indices) {
         if (!sound(stageDirPath, kind, p)) continue;
         const stats = readPartStats(stageDirPath, kind, p);
         entry.done++;
@@ -153,6 +205,7 @@ export function formatReport(r: InspectReport): string {
   const lines: string[] = [];
   lines.push(`runs: ${r.runs} (shard count ${r.shardCount}); images: ${r.images.planned} planned of ${r.images.source} in the source`);
   if (r.skippedFiles.count > 0) lines.push(`source: ${skippedFilesText(r.skippedFiles)}`);
+  if (r.skippedLinks > 0) lines.push(`source: ${skippedLinksText(r.skippedLinks)}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   for (const n of r.notes) lines.push(`note: ${n}`);
   lines.push('parts:');

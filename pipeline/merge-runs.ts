@@ -29,7 +29,8 @@ export function findRunDirs(dir: string): string[] {
 
 /** Stages whose parts are one per images part, with the same index (phrases are chunked by concept). */
 const PLAN_ALIGNED_STAGES = new Set(['embed', 'concepts', 'oti']);
-function isPlanAligned(key: string): boolean { return PLAN_ALIGNED_STAGES.has(key.split('/')[0]); }
+/** True for '<stage>/<kind>' whose parts are one per images part (false for phrases, chunked by concept). */
+export function isPlanAligned(key: string): boolean { return PLAN_ALIGNED_STAGES.has(key.split('/')[0]); }
 
 /** '<stage>/<kind>' of every part kind with at least one done part, outside ingest. */
 export function stageKinds(runDir: string): string[] {
@@ -51,7 +52,7 @@ export interface MergeOptions {
   phrases?: string;
   /** copy the parts instead of hard-linking them */
   copy?: boolean;
-  /** 'size' (default) checks each part's marker and file size, 'full' its content hash, Arrow stream and rows as well */
+  /** 'full' (default) checks each part's marker, size, content hash, Arrow stream and rows; 'size' the marker and size only */
   verify?: 'size' | 'full';
 }
 
@@ -74,11 +75,11 @@ function phrasesSource(root: string | null, shards: CorpusShard[], given: string
   return null;
 }
 
-export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: MergeOptions = {}, root: string | null = null): Promise<CorpusIndex & { kept: boolean }> {
+export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: MergeOptions = {}, root: string | null = null): Promise<CorpusIndex & { kept: boolean; keptEntries: string[] }> {
   const problems: string[] = [];
   // a part that fails its check is a problem naming the file and what differs
   const sound = (dir: string, kind: string, p: number): boolean => {
-    const check = checkPart(dir, kind, p, { level: opts.verify ?? 'size' });
+    const check = checkPart(dir, kind, p, { level: opts.verify ?? 'full' });
     if (check !== 'ok') problems.push(`${check.path}: ${check.reason}`);
     return check === 'ok';
   };
@@ -152,5 +153,5 @@ export async function mergeRuns(runDirsArg: string[], corpusArg: string, opts: M
   // one writer: this also refuses while a shard inside the run folder is still being written
   const { result, lock } = underLock(root ?? dirname(corpusDir), 'merge', () => buildCorpus(corpusDir, ordered, planned, phrasesDir, mode));
   lock.release();
-  return { ...result.index, kept: result.kept };
+  return { ...result.index, kept: result.kept, keptEntries: result.keptEntries };
 }

@@ -19,10 +19,28 @@ export interface StageRecord {
   status: 'running' | 'done';
   startedAt: string;
   finishedAt?: string;
+  /** summed over the sessions that finished the stage (a resume adds its own, never replaces) */
   seconds?: number;
+  /** the work counts of RESUMED_COUNTS summed over sessions; the others (totals) as the last session saw them */
   counts: Record<string, number>;
   timings: Record<string, number>;
+  /** sessions that finished this stage */
+  sessions?: number;
 }
+
+/**
+ * Counts that a session reports for the work it did itself (what it embedded, inverted, requested now):
+ * they add up over resumes, like the seconds, so count / seconds stays the stage's throughput. Every
+ * other count is a total of the whole output (parts, images) and is replaced.
+ */
+export const RESUMED_COUNTS: Readonly<Record<string, readonly string[]>> = {
+  embed: ['embedded', 'failed'],
+  concepts: ['written'],
+  phrases: ['requests'],
+  oti: ['ok', 'failed'],
+  phi: ['epochsRunNow'],
+  pic2word: ['epochsRunNow'],
+};
 
 /** What decides the results: two runs with equal inputs here may share a folder. */
 export interface RunIdentity {
@@ -221,19 +239,39 @@ function updateStage(runDir: string, stage: string, fn: (prev: StageRecord | und
   return m;
 }
 
-export function startStage(runDir: string, stage: string): RunManifest {
-  return updateStage(runDir, stage, () => ({ status: 'running', startedAt: new Date().toISOString(), counts: {}, timings: {} }));
+/** Adds a warning found while the run goes (e.g. phrases that came out empty), shown by `inspect` and `report`. */
+export function addRunWarning(runDir: string, warning: string): RunManifest {
+  const m = readRunManifest(runDir);
+  if (!m) throw new Error(`${runManifestPath(runDir)}: missing (open the run before recording warnings)`);
+  if (!(m.warnings ?? []).includes(warning)) m.warnings = [...(m.warnings ?? []), warning];
+  m.updatedAt = new Date().toISOString();
+  writeRunManifest(runDir, m);
+  return m;
 }
 
-export function finishStage(runDir: string, stage: string, result: { seconds: number; counts?: Record<string, number>; timings?: Record<string, number> }): RunManifest {
+/** Marks the stage running; what earlier sessions recorded (seconds, counts) stays, to be added to. */
+export function startStage(runDir: string, stage: string): RunManifest {
   return updateStage(runDir, stage, (prev) => ({
-    status: 'done',
-    startedAt: prev?.startedAt ?? new Date().toISOString(),
-    finishedAt: new Date().toISOString(),
-    seconds: result.seconds,
-    counts: result.counts ?? {},
-    timings: result.timings ?? {},
+    ...(prev ?? { counts: {}, timings: {} }), status: 'running', startedAt: prev?.startedAt ?? new Date().toISOString(),
   }));
+}
+
+/** Records a session's end: its seconds and work counts added to the earlier sessions' (see RESUMED_COUNTS). */
+export function finishStage(runDir: string, stage: string, result: { seconds: number; counts?: Record<string, number>; timings?: Record<string, number> }): RunManifest {
+  return updateStage(runDir, stage, (prev) => {
+    const additive = new Set(RESUMED_COUNTS[stage] ?? []);
+    const counts = { ...(result.counts ?? {}) };
+    for (const k of additive) if (typeof counts[k] === 'number' && typeof prev?.counts[k] === 'number') counts[k] += prev.counts[k];
+    return {
+      status: 'done',
+      startedAt: prev?.startedAt ?? new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      seconds: Math.round(((prev?.seconds ?? 0) + result.seconds) * 1e6) / 1e6,
+      counts,
+      timings: result.timings ?? {},
+      sessions: (prev?.sessions ?? (prev?.seconds !== undefined ? 1 : 0)) + 1,
+    };
+  });
 }
 
 /**

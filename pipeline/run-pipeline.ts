@@ -24,9 +24,10 @@ import { phiStage } from '../stages/phi/stage.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { type PhrasesStageOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from '../stages/phrases/stage.ts';
 import { UserError } from '../util/errors.ts';
-import { skippedFilesText } from './inspect-run.ts';
+import { skippedFilesText, skippedLinksText } from './inspect-run.ts';
 import { loadClipModel } from '../clip/weights.ts';
-import { finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
+import { addRunWarning, finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
+import { type PhrasesResult, emptyOutputLine } from '../stages/phrases/run-phrases.ts';
 import { templatePhrasesWarning } from './run-warnings.ts';
 import { sessionOptionsFrom, sharedOptionsFrom } from './shared-options.ts';
 import { CORPUS_DIR, resolveShard, shardRunDir } from './sharding.ts';
@@ -132,13 +133,13 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       log(`phrases: ${needed.length} concepts needed (union of each image's top ${phrasesTopK})`);
       return { inputs: { concepts: needed, outDir: stageDir(runDir, 'phrases'), countTokens: (t: string) => text!.tokenizer.encode(t).length + 2, textEncoder: text!.text } };
     },
-    oti: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined } }),
+    oti: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined, allowNoPhrases: phrasesOpts.allowEmptyPhrases } }),
     phi: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined } }),
   };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const report: Record<PipelineStage, (r: any) => string[]> = {
     ingest: (r) => [`ingest: ${r.plan.images} images (shard ${shard.index + 1} of ${shard.count}) in ${r.plan.parts} parts`
-      + `${listing.skippedFiles?.count ? `; ${skippedFilesText(listing.skippedFiles)}` : ''}`],
+      + `${listing.skippedFiles?.count ? `; ${skippedFilesText(listing.skippedFiles)}` : ''}${listing.skippedLinks ? `; ${skippedLinksText(listing.skippedLinks)}` : ''}`],
     embed: (r) => [`embed: ${r.embedded} embedded, ${r.failed} failed, ${r.partsSkipped} of ${r.parts} parts already done`],
     concepts: (r) => [`concepts: top ${r.topK} of ${r.vocabulary.size} names for ${r.images} images`],
     phrases: phrasesReport,
@@ -163,6 +164,10 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       finishStage(runDir, name, { seconds: (performance.now() - t0) / 1000, counts });
       stages[name] = counts;
       for (const line of report[name](r)) log(line);
+      // only with --allow-empty-phrases does an empty phrases stage get here: the run says so where it is read
+      if (name === 'phrases' && (r as PhrasesResult).phrases === 0) {
+        addRunWarning(runDir, `${emptyOutputLine(r as PhrasesResult)}; the run went on without L_gpt (--allow-empty-phrases)`);
+      }
     }
   } finally {
     await text?.text.release?.();

@@ -13,7 +13,7 @@ import type { StageContext, StageDefinition } from '../stages/stage.ts';
 import { UserError } from '../util/errors.ts';
 import { loadClipModel } from '../clip/weights.ts';
 import { createProgress } from './progress.ts';
-import { guardStageRun } from './run-manifest.ts';
+import { guardStageRun, underLock } from './run-manifest.ts';
 import { recordRunWarning, templatePartsWarning } from './run-warnings.ts';
 import { addSchemaOptions, checkSchemaOptions, flagOf, optionFields, schemaValues } from './schema-flags.ts';
 import { type SharedOptions, addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from './shared-options.ts';
@@ -67,6 +67,16 @@ export async function runStage<R, I, M>(def: StageDefinition<z.ZodObject, R, I, 
       if (respelt !== err.message) throw new UserError(respelt, err.exitCode);
     }
     throw err;
+  }
+}
+
+/** Runs a stage that writes one folder (`ctx.runDir`) outside a run: one writer, released however it ends. */
+export async function runStageLocked<R, I, M>(def: StageDefinition<z.ZodObject, R, I, M>, ctx: StageContext<I, M>, options: unknown): Promise<R> {
+  const { lock } = underLock(ctx.runDir, def.name, () => undefined);
+  try {
+    return await runStage(def, ctx, options);
+  } finally {
+    lock.release();
   }
 }
 

@@ -38,6 +38,8 @@ export interface IngestPlan {
   planHash: string;
   /** files of a source folder left out because they are not images (whole source, before sharding) */
   skippedFiles?: { count: number; byExtension: Record<string, number> };
+  /** symbolic links of a source folder left out (not followed: they may point outside it) */
+  skippedLinks?: number;
 }
 
 export function planPath(runDir: string): string {

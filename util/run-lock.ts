@@ -1,20 +1,57 @@
 /**
  * One writer per run folder (or shard, stage or output folder): `<dir>/.starword.lock`, made with an
- * exclusive create and holding the holder's host, PID, start time and command. A second writer is
- * refused with one line naming the holder. A lock whose process is gone, on this host, is taken over;
- * one held from another host is never second-guessed (its process cannot be checked from here). The
- * lock goes when the holder releases it, exits, or gets SIGINT / SIGTERM. Taking it also sweeps the
+ * exclusive create and holding the holder's host, PID, PID namespace, heartbeat cadence, start time and
+ * command. A second writer is refused with one line naming the holder.
+ *
+ * Liveness is the heartbeat: the holder refreshes the lock file's mtime every `heartbeatMs` from a worker
+ * thread (so a long synchronous stretch of the main thread does not stop it), and a lock whose mtime is
+ * older than `staleMs` is taken over, from any host or namespace. A PID alone cannot say that: two
+ * writers that share a hostname but not a PID namespace (containers with host networking, Kubernetes
+ * hostNetwork) see each other's PIDs as dead or as someone else. So a PID is trusted only within the
+ * holder's own namespace on its own host: there, a dead holder's lock is taken over at once.
+ *
+ * Why not proper-lockfile: its refusal cannot name the holder (a mkdir lock holds no data), its mtime
+ * updates run on the main event loop (a blocked loop looks dead), and a killed holder's lock waits out
+ * the stale time even where its PID proves it gone.
+ *
+ * The lock goes when the holder releases it, exits, or gets SIGINT / SIGTERM. Taking it also sweeps the
  * stale temporary files of the folder and its stage folders: under the lock no one else writes there.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { UserError } from './errors.ts';
 import { fsUserError } from './fs-errors.ts';
 import { hostTag, processAlive, sweepStaleTemps } from './temp-name.ts';
 
 export const LOCK_FILE = '.starword.lock';
 
-export interface LockHolder { host: string; pid: number; startedAt: string; command: string }
+export interface LockHolder {
+  host: string;
+  pid: number;
+  /** `/proc/self/ns/pid` of the holder (absent off Linux, and in locks of older versions) */
+  pidNs?: string;
+  /** how often the holder refreshes the lock's mtime, and after how long without it the lock is stale */
+  heartbeatMs?: number;
+  staleMs?: number;
+  startedAt: string;
+  command: string;
+}
+
+/** The heartbeat cadence: STARWORD_LOCK_HEARTBEAT_MS (tests shorten it), 5 s by default; stale after six missed. */
+function heartbeatMs(): number {
+  const v = Number(process.env.STARWORD_LOCK_HEARTBEAT_MS);
+  return Number.isInteger(v) && v > 0 ? v : 5000;
+}
+
+let ownPidNs: string | null | undefined;
+/** This process's PID namespace, e.g. `pid:[4026531836]`; null where there is no /proc. */
+export function pidNamespace(): string | null {
+  if (ownPidNs === undefined) {
+    try { ownPidNs = readlinkSync('/proc/self/ns/pid'); } catch { ownPidNs = null; }
+  }
+  return ownPidNs;
+}
 
 export interface RunLock {
   dir: string;
@@ -27,9 +64,47 @@ export interface RunLock {
 const held = new Map<string, { count: number; path: string }>();
 let handlersInstalled = false;
 
+// The heartbeat runs in a worker thread: its own event loop keeps beating while the main one is busy.
+// Eval code is CommonJS, or ESM under the parent's --input-type=module. require() where there is one:
+// a dynamic import may go through loader hooks (tsx) that wait on the busy main thread.
+const HEARTBEAT_CODE = `
+(async () => {
+  const load = (name) => (typeof require === 'function' ? Promise.resolve(require(name)) : import(name));
+  const { parentPort, workerData } = await load('node:worker_threads');
+  const { utimesSync } = await load('node:fs');
+  const paths = new Set();
+  parentPort.on('message', (m) => { if (m.add) paths.add(m.add); if (m.remove) paths.delete(m.remove); });
+  setInterval(() => {
+    const now = new Date();
+    for (const p of paths) try { utimesSync(p, now, now); } catch { /* released or removed: nothing to refresh */ }
+  }, workerData.intervalMs);
+})();
+`;
+let heartbeat: Worker | null = null;
+
+function beat(path: string): void {
+  if (!heartbeat) {
+    heartbeat = new Worker(HEARTBEAT_CODE, { eval: true, workerData: { intervalMs: heartbeatMs() } });
+    heartbeat.unref(); // never what keeps the process alive
+  }
+  heartbeat.postMessage({ add: path });
+}
+
+function stopBeating(path: string): void {
+  if (!heartbeat) return;
+  if (held.size === 0) {
+    void heartbeat.terminate();
+    heartbeat = null;
+  } else {
+    heartbeat.postMessage({ remove: path });
+  }
+}
+
 function releaseAll(): void {
   for (const [, h] of held) try { unlinkSync(h.path); } catch { /* already gone */ }
   held.clear();
+  if (heartbeat) void heartbeat.terminate();
+  heartbeat = null;
 }
 
 function installExitHandlers(): void {
@@ -54,8 +129,18 @@ function readHolder(path: string): LockHolder | null {
   }
 }
 
-function describe(h: LockHolder): string {
-  return `pid ${h.pid} on ${h.host}${h.command ? ` (${h.command})` : ''}, since ${h.startedAt}`;
+function describe(h: LockHolder, path?: string): string {
+  const age = path && h.heartbeatMs ? heartbeatAgeMs(path) : null;
+  const beat = age === null ? '' : `, heartbeat ${(age / 1000).toFixed(0)} s ago (taken over after ${((h.staleMs ?? 6 * (h.heartbeatMs ?? 0)) / 1000).toFixed(0)} s)`;
+  return `pid ${h.pid} on ${h.host}${h.command ? ` (${h.command})` : ''}, since ${h.startedAt}${beat}`;
+}
+
+function heartbeatAgeMs(path: string): number | null {
+  try {
+    return Math.max(0, Date.now() - statSync(path).mtimeMs);
+  } catch {
+    return null;
+  }
 }
 
 function tryCreate(path: string, holder: LockHolder): boolean {
@@ -74,14 +159,19 @@ function tryCreate(path: string, holder: LockHolder): boolean {
   return true;
 }
 
-/** Stale: on this host and its process gone; or unreadable and old (a holder died while writing it). */
+/**
+ * Stale: its heartbeat stopped (mtime older than its staleMs); or its holder is a dead process of this
+ * host and PID namespace; or it is unreadable and old (a holder died while writing it). A lock of an
+ * older version (no heartbeat) is stale when its PID is dead on this host, as those versions decided.
+ */
 function isStale(path: string, h: LockHolder | null): boolean {
-  if (h) return h.host === hostTag() && !processAlive(h.pid);
-  try {
-    return Date.now() - statSync(path).mtimeMs > 10_000;
-  } catch {
-    return true;
-  }
+  const age = heartbeatAgeMs(path);
+  if (age === null) return true;
+  if (!h) return age > 10_000;
+  const here = h.host === hostTag();
+  if (!h.heartbeatMs) return here && !processAlive(h.pid);
+  if (age > (h.staleMs ?? 6 * h.heartbeatMs)) return true;
+  return here && h.pidNs !== undefined && h.pidNs === pidNamespace() && !processAlive(h.pid);
 }
 
 /**
@@ -100,17 +190,23 @@ export function acquireRunLock(dir: string, command = process.argv.slice(2, 3).j
   } catch (err) {
     throw fsUserError(err, dir, 'creating the folder');
   }
-  const holder: LockHolder = { host: hostTag(), pid: process.pid, startedAt: new Date().toISOString(), command };
+  const beatMs = heartbeatMs();
+  const ns = pidNamespace();
+  const holder: LockHolder = {
+    host: hostTag(), pid: process.pid, ...(ns ? { pidNs: ns } : {}), heartbeatMs: beatMs, staleMs: 6 * beatMs,
+    startedAt: new Date().toISOString(), command,
+  };
   for (let attempt = 0; !tryCreate(path, holder); attempt++) {
     const other = readHolder(path);
     if (attempt >= 3 || !isStale(path, other)) {
-      throw new UserError(`${dir} is in use by another starword process (${other ? describe(other) : 'holder unknown'}); `
+      throw new UserError(`${dir} is in use by another starword process (${other ? describe(other, path) : 'holder unknown'}); `
         + `wait for it, or remove ${path} if that process is gone`);
     }
     takeOver(path, other);
   }
   installExitHandlers();
   held.set(path, { count: 1, path });
+  beat(path);
   // a writer of the enclosing run folder, or of one of our sub-folders, writes here too
   const nested = liveForeignLock(join(dir, '..')) ?? subFolders(dir).map(liveForeignLock).find((h) => h !== null) ?? null;
   if (nested) {
@@ -128,7 +224,9 @@ export function acquireRunLock(dir: string, command = process.argv.slice(2, 3).j
  */
 function takeOver(path: string, seen: LockHolder | null): void {
   const gate = `${path}.takeover`;
-  const me: LockHolder = { host: hostTag(), pid: process.pid, startedAt: new Date().toISOString(), command: 'takeover' };
+  // the gate lives for milliseconds and gets no heartbeat: stale after 10 s, or when its holder is dead here
+  const ns = pidNamespace();
+  const me: LockHolder = { host: hostTag(), pid: process.pid, ...(ns ? { pidNs: ns } : {}), heartbeatMs: 10_000, staleMs: 10_000, startedAt: new Date().toISOString(), command: 'takeover' };
   if (!tryCreate(gate, me)) {
     const g = readHolder(gate);
     if (isStale(gate, g)) try { unlinkSync(gate); } catch { /* someone else did */ }
@@ -148,6 +246,7 @@ function releaseOne(path: string): void {
   if (!h) return;
   if (--h.count > 0) return;
   held.delete(path);
+  stopBeating(path);
   try { unlinkSync(path); } catch { /* already gone */ }
 }
 

@@ -5,7 +5,7 @@
  * name, so a sweep can tell a stale file (its process is gone) from one being written.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,7 +43,13 @@ export function processAlive(pid: number): boolean {
  * caller holds the folder's lock: then no writer of another host can be at work there, and their
  * temporary names are stale too. This host's files go when their process is gone. Old host-less names
  * (`.tmp-<pid>`) count as this host's. Returns the names removed.
+ *
+ * Without the lock (a shared cache folder), a PID that is dead here may be a live writer of another PID
+ * namespace with the same hostname (containers with host networking): such a file also has to be
+ * untouched for `UNLOCKED_STALE_MS` before it goes, which no writer at work leaves it.
  */
+export const UNLOCKED_STALE_MS = 60_000;
+
 export function sweepStaleTemps(dir: string, exclusive: boolean): string[] {
   let names: string[];
   try {
@@ -62,8 +68,17 @@ export function sweepStaleTemps(dir: string, exclusive: boolean): string[] {
       // a live process on this host is never robbed, lock or not (it may write a sub-folder of ours)
       : owner.host === here ? !processAlive(owner.pid) : exclusive;
     if (!stale) continue;
+    if (!exclusive && !untouchedFor(join(dir, name), UNLOCKED_STALE_MS)) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
     removed.push(name);
   }
   return removed;
+}
+
+function untouchedFor(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    return false; // gone already
+  }
 }

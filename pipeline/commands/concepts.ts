@@ -8,10 +8,9 @@ import { resolve } from 'node:path';
 import { conceptsStage } from '../../stages/concepts/stage.ts';
 import { DEFAULT_VOCAB_PATH, loadVocabulary } from '../../stages/concepts/vocab.ts';
 import { defaultCacheDir } from '../../util/cache-dir.ts';
-import { underLock } from '../run-manifest.ts';
 import { addRenamedFlags } from '../schema-flags.ts';
 import { addSharedOptions, sharedOptionsFrom } from '../shared-options.ts';
-import { addStageOptions, runStage, stageContext, stageOptionsFrom } from '../stage-command.ts';
+import { addStageOptions, runStageLocked, stageContext, stageOptionsFrom } from '../stage-command.ts';
 
 export function register(program: Command): void {
   const cmd = program
@@ -40,8 +39,7 @@ export function register(program: Command): void {
       vocabulary, featuresDir: resolve(raw.features as string), outDir: resolve(raw.out as string),
     }, log);
     const text = await createTextEncoder(model, { ...ctx.session, tokenizer });
-    const { lock } = underLock(resolve(raw.out as string), 'concepts', () => undefined); // one writer of the output folder
-    const result = await runStage(conceptsStage, { ...ctx, shared: { text, tokenizer } }, options).finally(() => lock.release());
+    const result = await runStageLocked(conceptsStage, { ...ctx, shared: { text, tokenizer } }, options);
     const vocabNote = result.cache === null ? 'vocabulary features not needed'
       : `vocabulary features ${result.cache.hit ? 'from cache' : 'computed'}`;
     process.stdout.write(`concepts: ${result.parts} parts (${result.written} written, ${result.skipped} already done), `

@@ -20,19 +20,22 @@ export function register(program: Command): void {
     .option('--out <dir>', `the corpus folder (default <dir>/${CORPUS_DIR})`)
     .option('--phrases <dir>', 'the phrases folder made once for all shards (default <dir>/phrases)')
     .option('--copy', 'copy the parts instead of hard-linking them (links are used where the file system allows)')
-    .option('--verify', 'check every part\'s content hash and rows too (default: marker and size)')
-    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string; phrases?: string; copy?: boolean; verify?: boolean }) => {
+    .option('--verify', 'check every part\'s content hash, Arrow stream and rows (the default)')
+    .option('--size-only', 'check only each part\'s marker and size, not its content (faster; the output says so)')
+    .action(async (dir: string | undefined, opts: { runs?: string[]; out?: string; phrases?: string; copy?: boolean; verify?: boolean; sizeOnly?: boolean }) => {
+      if (opts.verify && opts.sizeOnly) throw new UserError('give --verify or --size-only, not both');
       if (dir && opts.runs) throw new UserError('give a folder or --runs, not both');
       if (!dir && !opts.runs) throw new UserError('give the run folder, or --runs DIR... --out DIR');
       if (opts.runs && !opts.out) throw new UserError('--runs needs --out');
       const runs = dir ? findRunDirs(dir) : (opts.runs as string[]);
       const out = opts.out ?? join(dir as string, CORPUS_DIR);
-      const c = await mergeRuns(runs, out, { phrases: opts.phrases, copy: opts.copy, verify: opts.verify ? 'full' : 'size' }, dir ? resolve(dir) : null);
+      const c = await mergeRuns(runs, out, { phrases: opts.phrases, copy: opts.copy, verify: opts.sizeOnly ? 'size' : 'full' }, dir ? resolve(dir) : null);
       const kinds = Object.entries(c.rows).filter(([k]) => !k.startsWith('ingest/')).map(([k, n]) => `${k} ${n} rows in ${c.kinds[k].length} parts`);
       const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
       process.stdout.write(`merged ${c.shardCount} shard${c.shardCount > 1 ? 's' : ''}, ${c.images} images`
         + `${kinds.length ? `: ${kinds.join(', ')}` : ''}${c.phrases ? `; phrases from ${c.phrases.from} (${c.phrases.files} files)` : '; no phrases'}`
-        + ` -> ${out}${c.kept ? ' (unchanged, kept)' : ''}; ${c.placed.linked} files linked (${mb(c.placed.bytesLinked)}, no extra disk), `
-        + `${c.placed.copied} copied (${mb(c.placed.bytesCopied)})\n`);
+        + ` -> ${out}${c.kept ? ' (unchanged, kept)' : ''}${c.keptEntries.length ? ` (rebuilt; kept ${c.keptEntries.join(', ')}: not made by merge)` : ''}; `
+        + `${c.placed.linked} files linked (${mb(c.placed.bytesLinked)}, no extra disk), ${c.placed.copied} copied (${mb(c.placed.bytesCopied)}); `
+        + `${opts.sizeOnly ? 'WARNING: content hashes NOT checked (--size-only): a damaged part of the same size would be merged' : 'every part\'s content hash checked'}\n`);
     });
 }

@@ -12,12 +12,11 @@ import type { ClipModel } from '../../clip/weights.ts';
 import { loadConcepts } from '../../stages/phrases/concept-source.ts';
 import { phrasesReport, phrasesStage, swapNote } from '../../stages/phrases/stage.ts';
 import { scrub } from '../../util/llm/secrets.ts';
-import { underLock } from '../run-manifest.ts';
 import { positiveIntOption } from '../options.ts';
 import { conceptShardOf, parseConceptShard, unionConcepts } from '../concept-union.ts';
 import { addRenamedFlags } from '../schema-flags.ts';
 import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
-import { addStageOptions, runStage, stageContext, stageOptionsFrom } from '../stage-command.ts';
+import { addStageOptions, runStageLocked, stageContext, stageOptionsFrom } from '../stage-command.ts';
 import { UserError } from '../../util/errors.ts';
 
 interface Options {
@@ -72,10 +71,9 @@ export function register(program: Command): void {
     }
     const note = swapNote(options);
     if (note) log(note);
-    const { lock } = underLock(resolve(opts.out), 'phrases', () => undefined); // one writer of the output folder
-    const r = await runStage(phrasesStage, stageContext(resolve(opts.out), model, shared, {
+    const r = await runStageLocked(phrasesStage, stageContext(resolve(opts.out), model, shared, {
       concepts, outDir: resolve(opts.out), countTokens: (text: string) => tokenizer.encode(text).length + 2, textEncoder,
-    }, log), options).finally(() => lock.release());
+    }, log), options);
     for (const line of phrasesReport(r)) process.stdout.write(`${line}\n`);
   });
 }

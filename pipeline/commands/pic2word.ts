@@ -9,9 +9,8 @@ import { join, resolve } from 'node:path';
 import { pic2wordStage } from '../../stages/pic2word/stage.ts';
 import { UserError } from '../../util/errors.ts';
 import { loadClipModel } from '../../clip/weights.ts';
-import { underLock } from '../run-manifest.ts';
 import { addSharedOptions, sharedOptionsFrom } from '../shared-options.ts';
-import { addStageOptions, runStage, stageContext, stageOptionsFrom } from '../stage-command.ts';
+import { addStageOptions, runStageLocked, stageContext, stageOptionsFrom } from '../stage-command.ts';
 
 export function register(program: Command): void {
   const cmd = program.command('pic2word')
@@ -29,9 +28,8 @@ export function register(program: Command): void {
     if (!raw.out && !statSync(src).isDirectory()) throw new UserError(`--out is required when the source is a file (${source})`);
     const out = raw.out ? resolve(raw.out as string) : join(src, 'pic2word');
     const model = await loadClipModel(resolve(shared.model!));
-    const { lock } = underLock(out, 'pic2word', () => undefined); // one writer of the output folder (its checkpoints)
     const log = (l: string): void => { process.stderr.write(`${l}\n`); };
-    const s = await runStage(pic2wordStage, stageContext(out, model, shared, { source: src }, log), options).finally(() => lock.release());
+    const s = await runStageLocked(pic2wordStage, stageContext(out, model, shared, { source: src }, log), options);
     const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
     console.log(`pic2word: ${s.train} train / ${s.val} held-out images, ${s.stepsPerEpoch} steps per epoch, ${s.epochsRunNow} epochs run now`
       + `${s.resumedFrom !== null ? ` (resumed after epoch ${s.resumedFrom})` : ''}, epoch ${s.last?.epoch ?? 0}: `

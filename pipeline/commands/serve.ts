@@ -7,9 +7,15 @@ import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shar
 import { UserError } from '../../util/errors.ts';
 import { floatOption, positiveIntOption } from '../options.ts';
 import { ServeEngine } from '../serve/engine.ts';
-import { createServeServer } from '../serve/http.ts';
+import { DEFAULT_MAX_OTI_JOBS, createServeServer } from '../serve/http.ts';
+import { DEFAULT_MAX_UPLOAD_PIXELS } from '../serve/upload-decoder.ts';
 
-interface Options { index: string; model: string; phi?: string; pic2word?: string; lincir?: string; port: number; host: string; otiSteps: number; maxUploadMb: number }
+interface Options {
+  index: string; model: string; phi?: string; pic2word?: string; lincir?: string; port: number; host: string; otiSteps: number; maxUploadMb: number;
+  maxUploadMegapixels: number; allowHost: string[]; maxOtiJobs: number;
+}
+
+const LOOPBACK_BIND = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
 
 export function register(program: Command): void {
   const cmd = program.command('serve')
@@ -21,13 +27,28 @@ export function register(program: Command): void {
     .option('--port <n>', 'port (0: any free one)', (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port must be 0..65535, got '${v}'`); return n; }, 8321)
     .option('--host <addr>', 'address to bind (127.0.0.1: this machine only)', '127.0.0.1')
     .option('--oti-steps <n>', 'steps of the live OTI method', positiveIntOption, 150)
-    .option('--max-upload-mb <x>', 'largest upload accepted', floatOption, 10);
+    .option('--max-upload-mb <x>', 'largest upload accepted', floatOption, 10)
+    .option('--max-upload-megapixels <x>', 'most pixels an upload may declare (checked from its header before decoding)', floatOption, DEFAULT_MAX_UPLOAD_PIXELS / 1e6)
+    .option('--allow-host <name>', 'a host name clients may use besides localhost / 127.0.0.1 / [::1] (repeatable); needed with a --host other machines reach',
+      (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--max-oti-jobs <n>', 'live-OTI queries running or waiting; past it the server answers 503', positiveIntOption, DEFAULT_MAX_OTI_JOBS);
   addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir'], requireModel: true, help: { model: 'the CLIP folder the index was made with' } });
   cmd.action(async (o: Options) => {
       if (!(o.maxUploadMb > 0)) throw new UserError('--max-upload-mb must be > 0');
-      const engine = await ServeEngine.open({ index: o.index, model: o.model, phi: o.phi, pic2word: o.pic2word, lincir: o.lincir, otiSteps: o.otiSteps, ...sessionOptionsFrom(sharedOptionsFrom(o as unknown as Record<string, unknown>)) });
+      if (!(o.maxUploadMegapixels > 0)) throw new UserError('--max-upload-megapixels must be > 0');
+      // other machines would reach it under a name the Host check refuses: say so now, not with 403s
+      if (!LOOPBACK_BIND.test(o.host) && o.allowHost.length === 0) {
+        throw new UserError(`--host ${o.host} lets other machines connect: name the host name they will use with --allow-host NAME (serve has no login; see docs/serve.md)`);
+      }
+      const maxUploadPixels = Math.round(o.maxUploadMegapixels * 1e6);
+      const engine = await ServeEngine.open({
+        index: o.index, model: o.model, phi: o.phi, pic2word: o.pic2word, lincir: o.lincir, otiSteps: o.otiSteps, maxUploadPixels,
+        ...sessionOptionsFrom(sharedOptionsFrom(o as unknown as Record<string, unknown>)),
+      });
       const log = (line: string) => process.stderr.write(`serve: ${line}\n`);
-      const server = createServeServer(engine, { maxUploadBytes: Math.round(o.maxUploadMb * 1048576), maxK: 200, log });
+      const server = createServeServer(engine, {
+        maxUploadBytes: Math.round(o.maxUploadMb * 1048576), maxK: 200, log, allowHosts: o.allowHost, maxOtiJobs: o.maxOtiJobs, maxUploadPixels,
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`--port ${o.port}: cannot listen on ${o.host} (${err.code ?? err.message})`)));
         server.listen(o.port, o.host, () => resolve());

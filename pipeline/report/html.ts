@@ -40,7 +40,8 @@ td.n,th.n{text-align:right}
 .card{background:#fff;border:1px solid #ddd;border-radius:4px;padding:6px;width:190px;font-size:12px}
 .card img,.thumb img{image-rendering:auto;display:block}
 .card .id{font-weight:600;word-break:break-all;margin:4px 0}
-.card ol{margin:0;padding-left:20px}.card li span{float:right;color:#666}
+.card ol{margin:0;padding-left:20px}.card .cg{display:grid;grid-template-columns:minmax(0,1fr) auto;column-gap:6px;align-items:start}
+.card .cn{overflow-wrap:anywhere}.card .cs{color:#666}
 .query{background:#fff;border:1px solid #ddd;border-radius:4px;padding:8px;margin:10px 0}
 .query .cap{font-size:15px;margin:0 0 6px}.row{display:flex;align-items:flex-start;gap:4px;margin:3px 0}
 .row .m{width:110px;font-size:12px;font-weight:600}.thumb{position:relative;font-size:10px;text-align:center;color:#555}

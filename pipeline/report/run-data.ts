@@ -17,6 +17,9 @@ import { type InspectReport, inspectRun } from '../inspect-run.ts';
 import { findRunDirs } from '../merge-runs.ts';
 import { type RunManifest, readRunManifest } from '../run-manifest.ts';
 
+/** The report only looks (a writer may be at work): a damaged part is refused, not moved aside. */
+const LOOK = { quarantine: false } as const;
+
 export interface ConceptSample { imageId: string; path: string | null; concepts: string[]; scores: number[] }
 export interface PhraseExample { phrase: string; swapped: string }
 export interface ConceptPhrases {
@@ -75,7 +78,7 @@ export function imagePaths(runDirs: readonly string[], wanted: ReadonlySet<strin
   for (const runDir of runDirs) {
     const dir = stageDir(runDir, 'ingest');
     for (const p of listDoneParts(dir, imagesSchema.KIND)) {
-      for (const r of imagesSchema.fromTable(readPart(dir, imagesSchema.KIND, p))) if (wanted.has(r.imageId)) out.set(r.imageId, r.path);
+      for (const r of imagesSchema.fromTable(readPart(dir, imagesSchema.KIND, p, LOOK))) if (wanted.has(r.imageId)) out.set(r.imageId, r.path);
       if (out.size === wanted.size) return out;
     }
   }
@@ -106,7 +109,7 @@ function readErrors(runDirs: readonly string[], maxRows: number): RunData['error
       if (!statSync(dir).isDirectory()) continue;
       for (const p of listDoneParts(dir, errorsSchema.KIND)) {
         if (readPartStats(dir, errorsSchema.KIND, p).rows === 0) continue;
-        for (const e of errorsSchema.fromTable(readPart(dir, errorsSchema.KIND, p))) {
+        for (const e of errorsSchema.fromTable(readPart(dir, errorsSchema.KIND, p, LOOK))) {
           total++;
           const key = `${e.stage}\u0000${e.code}`;
           counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -132,7 +135,7 @@ function readConcepts(runDirs: readonly string[], sample: number): RunData['conc
   let base = 0;
   for (const { dir, p, rows } of parts) {
     if ([...pick].some((i) => i >= base && i < base + rows)) {
-      conceptsSchema.fromTable(readPart(dir, conceptsSchema.KIND, p)).forEach((r, i) => {
+      conceptsSchema.fromTable(readPart(dir, conceptsSchema.KIND, p, LOOK)).forEach((r, i) => {
         if (pick.has(base + i)) out.push({ imageId: r.imageId, path: null, concepts: r.concepts.slice(0, 10), scores: [...r.scores.slice(0, 10)] });
       });
     }
@@ -168,7 +171,7 @@ function readPhrases(runDirs: readonly string[], sample: number, examplesPer = 3
   const shown = order.slice(0, sample);
   const want = new Map(shown.map((c) => [c.concept, c]));
   for (const p of parts) {
-    const part = phrasesSchema.fromTable(readPart(dir, phrasesSchema.KIND, p));
+    const part = phrasesSchema.fromTable(readPart(dir, phrasesSchema.KIND, p, LOOK));
     for (const r of part.rows) {
       const c = want.get(r.concept);
       if (c && c.examples.length < examplesPer) c.examples.push({ phrase: r.phrase, swapped: r.swapped });
@@ -185,7 +188,7 @@ function readOti(runDirs: readonly string[], maxFailed: number): RunData['oti'] 
     const dir = stageDir(runDir, 'oti');
     for (const p of listDoneParts(dir, 'tokens')) {
       const stats = readPartStats(dir, 'tokens', p);
-      const table = readPart(dir, 'tokens', p);
+      const table = readPart(dir, 'tokens', p, LOOK);
       const status = readStrings(table, 'status'), ids = readStrings(table, 'image_id'), errs = readStrings(table, 'error');
       const c = readNumbers(table, 'lcos'), g = readNumbers(table, 'lgpt');
       status.forEach((s, i) => {

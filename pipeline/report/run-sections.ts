@@ -1,5 +1,6 @@
 /** The report's sections about the run itself: overview, errors, concepts, phrases, OTI, training. */
 import { histogramSvg, lineChartSvg } from '../../util/svg-charts.ts';
+import { skippedFilesText, skippedLinksText } from '../inspect-run.ts';
 import { type Section, esc, num, table } from './html.ts';
 import type { RunData, TrainingMetrics } from './run-data.ts';
 import type { Thumbnails } from './thumbnails.ts';
@@ -21,6 +22,11 @@ export function overviewSection(d: RunData, notes: readonly string[]): Section {
   parts.push(`<p>${d.runDirs.length > 1 ? `${d.runDirs.length} shards; ` : ''}images planned: <b id="count-images">${num(d.inspect.images.planned)}</b>
    of ${num(d.inspect.images.source)} in the source; failures: <b id="count-failures">${num(d.inspect.failures.total)}</b>;
    OTI tokens: <b id="count-tokens-ok">${num(d.inspect.tokens?.ok ?? 0)}</b> ok, <b id="count-tokens-failed">${num(d.inspect.tokens?.failed ?? 0)}</b> failed.</p>`);
+  const skipped = [
+    ...(d.inspect.skippedFiles.count > 0 ? [skippedFilesText(d.inspect.skippedFiles)] : []),
+    ...(d.inspect.skippedLinks > 0 ? [skippedLinksText(d.inspect.skippedLinks)] : []),
+  ];
+  if (skipped.length > 0) parts.push(`<p class="note" id="skipped-source">source: ${esc(skipped.join('; '))}</p>`);
   parts.push(table(['stage', 'status', 'seconds', 'throughput', 'counts'], d.stages.map((s) => [
     esc(s.stage), esc(s.status), n(s.seconds), throughput(s.counts, s.seconds),
     Object.entries(s.counts).map(([k, v]) => `${esc(k)} <b data-stage="${esc(s.stage)}" data-count="${esc(k)}">${num(v)}</b>`).join(', '),
@@ -65,7 +71,8 @@ export async function conceptsSection(d: RunData, thumbs: Thumbnails): Promise<S
     const img = src ? `<img src="${esc(src)}" width="96" height="96" alt="${esc(s.imageId)}">` : '<div class="note">(no thumbnail)</div>';
     const search = [s.imageId, ...s.concepts].join(' | ').toLowerCase();
     cards.push(`<div class="card" data-search="${esc(search)}">${img}<div class="id">${esc(s.imageId)}</div><ol>${
-      s.concepts.map((name, i) => `<li>${esc(name)} <span>${s.scores[i].toFixed(3)}</span></li>`).join('')}</ol></div>`);
+      // name and score in one grid row of their item: a name that wraps never pushes its score below
+      s.concepts.map((name, i) => `<li><div class="cg"><span class="cn">${esc(name)}</span> <span class="cs">${s.scores[i].toFixed(3)}</span></div></li>`).join('')}</ol></div>`);
   }
   const html = [
     `<p>${num(c.sample.length)} of ${num(c.total)} images (evenly spaced over the parts), each with its top-10 concepts and cosine scores.</p>`,

@@ -6,8 +6,7 @@
 import type { Device } from '../../clip/onnx-session.ts';
 import { basename, dirname } from 'node:path';
 import type { ImageEncoder, TextEncoder } from '../../clip/encoder-types.ts';
-import { ImageDecodeError } from '../../clip/image-decode.ts';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { preprocessOptions } from '../../clip/preprocess.ts';
 import { lincirFile } from '../lincir-tokens.ts';
 import { ClipTokenizer } from '../../clip/tokenizer.ts';
 import type { ClipModel } from '../../clip/weights.ts';
@@ -24,6 +23,7 @@ import { UserError } from '../../util/errors.ts';
 import { findRunDirs } from '../merge-runs.ts';
 import { openEncoders, openIndex } from '../retrieve-query.ts';
 import { SEARLE_OTI, otiTemplateIds } from '../../stages/oti/stage.ts';
+import { DEFAULT_DECODER, UploadDecoder, UploadUnreadableError } from './upload-decoder.ts';
 
 export interface ServeMethod {
   name: string;
@@ -37,6 +37,8 @@ export interface ServeMethod {
 export interface ServeOptions {
   index: string; model: string; phi?: string; pic2word?: string; lincir?: string;
   otiSteps: number; threads?: number; cacheDir?: string; device?: Device;
+  /** the most pixels an upload may decode to (default 40 M; the header is checked before, in http.ts) */
+  maxUploadPixels?: number;
 }
 
 export type Reference = { gallery: string } | { features: Float32Array };
@@ -59,12 +61,15 @@ export function serveMethods(o: { phi?: string; pic2word?: string; lincir?: stri
 
 export class ServeEngine {
   private otiQueue: Promise<unknown> = Promise.resolve();
+  private readonly decoder: UploadDecoder;
   private constructor(
     readonly opts: ServeOptions, readonly methods: ServeMethod[], readonly gallery: PartsGallery, readonly ids: string[],
     private readonly paths: Map<string, string>, private readonly model: ClipModel, private readonly text: TextEncoder,
     private readonly image: ImageEncoder, private readonly mappers: Map<string, PhiPredictor>,
     private readonly oti: { session: OtiSession; templates: Int32Array[] },
-  ) {}
+  ) {
+    this.decoder = new UploadDecoder({ ...DEFAULT_DECODER, maxPixels: opts.maxUploadPixels ?? DEFAULT_DECODER.maxPixels });
+  }
 
   static async open(o: ServeOptions): Promise<ServeEngine> {
     const gallery = openIndex(o.index);
@@ -96,9 +101,10 @@ export class ServeEngine {
   async encodeUpload(bytes: Buffer): Promise<Float32Array> {
     const p = preprocessOptions({ imageSize: this.image.imageSize, preprocessorConfig: this.model.preprocessorConfig, mode: 'targetpad' });
     let pixels: Float32Array;
-    try { pixels = await preprocessImage(bytes, p); } catch (err) {
-      if (err instanceof ImageDecodeError) throw new UserError(`the upload is not a readable image (${err.reason})`);
-      throw new UserError(`the upload is not a readable image (${(err as Error).message.split('\n')[0]})`);
+    // decoded in a worker thread, a few at a time (upload-decoder.ts); busy and timeout errors pass through
+    try { pixels = await this.decoder.decode(bytes, p); } catch (err) {
+      if (err instanceof UploadUnreadableError) throw new UserError(`the upload is not a readable image (${err.reason ?? err.message})`);
+      throw err;
     }
     const [f] = await this.image.encodePixels([pixels]);
     return f;
@@ -140,6 +146,7 @@ export class ServeEngine {
   }
 
   async close(): Promise<void> {
+    await this.decoder.close();
     await this.oti.session.release();
     await this.text.release?.();
     await this.image.release?.();

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { TextEncoder } from '../../clip/encoder-types.ts';
 import * as conceptsKind from '../../schemas/concepts.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { type Provenance, isPartCurrent, listDoneParts, partIdentity, removePartsWithout, writePart } from '../../schemas/part-io.ts';
+import { type Provenance, checkPartModel, isPartCurrent, listDoneParts, partIdentity, removePartsWithout, writePart } from '../../schemas/part-io.ts';
 import { hashJson } from '../../util/hash.ts';
 import type { VocabFeatures } from '../../schemas/vocab-features.ts';
 import { UserError } from '../../util/errors.ts';
@@ -91,6 +91,8 @@ export async function runConcepts(opts: RunConceptsOptions): Promise<RunConcepts
   };
   if (pending.length === 0) return result;
 
+  // features of another model (of the same width, say) are never ranked against this model's vocabulary
+  for (const p of pending) checkPartModel(opts.featuresDir, FEATURES_KIND, p, opts.modelHash, 'rerun the embed stage with this model');
   // Read the first pending part before the (costly) vocabulary features, to catch a model mismatch early.
   const firstRows = readFeaturesPart(opts.featuresDir, pending[0]);
   checkDim(firstRows, opts.textEncoder.dim);

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as images from '../../schemas/images.ts';
-import { writePart } from '../../schemas/part-io.ts';
+import { isPartCurrent, writePart } from '../../schemas/part-io.ts';
 import { type IngestPlan, planPath, readPlan, stageDir, writePlan } from '../../schemas/run-layout.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { UserError } from '../../util/errors.ts';
@@ -30,6 +30,8 @@ export interface IngestOptions {
   force?: boolean;
   /** the source as listImageSource listed it (listed here when absent) */
   listing?: SourceListing;
+  /** one line per images part found damaged and written again */
+  log?: (line: string) => void;
 }
 
 /** What the source lists, before anything is written: `run` lists first, so a bad source leaves nothing behind. */
@@ -102,6 +104,7 @@ export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
     parts: Math.ceil(mine.length / partSize),
     planHash: hashRefs(mine),
     ...(listing.skippedFiles ? { skippedFiles: listing.skippedFiles } : {}),
+    ...(skippedLinks > 0 ? { skippedLinks } : {}),
   };
 
   const existing = readPlan(opts.runDir);
@@ -110,7 +113,11 @@ export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
     if (existing.shard.index !== plan.shard.index || existing.shard.count !== plan.shard.count) differ.push('shard');
     if (existing.sourceHash !== plan.sourceHash || existing.planHash !== plan.planHash) differ.push('images');
     if (existing.partSize !== plan.partSize) differ.push('part size');
-    if (differ.length === 0) return { plan: existing, skipped: true, skippedLinks, seconds: (performance.now() - t0) / 1000 };
+    if (differ.length === 0) {
+      // a part found damaged (and moved aside) since is written again, from the same listing
+      await writeParts(opts.runDir, mine, partSize, shard.index, shard.count, (p) => !isPartCurrent(stageDir(opts.runDir, 'ingest'), images.KIND, p, {}, opts.log));
+      return { plan: existing, skipped: true, skippedLinks, seconds: (performance.now() - t0) / 1000 };
+    }
     if (!opts.force) {
       throw new UserError(`${opts.runDir} was planned from a different ${differ.join(', ')} `
         + `(${existing.images} images in ${existing.parts} parts, shard ${existing.shard.index}/${existing.shard.count}, part size ${existing.partSize}); `
@@ -120,16 +127,22 @@ export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
   }
 
   const dir = stageDir(opts.runDir, 'ingest');
-  for (let p = 0; p < plan.parts; p++) {
-    const refs = mine.slice(p * partSize, (p + 1) * partSize);
-    const table = images.toTable(refs.map((r) => ({ imageId: r.id, path: r.path, shard: shard.index })));
-    await writePart(dir, images.KIND, p, table, SCHEMA_VERSION, {
-      partHash: hashRefs(refs), shardIndex: shard.index, shardCount: shard.count,
-    });
-  }
+  await writeParts(opts.runDir, mine, partSize, shard.index, shard.count, () => true);
   removeStaleParts(dir, plan.parts);
   writePlan(opts.runDir, plan);
   return { plan, skipped: false, skippedLinks, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Writes the images parts of `mine` that `wanted` asks for. */
+async function writeParts(runDir: string, mine: ImageRef[], partSize: number, shardIndex: number, shardCount: number,
+  wanted: (part: number) => boolean): Promise<void> {
+  const dir = stageDir(runDir, 'ingest');
+  for (let p = 0; p * partSize < mine.length; p++) {
+    if (!wanted(p)) continue;
+    const refs = mine.slice(p * partSize, (p + 1) * partSize);
+    const table = images.toTable(refs.map((r) => ({ imageId: r.id, path: r.path, shard: shardIndex })));
+    await writePart(dir, images.KIND, p, table, SCHEMA_VERSION, { partHash: hashRefs(refs), shardIndex, shardCount });
+  }
 }
 
 /** After a forced replan with fewer parts, the old higher-numbered parts must not look like part of it. */

@@ -22,7 +22,7 @@ export const ingestStage: StageDefinition<typeof ingestOptions, IngestSummary,
   config: (o) => ({ partSize: o.partSize }),
   run: (ctx, o) => runIngest({
     source: ctx.inputs.source, runDir: ctx.runDir, shard: ctx.inputs.shard, partSize: o.partSize, allowOutside: o.allowOutside,
-    force: ctx.inputs.force, listing: ctx.inputs.listing,
+    force: ctx.inputs.force, listing: ctx.inputs.listing, log: (l) => ctx.log(`ingest: ${l}`),
   }),
   counts: (r) => ({ images: r.plan.images, parts: r.plan.parts, sourceImages: r.plan.sourceImages }),
 };

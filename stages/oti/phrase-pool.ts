@@ -26,8 +26,8 @@ export class PhrasePool {
    * be indexed, so a run whose phrases carry targets never holds a text encoder for OTI.
    */
   static async load(dir: string, tokenizer: ClipTokenizer, text: () => Promise<TextEncoder>, ctx: number, dim: number,
-    log?: (line: string) => void): Promise<PhrasePool> {
-    const store = await PhraseStore.open(dir, { dim, encode: async (t) => (await text()).encodeTexts(t), log });
+    log?: (line: string) => void, modelHash?: string): Promise<PhrasePool> {
+    const store = await PhraseStore.open(dir, { dim, encode: async (t) => (await text()).encodeTexts(t), log, modelHash });
     return new PhrasePool(store, tokenizer, ctx);
   }
 

@@ -8,7 +8,7 @@ import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
-import { type Provenance, isPartCurrent, isPartDone, listDoneParts, partIdentity, readPart, readPartStats, removePartsWithout, writePart } from '../../schemas/part-io.ts';
+import { type Provenance, checkPartModel, isPartCurrent, isPartDone, listDoneParts, partIdentity, readPart, readPartStats, removePartsWithout, writePart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { UserError } from '../../util/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -83,6 +83,14 @@ export async function runOti(o: RunOtiOptions): Promise<OtiSummary> {
   const todo = parts.filter((i) => !(isPartCurrent(outDir, tokensSchema.KIND, i, { provenance: provenance(i) }, redoLog)
     && isPartCurrent(outDir, errorsSchema.KIND, i, {}, redoLog)));
   const summary: OtiSummary = { parts: parts.length, partsSkipped: parts.length - todo.length, images: 0, ok: 0, failed: 0, seconds: 0, lcosMedian: null, lgptMedian: null };
+  // features and concepts of another model (of the same width, say) are never inverted with this one
+  const modelHash = o.provenance?.modelHash;
+  if (modelHash !== undefined) {
+    for (const i of todo) {
+      checkPartModel(embedDir, featuresSchema.KIND, i, modelHash, 'rerun the embed stage with this model');
+      if (isPartDone(conceptsDir, conceptsSchema.KIND, i)) checkPartModel(conceptsDir, conceptsSchema.KIND, i, modelHash, 'rerun the concepts stage with this model');
+    }
+  }
   const readFeatures = (i: number) => featuresSchema.fromTable(readPart(embedDir, featuresSchema.KIND, i)).rows;
   // the rows to do come from the parts' stats markers: no part is read twice
   const images = todo.reduce((n, i) => n + readPartStats(embedDir, featuresSchema.KIND, i).rows, 0);

@@ -66,7 +66,13 @@ export function otiTemplateIds(tokenizer: ClipTokenizer, ctx: number): Int32Arra
   return loadTemplates().map((t) => tokenizer.tokenize(fillTemplate(t, '$'), ctx));
 }
 
-export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, { phrasesDir?: string }> = {
+export interface OtiInputs {
+  phrasesDir?: string;
+  /** `run --allow-empty-phrases`: with --lambda-gpt > 0 and no phrases, warn instead of refusing */
+  allowNoPhrases?: boolean;
+}
+
+export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, OtiInputs> = {
   name: 'oti',
   summary: 'optimisation-based textual inversion of every embedded image (SEARLE defaults), as tokens parts',
   input: ['features', 'concepts', 'phrases'],
@@ -85,8 +91,16 @@ export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, { phrasesD
     const text = () => (ctx.shared ? Promise.resolve(ctx.shared.text) : (own.text ??= createTextEncoder(model, { ...sess, tokenizer })));
     const phrasesDir = resolve(ctx.inputs.phrasesDir ?? stageDir(ctx.runDir, 'phrases'));
     try {
-      const pool = await PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim, log);
+      const pool = await PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim, log, model.hash);
       try {
+        if (pool.phraseCount === 0 && options.lambdaGpt > 0) {
+          // L_gpt would be 0 for every image: a run that asked for it must not look like it had it
+          if (!ctx.inputs.allowNoPhrases) {
+            throw new UserError(`oti: --lambda-gpt ${options.lambdaGpt} but ${phrasesDir} holds no phrases, so L_gpt would be off for every image: `
+              + 'make the phrases first, or pass --lambda-gpt 0 to optimise L_cos alone');
+          }
+          log(`warning: oti: no phrases in ${phrasesDir}: L_gpt is off for every image (--allow-empty-phrases)`);
+        }
         log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
         const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
         if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);

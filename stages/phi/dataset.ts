@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as featuresSchema from '../../schemas/features.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
-import { listDoneParts, readPart } from '../../schemas/part-io.ts';
+import { checkPartModel, listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { UserError } from '../../util/errors.ts';
 
 export interface PhiExample {
@@ -30,12 +30,24 @@ export interface PhiExamples {
 
 export interface RunFolders { embedDir: string; otiDir: string; conceptsDir: string }
 
-/** Reads every done features part, joined by image id with the tokens and concepts parts. */
-export function loadPhiExamples(dirs: RunFolders, topK: number): PhiExamples {
+/**
+ * Reads every done features part, joined by image id with the tokens and concepts parts. With
+ * `modelHash`, a part made with another model (its marker says) is refused, naming it: run.json names
+ * the run's model, but a part copied in from another run does not change it.
+ */
+export function loadPhiExamples(dirs: RunFolders, topK: number, modelHash?: string): PhiExamples {
   const tokenParts = listDoneParts(dirs.otiDir, tokensSchema.KIND);
   if (!tokenParts.length) throw new UserError(`no finished tokens parts in ${dirs.otiDir}: run the oti stage first`);
   const featureParts = listDoneParts(dirs.embedDir, featuresSchema.KIND);
   if (!featureParts.length) throw new UserError(`no finished features parts in ${dirs.embedDir}: run the embed stage first`);
+  if (modelHash !== undefined) {
+    const redo = (stage: string) => `redo the ${stage} stage with this model, or train phi with the model the run was made with`;
+    for (const i of tokenParts) checkPartModel(dirs.otiDir, tokensSchema.KIND, i, modelHash, redo('oti'));
+    for (const i of featureParts) checkPartModel(dirs.embedDir, featuresSchema.KIND, i, modelHash, redo('embed'));
+    if (existsSync(dirs.conceptsDir)) {
+      for (const i of listDoneParts(dirs.conceptsDir, conceptsSchema.KIND)) checkPartModel(dirs.conceptsDir, conceptsSchema.KIND, i, modelHash, redo('concepts'));
+    }
+  }
   const tokens = new Map<string, Float32Array>();
   let tokenWidth = 0;
   for (const i of tokenParts) {

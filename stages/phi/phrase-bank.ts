@@ -1,11 +1,14 @@
 /**
  * The L_gpt material of phi training, read from the phrase store: the phrases of each concept, swapped
- * SEARLE's phi way — EVERY occurrence of the concept replaced by " $ " (`phrase.replace(concept, " $ ")`;
- * only the first `$` then carries phi's token) — with their targets text(original phrase). A draw reads
+ * SEARLE's phi way — EVERY occurrence of the concept replaced by " $ " (only the first `$` then carries
+ * phi's token), under the swap mode the phrase's part was made with (`swapAllFor`: SEARLE's
+ * case-sensitive `phrase.replace(concept, " $ ")`, or the word rules a chat part was kept by) — with
+ * their targets text(original phrase). A draw reads
  * its phrase's text, and the batch's targets are read when the batch is made, so an epoch holds one
  * batch of phrases whatever the vocabulary and phrases per concept.
  */
 import type { TextEncoder } from '../../clip/encoder-types.ts';
+import { SWAP_MODES, type SwapMode, swapAllFor } from '../../clip/pseudo-word-swap.ts';
 import { PhraseStore } from '../../schemas/phrase-store.ts';
 import type { Rng } from '../../util/rng.ts';
 
@@ -28,11 +31,6 @@ export interface PhraseDrawer {
   prepare(phrases: PhiPhrase[]): Promise<{ ids: Int32Array[]; targets: Float32Array[] }>;
 }
 
-/** SEARLE's phi swap: every occurrence, case-sensitive. */
-export function swapAll(phrase: string, concept: string): string {
-  return concept ? phrase.split(concept).join(' $ ') : phrase;
-}
-
 export class PhiPhraseBank implements PhraseDrawer {
   /** phrases and concepts the run's images can draw (for the log) */
   phraseCount = 0;
@@ -42,11 +40,12 @@ export class PhiPhraseBank implements PhraseDrawer {
 
   /**
    * Opens the phrase store of `dir`; `wanted` (the concepts the training images can draw) only sizes
-   * the log line. `text` computes targets of phrases stored without them, once, when a part is indexed.
+   * the log line. `text` computes targets of phrases stored without them, once, when a part is indexed;
+   * `modelHash` (the model `text` runs) refuses phrases embedded by another model.
    */
   static async load(dir: string, wanted: Set<string>, tokenize: (text: string) => Int32Array, text: TextEncoder,
-    log?: (line: string) => void): Promise<PhiPhraseBank> {
-    const store = await PhraseStore.open(dir, { dim: text.dim, encode: (t) => text.encodeTexts(t), log });
+    log?: (line: string) => void, modelHash?: string): Promise<PhiPhraseBank> {
+    const store = await PhraseStore.open(dir, { dim: text.dim, encode: (t) => text.encodeTexts(t), log, modelHash });
     const bank = new PhiPhraseBank(store, tokenize);
     for (const c of wanted) {
       const n = store.count(c);
@@ -81,9 +80,16 @@ export class PhiPhraseBank implements PhraseDrawer {
         if (!p.ref) throw new Error(`phrase '${p.phrase}' has neither a target nor a place in the store`);
         p.target = this.store.target(p.ref.part, p.ref.row);
       }
-      p.ids ??= this.tokenize(swapAll(p.phrase, p.concept));
+      // a phrase given without a place in the store is SEARLE's (tests, stand-ins)
+      p.ids ??= this.tokenize(swapAllFor(p.ref ? this.partMode(p.ref.part) : 'searle')(p.phrase, p.concept));
     }
     return { ids: phrases.map((p) => p.ids!), targets: phrases.map((p) => p.target!) };
+  }
+
+  private partMode(part: number): SwapMode {
+    const mode = this.store.swapMode(part);
+    if (!SWAP_MODES.includes(mode as SwapMode)) throw new Error(`phrases part ${part} of ${this.store.dir} was made with swap mode '${mode}', which this starword does not know`);
+    return mode as SwapMode;
   }
 
   close(): void { this.store.close(); }

@@ -62,13 +62,13 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   const outDir = r.outDir ?? stageDir(r.runDir, 'phi');
   const data = loadPhiExamples({
     embedDir: stageDir(r.runDir, 'embed'), otiDir: stageDir(r.runDir, 'oti'), conceptsDir: stageDir(r.runDir, 'concepts'),
-  }, o.topK);
+  }, o.topK, r.src.hash);
   if (!data.examples.length) throw new UserError(`no image of ${r.runDir} has both features and an ok OTI token`);
   const { train, val } = splitExamples(data.examples, o.valFraction);
   let bank: PhiPhraseBank | null = null;
   if (o.lambdaGpt > 0) {
     const wanted = new Set(data.examples.flatMap((e) => e.concepts));
-    bank = await PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text, r.log);
+    bank = await PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text, r.log, r.src.hash);
   }
   r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
     + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);

@@ -28,6 +28,8 @@ import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } fr
 export const CACHE_FILE = 'phrases-cache.sqlite';
 export const SUMMARY_FILE = 'phrases-summary.json';
 export const DEFAULT_CONCEPTS_PER_PART = 1000;
+/** Concept failures printed one line each; past that, counted only. */
+const FAILURE_LINES = 10;
 
 export interface RunPhrasesOptions {
   /** The needed concepts, in order (see concept-source.ts to read them). */
@@ -48,7 +50,10 @@ export interface RunPhrasesOptions {
   countTokens: (text: string) => number;
   /** When given, each kept phrase's CLIP text feature is stored as its target. */
   textEncoder?: TextEncoder;
-  /** Names the encoder's weights (e.g. the model hash) so parts built with other weights are rebuilt. */
+  /**
+   * The model hash of the encoder's weights: parts built with other weights are rebuilt, and the part's
+   * marker records it (provenance.modelHash) so that OTI and phi refuse targets of another model.
+   */
   textEncoderId?: string;
   featureBatch?: number;
   conceptsPerPart?: number;
@@ -57,7 +62,16 @@ export interface RunPhrasesOptions {
   /** Progress and notices, one line each (already scrubbed). */
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Go on when no concept got a phrase (every request failed, an empty import file, all dropped by the
+   * swap rule): the result says so and the summary records every failed concept. Without it, that ends
+   * the stage with a UserError, since OTI's and phi's L_gpt would silently have nothing.
+   */
+  allowEmpty?: boolean;
 }
+
+/** The flag that sets `allowEmpty`, named in the refusal. */
+export const ALLOW_EMPTY_FLAG = '--allow-empty-phrases';
 
 export interface PhrasesResult {
   /** HTTP requests actually made this run (retries included). */
@@ -75,6 +89,10 @@ export interface PhrasesResult {
   usage: TokenUsage;
   retries: number;
   faults: Record<string, number>;
+  /** Requests never sent because the server refused every connection (the circuit breaker opened). */
+  shortCircuited: number;
+  /** Set when the server was found down: it refused this many connections in a row. */
+  serverDownAfter: number | null;
   backend: BackendId;
   model: string;
   paramsHash: string;
@@ -109,19 +127,23 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
     if (cache) {
       const key = cache.register({ backend: backend.id, model: backend.model, params: backend.params });
       const progress = new Progress(log, opts.concepts.length, 'phrases');
+      let failuresShown = 0;
       const report = await generateMissing({
         concepts: opts.concepts, backend, cache, cacheKey: key, n: sampling.n,
         workers: opts.conceptWorkers ?? Math.max(2, 2 * requests.concurrency),
         onConcept: (e) => {
-          if (e.status === 'failed') log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}`);
-          progress.tick(e.status, `${built.requestCount()} requests`);
+          // the first few failures each get a line; the rest are counted by the progress line and listed in the summary
+          if (e.status === 'failed' && ++failuresShown <= FAILURE_LINES) {
+            log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}${failuresShown === FAILURE_LINES ? ` (further failures: see the progress line and ${SUMMARY_FILE})` : ''}`);
+          }
+          progress.tick(e.status, requestsText(built));
         },
       }).catch((err: unknown) => {
         built.stop();
         if (err instanceof RunFatalError) throw new UserError(`phrases: ${scrub(errorMessage(err))}`);
         throw err;
       });
-      progress.done(`${built.requestCount()} requests`);
+      progress.done(requestsText(built));
       cached = report.cached;
       generated = report.generated;
       usage.prompt += report.usage.prompt;
@@ -151,10 +173,12 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
         part = buildRows(raw, ctx);
         const table = await buildTable(part.rows, opts.textEncoder, opts.featureBatch ?? DEFAULT_FEATURE_BATCH,
           (done) => log(`phrases: part ${index}: target features ${done}/${part.rows.length}`));
+        // the model that embedded the targets, where every reader checks it (none without targets)
+        const provenance = opts.textEncoder && opts.textEncoderId ? { modelHash: opts.textEncoderId } : undefined;
         await writePart(opts.outDir, PHRASES_KIND, index, table, SCHEMA_VERSION, {
           inputsHash, backend: backend.id, model: backend.model, paramsHash, swap,
           targetDim: opts.textEncoder?.dim ?? null, concepts: part.summary,
-        });
+        }, provenance);
         // the random-access copy OTI and phi read (parts without targets are indexed when a model first opens them)
         if (opts.textEncoder) writeStorePart(opts.outDir, index, await storeDataFromTable(table, opts.textEncoder.dim, undefined, opts.outDir), partSource(opts.outDir, index));
         phrases += part.rows.length;
@@ -173,14 +197,43 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
       dropped: summaries.filter((s) => s.status === 'dropped').length,
       concepts: opts.concepts.length, phrases, usage,
       retries: stats?.retries ?? 0, faults: { ...(stats?.faults ?? {}) },
+      shortCircuited: stats?.shortCircuited ?? 0, serverDownAfter: stats?.breakerOpenedAfter ?? null,
       backend: backend.id, model: backend.model, paramsHash, cachePath, parts, partsReused, perConcept,
     };
     const { perConcept: _omit, ...headline } = result;
     writeFileAtomic(join(opts.outDir, SUMMARY_FILE), `${JSON.stringify({ ...headline, swap, sampling: backend.params, perConcept }, null, 2)}\n`);
+    if (phrases === 0) {
+      const line = emptyOutputLine(result);
+      if (!opts.allowEmpty) throw new UserError(`${line}. Fix the cause and rerun (answered concepts are cached), or pass ${ALLOW_EMPTY_FLAG} to go on without them`);
+      log(`warning: ${line}; going on (${ALLOW_EMPTY_FLAG})`);
+    }
     return result;
   } finally {
     cache?.close();
   }
+}
+
+/** '1,234 requests, 56 retries' (and the requests not sent once the server was found down). */
+function requestsText(built: BuiltBackend): string {
+  const s = built.stats();
+  return `${built.requestCount()} requests, ${s?.retries ?? 0} retries${s?.shortCircuited ? `, ${s.shortCircuited} not sent (server down)` : ''}`;
+}
+
+/** 'phrases: no phrases for any of 31 concepts (31 failed: <most common reason>)'. */
+export function emptyOutputLine(r: PhrasesResult): string {
+  const reasons = new Map<string, number>();
+  for (const s of Object.values(r.perConcept)) {
+    if (s.status !== 'failed') continue;
+    // '(after 7 attempts)' differs between concepts that failed alike
+    const reason = (s.reason ?? 'unknown').replace(/ \(after \d+ attempts\)$/, '');
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  }
+  const common = [...reasons].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const why = [
+    r.failed > 0 ? `${r.failed} failed${common ? `: ${common}` : ''}` : '',
+    r.dropped > 0 ? `${r.dropped} dropped by the swap rule` : '',
+  ].filter(Boolean).join('; ');
+  return `phrases: no phrases for any of ${r.concepts} concepts${why ? ` (${why})` : ''}; OTI's and phi's L_gpt need them`;
 }
 
 async function rawConcept(concept: string, built: BuiltBackend, cache: PhraseCache | null, key: string, n: number): Promise<RawConcept> {

@@ -47,6 +47,9 @@ export const phrasesOptions = z.object({
   chatFormat: rule.oneOf(['json_schema', 'json_object']).default('json_schema').meta({ help: 'with --backend chat: json_schema | json_object', value: '<f>' }),
   featureBatch: positive().default(256).meta({ help: 'phrases per target-feature batch' }),
   conceptsPerPart: positive().default(1000).meta({ help: 'concepts per phrases part' }),
+  // not in phrasesConfig: adding it to a rerun is not a changed configuration
+  allowEmptyPhrases: z.boolean().default(false)
+    .meta({ help: 'go on when no concept got a phrase (LLM down, empty --import file): recorded as failures, and OTI runs without L_gpt; without it that stops the run' }),
 });
 
 export type PhrasesStageOptions = z.output<typeof phrasesOptions>;
@@ -126,7 +129,7 @@ export const phrasesStage: StageDefinition<typeof phrasesOptions, PhrasesResult,
     seed: o.phrasesSeed ?? 0,
     cachePath: o.cache === undefined ? undefined : resolve(o.cache),
     importFile: o.import === undefined ? undefined : resolve(o.import),
-    featureBatch: o.featureBatch, conceptsPerPart: o.conceptsPerPart,
+    featureBatch: o.featureBatch, conceptsPerPart: o.conceptsPerPart, allowEmpty: o.allowEmptyPhrases,
     countTokens: ctx.inputs.countTokens, textEncoder: ctx.inputs.textEncoder, textEncoderId: ctx.inputs.textEncoder ? ctx.model?.hash : undefined,
     log: ctx.log,
   }),

@@ -13,7 +13,8 @@ import * as phrasesSchema from '../../schemas/phrases.ts';
 import { partPaths, readPart, writePart } from '../../schemas/part-io.ts';
 import { runPhrases } from '../../stages/phrases/run-phrases.ts';
 import { PhrasePool } from '../../stages/oti/phrase-pool.ts';
-import { PhiPhraseBank, swapAll } from '../../stages/phi/phrase-bank.ts';
+import { PhiPhraseBank } from '../../stages/phi/phrase-bank.ts';
+import { swapAll } from '../../clip/pseudo-word-swap.ts';
 import { Rng } from '../../util/rng.ts';
 import { tempDir } from '../helpers/model-files.ts';
 

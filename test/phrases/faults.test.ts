@@ -99,3 +99,14 @@ test('rpm limit spaces requests (p-queue interval)', async (t) => {
   built.stop();
   await t.throwsAsync(pending);
 });
+
+test('retries are summarised: one line per window, the rest counted into the next line', async (t) => {
+  const logs: string[] = [];
+  const { server, built } = await setup(t, { log: (l) => logs.push(l) });
+  server.faultFor(() => ({ kind: '500' }));
+  const concepts = Array.from({ length: 10 }, (_, i) => `thing${i}`);
+  await Promise.all(concepts.map((c) => t.throwsAsync(built.backend.generate(c, 2), { instanceOf: ConceptFailedError })));
+  t.is(built.stats()!.retries, 30, '10 concepts × 3 retries');
+  const retryLines = logs.filter((l) => /; retry \d\/3/.test(l));
+  t.true(retryLines.length >= 1 && retryLines.length <= 2, retryLines.join('\n'));
+});

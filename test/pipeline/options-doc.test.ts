@@ -15,8 +15,9 @@ import { respellFlags, stageFlag } from '../../pipeline/stage-command.ts';
 import { phiStage } from '../../stages/phi/stage.ts';
 import { pic2wordStage } from '../../stages/pic2word/stage.ts';
 
+const modules = await Promise.all(COMMANDS.map((c) => c.load()));
 const program = new Command('starword');
-for (const c of COMMANDS) (await c.load()).register(program);
+for (const m of modules) m.register(program);
 const command = (path: string): Command => path.split(' ').reduce<Command>((c, name) => c.commands.find((s) => s.name() === name)!, program);
 const flags = (c: Command): string[] => c.options.filter((o) => !o.hidden).map((o) => o.long!);
 
@@ -51,4 +52,18 @@ test('a stage\'s error re-spelt for run names run\'s flags, and only whole flags
   const msg = 'lower --batch or pass --keep-last-batch; --val-cirr needs --val-cirr-index DIR; --batch-size stays';
   t.is(respellFlags(msg, phiStage, true), 'lower --phi-batch or pass --phi-keep-last-batch; --phi-val-cirr needs --phi-val-cirr-index DIR; --batch-size stays');
   t.is(respellFlags(msg, phiStage, false), msg, 'phi\'s own command spells them as they are');
+});
+
+test('a spelling a command no longer has is refused with one line naming the new one', async (t) => {
+  const fresh = (): Command => {
+    const p = new Command('starword').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    for (const m of modules) m.register(p);
+    for (const c of p.commands) c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    return p;
+  };
+  const refusal = async (args: string[]): Promise<string> => {
+    try { await fresh().parseAsync(args, { from: 'user' }); return ''; } catch (err) { return (err as Error).message; }
+  };
+  t.regex(await refusal(['phrases', '--concepts', 'c.txt', '--out', 'o', '--seed', '3']), /--seed is now --phrases-seed$/);
+  t.regex(await refusal(['concepts', '--model', 'm', '--features', 'f', '--out', 'o', '--batch-size', '4']), /--batch-size is now --vocab-batch$/);
 });

@@ -16,6 +16,23 @@ export interface RequestFault {
   retryAfterMs?: number;
   /** One line, secrets scrubbed. */
   message: string;
+  /** The connection was refused outright (nothing listens, the host does not resolve, no route): the server is not there. */
+  refused?: boolean;
+}
+
+/** Socket errors that say the server is not there at all, as opposed to one that broke mid-request. */
+const REFUSED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/** The first system error code (ECONNREFUSED, …) in `err`'s chain of causes (fetch nests them, sometimes in an AggregateError). */
+export function socketErrorCode(err: unknown, depth = 0): string | undefined {
+  if (!err || typeof err !== 'object' || depth > 6) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
+  for (const inner of (err as { errors?: unknown[] }).errors ?? []) {
+    const c = socketErrorCode(inner, depth + 1);
+    if (c) return c;
+  }
+  return socketErrorCode((err as { cause?: unknown }).cause, depth + 1);
 }
 
 /** The answer arrived but is not what was asked for (bad JSON, wrong shape, no choices). */
@@ -45,7 +62,12 @@ export function classifyError(err: unknown): RequestFault {
   // The timeout error is a connection error subclass: test it first.
   if (err instanceof APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
   if (err instanceof APIConnectionError) {
-    return { kind: 'connection', retryable: true, message: `connection error: ${scrub(errorMessage((err as Error).cause ?? err))}` };
+    const code = socketErrorCode(err);
+    const text = scrub(errorMessage((err as Error).cause ?? err));
+    return {
+      kind: 'connection', retryable: true, refused: code !== undefined && REFUSED_CODES.has(code),
+      message: `connection error: ${text}${code && !text.includes(code) ? ` (${code})` : ''}`,
+    };
   }
   if (err instanceof APIError) {
     const status = err.status ?? 0;
@@ -61,5 +83,6 @@ export function classifyError(err: unknown): RequestFault {
     return { kind: 'malformed', retryable: true, message: `malformed answer: ${message}` };
   }
   // Anything else thrown by fetch (socket closed mid-body, …) behaves like a connection error.
-  return { kind: 'connection', retryable: true, message };
+  const code = socketErrorCode(err);
+  return { kind: 'connection', retryable: true, refused: code !== undefined && REFUSED_CODES.has(code), message };
 }
