@@ -89,7 +89,7 @@ test('starword concepts end to end on a tiny random model with the real CLIP voc
   const vocab = join(root, 'vocab.csv');
   writeFileSync(vocab, `name\n${NAMES.map((n) => `"${n}"`).join('\n')}\n`);
   const args = ['bin/starword.js', 'concepts', '--model', modelDir, '--features', featuresDir, '--out', join(root, 'concepts'),
-    '--vocab', vocab, '--top-k', '5', '--cache-dir', join(root, 'cache'), '--batch-size', '8', '--threads', '1'];
+    '--vocab', vocab, '--top-k', '5', '--cache-dir', join(root, 'cache'), '--vocab-batch', '8', '--threads', '1'];
   const first = await run('node', args);
   t.regex(first.stdout, /^concepts: 2 parts \(2 written, 0 already done\), 5 images, top 5 of 20 names, vocabulary features computed\n$/);
   t.regex(first.stderr, /vocabulary: 20 names from column 'name'/);
