@@ -24,7 +24,10 @@ export interface CheckpointLayout<D, N extends string> {
 }
 
 export interface TrainingCheckpoint<D, W, M> {
+  /** epochs completed */
   epoch: number;
+  /** batches done of epoch `epoch + 1` (a step budget that stopped mid-epoch); 0 or absent otherwise */
+  batch?: number;
   /** AdamW steps taken */
   steps: number;
   dims: D;
@@ -59,7 +62,7 @@ export async function writeTrainingCheckpoint<D, N extends string, W extends Rec
     { name: `adam_v.${n}`, shape: layout.shape(c.dims, n), data: c.v[n] },
   ]);
   await writeSafetensors(path, tensors, {
-    format: layout.format, epoch: String(c.epoch), steps: String(c.steps), config_hash: c.configHash,
+    format: layout.format, epoch: String(c.epoch), batch: String(c.batch ?? 0), steps: String(c.steps), config_hash: c.configHash,
     metrics: JSON.stringify(c.metrics), // NaN becomes null here and NaN again on reading
   });
   for (const e of listCheckpoints(dir).slice(0, -KEEP)) rmSync(join(dir, fileName(e)), { force: true });
@@ -88,7 +91,7 @@ export async function readLatestTrainingCheckpoint<D, N extends string, W extend
     return row as unknown as M;
   });
   return {
-    epoch: Number(meta.epoch), steps: Number(meta.steps), dims, configHash: meta.config_hash ?? '',
+    epoch: Number(meta.epoch), batch: Number(meta.batch ?? 0), steps: Number(meta.steps), dims, configHash: meta.config_hash ?? '',
     weights: pick(''), m: pick('adam_m.'), v: pick('adam_v.'), metrics,
   };
 }

@@ -316,6 +316,8 @@ export class PhraseStore {
   private readonly arrowTargets = new Map<number, [number, number, number][]>();
   phraseCount = 0;
   partsBuilt = 0;
+  /** the parts and their rows, in part order (row-wise readers address phrases by part and row) */
+  readonly parts: { part: number; rows: number }[] = [];
   /** a hash of what the store was read from (each part's index and source) */
   identity = '';
 
@@ -356,6 +358,7 @@ export class PhraseStore {
       if (ix.arrowTargets) store.arrowTargets.set(part, ix.arrowTargets);
       store.swaps.set(part, parts.includes(part) ? partSwapMode(dir, part) : knownSwap(ix.swap));
       store.phraseCount += ix.rows;
+      store.parts.push({ part, rows: ix.rows });
       sources.push(`${part}:${ix.source}:${ix.rows}`);
     }
     store.identity = sha256(sources.join('\n'));

@@ -94,7 +94,7 @@ export function register(program: Command): void {
       console.log(`${r.gflops.toFixed(1)} GFLOP/s`);
     });
   bench.command('scale')
-    .description('SEARLE scale on random weights (a preset\'s dims, B/32 by default, one layer) and a synthetic run: peak RSS, time and disk of oti and phi')
+    .description('SEARLE scale on random weights (a preset\'s dims, B/32 by default, one layer) and a synthetic run: peak RSS, time and disk of oti, phi and lincir')
     .requiredOption('--out <dir>', 'work folder (model, graph cache, run; the synthetic run is reused while its counts are unchanged)')
     .option('--images <n>', 'images', positiveIntOption, 10000)
     .option('--concepts <n>', 'concepts (the first N Open Images names)', positiveIntOption, 20931)
@@ -104,7 +104,8 @@ export function register(program: Command): void {
     .option('--phi-top-k <n>', 'concepts per image for phi (and stored per image)', positiveIntOption, 150)
     .option('--oti-steps <n>', 'OTI steps', positiveIntOption, 1)
     .option('--phi-epochs <n>', 'phi epochs', positiveIntOption, 1)
-    .option('--stages <list>', 'measured stages, comma-separated', 'oti,phi')
+    .option('--lincir-steps <n>', 'LinCIR steps (batch 256)', positiveIntOption, 3)
+    .option('--stages <list>', 'measured stages, comma-separated: oti, phi, lincir', 'oti,phi')
     .option('--preset <name>', `random model's architecture (activation, vision tower): ${PRESETS.join(' | ')}`, 'b32')
     .option('--text-width <n>', 'text width = OTI token size (multiple of 64; heads width/64, MLP 4×); bigG: 1280', positiveIntOption, 512)
     .option('--projection <n>', 'projection size = image features and phrase targets; bigG: 1280', positiveIntOption, 512)
@@ -112,7 +113,7 @@ export function register(program: Command): void {
       o.threads ??= cpus().length;
       const opts = { device: o.device, out: o.out, preset: o.preset, textWidth: o.textWidth, projection: o.projection,
         images: o.images, concepts: o.concepts, phrasesPerConcept: o.phrasesPerConcept, partSize: o.partSize,
-        otiTopK: o.otiTopK, phiTopK: o.phiTopK, otiSteps: o.otiSteps, phiEpochs: o.phiEpochs, threads: o.threads,
+        otiTopK: o.otiTopK, phiTopK: o.phiTopK, otiSteps: o.otiSteps, phiEpochs: o.phiEpochs, lincirSteps: o.lincirSteps, threads: o.threads,
         stages: String(o.stages).split(',').map((s: string) => s.trim()).filter(Boolean) };
       const figures = await benchScale(opts, (l) => process.stderr.write(`${l}\n`));
       console.log(formatFigures(opts, figures));

@@ -72,7 +72,7 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   }
   r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
     + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);
-  const { epochs: _e, checkpointEvery: _c, ...shaping } = o;
+  const { epochs: _e, checkpointEvery: _c, maxSteps: _m, ...shaping } = o;
   // (validation does not shape training: a resumed run may add or drop --val-cirr)
   // the parts trained on, by content: checkpoints of a phi trained on other tokens, features, concepts
   // or phrases (an OTI redone with other options, say) are never resumed from

@@ -28,7 +28,8 @@ import { type Im2TextDims, type Im2TextWeights, im2textForward, paramNames, para
 /** Part of every Pic2Word graph's cache key: bump when these builders change what they emit. */
 export const PIC2WORD_GRAPH_VERSION = 2;
 
-export const gradName = (param: string): string => `grad_${param}`;
+export { gradName } from '../../clip/training/graph-session.ts';
+import { gradName } from '../../clip/training/graph-session.ts';
 export const maskName = (block: number): string => `mask${block}`;
 
 export function buildPic2WordTrainGraph(src: WeightSource, dims: Im2TextDims, withGradients: boolean): Graph {
