@@ -9,11 +9,11 @@
  * Random text weights of the given dims; random image features; each image 4 random phrases with `$`.
  */
 import { parseArgs } from 'node:util';
-import { presetConfig } from '../clip/make-model.ts';
-import type { Device } from '../clip/onnx-session.ts';
-import { randomWeightSource } from '../clip/random-weights.ts';
-import { createTextEncoder } from '../clip/text-encoder.ts';
-import { PSEUDO_TOKEN_ID } from '../clip/text-batch.ts';
+import { presetConfig } from '../clip/weights/make-model.ts';
+import type { Device } from '../clip/runtime/onnx-session.ts';
+import { randomWeightSource } from '../clip/weights/random-weights.ts';
+import { createTextEncoder } from '../clip/towers/text-encoder.ts';
+import { PSEUDO_TOKEN_ID } from '../clip/text/text-batch.ts';
 import { type OtiImage, type OtiResult, optimizeBatch } from '../stages/oti/optimize.ts';
 import { SEARLE_OTI } from '../stages/oti/options.ts';
 import { OtiSession } from '../stages/oti/oti-session.ts';

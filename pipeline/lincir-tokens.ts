@@ -7,7 +7,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Device } from '../clip/onnx-session.ts';
+import type { Device } from '../clip/runtime/onnx-session.ts';
 import { LINCIR_ONNX } from '../stages/lincir/files.ts';
 import { PhiPredictor } from '../stages/phi/invert.ts';
 import { type TokenProvider, partsTokenProvider, phiTokenProvider } from '../stages/retrieve/sources.ts';

@@ -7,11 +7,11 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { ImageEncoder, TextEncoder } from '../clip/encoder-types.ts';
-import { type PreprocessMode, preprocessImage, preprocessOptions } from '../clip/preprocess.ts';
-import { createTextEncoder } from '../clip/text-encoder.ts';
-import { createImageEncoder } from '../clip/vision-encoder.ts';
-import { type ClipModel, loadClipModel } from '../clip/weights.ts';
+import type { ImageEncoder, TextEncoder } from '../clip/towers/encoder-types.ts';
+import { type PreprocessMode, preprocessImage, preprocessOptions } from '../clip/image/preprocess.ts';
+import { createTextEncoder } from '../clip/towers/text-encoder.ts';
+import { createImageEncoder } from '../clip/towers/vision-encoder.ts';
+import { type ClipModel, loadClipModel } from '../clip/weights/clip-model.ts';
 import { COMPOSE_METHODS, type ComposeMethod, type Method, composeQueries, isComposeMethod, isMethod, METHODS, methodNeeds } from '../stages/retrieve/compose.ts';
 import { PartsGallery, collectRows, galleryIds } from '../stages/retrieve/gallery.ts';
 import { IdResolver } from '../stages/retrieve/id-resolver.ts';

@@ -4,14 +4,14 @@
  * The stages are the declarations in PIPELINE; this file checks all their options first, records them in
  * run.json, then runs each in turn with what it reads (the listing, the vocabulary, the needed concepts).
  */
-import { describeDevice, openDevice } from '../clip/device.ts';
+import { describeDevice, openDevice } from '../clip/runtime/device.ts';
 import { basename, join, resolve } from 'node:path';
-import type { TextEncoder } from '../clip/encoder-types.ts';
-import { isRealCheckpoint } from '../clip/model-origin.ts';
-import { createTextEncoder } from '../clip/text-encoder.ts';
-import { loadTemplates, templatesHash } from '../clip/templates.ts';
-import type { ClipTokenizer } from '../clip/tokenizer.ts';
-import { tokenizerForModel } from '../clip/tokenizer-fit.ts';
+import type { TextEncoder } from '../clip/towers/encoder-types.ts';
+import { isRealCheckpoint } from '../clip/weights/model-origin.ts';
+import { createTextEncoder } from '../clip/towers/text-encoder.ts';
+import { loadTemplates, templatesHash } from '../clip/text/templates.ts';
+import type { ClipTokenizer } from '../clip/text/tokenizer.ts';
+import { tokenizerForModel } from '../clip/text/tokenizer-fit.ts';
 import { type StageName, stageDir } from '../schemas/run-layout.ts';
 import { conceptsStage } from '../stages/concepts/stage.ts';
 import { DEFAULT_VOCAB_PATH, loadVocabulary } from '../stages/concepts/vocab.ts';
@@ -26,7 +26,7 @@ import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { type PhrasesStageOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from '../stages/phrases/stage.ts';
 import { UserError } from '../util/errors.ts';
 import { skippedFilesText, skippedLinksText } from './inspect-run.ts';
-import { loadClipModel } from '../clip/weights.ts';
+import { loadClipModel } from '../clip/weights/clip-model.ts';
 import { addRunWarning, finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
 import { type PhrasesResult, emptyOutputLine } from '../stages/phrases/run-phrases.ts';
 import { templatePhrasesWarning } from './run-warnings.ts';

@@ -14,7 +14,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { readSafetensorsHeader } from '../clip/safetensors.ts';
+import { readSafetensorsHeader } from '../clip/weights/safetensors.ts';
 import * as conceptsSchema from '../schemas/concepts.ts';
 import { listDoneParts, readPart } from '../schemas/part-io.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';

@@ -386,7 +386,7 @@ export class PhraseStore {
   }
 
   /**
-   * The swap mode the part's phrases were made with (clip/pseudo-word-swap.ts's SwapMode, as its marker
+   * The swap mode the part's phrases were made with (clip/text/pseudo-word-swap.ts's SwapMode, as its marker
    * records it; 'searle' when it records none).
    */
   swapMode(part: number): string { return this.swaps.get(part) ?? 'searle'; }

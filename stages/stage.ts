@@ -7,10 +7,10 @@
  * sets up progress; the stage itself sees only checked options and a context.
  */
 import type { z } from 'zod';
-import type { TextEncoder } from '../clip/encoder-types.ts';
-import type { SessionOptions } from '../clip/onnx-session.ts';
-import type { ClipTokenizer } from '../clip/tokenizer.ts';
-import type { ClipModel } from '../clip/weights.ts';
+import type { TextEncoder } from '../clip/towers/encoder-types.ts';
+import type { SessionOptions } from '../clip/runtime/onnx-session.ts';
+import type { ClipTokenizer } from '../clip/text/tokenizer.ts';
+import type { ClipModel } from '../clip/weights/clip-model.ts';
 import type { CrossCheck } from '../util/option-rules.ts';
 import type { ProgressSink } from '../util/progress-sink.ts';
 

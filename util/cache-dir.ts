@@ -7,7 +7,7 @@
  * - the graph cache (this root, `graphs/` and `vocab-features/`): derived files, safe to delete, rebuilt;
  * - the phrase cache (`phrases-cache.sqlite`, `phrases --cache`) and the
  *   caption answers, in one store (util/llm/answer-cache.ts): paid LLM answers, never safe to delete;
- * - OTI's prefix cache (clip/prefix-cache.ts): the text tower's keys and values of a template's
+ * - OTI's prefix cache (clip/towers/prefix-cache.ts): the text tower's keys and values of a template's
  *   prefix, in memory for one OTI session.
  */
 import { homedir } from 'node:os';

@@ -4,7 +4,7 @@
  * gradients back. The network-specific feeds and outputs stay with each network's session.
  */
 import type { Graph } from '../graph/graph.ts';
-import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../onnx-session.ts';
+import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../runtime/onnx-session.ts';
 
 export const gradName = (param: string): string => `grad_${param}`;
 

@@ -4,7 +4,7 @@
  * [out, in]), host-side initialisation as torch's nn.Linear, and the forward as graph ops.
  */
 import { Graph, type Value } from '../graph/graph.ts';
-import type { CheckpointLayout } from '../training-checkpoint.ts';
+import type { CheckpointLayout } from './training-checkpoint.ts';
 import * as op from '../graph/ops.ts';
 import type { Rng } from '../../util/rng.ts';
 

@@ -5,8 +5,8 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeSafetensors } from '../safetensors.ts';
-import { type CheckpointLayout, checkpointDir } from '../training-checkpoint.ts';
+import { writeSafetensors } from '../weights/safetensors.ts';
+import { type CheckpointLayout, checkpointDir } from './training-checkpoint.ts';
 
 export const snapshotName = (label: string, epoch: number): string => `${label}-${String(epoch).padStart(5, '0')}.safetensors`;
 export const bestSnapshotName = (label: string): string => `${label}-best.safetensors`;

@@ -4,8 +4,8 @@
  */
 import { type Graph } from '../graph/graph.ts';
 import { writeOnnxModel } from '../graph/onnx-model.ts';
-import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../safetensors.ts';
-import type { CheckpointLayout } from '../training-checkpoint.ts';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../weights/safetensors.ts';
+import type { CheckpointLayout } from './training-checkpoint.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { stateDict } from './snapshots.ts';
 

@@ -5,7 +5,7 @@
  *   - AdamW over every parameter, an optional learning-rate schedule set before each step;
  *   - a budget in epochs and, optionally, in steps (the last epoch is then cut short);
  *   - the held-out split evaluated before the first step (epoch 0) and after every epoch;
- *   - resumable checkpoints (clip/training-checkpoint.ts) every N epochs, after the last and where the
+ *   - resumable checkpoints (clip/training/training-checkpoint.ts) every N epochs, after the last and where the
  *     step budget stops; weights-only snapshots and the best epoch by a task's score, when asked;
  *   - reproducible randomness: an epoch's order comes from a generator seeded by (seed, epoch) and each
  *     batch's draws (dropout, noise, phrases) from one seeded by (seed, epoch, batch), so a checkpoint's
@@ -16,8 +16,8 @@ import { mkdirSync } from 'node:fs';
 import { UserError } from '../../util/errors.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import { Rng } from '../../util/rng.ts';
-import { AdamW, type AdamWOptions } from '../adamw.ts';
-import { type CheckpointLayout, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from '../training-checkpoint.ts';
+import { AdamW, type AdamWOptions } from './adamw.ts';
+import { type CheckpointLayout, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from './training-checkpoint.ts';
 import { writeBestSnapshot, writeSnapshot } from './snapshots.ts';
 
 export type Weights = Record<string, Float32Array>;

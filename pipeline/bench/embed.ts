@@ -7,14 +7,14 @@
  *    primitive-op graph too, right after the fused one in each round, so the ratio sees the same load;
  *  - the embed stage as `run` drives it (ingest + decode overlapped with inference + writing parts).
  */
-import type { Device } from '../../clip/onnx-session.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { mapLimit } from '../../stages/embed/map-limit.ts';
 import { runEmbed } from '../../stages/embed/index.ts';
 import { runIngest } from '../../stages/ingest/index.ts';

@@ -6,7 +6,7 @@
  */
 import { Graph } from '../../clip/graph/graph.ts';
 import { matmul } from '../../clip/graph/ops.ts';
-import { type Device, cachedGraphPath, createSession, floatTensor } from '../../clip/onnx-session.ts';
+import { type Device, cachedGraphPath, createSession, floatTensor } from '../../clip/runtime/onnx-session.ts';
 import { defaultCacheDir } from '../../util/cache-dir.ts';
 import { Rng } from '../../util/rng.ts';
 import { median } from './median.ts';

@@ -7,11 +7,11 @@
  * even a one-layer text tower would take hours here) — then the real `oti` and `phi` commands, each in
  * a child process whose peak resident size (getrusage's maxrss), time and output size are reported.
  */
-import type { Device } from '../../clip/onnx-session.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PRESETS, isPreset, makeRandomModel, type Preset } from '../../clip/make-model.ts';
+import { PRESETS, isPreset, makeRandomModel, type Preset } from '../../clip/weights/make-model.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as featuresSchema from '../../schemas/features.ts';

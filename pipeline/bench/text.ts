@@ -4,14 +4,14 @@
  *  - vocabulary features: `names` Open Images names × the 24 PALAVRA templates (the concepts stage);
  *  - phrase targets: SEARLE-style phrases "a photo of {name} that …" of about 15–25 ids (the phrases stage).
  */
-import type { Device } from '../../clip/onnx-session.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
-import { loadTemplates } from '../../clip/templates.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
+import { loadTemplates } from '../../clip/text/templates.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { loadVocabulary } from '../../stages/concepts/vocab.ts';
 import { encodeVocabulary } from '../../stages/concepts/vocab-features.ts';
 import { computeTargets } from '../../stages/phrases/targets.ts';

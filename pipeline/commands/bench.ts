@@ -7,8 +7,8 @@ import { benchText } from '../bench/text.ts';
 import { intOption, positiveIntOption } from '../options.ts';
 import { addSharedOptions } from '../shared-options.ts';
 import { benchScale, formatFigures } from '../bench/scale.ts';
-import { PRESETS } from '../../clip/make-model.ts';
-import { describeDevice, openDevice } from '../../clip/device.ts';
+import { PRESETS } from '../../clip/weights/make-model.ts';
+import { describeDevice, openDevice } from '../../clip/runtime/device.ts';
 import { benchMatmul } from '../bench/matmul.ts';
 
 /** Random weights of these dims for bench embed/text when no --model. */

@@ -5,7 +5,7 @@
  * the toy CIRCO benchmark against the baselines, and the HTML report of it all.
  */
 import { Command } from 'commander';
-import type { Device } from '../../clip/onnx-session.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { addSharedOptions } from '../shared-options.ts';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { resolve, basename } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseClipConfig } from '../../clip/config.ts';
+import { parseClipConfig } from '../../clip/weights/config.ts';
 import { readRunManifest } from '../run-manifest.ts';
 import { parseCheckpointChoice } from '../../stages/phi/checkpoint.ts';
 import { UserError } from '../../util/errors.ts';

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadClipModel } from '../../clip/weights.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { lincirStage } from '../../stages/lincir/stage.ts';
 import { UserError } from '../../util/errors.ts';
 import { underLock } from '../run-manifest.ts';

@@ -3,13 +3,13 @@
  * user gave weights for. Retrieval is `retrieve`'s code (stages/retrieve: composeQueries, rankGallery,
  * the index's reference features); the methods list is data, so a method appears only when it can run.
  */
-import type { Device } from '../../clip/onnx-session.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { basename, dirname } from 'node:path';
-import type { ImageEncoder, TextEncoder } from '../../clip/encoder-types.ts';
-import { preprocessOptions } from '../../clip/preprocess.ts';
+import type { ImageEncoder, TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { preprocessOptions } from '../../clip/image/preprocess.ts';
 import { lincirFile } from '../lincir-tokens.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import type { ClipModel } from '../../clip/weights.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import type { ClipModel } from '../../clip/weights/clip-model.ts';
 import * as imagesSchema from '../../schemas/images.ts';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';

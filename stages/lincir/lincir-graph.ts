@@ -14,10 +14,10 @@
 import { gradients } from '../../clip/graph/autodiff.ts';
 import { Graph, type Value } from '../../clip/graph/graph.ts';
 import * as op from '../../clip/graph/ops.ts';
-import { textTower, textTowerInputs, textWeights } from '../../clip/text-graph.ts';
+import { textTower, textTowerInputs, textWeights } from '../../clip/towers/text-graph.ts';
 import { gradName } from '../../clip/training/graph-session.ts';
 import { PHI_PARAMS, type PhiDims, type PhiParamValues, paramShape, phiForward } from '../../clip/training/searle-phi-net.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 
 /** Part of every LinCIR graph's cache key: bump when this builder changes what it emits. */
 export const LINCIR_GRAPH_VERSION = 1;

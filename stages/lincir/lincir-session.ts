@@ -1,9 +1,9 @@
 /** Runs LinCIR's training graph (with gradients) or eval graph (without): one session.run per batch. */
-import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
-import { prepareTextBatch } from '../../clip/text-batch.ts';
+import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { prepareTextBatch } from '../../clip/text/text-batch.ts';
 import { TrainingGraphSession } from '../../clip/training/graph-session.ts';
 import { PHI_PARAMS, type PhiDims, type PhiWeights, paramShape } from '../../clip/training/searle-phi-net.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { LINCIR_GRAPH_VERSION, buildLincirTrainGraph } from './lincir-graph.ts';
 
 export interface LincirStepInput {

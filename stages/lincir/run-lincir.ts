@@ -7,8 +7,8 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { LincirMetricsRow } from '../../schemas/lincir-metrics.ts';
 import { writeFileAtomic } from '../../schemas/part-io.ts';
 import { PhraseStore, STORE_DIR } from '../../schemas/phrase-store.ts';

@@ -3,7 +3,7 @@
  * phrase store of a run folder, merged corpus or phrases folder, text only, resumable; export ONNX,
  * safetensors and LinCIR's own checkpoint (run-lincir.ts).
  */
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import type { StageDefinition } from '../stage.ts';
 import { lincirOptionsSchema } from './options.ts';
 import { type LincirSummary, runLincir } from './run-lincir.ts';

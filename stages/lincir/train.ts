@@ -6,12 +6,12 @@
  * round of `logEvery` steps (LinCIR counts steps, not passes); batch s is a function of the step alone.
  */
 import { mkdirSync } from 'node:fs';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
-import { PSEUDO_TOKEN_ID } from '../../clip/text-batch.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { PSEUDO_TOKEN_ID } from '../../clip/text/text-batch.ts';
 import { addInputNoise } from '../../clip/training/input-noise.ts';
 import { type PhiDims, type PhiWeights, initPhiWeights, phiDims, searlePhiLayout } from '../../clip/training/searle-phi-net.ts';
 import { train } from '../../clip/training/trainer.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { LincirMetricsRow } from '../../schemas/lincir-metrics.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import type { Rng } from '../../util/rng.ts';

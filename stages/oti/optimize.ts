@@ -6,7 +6,7 @@
  * stopped and recorded as failed; the rest of the batch goes on.
  */
 import { Rng } from '../../util/rng.ts';
-import { AdamW, emaUpdate } from '../../clip/adamw.ts';
+import { AdamW, emaUpdate } from '../../clip/training/adamw.ts';
 import type { OtiOptions } from './options.ts';
 import type { OtiSession } from './oti-session.ts';
 

@@ -1,5 +1,5 @@
 /** The OTI options as the optimisation reads them; declared, with SEARLE's defaults, in stage.ts (SEARLE_OTI). */
-import type { AdamWOptions } from '../../clip/adamw.ts';
+import type { AdamWOptions } from '../../clip/training/adamw.ts';
 
 export interface OtiOptions {
   steps: number;

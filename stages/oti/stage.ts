@@ -4,12 +4,12 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import { DEFAULT_PREFIX_CACHE_BYTES } from '../../clip/prefix-cache.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { fillTemplate, loadTemplates } from '../../clip/templates.ts';
-import type { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { DEFAULT_PREFIX_CACHE_BYTES } from '../../clip/towers/prefix-cache.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { fillTemplate, loadTemplates } from '../../clip/text/templates.ts';
+import type { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { tokenizerForModel } from '../../clip/text/tokenizer-fit.ts';
 import { partSetIdentity } from '../../schemas/part-io.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
 import { stageDir } from '../../schemas/run-layout.ts';

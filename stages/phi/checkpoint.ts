@@ -1,5 +1,5 @@
 /**
- * phi's training checkpoints, in clip/training-checkpoint.ts's resumable layout (weights, AdamW
+ * phi's training checkpoints, in clip/training/training-checkpoint.ts's resumable layout (weights, AdamW
  * moments, epoch, metrics, config hash; the last two kept).
  *
  * Beside them, weights-only snapshots in SEARLE's state-dict layout (what train_phi.py's save_phi
@@ -9,14 +9,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensorsHeader } from '../../clip/safetensors.ts';
-import { type CheckpointLayout, type TrainingCheckpoint, checkpointDir, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from '../../clip/training-checkpoint.ts';
+import { readSafetensorsHeader } from '../../clip/weights/safetensors.ts';
+import { type CheckpointLayout, type TrainingCheckpoint, checkpointDir, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from '../../clip/training/training-checkpoint.ts';
 import * as snapshots from '../../clip/training/snapshots.ts';
 import { UserError } from '../../util/errors.ts';
 import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
 import { type PhiDims, type PhiWeights, searlePhiLayout } from './phi-net.ts';
 
-export { checkpointDir } from '../../clip/training-checkpoint.ts';
+export { checkpointDir } from '../../clip/training/training-checkpoint.ts';
 
 export const CHECKPOINT_FORMAT = 'starword-phi-checkpoint';
 

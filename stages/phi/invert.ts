@@ -7,9 +7,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { tableFromIPC } from 'apache-arrow';
-import type { ImageEncoder } from '../../clip/encoder-types.ts';
-import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
-import { type PreprocessOptions, preprocessImage } from '../../clip/preprocess.ts';
+import type { ImageEncoder } from '../../clip/towers/encoder-types.ts';
+import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { type PreprocessOptions, preprocessImage } from '../../clip/image/preprocess.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';

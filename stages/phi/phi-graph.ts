@@ -18,9 +18,9 @@
 import { gradients } from '../../clip/graph/autodiff.ts';
 import { Graph, type Value } from '../../clip/graph/graph.ts';
 import * as op from '../../clip/graph/ops.ts';
-import { gptLoss } from '../../clip/losses.ts';
-import { textTowerInputs, textWeights } from '../../clip/text-graph.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import { gptLoss } from '../../clip/training/losses.ts';
+import { textTowerInputs, textWeights } from '../../clip/towers/text-graph.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { ntXent } from './nt-xent.ts';
 import { buildSearlePhiInferenceGraph } from '../../clip/training/searle-phi-net.ts';
 import { PHI_PARAMS, type PhiDims, type PhiParamValues, type PhiWeights, paramShape, phiForward } from './phi-net.ts';

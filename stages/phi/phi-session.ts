@@ -2,10 +2,10 @@
  * Runs phi's training graph (with gradients) or eval graph (without): one session.run per batch. The
  * phrase rows are cut at their longest EOT; weights go in as they are (Float32Arrays in PyTorch layout).
  */
-import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
-import { prepareTextBatch } from '../../clip/text-batch.ts';
+import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { prepareTextBatch } from '../../clip/text/text-batch.ts';
 import { TrainingGraphSession } from '../../clip/training/graph-session.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { PHI_GRAPH_VERSION, buildPhiTrainGraph } from './phi-graph.ts';
 import { PHI_PARAMS, type PhiDims, type PhiWeights, paramShape } from './phi-net.ts';
 

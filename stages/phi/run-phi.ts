@@ -5,9 +5,9 @@
  *   <out>/losses.svg + losses.png, <out>/checkpoints/epoch-NNNNN.safetensors, <out>/summary.json
  */
 import { join } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
 import { partSetIdentity, writeFileAtomic } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';

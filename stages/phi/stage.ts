@@ -5,8 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { tokenizerForModel } from '../../clip/text/tokenizer-fit.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { INPUT_NOISES } from '../../clip/training/input-noise.ts';
 import { rule } from '../../util/option-rules.ts';

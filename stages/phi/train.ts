@@ -4,11 +4,11 @@
  * with phrase draws fixed for the whole run, its metrics row and its model selection (CIRR val, when a
  * validator is given). The loop, resume, checkpoints and snapshots are the trainer's.
  */
-import type { AdamWOptions } from '../../clip/adamw.ts';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
+import type { AdamWOptions } from '../../clip/training/adamw.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { addInputNoise } from '../../clip/training/input-noise.ts';
 import { train } from '../../clip/training/trainer.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { PHI_SELECTION_CRITERION, type PhiMetricsRow, noValMetrics, valMetricsFrom } from '../../schemas/phi-metrics.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { KIND as PHRASES_KIND } from '../../schemas/phrases.ts';
 import { partSource, removeStorePart, storeDataFromTable, writeStorePart } from '../../schemas/phrase-store.ts';

@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import type { ClipModel } from '../../clip/weights.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import type { ClipModel } from '../../clip/weights/clip-model.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { StageDefinition } from '../stage.ts';
 import type { ChatFormat } from './chat-backend.ts';

@@ -1,9 +1,9 @@
-/** Pic2Word's training checkpoints: f_M in clip/training-checkpoint.ts's resumable layout. */
-import { type CheckpointLayout, type TrainingCheckpoint, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from '../../clip/training-checkpoint.ts';
+/** Pic2Word's training checkpoints: f_M in clip/training/training-checkpoint.ts's resumable layout. */
+import { type CheckpointLayout, type TrainingCheckpoint, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from '../../clip/training/training-checkpoint.ts';
 import type { Pic2WordMetricsRow } from '../../schemas/pic2word-metrics.ts';
 import { type Im2TextDims, type Im2TextWeights, dimsFromShapes, paramNames, paramShape } from './im2text.ts';
 
-export { checkpointDir } from '../../clip/training-checkpoint.ts';
+export { checkpointDir } from '../../clip/training/training-checkpoint.ts';
 
 export const CHECKPOINT_FORMAT = 'starword-pic2word-checkpoint';
 

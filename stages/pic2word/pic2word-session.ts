@@ -4,11 +4,11 @@
  * its positions before `$` are computed once when the session opens and the tower runs only from `$`
  * on (exact for a causal encoder). Weights go in as they are (Float32Arrays in PyTorch layout).
  */
-import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
+import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { TrainingGraphSession } from '../../clip/training/graph-session.ts';
-import { PrefixCache } from '../../clip/prefix-cache.ts';
-import { PSEUDO_TOKEN_ID, cacheablePrefix, prepareTextBatch } from '../../clip/text-batch.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import { PrefixCache } from '../../clip/towers/prefix-cache.ts';
+import { PSEUDO_TOKEN_ID, cacheablePrefix, prepareTextBatch } from '../../clip/text/text-batch.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { type Im2TextDims, type Im2TextWeights, paramNames, paramShape } from './im2text.ts';
 import { PIC2WORD_GRAPH_VERSION, buildPic2WordTrainGraph, maskName } from './pic2word-graph.ts';
 

@@ -6,9 +6,9 @@
  *   <out>/summary.json
  */
 import { join } from 'node:path';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
-import { PSEUDO_TOKEN_ID } from '../../clip/text-batch.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { PSEUDO_TOKEN_ID } from '../../clip/text/text-batch.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { Pic2WordMetricsRow } from '../../schemas/pic2word-metrics.ts';
 import { writeFileAtomic } from '../../schemas/part-io.ts';
 import { UserError } from '../../util/errors.ts';

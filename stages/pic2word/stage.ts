@@ -4,7 +4,7 @@
  * features (no OTI, no phrases), resumable, export ONNX + safetensors (run-pic2word.ts).
  */
 import { z } from 'zod';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { StageDefinition } from '../stage.ts';
 import { PIC2WORD_DEFAULTS as d, type Pic2WordOptions } from './options.ts';

@@ -6,9 +6,9 @@
  * each step; the last partial batch dropped (drop_last). The held-out split is evaluated in eval mode.
  * The loop, resume and checkpoints are the trainer's.
  */
-import type { SessionOptions } from '../../clip/onnx-session.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { totalSteps, train } from '../../clip/training/trainer.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { Pic2WordMetricsRow } from '../../schemas/pic2word-metrics.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';

@@ -1,7 +1,7 @@
 /** Device start-up: the check before any work, its one-line refusals, the adapter's name, and where it is recorded. */
 import test from 'ava';
 import { join } from 'node:path';
-import { cudaProviderLibrary, ensureRuntimeDir, openDevice, startDevice, vulkanDeviceFromLog } from '../../clip/device.ts';
+import { cudaProviderLibrary, ensureRuntimeDir, openDevice, startDevice, vulkanDeviceFromLog } from '../../clip/runtime/device.ts';
 import { formatReport, inspectRun } from '../../pipeline/inspect-run.ts';
 import { configFingerprint, openRunManifest, type RunRequest } from '../../pipeline/run-manifest.ts';
 import { UserError } from '../../util/errors.ts';

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
 import { TINY_IMAGE, TINY_MODEL_DIR, flat, golden, relDiff, testCacheDir } from '../helpers/golden.ts';
 import { freshCacheDir } from '../helpers/test-utils.ts';
 import { forEachDevice } from '../helpers/devices.ts';

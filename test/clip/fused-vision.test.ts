@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { makeRandomModel, type ModelDims } from '../../clip/make-model.ts';
-import { buildVisionGraph, createImageEncoder } from '../../clip/vision-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { makeRandomModel, type ModelDims } from '../../clip/weights/make-model.ts';
+import { buildVisionGraph, createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { relDiff, flat } from '../helpers/golden.ts';
 import { tempDir } from '../helpers/test-utils.ts';
 import { forEachDevice } from '../helpers/devices.ts';

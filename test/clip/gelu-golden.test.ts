@@ -11,10 +11,10 @@ import { gradients } from '../../clip/graph/autodiff.ts';
 import { Graph } from '../../clip/graph/graph.ts';
 import { writeOnnxModel } from '../../clip/graph/onnx-model.ts';
 import * as op from '../../clip/graph/ops.ts';
-import { createSession, floatTensor } from '../../clip/onnx-session.ts';
-import { buildVisionGraph, createImageEncoder } from '../../clip/vision-encoder.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createSession, floatTensor } from '../../clip/runtime/onnx-session.ts';
+import { buildVisionGraph, createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { GELU_MODEL_DIR, flat, geluGolden, maxAbsDiff, relDiff, testCacheDir } from '../helpers/golden.ts';
 import { tempDir } from '../helpers/test-utils.ts';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import sharp from 'sharp';
-import { decodeImage, ImageDecodeError, type ImageDecodeReason } from '../../clip/image-decode.ts';
+import { decodeImage, ImageDecodeError, type ImageDecodeReason } from '../../clip/image/image-decode.ts';
 import { encodeRgb, maxAbsDiff, randomRgb, rawSharp, rgbFrom, tempDir, writeTemp } from '../helpers/images.ts';
 import { testIf } from '../helpers/test-utils.ts';
 

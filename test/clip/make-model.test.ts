@@ -4,11 +4,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../util/errors.ts';
-import { expectedClipTensors } from '../../clip/clip-tensors.ts';
-import { makeRandomModel, presetConfig, type ModelDims } from '../../clip/make-model.ts';
-import { parseClipConfig } from '../../clip/config.ts';
-import { roundTo } from '../../clip/safetensors.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { expectedClipTensors } from '../../clip/weights/clip-tensors.ts';
+import { makeRandomModel, presetConfig, type ModelDims } from '../../clip/weights/make-model.ts';
+import { parseClipConfig } from '../../clip/weights/config.ts';
+import { roundTo } from '../../clip/weights/safetensors.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { readRawSafetensors } from '../helpers/model-files.ts';
 import { tempDir } from '../helpers/test-utils.ts';
 

@@ -6,11 +6,11 @@
 import test from 'ava';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import { Rng } from '../../util/rng.ts';
 import { tempDir } from '../helpers/test-utils.ts';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { createTextEncoder, prefixBatches } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createTextEncoder, prefixBatches } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { Rng } from '../../util/rng.ts';
 import { TINY_MODEL_DIR, golden, relDiff, testCacheDir } from '../helpers/golden.ts';
 import { forEachDevice } from '../helpers/devices.ts';

@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { bytesToUnicode, byteVocabOrder } from '../../clip/bpe-text.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { bytesToUnicode, byteVocabOrder } from '../../clip/text/bpe-text.ts';
 import { UserError } from '../../util/errors.ts';
 import { tempDir as sharedTempDir } from '../helpers/test-utils.ts';
 

@@ -3,11 +3,11 @@ import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '../../util/hash.ts';
 import { UserError } from '../../util/errors.ts';
-import { expectedClipTensors } from '../../clip/clip-tensors.ts';
-import { loadClipModel, modelHash } from '../../clip/weights.ts';
+import { expectedClipTensors } from '../../clip/weights/clip-tensors.ts';
+import { loadClipModel, modelHash } from '../../clip/weights/clip-model.ts';
 import {
   readSafetensors, readShardedSafetensors, writeSafetensors, roundTo, f32ToF16Bits, f32ToBf16Bits,
-} from '../../clip/safetensors.ts';
+} from '../../clip/weights/safetensors.ts';
 import {
   GOLDEN_MODEL, copyGolden, editConfig, rawF32, readRawSafetensors, writeRawSafetensors,
 } from '../helpers/model-files.ts';

@@ -2,7 +2,7 @@
  * Test doubles for the concepts stage: a deterministic pure-TS text encoder that counts its calls, and
  * a writer of `features` parts as the embed stage writes them.
  */
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import * as features from '../../schemas/features.ts';
 import { writePart } from '../../schemas/part-io.ts';
 import { Rng } from '../../util/rng.ts';

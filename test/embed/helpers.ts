@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { ImageEncoder } from '../../clip/encoder-types.ts';
+import type { ImageEncoder } from '../../clip/towers/encoder-types.ts';
 import { tempDir } from '../helpers/test-utils.ts';
 
 /** Features = per-channel means, then their sum, then the call's batch size (so batching shows). */

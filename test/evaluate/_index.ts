@@ -2,7 +2,7 @@
 import { rm } from 'node:fs/promises';
 
 import { join } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { writePart } from '../../schemas/part-io.ts';
 import { vectorTable } from '../../stages/retrieve/arrow-columns.ts';
 import type { TokenSource } from '../../stages/evaluate/run.ts';

@@ -15,7 +15,7 @@ import { runRetrieve } from '../../pipeline/retrieve-query.ts';
 import { writePart } from '../../schemas/part-io.ts';
 import * as tokens from '../../schemas/tokens.ts';
 import { Rng } from '../../util/rng.ts';
-import { makeRandomModel } from '../../clip/make-model.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
 import { fixtures, tempDir, writeOneHotIndex } from './_index.ts';
 
 const names = Array.from({ length: 10 }, (_, i) => `dev-${i}-img0`);

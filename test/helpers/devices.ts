@@ -8,8 +8,8 @@
  * its title, and the reason is printed once.
  */
 import test, { type ExecutionContext } from 'ava';
-import { type DeviceInfo, openDevice } from '../../clip/device.ts';
-import type { Device } from '../../clip/onnx-session.ts';
+import { type DeviceInfo, openDevice } from '../../clip/runtime/device.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { errorMessage } from '../../util/errors.ts';
 import { testCacheDir } from './golden.ts';
 

@@ -3,7 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import type { RgbImage } from '../../clip/image-decode.ts';
+import type { RgbImage } from '../../clip/image/image-decode.ts';
 import { Rng } from '../../util/rng.ts';
 import { tempDir as sharedTempDir } from './test-utils.ts';
 

@@ -1,6 +1,6 @@
 /**
  * Test helpers for model folders: a copy of the golden tiny CLIP, and a raw
- * safetensors reader/writer written independently of clip/safetensors.ts (so the tests do not check
+ * safetensors reader/writer written independently of clip/weights/safetensors.ts (so the tests do not check
  * the code with itself, and can write dtypes starword refuses).
  */
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';

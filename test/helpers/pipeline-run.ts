@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
 import { writeSampleImages } from './sample-images.ts';
 import { tempDir } from './test-utils.ts';
 

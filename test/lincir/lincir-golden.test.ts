@@ -7,7 +7,7 @@
 import test from 'ava';
 import { readFileSync, rmSync } from 'node:fs';
 import { PHI_PARAMS, type PhiWeights, phiDims } from '../../clip/training/searle-phi-net.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { LincirSession, type LincirStepInput } from '../../stages/lincir/lincir-session.ts';
 import { TINY_MODEL_DIR, flat, relDiff, testCacheDir } from '../helpers/golden.ts';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { type OtiImage, optimizeBatch } from '../../stages/oti/optimize.ts';
 import { SEARLE_OTI } from '../../stages/oti/stage.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { parseOtiProblem, solveOtiProblem } from '../../stages/oti/debug-problem.ts';
 import { forEachDevice, lazy } from '../helpers/devices.ts';

@@ -2,8 +2,8 @@
  * Finite-difference check of the OTI gradient on a random tiny model with other dims than the golden
  * one: an odd head count (3), MLP not 4×width, a token width that differs from the projection dim.
  */
-import { presetConfig } from '../../clip/make-model.ts';
-import { randomWeightSource } from '../../clip/random-weights.ts';
+import { presetConfig } from '../../clip/weights/make-model.ts';
+import { randomWeightSource } from '../../clip/weights/random-weights.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { Rng } from '../../util/rng.ts';
 import { testCacheDir } from '../helpers/golden.ts';

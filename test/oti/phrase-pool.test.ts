@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import { truncateSync, writeFileSync } from 'node:fs';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { DIRECT_SOURCE, PhraseStore, conceptRuns, packTexts, storeFile, writeStorePart } from '../../schemas/phrase-store.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
@@ -14,7 +14,7 @@ import { partPaths, readPart, writePart } from '../../schemas/part-io.ts';
 import { runPhrases } from '../../stages/phrases/run-phrases.ts';
 import { PhrasePool } from '../../stages/oti/phrase-pool.ts';
 import { PhiPhraseBank } from '../../stages/phi/phrase-bank.ts';
-import { swapAll } from '../../clip/pseudo-word-swap.ts';
+import { swapAll } from '../../clip/text/pseudo-word-swap.ts';
 import { Rng } from '../../util/rng.ts';
 import { tempDir } from '../helpers/test-utils.ts';
 

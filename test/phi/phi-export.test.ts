@@ -3,9 +3,9 @@ import test from 'ava';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 import { join } from 'node:path';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { preprocessOptions } from '../../clip/preprocess.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { preprocessOptions } from '../../clip/image/preprocess.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -106,7 +106,7 @@ test('invert of image files records a bad image as a failed row and goes on', as
   const errors = errorsSchema.fromTable(readPart(out, errorsSchema.KIND, 0));
   t.is(errors.length, 1);
   t.is(errors[0].stage, 'invert');
-  const [feat] = await encoder.encodePixels([await (await import('../../clip/preprocess.ts')).preprocessImage(TINY_IMAGE, pre)]);
+  const [feat] = await encoder.encodePixels([await (await import('../../clip/image/preprocess.ts')).preprocessImage(TINY_IMAGE, pre)]);
   const [expect] = await phi.predict([feat]);
   const init = readInitTokens(out, phi.outputDim);
   t.deepEqual([...init.keys()], ['good.png']);

@@ -1,8 +1,8 @@
 /** phi's forward, losses and weight gradients against golden.json's `phi` (an independent PyTorch run). */
 import test from 'ava';
 import { rmSync } from 'node:fs';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { PHI_PARAMS, type PhiWeights, phiDims } from '../../stages/phi/phi-net.ts';
 import { PhiSession, type PhiStepInput } from '../../stages/phi/phi-session.ts';
 import { TINY_MODEL_DIR, flat, golden, relDiff, testCacheDir } from '../helpers/golden.ts';

@@ -4,8 +4,8 @@
  */
 import test from 'ava';
 import { rmSync } from 'node:fs';
-import { presetConfig } from '../../clip/make-model.ts';
-import { randomWeightSource } from '../../clip/random-weights.ts';
+import { presetConfig } from '../../clip/weights/make-model.ts';
+import { randomWeightSource } from '../../clip/weights/random-weights.ts';
 import { PHI_PARAMS, type PhiWeights, initPhiWeights, phiDims } from '../../stages/phi/phi-net.ts';
 import { PhiSession, type PhiStepInput } from '../../stages/phi/phi-session.ts';
 import { Rng } from '../../util/rng.ts';

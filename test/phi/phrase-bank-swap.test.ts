@@ -7,10 +7,10 @@ import test from 'ava';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
 import { writePart } from '../../schemas/part-io.ts';
-import { swapAllFor } from '../../clip/pseudo-word-swap.ts';
+import { swapAllFor } from '../../clip/text/pseudo-word-swap.ts';
 import { PhiPhraseBank } from '../../stages/phi/phrase-bank.ts';
 import { Rng } from '../../util/rng.ts';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { tempDir } from '../helpers/test-utils.ts';
 
 const encoder: TextEncoder = {

@@ -3,7 +3,7 @@
  * of them (so phi has something to learn), a few concepts per image and template-like phrases, plus a
  * small random CLIP with the OpenAI vocabulary size (so real phrases tokenize) written to disk.
  */
-import { makeRandomModel } from '../../clip/make-model.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as featuresSchema from '../../schemas/features.ts';

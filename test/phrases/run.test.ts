@@ -2,7 +2,7 @@ import test from 'ava';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { toTable as conceptsTable } from '../../schemas/concepts.ts';
 import { listDoneParts, readPart, readPartStats, writePart } from '../../schemas/part-io.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { PhraseStore, STORE_DIR, storeFile } from '../../schemas/phrase-store.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';

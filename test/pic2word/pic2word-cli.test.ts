@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, truncateSync } from 'node:fs';
 
 import { join } from 'node:path';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { partPaths } from '../../schemas/part-io.ts';
 import { loadFeatureSet, locateFeatureFiles } from '../../stages/pic2word/dataset.ts';
 import { PIC2WORD_DEFAULTS, type Pic2WordOptions } from '../../stages/pic2word/options.ts';

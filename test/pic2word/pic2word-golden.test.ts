@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { readFileSync, rmSync } from 'node:fs';
-import { loadClipModel } from '../../clip/weights.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { type Im2TextWeights, im2textDims, paramNames } from '../../stages/pic2word/im2text.ts';
 import { Pic2WordSession, type Pic2WordStepInput } from '../../stages/pic2word/pic2word-session.ts';
 import { TINY_MODEL_DIR, flat, relDiff, testCacheDir } from '../helpers/golden.ts';

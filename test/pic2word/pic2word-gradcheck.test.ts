@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import { rmSync } from 'node:fs';
-import { presetConfig } from '../../clip/make-model.ts';
-import { randomWeightSource } from '../../clip/random-weights.ts';
+import { presetConfig } from '../../clip/weights/make-model.ts';
+import { randomWeightSource } from '../../clip/weights/random-weights.ts';
 import { type Im2TextWeights, im2textDims, initIm2TextWeights, paramNames } from '../../stages/pic2word/im2text.ts';
 import { Pic2WordSession, type Pic2WordStepInput } from '../../stages/pic2word/pic2word-session.ts';
 import { Rng } from '../../util/rng.ts';

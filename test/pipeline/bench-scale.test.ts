@@ -5,7 +5,7 @@
 import test from 'ava';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadClipModel } from '../../clip/weights.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { benchScale, type BenchScaleOptions } from '../../pipeline/bench/scale.ts';
 import * as featuresSchema from '../../schemas/features.ts';
 import { readPart } from '../../schemas/part-io.ts';

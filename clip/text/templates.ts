@@ -4,10 +4,10 @@
  * side. CLIP's tokenizer collapses and strips whitespace, so the padding only matters for exactness
  * of the text; we reproduce it anyway.
  */
-import { packagePath } from '../util/package-root.ts';
+import { packagePath } from '../../util/package-root.ts';
 import { readFileSync } from 'node:fs';
-import { UserError, errorMessage } from '../util/errors.ts';
-import { hashJson } from '../util/hash.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
+import { hashJson } from '../../util/hash.ts';
 
 export const DEFAULT_TEMPLATES_PATH = packagePath('data', 'palavra-templates.json');
 export const TEMPLATE_SLOT = '{}';

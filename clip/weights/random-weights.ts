@@ -4,8 +4,8 @@
  * positions N(0, 0.01²)); each tensor has its own generator seeded by (seed, name), so a tensor's
  * values do not depend on which others were asked for.
  */
-import { Rng } from '../util/rng.ts';
-import { hashJson } from '../util/hash.ts';
+import { Rng } from '../../util/rng.ts';
+import { hashJson } from '../../util/hash.ts';
 import type { ClipConfig } from './config.ts';
 import { expectedClipTensors } from './clip-tensors.ts';
 import type { WeightSource } from './weight-source.ts';

@@ -1,6 +1,6 @@
 import type { ClipConfig } from './config.ts';
 
-/** What graph builders need from a loaded checkpoint (clip/weights.ts's ClipModel satisfies it). */
+/** What graph builders need from a loaded checkpoint (clip/weights/clip-model.ts's ClipModel satisfies it). */
 export interface WeightSource {
   readonly config: ClipConfig;
   /** content hash of the checkpoint: graph caches are keyed by it */

@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.ts';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../weights/safetensors.ts';
 
 const KEEP = 2;
 

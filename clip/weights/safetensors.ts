@@ -10,8 +10,8 @@ import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Hash } from 'node:crypto';
-import { UserError } from '../util/errors.ts';
-import { writeFileAtomicWithAsync } from '../util/atomic-write.ts';
+import { UserError } from '../../util/errors.ts';
+import { writeFileAtomicWithAsync } from '../../util/atomic-write.ts';
 import { type FloatDtype, bf16BytesToF32, f16BytesToF32, f32ToBf16Bits, f32ToF16Bits } from './half-float.ts';
 
 export { type FloatDtype, bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, roundTo } from './half-float.ts';

@@ -4,10 +4,10 @@
  * "a photo of $ that …" phrases share a handful) by a small graph, kept on the host, and fed to the
  * tower's prefix inputs, which then only compute the positions from the prefix on — forward and backward.
  */
-import { Graph } from './graph/graph.ts';
-import { type SessionOptions, cachedGraphPath, createSession, int64Tensor, type ort } from './onnx-session.ts';
+import { Graph } from '../graph/graph.ts';
+import { type SessionOptions, cachedGraphPath, createSession, int64Tensor, type ort } from '../runtime/onnx-session.ts';
 import { prefixKeyValues, textWeights } from './text-graph.ts';
-import type { WeightSource } from './weight-source.ts';
+import type { WeightSource } from '../weights/weight-source.ts';
 
 export function buildPrefixGraph(src: WeightSource): Graph {
   const G = new Graph();

@@ -25,11 +25,11 @@
  * weight 1 / bias 0, logit_scale ln(1/0.07).
  */
 import { mkdir } from 'node:fs/promises';
-import { writeFileAtomicAsync } from '../util/atomic-write.ts';
+import { writeFileAtomicAsync } from '../../util/atomic-write.ts';
 import { join } from 'node:path';
-import { Rng } from '../util/rng.ts';
+import { Rng } from '../../util/rng.ts';
 import { initialiseTensor } from './random-weights.ts';
-import { UserError } from '../util/errors.ts';
+import { UserError } from '../../util/errors.ts';
 import { parseClipConfig, toHfConfig, type Activation, type ClipConfig } from './config.ts';
 import { expectedClipTensors } from './clip-tensors.ts';
 import { RANDOM_MODEL_MARK } from './model-origin.ts';
@@ -122,7 +122,7 @@ export async function makeRandomModel(opts: MakeModelOptions): Promise<MadeModel
     specs.map((spec) => ({ name: spec.name, shape: spec.shape, dtype, data: () => initialiseTensor(spec.name, new Float32Array(numel(spec.shape)), rng) })),
     { format: 'pt' },
   );
-  // The mark tells a random model from a real checkpoint (see clip/model-origin.ts); HF ignores unknown keys.
+  // The mark tells a random model from a real checkpoint (see clip/weights/model-origin.ts); HF ignores unknown keys.
   const configText = `${JSON.stringify({ ...toHfConfig(config), [RANDOM_MODEL_MARK]: { preset: opts.preset, seed: opts.seed } }, null, 2)}\n`;
   const preText = `${JSON.stringify(preprocessorConfig(config), null, 2)}\n`;
   await writeFileAtomicAsync(join(opts.outDir, 'config.json'), configText);

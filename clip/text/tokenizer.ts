@@ -3,12 +3,12 @@
  * which shares its vocabulary). The vocabulary comes from OpenAI's merges file (vendored in data/) or a
  * model folder's vocab.json + merges.txt.
  */
-import { packagePath } from '../util/package-root.ts';
+import { packagePath } from '../../util/package-root.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { UserError, errorMessage } from '../util/errors.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
 import { bytesToUnicode, byteVocabOrder, cleanText, splitPieces } from './bpe-text.ts';
 
 const SOT_TOKEN = '<|startoftext|>';

@@ -4,13 +4,13 @@
  *
  * Input: pixels [B, 3, S, S] normalised. Output: features [B, P] unnormalised.
  */
-import type { Graph, Value } from './graph/graph.ts';
-import * as op from './graph/ops.ts';
+import type { Graph, Value } from '../graph/graph.ts';
+import * as op from '../graph/ops.ts';
 import { encoderLayer, encoderLayerWeights, eotLayer, lnWeights } from './text-graph.ts';
 import { fusedEncoderLayer, fusedFirstTokenLayer, fusedLayerWeights } from './fused-layer.ts';
-import { type WeightSource, transpose2d } from './weight-source.ts';
+import { type WeightSource, transpose2d } from '../weights/weight-source.ts';
 
-/** `fused` (default) builds the layers from ORT's fused kernels (clip/fused-layer.ts); false, from primitive ops. */
+/** `fused` (default) builds the layers from ORT's fused kernels (clip/towers/fused-layer.ts); false, from primitive ops. */
 export function visionTower(G: Graph, src: WeightSource, pixels: Value, fused = true): Value {
   const cfg = src.config.vision, W = cfg.width, P = src.config.projectionDim;
   const grid = cfg.imageSize / cfg.patchSize, N = grid * grid;

@@ -4,11 +4,11 @@
  * QuickGelu/Gelu. It has no VJPs: only inference graphs (the vision tower) use it; OTI and phi keep
  * the primitive builder in text-graph.ts.
  */
-import type { Activation } from './config.ts';
-import type { Dim, Graph, Value } from './graph/graph.ts';
-import * as op from './graph/ops.ts';
+import type { Activation } from '../weights/config.ts';
+import type { Dim, Graph, Value } from '../graph/graph.ts';
+import * as op from '../graph/ops.ts';
 import { type LinearWeights, linearWeights as linear, lnWeights as ln } from './text-graph.ts';
-import { type WeightSource, transpose2d } from './weight-source.ts';
+import { type WeightSource, transpose2d } from '../weights/weight-source.ts';
 
 export const MS_DOMAIN = 'com.microsoft';
 

@@ -9,11 +9,11 @@
  *   <p>_pmask [B, T, 1] float 1 at the row's first `$` (id 259) when the row carries a pseudo-token, else 0
  *   <p>_eot   [B, 1, T] float one-hot of the row's EOT position
  */
-import type { Activation, TextConfig } from './config.ts';
-import type { Graph, Value } from './graph/graph.ts';
-import * as op from './graph/ops.ts';
-import { concat } from './graph/ops-extra.ts';
-import { type WeightSource, transpose2d } from './weight-source.ts';
+import type { Activation, TextConfig } from '../weights/config.ts';
+import type { Graph, Value } from '../graph/graph.ts';
+import * as op from '../graph/ops.ts';
+import { concat } from '../graph/ops-extra.ts';
+import { type WeightSource, transpose2d } from '../weights/weight-source.ts';
 
 export interface LinearWeights { wt: Value; b: Value }
 export interface LayerWeights {

@@ -1,6 +1,6 @@
 /**
  * What the stages need from CLIP, as interfaces: the ONNX Runtime implementations live in
- * clip/text-encoder.ts and clip/vision-encoder.ts; tests may pass a plain-TypeScript stand-in.
+ * clip/towers/text-encoder.ts and clip/towers/vision-encoder.ts; tests may pass a plain-TypeScript stand-in.
  */
 
 /** CLIP text tower: unnormalised projected features at each row's EOT (HF get_text_features). */

@@ -1,9 +1,9 @@
-/** The CLIP vision encoder on ONNX Runtime (clip/encoder-types.ts's ImageEncoder). */
+/** The CLIP vision encoder on ONNX Runtime (clip/towers/encoder-types.ts's ImageEncoder). */
 import type { ImageEncoder } from './encoder-types.ts';
-import { Graph } from './graph/graph.ts';
-import { type SessionOptions, cachedGraphPath, createSession, floatTensor, type ort } from './onnx-session.ts';
+import { Graph } from '../graph/graph.ts';
+import { type SessionOptions, cachedGraphPath, createSession, floatTensor, type ort } from '../runtime/onnx-session.ts';
 import { visionTower } from './vision-graph.ts';
-import type { WeightSource } from './weight-source.ts';
+import type { WeightSource } from '../weights/weight-source.ts';
 
 export interface ImageEncoderOptions extends SessionOptions {
   /** images per session.run (default 32) */

@@ -6,7 +6,7 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { packagePath } from '../util/package-root.ts';
+import { packagePath } from '../../util/package-root.ts';
 
 export const RANDOM_MODEL_MARK = 'starword_random_weights';
 const DATA_DIR = packagePath('data');

@@ -10,7 +10,7 @@
  * Note: Hugging Face's CLIPImageProcessor crops at floor((len − size) / 2); it differs from
  * torchvision only when len − size is 2 mod 4, by one pixel.
  */
-import { UserError } from '../util/errors.ts';
+import { UserError } from '../../util/errors.ts';
 import { decodeImage, type DecodeOptions, type RgbImage } from './image-decode.ts';
 import { resizeBicubicPil, type Canvas } from './resample-pil.ts';
 

@@ -5,8 +5,8 @@
  * the tokenizer is loaded for it, naming the config keys. Commands that are given ids never ask.
  */
 import { join } from 'node:path';
-import { UserError } from '../util/errors.ts';
-import type { TextConfig } from './config.ts';
+import { UserError } from '../../util/errors.ts';
+import type { TextConfig } from '../weights/config.ts';
 import { ClipTokenizer } from './tokenizer.ts';
 
 /** Throws a UserError when `tokenizer`'s ids do not all index `text`'s embedding table. */

@@ -3,7 +3,7 @@
  * need is kept, under short names; HF's defaults fill what the file leaves out.
  */
 import { z } from 'zod';
-import { UserError } from '../util/errors.ts';
+import { UserError } from '../../util/errors.ts';
 
 export type Activation = 'quick_gelu' | 'gelu';
 

@@ -1,5 +1,5 @@
 /**
- * The CLIP text encoder on ONNX Runtime (clip/encoder-types.ts's TextEncoder): one graph with the
+ * The CLIP text encoder on ONNX Runtime (clip/towers/encoder-types.ts's TextEncoder): one graph with the
  * text tower and an optional pseudo-token per row, rows batched and cut at each batch's longest EOT.
  *
  * Rows that start with the same ids share them: the bulk texts of the pipeline do ("a photo of a
@@ -9,13 +9,13 @@
  * positions after P. Exact for a causal encoder: positions before P see the same ids in every row.
  */
 import type { TextEncoder } from './encoder-types.ts';
-import { Graph } from './graph/graph.ts';
-import { type SessionOptions, cachedGraphPath, createSession, floatTensor, int64Tensor, type ort } from './onnx-session.ts';
-import { dollarPosition, eotPosition, prepareTextBatch } from './text-batch.ts';
+import { Graph } from '../graph/graph.ts';
+import { type SessionOptions, cachedGraphPath, createSession, floatTensor, int64Tensor, type ort } from '../runtime/onnx-session.ts';
+import { dollarPosition, eotPosition, prepareTextBatch } from '../text/text-batch.ts';
 import { prefixKeyValues, textTower, textTowerInputs, textWeights } from './text-graph.ts';
-import { ClipTokenizer } from './tokenizer.ts';
-import { tokenizerForModel } from './tokenizer-fit.ts';
-import type { WeightSource } from './weight-source.ts';
+import { ClipTokenizer } from '../text/tokenizer.ts';
+import { tokenizerForModel } from '../text/tokenizer-fit.ts';
+import type { WeightSource } from '../weights/weight-source.ts';
 
 export interface TextEncoderOptions extends SessionOptions {
   /** rows per session.run (default 64) */

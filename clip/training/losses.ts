@@ -6,9 +6,9 @@
  *
  * text(phrase) is a constant fed as `target`, computed once per phrase by the caller.
  */
-import type { Graph, Value } from './graph/graph.ts';
-import * as op from './graph/ops.ts';
-import { type TextTowerInputs, type TextWeights, textTower } from './text-graph.ts';
+import type { Graph, Value } from '../graph/graph.ts';
+import * as op from '../graph/ops.ts';
+import { type TextTowerInputs, type TextWeights, textTower } from '../towers/text-graph.ts';
 
 /** 1 − cos(a, b) per row: a, b [B, P] → [B]. */
 export function oneMinusCosine(G: Graph, a: Value, b: Value): Value {

@@ -6,14 +6,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { defaultCacheDir } from '../util/cache-dir.ts';
-import { buildAtomically } from '../util/atomic-write.ts';
-import { withFsErrors } from '../util/fs-errors.ts';
-import { hashJson } from '../util/hash.ts';
-import { sweepStaleTemps } from '../util/temp-name.ts';
+import { defaultCacheDir } from '../../util/cache-dir.ts';
+import { buildAtomically } from '../../util/atomic-write.ts';
+import { withFsErrors } from '../../util/fs-errors.ts';
+import { hashJson } from '../../util/hash.ts';
+import { sweepStaleTemps } from '../../util/temp-name.ts';
 import { openDevice } from './device.ts';
-import type { Graph } from './graph/graph.ts';
-import { writeOnnxModel } from './graph/onnx-model.ts';
+import type { Graph } from '../graph/graph.ts';
+import { writeOnnxModel } from '../graph/onnx-model.ts';
 
 /** Bump when any graph builder changes what it emits: old cached graphs are then ignored. */
 export const GRAPH_BUILDER_VERSION = 5;

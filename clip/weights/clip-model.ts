@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../util/errors.ts';
+import { UserError } from '../../util/errors.ts';
 import { parseClipConfig, type ClipConfig } from './config.ts';
 import { expectedClipTensors } from './clip-tensors.ts';
 import {

@@ -12,10 +12,10 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { defaultCacheDir } from '../util/cache-dir.ts';
-import { UserError, errorMessage } from '../util/errors.ts';
-import { Graph } from './graph/graph.ts';
-import { matmul } from './graph/ops.ts';
+import { defaultCacheDir } from '../../util/cache-dir.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
+import { Graph } from '../graph/graph.ts';
+import { matmul } from '../graph/ops.ts';
 import { type Device, cachedGraphPath } from './onnx-session.ts';
 
 export interface DeviceInfo {
