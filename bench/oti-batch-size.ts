@@ -15,7 +15,7 @@ import { randomWeightSource } from '../clip/weights/random-weights.ts';
 import { createTextEncoder } from '../clip/towers/text-encoder.ts';
 import { PSEUDO_TOKEN_ID } from '../clip/text/text-batch.ts';
 import { type OtiImage, type OtiResult, optimizeBatch } from '../stages/oti/optimize.ts';
-import { SEARLE_OTI } from '../stages/oti/options.ts';
+import { SEARLE_OTI } from '../stages/oti/stage.ts';
 import { OtiSession } from '../stages/oti/oti-session.ts';
 import { Rng } from '../util/rng.ts';
 

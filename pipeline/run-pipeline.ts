@@ -18,7 +18,7 @@ import { DEFAULT_VOCAB_PATH, loadVocabulary } from '../stages/concepts/vocab.ts'
 import { embedStage } from '../stages/embed/stage.ts';
 import { listImageSource } from '../stages/ingest/index.ts';
 import { ingestStage } from '../stages/ingest/stage.ts';
-import type { OtiOptions } from '../stages/oti/options.ts';
+import type { OtiOptions } from '../stages/oti/optimize.ts';
 import { otiStage } from '../stages/oti/stage.ts';
 import type { PhiOptions } from '../stages/phi/options.ts';
 import { phiStage } from '../stages/phi/stage.ts';

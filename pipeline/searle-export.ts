@@ -27,7 +27,7 @@ import type { PhiOptions } from '../stages/phi/options.ts';
 import { SEARLE_PHI } from '../stages/phi/stage.ts';
 import { PHI_PARAMS, paramShape } from '../stages/phi/phi-net.ts';
 import { PHI_SAFETENSORS } from '../stages/phi/run-phi.ts';
-import type { OtiOptions } from '../stages/oti/options.ts';
+import type { OtiOptions } from '../stages/oti/optimize.ts';
 import { SEARLE_OTI } from '../stages/oti/stage.ts';
 import { UserError } from '../util/errors.ts';
 import { PyDict, pickle } from '../util/pickle-writer.ts';
