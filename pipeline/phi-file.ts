@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCheckpointChoice, resolveCheckpoint } from '../stages/phi/checkpoint.ts';
-import { PHI_SAFETENSORS } from '../stages/phi/run-phi.ts';
+import { PHI_SAFETENSORS } from '../stages/phi/export.ts';
 import { UserError } from '../util/errors.ts';
 
 export async function resolvePhiArg(path: string, checkpoint?: string, log?: (line: string) => void): Promise<string> {

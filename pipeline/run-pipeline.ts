@@ -20,7 +20,7 @@ import { listImageSource } from '../stages/ingest/index.ts';
 import { ingestStage } from '../stages/ingest/stage.ts';
 import type { OtiOptions } from '../stages/oti/optimize.ts';
 import { otiStage } from '../stages/oti/stage.ts';
-import type { PhiOptions } from '../stages/phi/options.ts';
+import type { PhiOptions } from '../stages/phi/train.ts';
 import { phiStage } from '../stages/phi/stage.ts';
 import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { type PhrasesStageOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from '../stages/phrases/stage.ts';

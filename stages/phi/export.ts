@@ -8,6 +8,10 @@ import { PHI_LAYOUT } from './checkpoint.ts';
 import { buildPhiInferenceGraph } from './phi-graph.ts';
 import { PHI_PARAMS, type PhiDims, type PhiWeights } from './phi-net.ts';
 
+/** The export files in phi's output folder (beside metrics.arrow, the plots, checkpoints/ and summary.json). */
+export const PHI_ONNX = 'phi.onnx';
+export const PHI_SAFETENSORS = 'phi.safetensors';
+
 export function exportPhiOnnx(path: string, dims: PhiDims, weights: PhiWeights): void {
   exportOnnx(path, buildPhiInferenceGraph(dims, weights), 'starword-phi');
 }

@@ -1,19 +1,38 @@
 /**
- * phi, one declaration: its training options (SEARLE's defaults, src/train_phi.py's argparse), what it
- * reads and writes, and its run: the text encoder, optional CIRR validation, and the trainer (run-phi.ts).
+ * phi in one file, as SEARLE's src/train_phi.py has it: read top to bottom,
+ *   1. phiOptions: every training option with SEARLE's argparse default, and phiRunOptions: what they
+ *      become for the trainer (PhiOptions, train.ts) and for run.json's fingerprint;
+ *   2. phiStage: what phi reads and writes, its command on a run folder (`starword phi --run DIR`, derived
+ *      by pipeline/stage-command.ts) and its run: the text encoder, optional CIRR validation;
+ *   3. runPhi: the examples of the run folder, the phrase bank, a held-out split, then
+ *   4. trainPhi (train.ts): SEARLE's phi trained on the shared trainer, one step a batch; then the exports.
  * In `starword run` its options are --phi-<option> (derived from the name: --lr, --seed, ... are OTI's there).
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { tokenizerForModel } from '../../clip/text/tokenizer-fit.ts';
-import { stageDir } from '../../schemas/run-layout.ts';
 import { INPUT_NOISES } from '../../clip/training/input-noise.ts';
+import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
+import { partSetIdentity, writeFileAtomic } from '../../schemas/part-io.ts';
+import { stageDir } from '../../schemas/run-layout.ts';
+import { UserError } from '../../util/errors.ts';
+import { hashJson, sha256 } from '../../util/hash.ts';
+import { splitExamples } from '../../util/held-out.ts';
 import { rule } from '../../util/option-rules.ts';
+import type { ProgressSink } from '../../util/progress-sink.ts';
 import type { StageDefinition } from '../stage.ts';
-import type { PhiOptions } from './options.ts';
-import { type PhiSummary, runPhi } from './run-phi.ts';
+import { loadPhiExamples } from './dataset.ts';
+import { PHI_ONNX, PHI_SAFETENSORS, exportPhiOnnx, exportPhiSafetensors } from './export.ts';
+import { PhiPhraseBank } from './phrase-bank.ts';
+import { METRICS_FILE, PLOT_PNG, writeMetricsReport } from './report.ts';
+import { type PhiOptions, type TrainPhiConfig, bestOf, trainPhi } from './train.ts';
 import { cirrValidator } from './validation.ts';
+
+// ── 1. The options, SEARLE's argparse defaults beside them ─────────────────────────────────────────────
 
 export const phiOptions = z.object({
   epochs: rule.nonNegativeInt().default(100).meta({ help: 'training epochs' }),
@@ -38,7 +57,7 @@ export const phiOptions = z.object({
 
 export type PhiStageOptions = z.output<typeof phiOptions>;
 
-/** The training options as run-phi.ts and run.json know them (what decides the network). */
+/** The training options as the trainer (train.ts) and run.json know them (what decides the network). */
 export function phiRunOptions(o: PhiStageOptions): PhiOptions {
   return {
     epochs: o.epochs, batchSize: o.batch, lr: o.lr, weightDecay: o.weightDecay, dropout: o.dropout,
@@ -50,6 +69,8 @@ export function phiRunOptions(o: PhiStageOptions): PhiOptions {
 
 /** train_phi.py's argparse defaults, read from the declaration above (the held-out split is starword's, off). */
 export const SEARLE_PHI: PhiOptions = phiRunOptions(phiOptions.parse({}));
+
+// ── 2. The stage: reads features, concepts, phrases and OTI tokens; writes phi's folder ─────────────────
 
 export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: string; phrasesDir?: string }> = {
   name: 'phi',
@@ -86,3 +107,96 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
   },
   counts: (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val }),
 };
+
+// ── 3. The run folder → the trainer → the exports ─────────────────────────────────────────────────────
+// Examples from embed + oti + concepts, phrases from the phrases stage, training (resumable), then the
+// exports and the report in the output folder:
+//   <out>/phi.onnx (+ phi.onnx.data), <out>/phi.safetensors (SEARLE layout), <out>/metrics.arrow,
+//   <out>/losses.svg + losses.png, <out>/checkpoints/epoch-NNNNN.safetensors, <out>/summary.json
+// Shapes: an example is an image's features [d] (d = projection dim) and its OTI token [D] (D = text width);
+// phi maps [B × d] → [B × D].
+
+export interface RunPhiOptions {
+  runDir: string;
+  /** default <run>/phi */
+  outDir?: string;
+  src: WeightSource;
+  /** computes missing phrase targets */
+  text: TextEncoder;
+  /** the model's tokenizer, 77 ids per text */
+  tokenize: (text: string) => Int32Array;
+  options: PhiOptions;
+  phrasesDir?: string;
+  session?: SessionOptions;
+  progress?: ProgressSink;
+  log?: (line: string) => void;
+  stopAfterEpoch?: number;
+  /** per-epoch benchmark validation (model selection); see TrainPhiConfig.validate */
+  validate?: TrainPhiConfig['validate'];
+}
+
+export interface PhiSummary {
+  outDir: string;
+  images: number; train: number; val: number; withoutToken: number;
+  concepts: number; phrases: number;
+  resumedFrom: number | null;
+  epochsRunNow: number;
+  meanEpochSeconds: number | null;
+  last: PhiMetricsRow | null;
+  /** the epoch with the best CIRR val score (phi --val-cirr), or null */
+  best: PhiMetricsRow | null;
+  files: { onnx: string; safetensors: string; metrics: string; plot: string };
+}
+
+export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
+  const o = r.options;
+  const outDir = r.outDir ?? stageDir(r.runDir, 'phi');
+  const data = loadPhiExamples({
+    embedDir: stageDir(r.runDir, 'embed'), otiDir: stageDir(r.runDir, 'oti'), conceptsDir: stageDir(r.runDir, 'concepts'),
+  }, o.topK, r.src.hash);
+  if (!data.examples.length) throw new UserError(`no image of ${r.runDir} has both features and an ok OTI token`);
+  const { train, val } = splitExamples(data.examples, o.valFraction);
+  let bank: PhiPhraseBank | null = null;
+  if (o.lambdaGpt > 0) {
+    const wanted = new Set(data.examples.flatMap((e) => e.concepts));
+    bank = await PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text, r.log, r.src.hash);
+  }
+  r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
+    + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);
+  const { epochs: _e, checkpointEvery: _c, maxSteps: _m, ...shaping } = o;
+  // (validation does not shape training: a resumed run may add or drop --val-cirr)
+  // the parts trained on, by content: checkpoints of a phi trained on other tokens, features, concepts
+  // or phrases (an OTI redone with other options, say) are never resumed from
+  const phrasesDir = r.phrasesDir ?? stageDir(r.runDir, 'phrases');
+  const inputs = {
+    tokens: partSetIdentity(stageDir(r.runDir, 'oti'), 'tokens'), features: partSetIdentity(stageDir(r.runDir, 'embed'), 'features'),
+    concepts: partSetIdentity(stageDir(r.runDir, 'concepts'), 'concepts'), phrases: bank ? partSetIdentity(phrasesDir, 'phrases') : null,
+  };
+  const configHash = hashJson({ model: r.src.hash, options: shaping, train: sha256(train.map((e) => e.id).join('\n')), val: val.length, inputs });
+  const meta = { 'starword.model_hash': r.src.hash, 'starword.options': JSON.stringify(o) };
+  // SEARLE's training (train.ts): per batch of B examples, phi(features [B × d]) → tokens [B × D], λ_distil·NT-Xent
+  // against the OTI tokens + λ_gpt·L_gpt on one drawn phrase per image; one AdamW step, epochs on the shared trainer
+  const res = await trainPhi({
+    src: r.src, train, val, drawer: bank, options: o, outDir, configHash, session: r.session, progress: r.progress, log: r.log,
+    onEpoch: async (rows) => {
+      try { await writeMetricsReport(outDir, rows, meta); } catch (err) { r.log?.(`phi: could not write the report: ${(err as Error).message}`); }
+    },
+    stopAfterEpoch: r.stopAfterEpoch, validate: r.validate,
+  }).finally(() => bank?.close());
+  await writeMetricsReport(outDir, res.metrics, meta);
+  const files = {
+    onnx: join(outDir, PHI_ONNX), safetensors: join(outDir, PHI_SAFETENSORS), metrics: join(outDir, METRICS_FILE), plot: join(outDir, PLOT_PNG),
+  };
+  exportPhiOnnx(files.onnx, res.dims, res.weights);
+  const epochDone = res.metrics[res.metrics.length - 1]?.epoch ?? 0;
+  await exportPhiSafetensors(files.safetensors, res.dims, res.weights, { ...meta, 'starword.epoch': String(epochDone) });
+  const mean = res.epochSeconds.length ? res.epochSeconds.reduce((a, b) => a + b, 0) / res.epochSeconds.length : null;
+  const summary: PhiSummary = {
+    outDir, images: data.examples.length, train: train.length, val: val.length, withoutToken: data.withoutToken,
+    concepts: bank?.conceptCount ?? 0, phrases: bank?.phraseCount ?? 0, resumedFrom: res.resumedFrom,
+    epochsRunNow: res.epochSeconds.length, meanEpochSeconds: mean, last: res.metrics[res.metrics.length - 1] ?? null,
+    best: bestOf(res.metrics), files,
+  };
+  writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  return summary;
+}

@@ -6,7 +6,7 @@
  */
 import type { AdamWOptions } from '../../clip/training/adamw.ts';
 import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
-import { addInputNoise } from '../../clip/training/input-noise.ts';
+import { type InputNoise, addInputNoise } from '../../clip/training/input-noise.ts';
 import { train } from '../../clip/training/trainer.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { PHI_SELECTION_CRITERION, type PhiMetricsRow, noValMetrics, valMetricsFrom } from '../../schemas/phi-metrics.ts';
@@ -15,10 +15,38 @@ import type { ProgressSink } from '../../util/progress-sink.ts';
 import { Rng } from '../../util/rng.ts';
 import { PHI_LAYOUT } from './checkpoint.ts';
 import type { PhiExample } from './dataset.ts';
-import type { PhiOptions } from './options.ts';
 import { type PhiDims, type PhiWeights, initPhiWeights, phiDims } from './phi-net.ts';
 import type { PhiPhrase, PhraseDrawer } from './phrase-bank.ts';
 import { PhiSession, type PhiStepInput } from './phi-session.ts';
+
+/** The training options as the trainer reads them; declared for the command line, with SEARLE's defaults, in stage.ts (phiOptions → phiRunOptions). */
+export interface PhiOptions {
+  epochs: number;
+  /** stop after this many optimizer steps in all (null: the epochs decide) */
+  maxSteps: number | null;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  /** dropout probability after each hidden GELU */
+  dropout: number;
+  lambdaDistil: number;
+  lambdaGpt: number;
+  /** NT-Xent temperature */
+  temperature: number;
+  /** concepts per image whose phrases feed L_gpt */
+  topK: number;
+  /** share of images held out (by a stable hash of the id) */
+  valFraction: number;
+  /** write a checkpoint every this many epochs (and after the last) */
+  checkpointEvery: number;
+  seed: number;
+  /** drop a short last batch, as SEARLE's DataLoader(drop_last=True) */
+  dropLast: boolean;
+  /** noise on the input image features (LinCIR's U(0,1)·N(0,I), or N(0, σ²)); SEARLE: none */
+  inputNoise: InputNoise;
+  /** σ of the 'gaussian' input noise */
+  noiseSigma: number;
+}
 
 export interface TrainPhiConfig {
   src: WeightSource;
