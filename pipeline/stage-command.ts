@@ -5,15 +5,15 @@
  * (`starword oti --run DIR`) takes the lock, guards and records run.json's config, sets up progress and
  * runs it. An error a stage raises that names one of its flags is re-spelt for the command it runs under.
  */
-import type { Command } from 'commander';
-import { join, resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { z } from 'zod';
 import type { ClipModel } from '../clip/weights/clip-model.ts';
 import type { StageContext, StageDefinition } from '../stages/stage.ts';
 import { UserError } from '../util/errors.ts';
 import { loadClipModel } from '../clip/weights/clip-model.ts';
 import { createProgress } from './progress.ts';
-import { guardStageRun, underLock } from './run-manifest.ts';
+import { checkTopKAgainstRun, guardStageRun, underLock } from './run-manifest.ts';
 import { recordRunWarning, templatePartsWarning } from './run-warnings.ts';
 import { addSchemaOptions, checkSchemaOptions, flagOf, optionFields, schemaValues } from './schema-flags.ts';
 import { type SharedOptions, addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from './shared-options.ts';
@@ -37,7 +37,8 @@ export function addStageOptions(cmd: Command, def: AnyStage, inRun = false): Com
 }
 
 /** A stage's options out of commander's parsed options, checked once (one-line error naming the flag as typed). */
-export function stageOptionsFrom<S extends z.ZodObject>(def: StageDefinition<S, unknown, unknown, unknown>, raw: Record<string, unknown>, inRun = false): z.output<S> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function stageOptionsFrom<S extends z.ZodObject>(def: StageDefinition<S, any, any, any>, raw: Record<string, unknown>, inRun = false): z.output<S> {
   const prefix = stagePrefix(def as AnyStage, inRun);
   return checkSchemaOptions(def.options, schemaValues(raw, def.options, prefix), prefix, def.cross);
 }
@@ -89,54 +90,51 @@ export function stageContext<I, M = ClipModel>(runDir: string, model: M, shared:
   };
 }
 
-export interface RunFolderCommand<S extends z.ZodObject, R, I> {
-  /** --run's help: which stages must be done */
-  runHelp: string;
-  /** the command's own input options (paths), beyond the stage's and the shared ones */
-  inputs?: (cmd: Command) => Command;
-  /** the stage's inputs out of commander's options */
-  inputsFrom(raw: Record<string, unknown>, runDir: string): I;
-  /** checks against the run folder, before the model is loaded */
-  check?(runDir: string, options: z.output<S>): void;
-  /** the λ_gpt the stage regularises with (for the template-phrases warning), when it reads phrases */
-  lambdaGpt?(options: z.output<S>): number;
-  /** where the stage writes, when not <run>/<stage> (its options are compared only once something is there) */
-  outputDir?(runDir: string, inputs: I): string | undefined;
-  /** locks of other folders the stage writes (released after the run) */
-  extraLocks?(runDir: string, inputs: I): { release(): void }[];
-  /** the summary line on stdout */
-  summary(result: R): string;
+function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
 /**
  * `starword <stage> --run DIR --model DIR [options]`: the stage alone on a run folder, resumable, under
- * the same guard as `run` (one writer; no silent change of options or model).
+ * the same guard as `run` (one writer; no silent change of options or model). The command is derived
+ * from the definition's `runFolder` (stages/stage.ts), so a stage that has one needs no command file.
  */
 export function registerRunFolderStage<S extends z.ZodObject, R, I extends { phrasesDir?: string }>(program: Command,
-  def: StageDefinition<S, R, I>, spec: RunFolderCommand<S, R, I>): void {
-  let cmd = program.command(def.name).description(def.summary).requiredOption('--run <dir>', spec.runHelp);
-  cmd = spec.inputs ? spec.inputs(cmd) : cmd;
+  def: StageDefinition<S, R, I>): void {
+  const spec = def.runFolder;
+  if (!spec) throw new Error(`stage ${def.name} declares no runFolder command`);
+  const cmd = program.command(def.name).description(def.summary).requiredOption('--run <dir>', spec.runHelp);
+  const pathFlags = spec.paths.map((p) => {
+    const option = new Option(p.flags, p.help);
+    cmd.addOption(option);
+    return { attribute: option.attributeName(), input: p.input };
+  });
   addStageOptions(cmd, def as AnyStage);
   addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir', 'logJson', 'force'], requireModel: true });
   cmd.action(async (raw: Record<string, unknown>) => {
     const options = stageOptionsFrom(def, raw); // every option checked, before the model is loaded
     const shared = sharedOptionsFrom(raw);
     const runDir = resolve(raw.run as string);
-    const inputs = spec.inputsFrom(raw, runDir);
-    spec.check?.(runDir, options);
+    const inputs: Record<string, unknown> = {};
+    for (const p of pathFlags) if (raw[p.attribute] !== undefined) inputs[p.input] = raw[p.attribute];
+    const typedInputs = inputs as I;
+    if (spec.topK) checkTopKAgainstRun(runDir, options[spec.topK] as number, stageFlag(def as AnyStage, spec.topK));
     const model = await loadClipModel(resolve(shared.model!));
-    const lock = guardStageRun(runDir, def.name, def.config(options), model.hash, shared.force, spec.outputDir?.(runDir, inputs));
-    const others = spec.extraLocks?.(runDir, inputs) ?? [];
+    const out = spec.out && typeof inputs[spec.out] === 'string' ? resolve(inputs[spec.out] as string) : undefined;
+    const lock = guardStageRun(runDir, def.name, def.config(options), model.hash, shared.force, out);
+    // an output folder elsewhere gets its own lock
+    const others = out && !isInside(out, runDir) ? [underLock(out, def.name, () => undefined).lock] : [];
     try {
-      const lambdaGpt = spec.lambdaGpt?.(options);
-      const warning = lambdaGpt === undefined ? null : templatePartsWarning(resolve(inputs.phrasesDir ?? join(runDir, 'phrases')), model.dir, lambdaGpt);
+      const lambdaGpt = spec.lambdaGpt ? options[spec.lambdaGpt] as number : undefined;
+      const warning = lambdaGpt === undefined ? null : templatePartsWarning(resolve(typedInputs.phrasesDir ?? join(runDir, 'phrases')), model.dir, lambdaGpt);
       if (warning) {
         process.stderr.write(`warning: ${warning}\n`);
         recordRunWarning(runDir, warning);
       }
       const log = (l: string): void => { process.stderr.write(`${l}\n`); };
-      const result = await runStage(def, stageContext(runDir, model, shared, inputs, log), options);
-      process.stdout.write(`${spec.summary(result)}\n`);
+      const result = await runStage(def, stageContext(runDir, model, shared, typedInputs, log), options);
+      process.stdout.write(`${spec.resultLine(result)}\n`);
     } finally {
       for (const l of others) l.release();
       lock.release();

@@ -51,6 +51,8 @@ export interface StageDefinition<Schema extends z.ZodObject = z.ZodObject, Resul
    * with OTI's). The prefix comes from `name`; a test checks that the unprefixed stages never collide.
    */
   prefixedInRun?: boolean;
+  /** `starword <name> --run DIR`: the stage alone on a run folder (oti, phi), as data; no command file */
+  runFolder?: RunFolderCommand<z.output<Schema>, Result, Inputs>;
   /** what run.json records of the options (the part of the fingerprint that decides results) */
   config(options: z.output<Schema>): object;
   run(ctx: StageContext<Inputs, Model>, options: z.output<Schema>): Promise<Result>;
@@ -58,5 +60,34 @@ export interface StageDefinition<Schema extends z.ZodObject = z.ZodObject, Resul
   counts(result: Result): Record<string, number>;
 }
 
+/** A path flag of a stage's own command: where it reads or writes (not one of its options). */
+export interface StagePathFlag<Inputs> {
+  /** commander's spelling, e.g. '--phrases <dir>' */
+  flags: string;
+  help: string;
+  /** the input it sets; of two flags that set the same input, the later one in the list wins when both are given */
+  input: keyof Inputs & string;
+}
+
+/**
+ * How `starword <stage> --run DIR` runs the stage alone on a run folder. pipeline/stage-command.ts
+ * (registerRunFolderStage) derives the whole command from it: --run, these path flags, the stage's options,
+ * the shared ones; the checks, the lock, run.json and the summary line.
+ */
+export interface RunFolderCommand<Options, Result, Inputs> {
+  /** --run's help: which stages must be done */
+  runHelp: string;
+  paths: StagePathFlag<Inputs>[];
+  /** the option of concepts per image, refused above the concepts the run kept */
+  topK?: keyof Options & string;
+  /** the option weighing L_gpt, when the stage reads phrases (a run on template phrases is warned about) */
+  lambdaGpt?: keyof Options & string;
+  /** the input that moves the output folder off <run>/<name>; one outside the run gets its own lock */
+  out?: keyof Inputs & string;
+  /** the line printed on stdout when the stage is done */
+  resultLine(result: Result): string;
+}
+
 /** The options a definition's schema yields once checked (defaults filled in). */
-export type StageOptions<D> = D extends StageDefinition<infer S, unknown, unknown, unknown> ? z.output<S> : never;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StageOptions<D> = D extends StageDefinition<infer S, any, any, any> ? z.output<S> : never;

@@ -4,6 +4,7 @@
  * `--help` and light commands start fast. A test checks each summary against the module's own.
  */
 import type { Command } from 'commander';
+import type { AnyStage } from '../stage-command.ts';
 
 export interface CommandModule { register(program: Command): void }
 
@@ -11,6 +12,17 @@ export interface CommandEntry {
   name: string;
   summary: string;
   load(): Promise<CommandModule>;
+}
+
+/**
+ * A stage whose command is derived from its declaration (`runFolder` in stages/<stage>/stage.ts) by
+ * pipeline/stage-command.ts: no command file; the stage's modules load only when its command runs.
+ */
+function runFolderStage(load: () => Promise<AnyStage>): () => Promise<CommandModule> {
+  return async () => {
+    const [{ registerRunFolderStage }, def] = await Promise.all([import('../stage-command.ts'), load()]);
+    return { register: (program) => registerRunFolderStage(program, def) };
+  };
 }
 
 // One line per command; keep alphabetical by file name to avoid merge noise.
@@ -31,8 +43,8 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'lincir', summary: "train LinCIR's φ (its defaults) on the phrases of a run or corpus, text only; export ONNX + safetensors + LinCIR's .pt", load: () => import('./lincir.ts') },
   { name: 'make-model', summary: 'write a random CLIP checkpoint in Hugging Face layout (config.json + model.safetensors)', load: () => import('./make-model.ts') },
   { name: 'merge', summary: 'check that every shard of a run is complete and consistent, and build its one corpus (a run folder phi, retrieve, evaluate, inspect read)', load: () => import('./merge.ts') },
-  { name: 'oti', summary: 'optimisation-based textual inversion of every embedded image (SEARLE defaults), as tokens parts', load: () => import('./oti.ts') },
-  { name: 'phi', summary: 'train the textual inversion network phi (SEARLE defaults) on the OTI tokens; export ONNX + safetensors', load: () => import('./phi.ts') },
+  { name: 'oti', summary: 'optimisation-based textual inversion of every embedded image (SEARLE defaults), as tokens parts', load: runFolderStage(async () => (await import('../../stages/oti/stage.ts')).otiStage) },
+  { name: 'phi', summary: 'train the textual inversion network phi (SEARLE defaults) on the OTI tokens; export ONNX + safetensors', load: runFolderStage(async () => (await import('../../stages/phi/stage.ts')).phiStage) },
   { name: 'phrases', summary: "phrases per concept (SEARLE's LLM captions, cached; or offline templates / an imported file), concept swapped for ' $ '", load: () => import('./phrases.ts') },
   { name: 'pic2word', summary: "train Pic2Word's mapping network f_M (authors' defaults) on a run's image features; export ONNX + safetensors", load: () => import('./pic2word.ts') },
   { name: 'report', summary: 'a static HTML report of a run folder and, with --eval, of its evaluation', load: () => import('./report.ts') },

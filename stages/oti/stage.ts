@@ -103,6 +103,17 @@ export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, OtiInputs>
   output: ['tokens'],
   options: otiOptions,
   cross: [(o) => (o.lambdaCos + o.lambdaGpt > 0 ? null : { key: 'lambdaGpt', message: 'and {flag:lambdaCos} are both 0: nothing to optimise' })],
+  runFolder: {
+    runHelp: 'run folder (embed, concepts and phrases done)',
+    paths: [
+      { flags: '--phrases <dir>', input: 'phrasesDir', help: 'phrases folder (default <run>/phrases; a sharded run\'s one folder for all shards)' },
+      { flags: '--phrases-dir <dir>', input: 'phrasesDir', help: 'the same as --phrases' },
+    ],
+    topK: 'otiTopK',
+    lambdaGpt: 'lambdaGpt',
+    resultLine: (s) => `oti: ${s.images} images inverted now (${s.ok} ok, ${s.failed} failed), ${s.partsSkipped} of ${s.parts} parts already done, `
+      + `median L_cos ${s.lcosMedian?.toFixed(4) ?? '-'}, L_gpt ${s.lgptMedian?.toFixed(4) ?? '-'}, ${s.seconds.toFixed(1)} s`,
+  },
   config: otiRunOptions,
   async run(ctx, o) {
     const { model, session: sess, log } = ctx;

@@ -85,6 +85,25 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
       : { key: 'valCirrIndex', message: 'needs {flag:valCirr} DIR (the CIRR folder)' }),
   ],
   prefixedInRun: true,
+  runFolder: {
+    runHelp: 'run folder (embed, concepts, phrases and oti done)',
+    paths: [
+      { flags: '--out <dir>', input: 'out', help: 'output folder (default <run>/phi); holds checkpoints, so a rerun resumes' },
+      { flags: '--phrases-dir <dir>', input: 'phrasesDir', help: 'folder of phrases parts (default <run>/phrases)' },
+    ],
+    topK: 'topK',
+    lambdaGpt: 'lambdaGpt',
+    out: 'out',
+    resultLine: (s) => {
+      const last = s.last;
+      const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
+      return `phi: ${s.train} train / ${s.val} held-out images, ${s.epochsRunNow} epochs run now`
+        + `${s.resumedFrom !== null ? ` (resumed after epoch ${s.resumedFrom})` : ''}, epoch ${last?.epoch ?? 0}: `
+        + `held-out L_distil ${f(last?.valDistil)}, L_gpt ${f(last?.valGpt)}, cosine ${f(last?.valCosine)}; `
+        + `${s.best ? `best CIRR val epoch ${s.best.epoch} (R@5 ${f(s.best.cirrR5)}, Rsubset@1 ${f(s.best.cirrRs1)}); ` : ''}`
+        + `${s.files.onnx}, ${s.files.safetensors}`;
+    },
+  },
   config: phiRunOptions,
   async run(ctx, o) {
     const { model, session: sess, log } = ctx;
