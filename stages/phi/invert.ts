@@ -14,7 +14,7 @@ import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
-import { isPartDone, listDoneParts, readPart, writePart } from '../../schemas/part-io.ts';
+import { isPartDone, listDoneParts, readPart, refuseOtherModel, writePart } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { sha256File } from '../../util/hash.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
@@ -99,17 +99,24 @@ async function writeTokensPart(outDir: string, index: number, items: Item[], phi
   return { ok, failed: failures.length };
 }
 
-/** Inverts a features folder (its done parts, same indices out) or one features Arrow file (part 0). */
+/**
+ * Inverts a features folder (its done parts, same indices out) or one features Arrow file (part 0).
+ * With `modelHash` (invert's --model), features another model embedded are refused in one line.
+ */
 export async function invertFeatures(source: string, outDir: string, phi: TokenMapper, metadata: Record<string, string> = {},
-  progress?: ProgressSink): Promise<InvertSummary> {
+  progress?: ProgressSink, modelHash?: string): Promise<InvertSummary> {
   const t0 = performance.now();
   if (!existsSync(source)) throw new UserError(`--features ${source}: no such file or folder`);
   const isDir = statSync(source).isDirectory();
   const indices = isDir ? listDoneParts(source, featuresSchema.KIND) : [0];
   if (!indices.length) throw new UserError(`--features ${source}: no finished features parts in it`);
+  const modelRedo = 'embed these images with this --model, or pass the --model they were embedded with';
   const read = (i: number) => {
     try {
-      return featuresSchema.fromTable(isDir ? readPart(source, featuresSchema.KIND, i) : tableFromIPC(readFileSync(source)));
+      if (isDir) return featuresSchema.fromTable(readPart(source, featuresSchema.KIND, i, { expectModelHash: modelHash, modelRedo }));
+      const table = tableFromIPC(readFileSync(source));
+      if (modelHash !== undefined) refuseOtherModel(source, table.schema.metadata.get('starword.model_hash') || null, modelHash, modelRedo);
+      return featuresSchema.fromTable(table);
     } catch (err) { throw new UserError(`--features ${source}: ${errorMessage(err)}`); }
   };
   const todo = indices.filter((i) => !isPartDone(outDir, tokensSchema.KIND, i));

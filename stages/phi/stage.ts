@@ -67,7 +67,7 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
     const ctxLen = model.config.text.ctx;
     const outDir = ctx.inputs.out ? resolve(ctx.inputs.out) : undefined;
     const validate = o.valCirr
-      ? cirrValidator(resolve(o.valCirr), resolve(o.valCirrIndex!), text, sess, outDir ?? stageDir(ctx.runDir, 'phi'), log)
+      ? cirrValidator(resolve(o.valCirr), resolve(o.valCirrIndex!), text, sess, outDir ?? stageDir(ctx.runDir, 'phi'), log, model.hash)
       : undefined;
     try {
       return await runPhi({
