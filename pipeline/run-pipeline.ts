@@ -123,6 +123,8 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   // none is made for --until embed: opened before the first text stage
   let text: { text: TextEncoder; tokenizer: ClipTokenizer } | undefined;
   const plainLog = log;
+  // OTI and phi with λ_gpt > 0 and no phrases: refused naming --allow-empty-phrases, or under it a warning in run.json
+  const noPhrases = { allowNoPhrases: phrasesOpts.allowEmptyPhrases, recordWarning: (line: string) => { addRunWarning(runDir, line); } };
   /** what each stage reads besides its options, and how `run` logs each stage */
   const inputs: Record<PipelineStage, () => { inputs: unknown; log?: (line: string) => void }> = {
     ingest: () => ({ inputs: { source: o.images, shard, listing, force: shared.force } }),
@@ -133,8 +135,8 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       log(`phrases: ${needed.length} concepts needed (union of each image's top ${phrasesTopK})`);
       return { inputs: { concepts: needed, outDir: stageDir(runDir, 'phrases'), countTokens: (t: string) => text!.tokenizer.encode(t).length + 2, textEncoder: text!.text } };
     },
-    oti: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined, allowNoPhrases: phrasesOpts.allowEmptyPhrases } }),
-    phi: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined } }),
+    oti: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined, ...noPhrases } }),
+    phi: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined, ...noPhrases } }),
   };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const report: Record<PipelineStage, (r: any) => string[]> = {

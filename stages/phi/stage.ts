@@ -9,6 +9,7 @@ import { createTextEncoder } from '../../clip/text-encoder.ts';
 import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { rule } from '../../util/option-rules.ts';
+import type { NoPhrasesInputs } from '../phrases-for-lgpt.ts';
 import type { StageDefinition } from '../stage.ts';
 import type { PhiOptions } from './options.ts';
 import { type PhiSummary, runPhi } from './run-phi.ts';
@@ -46,7 +47,7 @@ export function phiRunOptions(o: PhiStageOptions): PhiOptions {
 /** train_phi.py's argparse defaults, read from the declaration above (the held-out split is starword's, off). */
 export const SEARLE_PHI: PhiOptions = phiRunOptions(phiOptions.parse({}));
 
-export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: string; phrasesDir?: string }> = {
+export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, NoPhrasesInputs & { out?: string; phrasesDir?: string }> = {
   name: 'phi',
   summary: 'train the textual inversion network phi (SEARLE defaults) on the OTI tokens; export ONNX + safetensors',
   input: ['features', 'concepts', 'phrases', 'tokens'],
@@ -72,7 +73,7 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
     try {
       return await runPhi({
         runDir: ctx.runDir, outDir, src: model, text, tokenize: (t) => tokenizer.tokenize(t, ctxLen),
-        options: phiRunOptions(o), phrasesDir: ctx.inputs.phrasesDir ? resolve(ctx.inputs.phrasesDir) : undefined,
+        options: phiRunOptions(o), phrasesDir: ctx.inputs.phrasesDir ? resolve(ctx.inputs.phrasesDir) : undefined, noPhrases: ctx.inputs,
         session: sess, progress: ctx.progress('phi'), log, validate,
       });
     } finally {
