@@ -163,7 +163,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       const given = inputs[name]();
       const r = await runStage(def, stageContext(runDir, model, shared, given.inputs, given.log ?? plainLog, { shared: text }), opts[name], true);
       const counts = def.counts(r);
-      finishStage(runDir, name, { seconds: (performance.now() - t0) / 1000, counts });
+      finishStage(runDir, name, { seconds: (performance.now() - t0) / 1000, counts, resumedCounts: def.resumedCounts });
       stages[name] = counts;
       for (const line of report[name](r)) log(line);
       // only with --allow-empty-phrases does an empty phrases stage get here: the run says so where it is read

@@ -114,4 +114,5 @@ export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, OtiInputs>
     }
   },
   counts: (r) => ({ images: r.images, ok: r.ok, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }),
+  resumedCounts: ['ok', 'failed'],
 };

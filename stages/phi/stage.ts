@@ -81,4 +81,5 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, NoPhrasesI
     }
   },
   counts: (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val }),
+  resumedCounts: ['epochsRunNow'],
 };

@@ -134,4 +134,5 @@ export const phrasesStage: StageDefinition<typeof phrasesOptions, PhrasesResult,
     log: ctx.log,
   }),
   counts: (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }),
+  resumedCounts: ['requests'],
 };
