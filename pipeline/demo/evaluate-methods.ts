@@ -19,10 +19,11 @@ export interface DemoEvaluation { table: string; reports: (EvaluationReport & { 
 
 export async function evaluateDemo(o: { annotations: string; index: string; model: string; run: string; phi: string; out: string; cacheDir?: string; threads?: number; device?: Device }): Promise<DemoEvaluation> {
   const ann = loadCirco(o.annotations, 'val');
-  const gallery = openIndex(o.index);
   const flags = { model: o.model, device: o.device ?? 'cpu', cacheDir: o.cacheDir, threads: o.threads };
   const enc = await openEncoders(flags, { text: true, image: false });
-  const oti = await tokenProviderFrom({ ...flags, tokens: o.run });
+  const modelHash = enc.model!.hash;
+  const gallery = openIndex(o.index, modelHash);
+  const oti = await tokenProviderFrom({ ...flags, tokens: o.run }, () => modelHash);
   const phi = await tokenProviderFrom({ ...flags, phi: o.phi });
   const methods: DemoMethod[] = [
     { label: 'image', method: 'image' }, { label: 'text', method: 'text' }, { label: 'sum', method: 'sum' },

@@ -79,6 +79,10 @@ test('invert --features and export searle refuse parts of another model than the
   const mapper = { inputDim: 2, outputDim: 2, predict: async (f: Float32Array[]) => f.map((x) => x.slice()) };
   await t.throwsAsync(invertFeatures(embed, join(root, 'inv-a'), mapper, {}, undefined, 'model-a'), { instanceOf: UserError, message: OTHER });
   t.is((await invertFeatures(embed, join(root, 'inv-b'), mapper, {}, undefined, 'model-b')).ok, 2);
+  // the tokens invert writes record the features' model (also without --model), so their readers check it
+  t.is((await invertFeatures(embed, join(root, 'inv-c'), mapper)).ok, 2);
+  t.throws(() => readTokens(join(root, 'inv-c'), IDS, { modelHash: () => 'model-a' }), { instanceOf: UserError, message: OTHER });
+  t.is(readTokens(join(root, 'inv-c'), IDS, { modelHash: () => 'model-b' }).size, 2);
 
   const runDir = join(root, 'run');
   await tokensPart(stageDir(runDir, 'oti'), 'model-b');
