@@ -19,8 +19,9 @@
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { hostTag, processAlive, tempOwner, tempPath } from '../util/temp-name.ts';
-import { type PartStats, partPaths, writeFileAtomic, writePartMarker } from '../schemas/part-io.ts';
-import { type IngestPlan, RUN_MANIFEST_FILE, planPath, stageDir, writePlan } from '../schemas/run-layout.ts';
+import { type PartStats, partPaths, writePartMarker } from '../schemas/part-io.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
+import { type IngestPlan, RUN_MANIFEST_FILE, stageDir, writePlan } from '../schemas/run-layout.ts';
 import { SUMMARY_FILE as PHRASES_SUMMARY_FILE } from '../stages/phrases/run-phrases.ts';
 import { sha256 } from '../util/hash.ts';
 import { type RunManifest, configFingerprint, packageVersions } from './run-manifest.ts';
@@ -253,9 +254,4 @@ export function readCorpusIndex(corpusDir: string): CorpusIndex | null {
   } catch {
     return null;
   }
-}
-
-/** True when `dir` is a corpus (its plan says one shard, and corpus.json is there). */
-export function isCorpus(dir: string): boolean {
-  return existsSync(join(dir, CORPUS_FILE)) && existsSync(planPath(dir));
 }

@@ -9,7 +9,7 @@
  * line and waits for its answer is served at once.
  */
 import { availableParallelism } from 'node:os';
-import type { ImageEncoder } from '../clip/encoder-types.ts';
+import type { ImageEncoder } from '../clip/towers/encoder-types.ts';
 import { mapLimit } from '../stages/embed/map-limit.ts';
 import type { PreprocessFn } from '../stages/embed/types.ts';
 import { errorMessage } from '../util/errors.ts';

@@ -7,6 +7,8 @@
  *   searle-oti is in the same table (then those tokens are that row's);
  * - pic2word: the same retrieval with Pic2Word's tokens (--pic2word-tokens: parts as `invert --mapper
  *   pic2word` writes them);
+ * - lincir: SEARLE's prompt with LinCIR's tokens (--lincir: φ trained on the phrases alone, or
+ *   --lincir-tokens: parts as `invert --lincir` writes them);
  * - captioning: a vision model's caption of the reference in SEARLE's prompt, `a photo of {caption}
  *   that {relative caption}` (the SEARLE paper's Captioning baseline: the caption takes the pseudo-word's
  *   place);
@@ -15,7 +17,7 @@
  */
 import { captionVariants, stripCaption } from '../stages/retrieve/compose.ts';
 
-export const TABLE_METHODS = ['image', 'text', 'sum', 'searle-oti', 'searle', 'pic2word', 'captioning', 'cirevl'] as const;
+export const TABLE_METHODS = ['image', 'text', 'sum', 'searle-oti', 'searle', 'pic2word', 'lincir', 'captioning', 'cirevl'] as const;
 export type TableMethod = typeof TABLE_METHODS[number];
 
 export function isTableMethod(s: string): s is TableMethod {

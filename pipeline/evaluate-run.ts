@@ -1,7 +1,7 @@
 /**
  * `starword evaluate --dataset cirr|circo|fashioniq --annotations PATH --index DIR [--model DIR]
- * [--methods image,text,sum,searle-oti,searle,pic2word,captioning,cirevl | all] [--tokens PATH] [--phi FILE]
- * [--pic2word FILE | --pic2word-tokens PATH] [caption / LLM endpoint options] [--split val] [--out FILE.json]`:
+ * [--methods image,text,sum,searle-oti,searle,pic2word,lincir,captioning,cirevl | all] [--tokens PATH] [--phi FILE]
+ * [--pic2word FILE | --pic2word-tokens PATH] [--lincir PATH | --lincir-tokens PATH] [caption / LLM endpoint options] [--split val] [--out FILE.json]`:
  * every method's metrics side by side, a row per method in the talk's layout (evaluate-methods.ts says
  * what each needs; one that cannot run keeps its row with the reason). With --out: the table as JSON,
  * Markdown, CSV and a bar chart (.svg, .png), and the metric curves (-curves.svg, .png). See the README,
@@ -22,6 +22,7 @@ import { UserError } from '../util/errors.ts';
 import { TABLE_METHODS, type TableMethod, captioningTexts, cirevlInstruction, isTableMethod } from './evaluate-methods.ts';
 import { CAPTION_DEFAULTS, type CaptionCliOptions, captionUnavailable, describeForEvaluation } from './stage-runners/captions.ts';
 import { pic2wordTokenProvider } from './pic2word-tokens.ts';
+import { lincirTokenProvider } from './lincir-tokens.ts';
 import { type ModelFlags, openEncoders, openIndex, tokenProviderFrom } from './retrieve-query.ts';
 
 export function loadAnnotations(dataset: string, path: string, split: string, categories?: string[]): Annotations {
@@ -42,7 +43,7 @@ export function parseMethods(s: string, flag = '--methods'): TableMethod[] {
 }
 
 export interface EvaluateFlags extends ModelFlags, Partial<CaptionCliOptions> {
-  dataset: string; annotations: string; index: string; tokens?: string; phi?: string; pic2word?: string; pic2wordTokens?: string;
+  dataset: string; annotations: string; index: string; tokens?: string; phi?: string; pic2word?: string; pic2wordTokens?: string; lincir?: string; lincirTokens?: string;
   methods?: string; method?: string; split: string;
   out?: string; rankings?: string; keepReference?: boolean; excludeReference?: boolean; categories?: string; blockRows: number; quiet?: boolean;
 }
@@ -54,6 +55,7 @@ async function planMethods(methods: readonly TableMethod[], flags: EvaluateFlags
   const oti = flags.tokens ? partsTokenProvider(flags.tokens, { modelHash }) : undefined;
   const phi = flags.phi ? await tokenProviderFrom({ ...flags, tokens: undefined }) : undefined;
   const pic2word = await pic2wordTokenProvider(flags, modelHash);
+  const lincir = await lincirTokenProvider(flags, modelHash);
   const plan = (method: TableMethod): Plan => {
     switch (method) {
       case 'image': return { method, compose: 'image' };
@@ -67,6 +69,8 @@ async function planMethods(methods: readonly TableMethod[], flags: EvaluateFlags
         return { method, reason: `no phi network: give --phi FILE${oti ? ' (the --tokens are the searle-oti row)' : ''}` };
       case 'pic2word':
         return pic2word ? { method, compose: 'pic2word', tokens: pic2word } : { method, reason: 'no Pic2Word mapper: give --pic2word FILE (what `starword pic2word` exports) or --pic2word-tokens PATH (what `invert --pic2word` writes)' };
+      case 'lincir':
+        return lincir ? { method, compose: 'searle', tokens: lincir } : { method, reason: 'no LinCIR mapper: give --lincir PATH (what `starword lincir` exports, or its folder) or --lincir-tokens PATH (what `invert --lincir` writes)' };
       case 'captioning': case 'cirevl': {
         const why = captionUnavailable(flags as CaptionCliOptions, method === 'cirevl');
         return why ? { method, reason: why } : { method, described: method };

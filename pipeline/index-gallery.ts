@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { embedStage } from '../stages/embed/stage.ts';
 import { ingestStage } from '../stages/ingest/stage.ts';
-import { loadClipModel } from '../clip/weights.ts';
+import { loadClipModel } from '../clip/weights/clip-model.ts';
 import { underLock } from './run-manifest.ts';
 import { sharedOptionsFrom } from './shared-options.ts';
 import { runStage, stageContext, stageOptionsFrom } from './stage-command.ts';

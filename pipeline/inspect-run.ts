@@ -34,6 +34,8 @@ export interface InspectReport {
   /** run.json's warnings and notes (deduplicated over shards) */
   warnings: string[];
   notes: string[];
+  /** run.json's runtime device and adapter of each shard's last start, e.g. 'webgpu on NVIDIA H100' (deduplicated) */
+  devices: string[];
 }
 
 /** '1 file skipped as not an image (.txt 1)'. */
@@ -98,7 +100,7 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
   const report: InspectReport = {
     runs: runDirs.length, shardCount: 0, images: { source: 0, planned: 0 }, parts: {},
     failures: { total: 0, byCode: {}, byStage: {}, examples: [] }, tokens: null, timings: { stages: {}, phases: {} },
-    skippedFiles: { count: 0, byExtension: {} }, skippedLinks: 0, warnings: [], notes: [],
+    skippedFiles: { count: 0, byExtension: {} }, skippedLinks: 0, warnings: [], notes: [], devices: [],
     integrity: { level: verify, checked: 0, bad: [] },
   };
   let runModel: string | null = null;
@@ -140,6 +142,8 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
     runModel = manifest?.model?.hash ?? null;
     for (const w of manifest?.warnings ?? []) if (!report.warnings.includes(w)) report.warnings.push(w);
     for (const n of manifest?.notes ?? []) if (!report.notes.includes(n)) report.notes.push(n);
+    const device = deviceText(manifest?.runtime);
+    if (device && !report.devices.includes(device)) report.devices.push(device);
     for (const [stage, rec] of Object.entries(readRunManifest(runDir)?.stages ?? {})) {
       if (rec.seconds !== undefined) add(report.timings.stages, stage, rec.seconds);
     }
@@ -199,6 +203,12 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
   return report;
 }
 
+/** 'webgpu on llvmpipe (LLVM 15.0.6, 256 bits)' from run.json's runtime; runs made before the adapter was recorded give the device alone. */
+function deviceText(runtime: Record<string, unknown> | undefined): string | null {
+  if (!runtime || typeof runtime.device !== 'string') return null;
+  return typeof runtime.adapter === 'string' ? `${runtime.device} on ${runtime.adapter}` : runtime.device;
+}
+
 const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(4));
 
 export function formatReport(r: InspectReport): string {
@@ -206,6 +216,7 @@ export function formatReport(r: InspectReport): string {
   lines.push(`runs: ${r.runs} (shard count ${r.shardCount}); images: ${r.images.planned} planned of ${r.images.source} in the source`);
   if (r.skippedFiles.count > 0) lines.push(`source: ${skippedFilesText(r.skippedFiles)}`);
   if (r.skippedLinks > 0) lines.push(`source: ${skippedLinksText(r.skippedLinks)}`);
+  if (r.devices.length > 0) lines.push(`device: ${r.devices.join('; ')}`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   for (const n of r.notes) lines.push(`note: ${n}`);
   lines.push('parts:');

@@ -3,7 +3,7 @@
  * option ("option '--n <n>' argument '0' is invalid. expected a positive integer") on one line, exit 2.
  */
 import { InvalidArgumentError } from 'commander';
-import type { Device } from '../clip/onnx-session.ts';
+import type { Device } from '../clip/runtime/onnx-session.ts';
 export type { Device };
 
 export function intOption(value: string): number {

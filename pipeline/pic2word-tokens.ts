@@ -4,7 +4,7 @@
  * or tokens parts written by `starword invert --pic2word FILE` (`--pic2word-tokens PATH`). `retrieve`
  * and `evaluate` share it.
  */
-import type { Device } from '../clip/onnx-session.ts';
+import type { Device } from '../clip/runtime/onnx-session.ts';
 import { Pic2WordPredictor } from '../stages/pic2word/predictor.ts';
 import { type TokenProvider, partsTokenProvider, phiTokenProvider } from '../stages/retrieve/sources.ts';
 import { UserError } from '../util/errors.ts';

@@ -7,11 +7,11 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { ImageEncoder, TextEncoder } from '../clip/encoder-types.ts';
-import { type PreprocessMode, preprocessImage, preprocessOptions } from '../clip/preprocess.ts';
-import { createTextEncoder } from '../clip/text-encoder.ts';
-import { createImageEncoder } from '../clip/vision-encoder.ts';
-import { type ClipModel, loadClipModel } from '../clip/weights.ts';
+import type { ImageEncoder, TextEncoder } from '../clip/towers/encoder-types.ts';
+import { type PreprocessMode, preprocessImage, preprocessOptions } from '../clip/image/preprocess.ts';
+import { createTextEncoder } from '../clip/towers/text-encoder.ts';
+import { createImageEncoder } from '../clip/towers/vision-encoder.ts';
+import { type ClipModel, loadClipModel } from '../clip/weights/clip-model.ts';
 import { COMPOSE_METHODS, type ComposeMethod, type Method, composeQueries, isComposeMethod, isMethod, METHODS, methodNeeds } from '../stages/retrieve/compose.ts';
 import { PartsGallery, collectRows, galleryIds } from '../stages/retrieve/gallery.ts';
 import { IdResolver } from '../stages/retrieve/id-resolver.ts';
@@ -22,6 +22,7 @@ import { UserError } from '../util/errors.ts';
 import { writeJsonLine } from './jsonl.ts';
 import { resolvePhiArg } from './phi-file.ts';
 import { pic2wordTokenProvider } from './pic2word-tokens.ts';
+import { lincirTokenProvider } from './lincir-tokens.ts';
 import { type Device } from './options.ts';
 
 export interface ModelFlags { model?: string; threads?: number; device: Device; cacheDir?: string }
@@ -69,16 +70,20 @@ export async function openEncoders(flags: ModelFlags, need: { text: boolean; ima
 }
 
 export interface Options extends ModelFlags {
-  index: string; reference: string; caption: string[]; tokens?: string; phi?: string; pic2word?: string; method?: string; topK: number;
+  index: string; reference: string; caption: string[]; tokens?: string; phi?: string; pic2word?: string; lincir?: string; method?: string; topK: number;
   preprocess: string; blockRows: number;
 }
 
 export async function runRetrieve(opts: Options, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  // --pic2word alone picks its method, as --phi does searle's
-  const name = opts.method ?? (opts.pic2word ? 'pic2word' : 'searle');
-  if (!isComposeMethod(name)) throw new UserError(`--method must be one of ${COMPOSE_METHODS.join(', ')}, got '${name}'`);
-  const method: ComposeMethod = name;
-  if (opts.pic2word && method !== 'pic2word') throw new UserError(`--pic2word is for --method pic2word, not ${method}`);
+  // --pic2word (--lincir) alone picks its method, as --phi does searle's
+  const name = opts.method ?? (opts.pic2word ? 'pic2word' : opts.lincir ? 'lincir' : 'searle');
+  // lincir composes as searle does (LinCIR's validate.py: "a photo of $ that {caption}"): only its tokens differ
+  const isLincir = name === 'lincir';
+  if (!isLincir && !isComposeMethod(name)) throw new UserError(`--method must be one of ${[...COMPOSE_METHODS, 'lincir'].join(', ')}, got '${name}'`);
+  const method: ComposeMethod = isLincir ? 'searle' : name as ComposeMethod;
+  if (opts.pic2word && method !== 'pic2word') throw new UserError(`--pic2word is for --method pic2word, not ${name}`);
+  if (opts.lincir && !isLincir) throw new UserError(`--lincir is for --method lincir, not ${name}`);
+  if (isLincir && opts.phi) throw new UserError('--phi is for --method searle; method lincir takes --lincir or --tokens');
   const needs = methodNeeds(method);
   const isFile = existsSync(opts.reference) && statSync(opts.reference).isFile();
   // the model, once loaded, is what the index and tokens are checked against (none for --method image by id)
@@ -86,8 +91,11 @@ export async function runRetrieve(opts: Options, out: NodeJS.WritableStream = pr
   // pic2word's tokens: f_M from --pic2word, or tokens parts that `invert --pic2word` wrote (--tokens)
   const tokens = !needs.token ? undefined : method === 'pic2word'
     ? await pic2wordTokenProvider({ ...opts, pic2word: opts.pic2word, pic2wordTokens: opts.tokens }, () => modelHash)
+    : isLincir ? await lincirTokenProvider({ ...opts, lincir: opts.lincir, lincirTokens: opts.tokens }, () => modelHash)
     : await tokenProviderFrom(opts, () => modelHash);
-  if (needs.token && !tokens) throw new UserError(method === 'pic2word' ? "method 'pic2word' needs --pic2word or --tokens" : "method 'searle' needs --tokens or --phi");
+  if (needs.token && !tokens) {
+    throw new UserError(method === 'pic2word' ? "method 'pic2word' needs --pic2word or --tokens" : isLincir ? "method 'lincir' needs --lincir or --tokens" : "method 'searle' needs --tokens or --phi");
+  }
   if (method === 'pic2word' && opts.phi) throw new UserError('--phi is for --method searle; method pic2word takes --pic2word or --tokens');
   const wantFeature = needs.image || (tokens?.needsFeatures ?? false);
   const enc = await openEncoders(opts, { text: needs.text, image: wantFeature && isFile });
@@ -115,7 +123,7 @@ export async function runRetrieve(opts: Options, out: NodeJS.WritableStream = pr
     const key = refId ?? opts.reference;
     const map = await tokens.tokens([key], new Map(feature ? [[key, feature]] : []));
     token = map.get(key);
-    if (!token) throw new UserError(`no pseudo-token for the reference '${key}' in ${opts.tokens ?? opts.phi ?? opts.pic2word}`);
+    if (!token) throw new UserError(`no pseudo-token for the reference '${key}' in ${opts.tokens ?? opts.phi ?? opts.pic2word ?? opts.lincir}`);
   }
   const captions = opts.caption;
   if (captions.length < 1 || captions.length > 2) throw new UserError('--caption: give one caption (or two, FashionIQ style)');

@@ -8,8 +8,8 @@
 import { PACKAGE_ROOT } from '../util/package-root.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { checkpointDir } from '../clip/training-checkpoint.ts';
-import { writeFileAtomic } from '../schemas/part-io.ts';
+import { checkpointDir } from '../clip/training/training-checkpoint.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import { RUN_MANIFEST_FILE, type StageName, planPath } from '../schemas/run-layout.ts';
 import { UserError } from '../util/errors.ts';
 import { hashJson, stableStringify } from '../util/hash.ts';

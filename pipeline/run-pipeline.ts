@@ -4,13 +4,14 @@
  * The stages are the declarations in PIPELINE; this file checks all their options first, records them in
  * run.json, then runs each in turn with what it reads (the listing, the vocabulary, the needed concepts).
  */
+import { describeDevice, openDevice } from '../clip/runtime/device.ts';
 import { basename, join, resolve } from 'node:path';
-import type { TextEncoder } from '../clip/encoder-types.ts';
-import { isRealCheckpoint } from '../clip/model-origin.ts';
-import { createTextEncoder } from '../clip/text-encoder.ts';
-import { loadTemplates, templatesHash } from '../clip/templates.ts';
-import type { ClipTokenizer } from '../clip/tokenizer.ts';
-import { tokenizerForModel } from '../clip/tokenizer-fit.ts';
+import type { TextEncoder } from '../clip/towers/encoder-types.ts';
+import { isRealCheckpoint } from '../clip/weights/model-origin.ts';
+import { createTextEncoder } from '../clip/towers/text-encoder.ts';
+import { loadTemplates, templatesHash } from '../clip/text/templates.ts';
+import type { ClipTokenizer } from '../clip/text/tokenizer.ts';
+import { tokenizerForModel } from '../clip/text/tokenizer-fit.ts';
 import { type StageName, stageDir } from '../schemas/run-layout.ts';
 import { conceptsStage } from '../stages/concepts/stage.ts';
 import { DEFAULT_VOCAB_PATH, loadVocabulary } from '../stages/concepts/vocab.ts';
@@ -25,7 +26,7 @@ import { conceptsFromParts } from '../stages/phrases/concept-source.ts';
 import { type PhrasesStageOptions, phrasesConfig, phrasesReport, phrasesStage, resolvedBackend, swapNote } from '../stages/phrases/stage.ts';
 import { UserError } from '../util/errors.ts';
 import { skippedFilesText, skippedLinksText } from './inspect-run.ts';
-import { loadClipModel } from '../clip/weights.ts';
+import { loadClipModel } from '../clip/weights/clip-model.ts';
 import { addRunWarning, finishStage, openRunManifestLocked, startStage } from './run-manifest.ts';
 import { type PhrasesResult, emptyOutputLine } from '../stages/phrases/run-phrases.ts';
 import { templatePhrasesWarning } from './run-warnings.ts';
@@ -88,6 +89,10 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const listing = await listImageSource(o.images, { allowOutside: ingest.allowOutside });
   const { notes, warnings } = runNotes(phrasesOpts, model.dir, runs, oti, phi);
   const initFrom = (opts.oti as { initFrom?: string }).initFrom;
+  // a device that cannot start stops here, before the lock and any work; its adapter goes to runtime (not
+  // the fingerprint: a run started on the CPU resumes on a GPU and back)
+  const device = await openDevice(shared.device ?? 'cpu', shared.cacheDir);
+  if (device.device !== 'cpu') log(`device: ${describeDevice(device)}`);
 
   // the lock is taken only now, after every check: a refused command leaves no lock and no run.json
   const { lock } = openRunManifestLocked(runDir, {
@@ -110,7 +115,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
     seeds: { oti: oti.seed, phrases: phrasesOpts.phrasesSeed ?? 0, ...(phi ? { phi: phi.seed } : {}) },
     shard,
     runtime: {
-      threads: shared.threads ?? null, batchSize: embed.batchSize, device: shared.device, logJson: shared.logJson,
+      threads: shared.threads ?? null, batchSize: embed.batchSize, device: device.device, adapter: device.adapter, logJson: shared.logJson,
       paths: { images: resolve(o.images), vocabulary: vocabulary.source, initFrom: initFrom ? resolve(initFrom) : null, phrases: phrasesFrom },
     },
     notes,

@@ -4,7 +4,7 @@
  * (decided from the phrases parts they read), printed once and kept in run.json for `inspect`.
  */
 import { existsSync } from 'node:fs';
-import { isRealCheckpoint } from '../clip/model-origin.ts';
+import { isRealCheckpoint } from '../clip/weights/model-origin.ts';
 import { listDoneParts, readPartStats } from '../schemas/part-io.ts';
 import * as phrasesSchema from '../schemas/phrases.ts';
 import { readRunManifest, writeRunManifest } from './run-manifest.ts';

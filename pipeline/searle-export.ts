@@ -14,9 +14,10 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { readSafetensorsHeader } from '../clip/safetensors.ts';
+import { readSafetensorsHeader } from '../clip/weights/safetensors.ts';
 import * as conceptsSchema from '../schemas/concepts.ts';
-import { listDoneParts, readPart, writeFileAtomic } from '../schemas/part-io.ts';
+import { listDoneParts, readPart } from '../schemas/part-io.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import * as phrasesSchema from '../schemas/phrases.ts';
 import { stageDir } from '../schemas/run-layout.ts';
 import * as tokensSchema from '../schemas/tokens.ts';

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { cpus } from 'node:os';
 import { z } from 'zod';
-import { DEVICES, type SessionOptions } from '../clip/onnx-session.ts';
+import { DEVICES, type SessionOptions } from '../clip/runtime/onnx-session.ts';
 import { rule } from '../util/option-rules.ts';
 import { positiveIntOption } from './options.ts';
 import { addSchemaOptions, checkSchemaOptions, schemaValues } from './schema-flags.ts';

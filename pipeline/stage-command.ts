@@ -8,10 +8,10 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
-import type { ClipModel } from '../clip/weights.ts';
+import type { ClipModel } from '../clip/weights/clip-model.ts';
 import type { StageContext, StageDefinition } from '../stages/stage.ts';
 import { UserError } from '../util/errors.ts';
-import { loadClipModel } from '../clip/weights.ts';
+import { loadClipModel } from '../clip/weights/clip-model.ts';
 import { createProgress } from './progress.ts';
 import { guardStageRun, underLock } from './run-manifest.ts';
 import { recordRunWarning, templatePartsWarning } from './run-warnings.ts';
@@ -85,7 +85,7 @@ export function stageContext<I, M = ClipModel>(runDir: string, model: M, shared:
   log: (line: string) => void, extra: Pick<StageContext<I, M>, 'shared'> = {}): StageContext<I, M> {
   return {
     runDir, model, session: sessionOptionsFrom(shared), log, inputs, ...extra,
-    progress: (label) => createProgress(label, { logJson: shared.logJson }),
+    progress: (label, unit) => createProgress(label, { logJson: shared.logJson, unit }),
   };
 }
 

@@ -16,14 +16,14 @@
  * and its marker removed, so the stage that writes it redoes it on its next run.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { UserError, errorMessage } from '../util/errors.ts';
-import { fsUserError, injectedWriteFault, withFsErrors } from '../util/fs-errors.ts';
+import { fsUserError, withFsErrors } from '../util/fs-errors.ts';
 import { sha256, stableStringify } from '../util/hash.ts';
-import { tempPath } from '../util/temp-name.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 
 /** What a part was made from; a stage redoes a done part whose provenance differs from what it would use now. */
 export interface Provenance {
@@ -57,31 +57,8 @@ export function partPaths(dir: string, kind: string, index: number): { arrow: st
   return { arrow: `${base}.arrow`, stats: `${base}.stats.json` };
 }
 
-/**
- * Writes bytes to `path` atomically: a temporary file of this process alone, fsync, rename. On any
- * failure (a full disk included) the temporary file is removed and the error names `path`.
- */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = tempPath(path);
-  const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'w');
-    const fault = injectedWriteFault(path);
-    const end = fault ? buf.length >> 1 : buf.length;
-    let off = 0;
-    while (off < end) off += writeSync(fd, buf, off, end - off);
-    if (fault) throw fault;
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== null) try { closeSync(fd); } catch { /* already failing */ }
-    try { unlinkSync(tmp); } catch { /* never created, or renamed */ }
-    throw fsUserError(err, path, 'writing');
-  }
-}
+/** The one atomic write (util/atomic-write.ts), re-exported for the writers that import it from here. */
+export { writeFileAtomic };
 
 /** The checksum a marker carries of its own fields (all but markerHash). */
 export function markerChecksum(stats: PartStats): string {

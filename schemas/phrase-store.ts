@@ -25,7 +25,8 @@ import { sha256 } from '../util/hash.ts';
 import { UserError } from '../util/errors.ts';
 import { checkKind, readStrings } from './columns.ts';
 import { recordBatchBuffers } from './arrow-regions.ts';
-import { checkPart, listDoneParts, partModelHash, quarantinePart, partName, partPaths, readPart, readPartStats, writeFileAtomic } from './part-io.ts';
+import { checkPart, listDoneParts, partModelHash, quarantinePart, partName, partPaths, readPart, readPartStats } from './part-io.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import * as phrasesSchema from './phrases.ts';
 
 export const STORE_DIR = 'store';
@@ -315,6 +316,8 @@ export class PhraseStore {
   private readonly arrowTargets = new Map<number, [number, number, number][]>();
   phraseCount = 0;
   partsBuilt = 0;
+  /** the parts and their rows, in part order (row-wise readers address phrases by part and row) */
+  readonly parts: { part: number; rows: number }[] = [];
   /** a hash of what the store was read from (each part's index and source) */
   identity = '';
 
@@ -355,6 +358,7 @@ export class PhraseStore {
       if (ix.arrowTargets) store.arrowTargets.set(part, ix.arrowTargets);
       store.swaps.set(part, parts.includes(part) ? partSwapMode(dir, part) : knownSwap(ix.swap));
       store.phraseCount += ix.rows;
+      store.parts.push({ part, rows: ix.rows });
       sources.push(`${part}:${ix.source}:${ix.rows}`);
     }
     store.identity = sha256(sources.join('\n'));
@@ -382,7 +386,7 @@ export class PhraseStore {
   }
 
   /**
-   * The swap mode the part's phrases were made with (clip/pseudo-word-swap.ts's SwapMode, as its marker
+   * The swap mode the part's phrases were made with (clip/text/pseudo-word-swap.ts's SwapMode, as its marker
    * records it; 'searle' when it records none).
    */
   swapMode(part: number): string { return this.swaps.get(part) ?? 'searle'; }

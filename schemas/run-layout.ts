@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './part-io.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 
 export const RUN_MANIFEST_FILE = 'run.json';
 export const PLAN_FILE = 'plan.json';

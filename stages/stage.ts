@@ -7,10 +7,10 @@
  * sets up progress; the stage itself sees only checked options and a context.
  */
 import type { z } from 'zod';
-import type { TextEncoder } from '../clip/encoder-types.ts';
-import type { SessionOptions } from '../clip/onnx-session.ts';
-import type { ClipTokenizer } from '../clip/tokenizer.ts';
-import type { ClipModel } from '../clip/weights.ts';
+import type { TextEncoder } from '../clip/towers/encoder-types.ts';
+import type { SessionOptions } from '../clip/runtime/onnx-session.ts';
+import type { ClipTokenizer } from '../clip/text/tokenizer.ts';
+import type { ClipModel } from '../clip/weights/clip-model.ts';
 import type { CrossCheck } from '../util/option-rules.ts';
 import type { ProgressSink } from '../util/progress-sink.ts';
 
@@ -23,8 +23,11 @@ export interface StageContext<Inputs = Record<string, never>, Model = ClipModel>
   /** threads, device and graph cache of every ONNX Runtime session the stage opens */
   session: SessionOptions;
   log(line: string): void;
-  /** a progress sink for a long loop ('oti', 'vocabulary features'): a bar, JSON lines, or nothing */
-  progress(label: string): ProgressSink;
+  /**
+   * a progress sink for a long loop ('oti', 'vocabulary features'): a bar, JSON lines, or, with the
+   * `unit` it counts ('concepts'), a closing summary line in a log file (pipeline/progress.ts)
+   */
+  progress(label: string, unit?: string): ProgressSink;
   /** the text encoder and tokenizer `run` already holds for the text stages (one session, not one each) */
   shared?: { text: TextEncoder; tokenizer: ClipTokenizer };
   /** what the stage reads that is not an option: paths its command takes, what earlier stages made */

@@ -4,7 +4,7 @@
  * with an extra field for 64-byte alignment, so a reader may map tensors in place). No zip64: entries
  * and the archive must stay under 4 GiB. Spec: PKWARE APPNOTE.TXT, sections 4.3.7, 4.3.12, 4.3.16.
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { writeAllSync, writeFileAtomicWith } from './atomic-write.ts';
 import { crc32 } from 'node:zlib';
 import { UserError } from './errors.ts';
 
@@ -16,13 +16,11 @@ const PAD_ID = 0x4246;
 /** DOS date 1980-01-01 00:00: a fixed time keeps the file a pure function of its contents */
 const DOS_TIME = 0, DOS_DATE = (0 << 9) | (1 << 5) | 1;
 
-/** Writes the archive to `path` atomically (a temporary name, then rename). */
+/** Writes the archive to `path` atomically (util/atomic-write.ts). */
 export function writeStoredZip(path: string, entries: ZipEntry[], align = 64): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  let pos = 0;
-  const put = (b: Uint8Array) => { let off = 0; while (off < b.length) off += writeSync(fd, b, off, b.length - off); pos += b.length; };
-  try {
+  writeFileAtomicWith(path, (fd) => {
+    let pos = 0;
+    const put = (b: Uint8Array) => { writeAllSync(fd, b); pos += b.length; };
     const central: Buffer[] = [];
     for (const e of entries) {
       const name = Buffer.from(e.name, 'utf8');
@@ -79,11 +77,5 @@ export function writeStoredZip(path: string, entries: ZipEntry[], align = 64): v
     end.writeUInt32LE(cdSize, 12);
     end.writeUInt32LE(cdStart, 16);
     put(end);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (err) {
-    try { closeSync(fd); } catch { /* already closed */ }
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  });
 }

@@ -2,10 +2,9 @@
  * Serialises a Graph as an ONNX model (opset 18) with its float weights as external data in one file
  * beside the model (`<name>.onnx` + `<name>.onnx.data`), so a 600 MB model never sits in a protobuf.
  */
-import { closeSync, openSync, writeSync, renameSync, unlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
-import { tempPath } from '../../util/temp-name.ts';
+import { writeAllSync, writeFileAtomic, writeFileAtomicWith } from '../../util/atomic-write.ts';
 import type { AttrValue, DType, Graph, GraphNode, Initializer, Value } from './graph.ts';
 
 const { onnx } = onnxProto;
@@ -55,18 +54,17 @@ function reachable(G: Graph): { nodes: GraphNode[]; initializers: Initializer[] 
 export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): void {
   const { nodes, initializers: inits } = reachable(G);
   const dataPath = `${path}.data`;
-  const dataTmp = tempPath(dataPath);
-  const fd = openSync(dataTmp, 'w');
-  let offset = 0;
-  const initializers: onnxProto.onnx.ITensorProto[] = [];
-  try {
+  // the weights first, then the model that points at them: a reader never finds a model without its data
+  const initializers = writeFileAtomicWith(dataPath, (fd) => {
+    let offset = 0;
+    const protos: onnxProto.onnx.ITensorProto[] = [];
     for (const init of inits) {
       const bytes = bytesOf(init);
       const proto: onnxProto.onnx.ITensorProto = { name: init.name, dims: init.dims, dataType: ELEM[init.dtype] };
       if (bytes.byteLength >= EXTERNAL_MIN_BYTES) {
         const pad = (64 - (offset % 64)) % 64; // aligned for mmap-friendly loading
-        if (pad) { writeSync(fd, new Uint8Array(pad)); offset += pad; }
-        writeSync(fd, bytes);
+        if (pad) { writeAllSync(fd, new Uint8Array(pad)); offset += pad; }
+        writeAllSync(fd, bytes);
         proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
         proto.externalData = [
           { key: 'location', value: basename(dataPath) },
@@ -77,14 +75,10 @@ export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): v
       } else {
         proto.rawData = bytes.slice();
       }
-      initializers.push(proto);
+      protos.push(proto);
     }
-  } catch (err) {
-    try { unlinkSync(dataTmp); } catch { /* not there */ }
-    throw err;
-  } finally {
-    closeSync(fd);
-  }
+    return protos;
+  });
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: producer,
@@ -102,15 +96,5 @@ export function writeOnnxModel(G: Graph, path: string, producer = 'starword'): v
       initializer: initializers,
     },
   });
-  const bytes = onnx.ModelProto.encode(model).finish();
-  const tmp = tempPath(path);
-  try {
-    const mfd = openSync(tmp, 'w');
-    try { writeSync(mfd, bytes); } finally { closeSync(mfd); }
-    renameSync(dataTmp, dataPath);
-    renameSync(tmp, path);
-  } catch (err) {
-    for (const f of [tmp, dataTmp]) try { unlinkSync(f); } catch { /* not there */ }
-    throw err;
-  }
+  writeFileAtomic(path, onnx.ModelProto.encode(model).finish());
 }

@@ -7,14 +7,14 @@
  *    primitive-op graph too, right after the fused one in each round, so the ratio sees the same load;
  *  - the embed stage as `run` drives it (ingest + decode overlapped with inference + writing parts).
  */
-import type { Device } from '../../clip/onnx-session.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { mapLimit } from '../../stages/embed/map-limit.ts';
 import { runEmbed } from '../../stages/embed/index.ts';
 import { runIngest } from '../../stages/ingest/index.ts';
@@ -26,6 +26,8 @@ import { writeBenchJpegs } from './bench-images.ts';
 export interface BenchEmbedOptions {
   images?: string; count: number; model?: string; batch: number; threads: number; rounds: number;
   concurrency: number; cacheDir?: string; device?: Device;
+  /** random weights of these dims when no --model (default b32) */
+  preset?: 'b32' | 'l14';
   /** also time the vision graph built from primitive ops (fused vs unfused, side by side) */
   unfused?: boolean;
 }
@@ -45,9 +47,10 @@ export async function benchEmbed(o: BenchEmbedOptions, log: (line: string) => vo
     ? readdirSync(imageDir).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort().slice(0, o.count).map((f) => join(imageDir, f))
     : await writeBenchJpegs(imageDir, o.count);
   if (paths.length === 0) throw new UserError(`--images ${imageDir}: no JPEG, PNG or WebP files`);
-  const modelDir = o.model ?? join(cacheDir, 'bench-models', 'b32-seed1');
-  // made once: the weights are 600 MB, and the same file keeps the cached graph valid
-  if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset: 'b32', seed: 1, outDir: modelDir });
+  const preset = o.preset ?? 'b32';
+  const modelDir = o.model ?? join(cacheDir, 'bench-models', `${preset}-seed1`);
+  // made once (600 MB at b32, 1.7 GB at l14); the same file keeps the cached graph valid
+  if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset, seed: 1, outDir: modelDir });
   const model = await loadClipModel(modelDir);
   const encoder = await createImageEncoder(model, { threads: o.threads, device: o.device, cacheDir, batchSize: o.batch });
   const unfused = o.unfused ? await createImageEncoder(model, { threads: o.threads, device: o.device, cacheDir, batchSize: o.batch, unfused: true }) : null;

@@ -7,11 +7,11 @@
  * even a one-layer text tower would take hours here) — then the real `oti` and `phi` commands, each in
  * a child process whose peak resident size (getrusage's maxrss), time and output size are reported.
  */
-import type { Device } from '../../clip/onnx-session.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PRESETS, isPreset, makeRandomModel, type Preset } from '../../clip/make-model.ts';
+import { PRESETS, isPreset, makeRandomModel, type Preset } from '../../clip/weights/make-model.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -38,6 +38,8 @@ export interface BenchScaleOptions {
   phiTopK: number;
   otiSteps: number;
   phiEpochs: number;
+  /** LinCIR steps (batches of 256 read from the phrase store) */
+  lincirSteps?: number;
   threads: number;
   /** architecture the random model starts from (its activation and vision tower); one layer per tower */
   preset: Preset;
@@ -46,7 +48,7 @@ export interface BenchScaleOptions {
   /** projection size (= image features and phrase targets) */
   projection: number;
   device?: Device;
-  /** stages to run (subset of oti, phi) */
+  /** stages to run (subset of oti, phi, lincir) */
   stages: string[];
 }
 
@@ -188,8 +190,8 @@ export async function benchScale(o: BenchScaleOptions, log: (l: string) => void)
   }
   if (!isPreset(o.preset)) throw new UserError(`--preset: unknown preset '${String(o.preset)}' (choose ${PRESETS.join(', ')})`);
   if (o.textWidth % 64 !== 0) throw new UserError(`--text-width ${o.textWidth}: must be a multiple of 64 (CLIP's head size; heads = width / 64)`);
-  const unknown = o.stages.filter((s) => s !== 'oti' && s !== 'phi');
-  if (unknown.length) throw new UserError(`--stages: unknown stage '${unknown[0]}' (choose oti, phi)`);
+  const unknown = o.stages.filter((s) => s !== 'oti' && s !== 'phi' && s !== 'lincir');
+  if (unknown.length) throw new UserError(`--stages: unknown stage '${unknown[0]}' (choose oti, phi, lincir)`);
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
   // one model folder per shape, so that runs at other dims never reuse a model (or graphs) of the wrong size
@@ -217,6 +219,13 @@ export async function benchScale(o: BenchScaleOptions, log: (l: string) => void)
     rmSync(join(runDir, 'phi'), { recursive: true, force: true });
     figures.push(measured('phi', ['phi', '--run', runDir, ...common, '--epochs', String(o.phiEpochs), '--top-k', String(o.phiTopK)],
       join(runDir, 'phi'), `${o.phiEpochs} epoch(s), top ${o.phiTopK}`, log));
+  }
+  if (o.stages.includes('lincir')) {
+    // batches of 256 phrases read row by row from the store: the peak must not grow with the phrases
+    const steps = o.lincirSteps ?? 3;
+    rmSync(join(runDir, 'lincir'), { recursive: true, force: true });
+    figures.push(measured('lincir', ['lincir', runDir, ...common, '--steps', String(steps), '--log-every', String(steps), '--batch', '256'],
+      join(runDir, 'lincir'), `${steps} step(s) of 256 phrases of ${o.concepts * o.phrasesPerConcept}`, log));
   }
   return figures;
 }

@@ -4,21 +4,23 @@
  *  - vocabulary features: `names` Open Images names × the 24 PALAVRA templates (the concepts stage);
  *  - phrase targets: SEARLE-style phrases "a photo of {name} that …" of about 15–25 ids (the phrases stage).
  */
-import type { Device } from '../../clip/onnx-session.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
-import { loadTemplates } from '../../clip/templates.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
+import { loadTemplates } from '../../clip/text/templates.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { loadVocabulary } from '../../stages/concepts/vocab.ts';
 import { encodeVocabulary } from '../../stages/concepts/vocab-features.ts';
 import { computeTargets } from '../../stages/phrases/targets.ts';
 import { median } from './median.ts';
 import { defaultCacheDir } from '../../util/cache-dir.ts';
 
-export interface BenchTextOptions { names: number; phrases: number; model?: string; threads: number; rounds: number; cacheDir?: string; batch?: number; device?: Device }
+export interface BenchTextOptions { names: number; phrases: number; model?: string; threads: number; rounds: number; cacheDir?: string; batch?: number; device?: Device;
+  /** random weights of these dims when no --model (default b32) */
+  preset?: 'b32' | 'l14' }
 export interface BenchTextResult { vocabPromptsPerS: number; phrasePromptsPerS: number; vocabPrompts: number; phrases: number }
 
 const ENDINGS = ['is sitting on a wooden table next to a window', 'was taken at night in the city', 'looks like it is about to fall',
@@ -26,8 +28,9 @@ const ENDINGS = ['is sitting on a wooden table next to a window', 'was taken at 
 
 export async function benchText(o: BenchTextOptions, log: (line: string) => void): Promise<BenchTextResult> {
   const cacheDir = o.cacheDir ?? defaultCacheDir();
-  const modelDir = o.model ?? join(cacheDir, 'bench-models', 'b32-seed1');
-  if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset: 'b32', seed: 1, outDir: modelDir });
+  const preset = o.preset ?? 'b32';
+  const modelDir = o.model ?? join(cacheDir, 'bench-models', `${preset}-seed1`);
+  if (!o.model && !existsSync(join(modelDir, 'model.safetensors'))) await makeRandomModel({ preset, seed: 1, outDir: modelDir });
   const model = await loadClipModel(modelDir);
   const tokenizer = await ClipTokenizer.forModelDir(modelDir);
   const text = await createTextEncoder(model, { threads: o.threads, device: o.device, cacheDir, tokenizer, batchSize: o.batch });

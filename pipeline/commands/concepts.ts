@@ -29,9 +29,9 @@ export function register(program: Command): void {
     // a bad vocabulary file fails before the model is loaded
     const vocabulary = loadVocabulary(options.vocab === undefined ? DEFAULT_VOCAB_PATH : resolve(options.vocab));
     // Loaded here, not at the top: onnxruntime-node is heavy and other commands should not pay for it.
-    const { loadClipModel } = await import('../../clip/weights.ts');
-    const { createTextEncoder } = await import('../../clip/text-encoder.ts');
-    const { tokenizerForModel } = await import('../../clip/tokenizer-fit.ts');
+    const { loadClipModel } = await import('../../clip/weights/clip-model.ts');
+    const { createTextEncoder } = await import('../../clip/towers/text-encoder.ts');
+    const { tokenizerForModel } = await import('../../clip/text/tokenizer-fit.ts');
     const model = await loadClipModel(resolve(shared.model!));
     const tokenizer = await tokenizerForModel(model); // a model the tokenizer does not fit is refused here
     const log = (line: string): void => { process.stderr.write(`${line}\n`); };

@@ -1,11 +1,11 @@
 /** `starword debug oti`: one OTI problem (golden.json's `oti` fields + image_features) on stdin → one JSON line. */
 import type { Command } from 'commander';
 import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { parseOtiProblem, solveOtiProblem } from '../../stages/oti/debug-problem.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

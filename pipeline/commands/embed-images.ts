@@ -9,9 +9,9 @@
  * line and waits for its answer is served at once.
  */
 import type { Command } from 'commander';
-import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { type PreprocessMode, preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { UserError } from '../../util/errors.ts';
 import { type Options, embedImageStream } from '../embed-image-stream.ts';
 import { positiveIntOption } from '../options.ts';

@@ -7,8 +7,8 @@
 import type { Command } from 'commander';
 import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
 import { resolve } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import type { ClipTokenizer } from '../../clip/tokenizer.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import type { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import { type JsonLine, jsonLineBatches, writeJsonLine } from '../jsonl.ts';
 import { positiveIntOption } from '../options.ts';
 
@@ -54,9 +54,9 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'lines per encoder call at most', positiveIntOption, 64);
   addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir'], requireModel: true });
   cmd.action(async (o: { model: string; batchSize: number }) => {
-      const { loadClipModel } = await import('../../clip/weights.ts');
-      const { createTextEncoder } = await import('../../clip/text-encoder.ts');
-      const { ClipTokenizer } = await import('../../clip/tokenizer.ts');
+      const { loadClipModel } = await import('../../clip/weights/clip-model.ts');
+      const { createTextEncoder } = await import('../../clip/towers/text-encoder.ts');
+      const { ClipTokenizer } = await import('../../clip/text/tokenizer.ts');
       const model = await loadClipModel(resolve(o.model));
       const tokenizer = await ClipTokenizer.forModelDir(model.dir);
       const encoder = await createTextEncoder(model, { ...sessionOptionsFrom(sharedOptionsFrom(o)), tokenizer, batchSize: o.batchSize });

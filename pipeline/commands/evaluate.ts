@@ -1,7 +1,7 @@
 /**
  * `starword evaluate --dataset cirr|circo|fashioniq --annotations PATH --index DIR [--model DIR]
- * [--methods image,text,sum,searle-oti,searle,pic2word,captioning,cirevl | all] [--tokens PATH] [--phi FILE]
- * [--pic2word FILE | --pic2word-tokens PATH] [caption / LLM endpoint options] [--split val] [--out FILE.json]`:
+ * [--methods image,text,sum,searle-oti,searle,pic2word,lincir,captioning,cirevl | all] [--tokens PATH] [--phi FILE]
+ * [--pic2word FILE | --pic2word-tokens PATH] [--lincir PATH | --lincir-tokens PATH] [caption / LLM endpoint options] [--split val] [--out FILE.json]`:
  * every method's metrics side by side, a row per method in the talk's layout (evaluate-methods.ts says
  * what each needs; one that cannot run keeps its row with the reason). With --out: the table as JSON,
  * Markdown, CSV and a bar chart (.svg, .png), and the metric curves (-curves.svg, .png). See the README,
@@ -26,6 +26,8 @@ export function register(program: Command): void {
     .option('--phi <file>', 'phi exported as ONNX (searle): predicts the references\' tokens from their indexed features')
     .option('--pic2word <file>', 'Pic2Word f_M export (pic2word): .onnx or IM2TEXT-layout .safetensors; predicts the references\' tokens')
     .option('--pic2word-tokens <path>', 'Pic2Word tokens of the reference images (pic2word): what `invert --mapper pic2word` writes')
+    .option('--lincir <path>', 'LinCIR φ export (lincir): .onnx, Phi-layout .safetensors or a `starword lincir` folder; predicts the references\' tokens')
+    .option('--lincir-tokens <path>', 'LinCIR tokens of the reference images (lincir): what `invert --lincir` writes')
     .option('--split <name>', 'annotation split', 'val')
     .option('--categories <list>', 'FashionIQ categories (default dress,shirt,toptee)')
     .option('--exclude-reference', 'remove the reference from its own ranking (default on CIRR only, as SEARLE\'s validate.py)')

@@ -28,6 +28,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'index', summary: 'gallery image features for retrieve/evaluate: ingest + embed into a run folder', load: () => import('./index-gallery.ts') },
   { name: 'inspect', summary: 'print counts, failures, loss distribution and timings of a run folder', load: () => import('./inspect.ts') },
   { name: 'invert', summary: 'invert images (or their features) with a trained phi or Pic2Word f_M: tokens parts that oti --init-from and retrieval read', load: () => import('./invert.ts') },
+  { name: 'lincir', summary: "train LinCIR's φ (its defaults) on the phrases of a run or corpus, text only; export ONNX + safetensors + LinCIR's .pt", load: () => import('./lincir.ts') },
   { name: 'make-model', summary: 'write a random CLIP checkpoint in Hugging Face layout (config.json + model.safetensors)', load: () => import('./make-model.ts') },
   { name: 'merge', summary: 'check that every shard of a run is complete and consistent, and build its one corpus (a run folder phi, retrieve, evaluate, inspect read)', load: () => import('./merge.ts') },
   { name: 'oti', summary: 'optimisation-based textual inversion of every embedded image (SEARLE defaults), as tokens parts', load: () => import('./oti.ts') },

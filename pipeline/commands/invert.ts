@@ -1,25 +1,26 @@
 /**
- * `starword invert --phi FILE | --pic2word FILE | --mapper phi|pic2word --mapper-file FILE
- * --images DIR|--features DIR --out DIR`: image → pseudo-token with phi or Pic2Word's f_M, as tokens parts.
+ * `starword invert --phi FILE | --pic2word FILE | --lincir FILE | --mapper phi|pic2word|lincir --mapper-file FILE
+ * --images DIR|--features DIR --out DIR`: image → pseudo-token with phi, Pic2Word's f_M or LinCIR's φ, as tokens parts.
  */
 import { underLock } from '../run-manifest.ts';
 import type { Command } from 'commander';
 import { addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from '../shared-options.ts';
 import { resolve } from 'node:path';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { preprocessOptions } from '../../clip/preprocess.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { preprocessOptions } from '../../clip/image/preprocess.ts';
 import { listImageDir } from '../../stages/ingest/list-dir.ts';
 import { type InvertSummary, PhiPredictor, type TokenMapper, invertFeatures, invertImages } from '../../stages/phi/invert.ts';
 import { Pic2WordPredictor } from '../../stages/pic2word/predictor.ts';
 import { locateParts } from '../../stages/retrieve/sources.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadClipModel, modelHash } from '../../clip/weights.ts';
+import { loadClipModel, modelHash } from '../../clip/weights/clip-model.ts';
 import { resolvePhiArg } from '../phi-file.ts';
+import { lincirFile } from '../lincir-tokens.ts';
 import { positiveIntOption } from '../options.ts';
 import { createProgress } from '../progress.ts';
 
 interface InvertCliOptions {
-  phi?: string; checkpoint?: string; pic2word?: string; mapper?: string; mapperFile?: string; model?: string; images?: string; features?: string; out: string;
+  phi?: string; checkpoint?: string; pic2word?: string; lincir?: string; mapper?: string; mapperFile?: string; model?: string; images?: string; features?: string; out: string;
   partSize: number; batch: number; threads?: number; cacheDir?: string; logJson?: boolean;
 }
 
@@ -29,7 +30,8 @@ export function register(program: Command): void {
     .option('--phi <path>', 'phi export: .onnx (with its .onnx.data), SEARLE-layout .safetensors, or a phi output folder')
     .option('--checkpoint <which>', 'with a phi folder: best | last | an epoch (default: best when validated on CIRR, else last)')
     .option('--pic2word <file>', 'Pic2Word f_M export: .onnx (with its .onnx.data) or IM2TEXT-layout .safetensors')
-    .option('--mapper <name>', 'phi | pic2word: which network --mapper-file holds')
+    .option('--lincir <path>', 'LinCIR φ export: .onnx (with its .onnx.data), Phi-layout .safetensors, or a `starword lincir` output folder')
+    .option('--mapper <name>', 'phi | pic2word | lincir: which network --mapper-file holds')
     .option('--mapper-file <file>', 'the network file of --mapper')
     .option('--images <dir>', 'folder of images (recursive)')
     .option('--features <path>', 'a run folder or corpus (its embed/), a folder of features parts, or one features .arrow file')
@@ -42,7 +44,7 @@ export function register(program: Command): void {
       const sess = sessionOptionsFrom(sharedOptionsFrom(o as unknown as Record<string, unknown>));
       const { kind, path } = mapperChoice(o);
       const phiPath = kind === 'phi' ? await resolvePhiArg(resolve(path), o.checkpoint, (l) => process.stderr.write(`${l}\n`)) : resolve(path);
-      const phi: TokenMapper = kind === 'phi' ? await PhiPredictor.open(phiPath, sess)
+      const phi: TokenMapper = kind === 'phi' || kind === 'lincir' ? await PhiPredictor.open(kind === 'lincir' ? lincirFile(phiPath) : phiPath, { ...sess, flag: o.lincir ? '--lincir' : kind === 'phi' && o.phi ? '--phi' : '--mapper-file' })
         : await Pic2WordPredictor.open(phiPath, { ...sess, flag: o.pic2word ? '--pic2word' : '--mapper-file' });
       const out = resolve(o.out);
       const metadata = { 'starword.source': kind, [`starword.${kind}`]: phiPath };
@@ -77,12 +79,13 @@ export function register(program: Command): void {
 }
 
 /** The mapping network the flags name: exactly one of --phi, --pic2word, --mapper with --mapper-file. */
-function mapperChoice(o: InvertCliOptions): { kind: 'phi' | 'pic2word'; path: string } {
-  const given = [o.phi, o.pic2word, o.mapper ?? o.mapperFile].filter((x) => x !== undefined).length;
-  if (given !== 1) throw new UserError('give exactly one of --phi FILE, --pic2word FILE, or --mapper phi|pic2word with --mapper-file FILE');
+function mapperChoice(o: InvertCliOptions): { kind: 'phi' | 'pic2word' | 'lincir'; path: string } {
+  const given = [o.phi, o.pic2word, o.lincir, o.mapper ?? o.mapperFile].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new UserError('give exactly one of --phi FILE, --pic2word FILE, --lincir FILE, or --mapper phi|pic2word|lincir with --mapper-file FILE');
   if (o.phi) return { kind: 'phi', path: o.phi };
   if (o.pic2word) return { kind: 'pic2word', path: o.pic2word };
-  if (o.mapper !== 'phi' && o.mapper !== 'pic2word') throw new UserError(`--mapper must be phi or pic2word, got '${o.mapper ?? ''}'`);
+  if (o.lincir) return { kind: 'lincir', path: o.lincir };
+  if (o.mapper !== 'phi' && o.mapper !== 'pic2word' && o.mapper !== 'lincir') throw new UserError(`--mapper must be phi, pic2word or lincir, got '${o.mapper ?? ''}'`);
   if (!o.mapperFile) throw new UserError(`--mapper ${o.mapper} needs --mapper-file FILE`);
   return { kind: o.mapper, path: o.mapperFile };
 }

@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import { readdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UserError } from '../../util/errors.ts';
-import { PRESETS, isPreset, makeRandomModel } from '../../clip/make-model.ts';
-import type { FloatDtype } from '../../clip/safetensors.ts';
+import { PRESETS, isPreset, makeRandomModel } from '../../clip/weights/make-model.ts';
+import type { FloatDtype } from '../../clip/weights/safetensors.ts';
 
 interface Options { preset: string; seed: string; out: string; dtype: string; force?: boolean }
 

@@ -7,8 +7,8 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import type { ClipModel } from '../../clip/weights.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import type { ClipModel } from '../../clip/weights/clip-model.ts';
 import { loadConcepts } from '../../stages/phrases/concept-source.ts';
 import { phrasesReport, phrasesStage, swapNote } from '../../stages/phrases/stage.ts';
 import { scrub } from '../../util/llm/secrets.ts';
@@ -57,14 +57,14 @@ export function register(program: Command): void {
 
     const modelDir = shared.model === undefined ? undefined : resolve(shared.model);
     let model: ClipModel | undefined;
-    const { ClipTokenizer } = await import('../../clip/tokenizer.ts');
+    const { ClipTokenizer } = await import('../../clip/text/tokenizer.ts');
     let tokenizer = ClipTokenizer.default();
     let textEncoder: TextEncoder | undefined;
     if (modelDir) {
       // Loaded only when asked for: onnxruntime-node is heavy and most phrase runs are LLM-bound.
-      const { loadClipModel } = await import('../../clip/weights.ts');
-      const { createTextEncoder } = await import('../../clip/text-encoder.ts');
-      const { tokenizerForModel } = await import('../../clip/tokenizer-fit.ts');
+      const { loadClipModel } = await import('../../clip/weights/clip-model.ts');
+      const { createTextEncoder } = await import('../../clip/towers/text-encoder.ts');
+      const { tokenizerForModel } = await import('../../clip/text/tokenizer-fit.ts');
       model = await loadClipModel(modelDir);
       tokenizer = await tokenizerForModel(model);
       textEncoder = await createTextEncoder(model, { ...sessionOptionsFrom({ ...shared, cacheDir: shared.cacheDir === undefined ? undefined : resolve(shared.cacheDir) }), tokenizer });

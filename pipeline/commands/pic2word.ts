@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pic2wordStage } from '../../stages/pic2word/stage.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { addSharedOptions, sharedOptionsFrom } from '../shared-options.ts';
 import { addStageOptions, runStageLocked, stageContext, stageOptionsFrom } from '../stage-command.ts';
 

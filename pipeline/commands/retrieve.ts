@@ -24,7 +24,8 @@ export function register(program: Command): void {
     .option('--tokens <path>', 'OTI tokens: a run folder, its oti/ folder, or a tokens .arrow file')
     .option('--phi <file>', 'phi exported as ONNX: predicts the reference token from its image features')
     .option('--pic2word <file>', 'Pic2Word\'s f_M (.onnx or .safetensors from `starword pic2word`), for --method pic2word')
-    .option('--method <name>', `${COMPOSE_METHODS.join(' | ')} (default: searle; pic2word with --pic2word)`)
+    .option('--lincir <path>', 'LinCIR\'s φ (.onnx, .safetensors or the folder `starword lincir` writes), for --method lincir')
+    .option('--method <name>', `${[...COMPOSE_METHODS, 'lincir'].join(' | ')} (default: searle; pic2word with --pic2word, lincir with --lincir)`)
     .option('--top-k <n>', 'results to print', positiveIntOption, 50)
     .option('--preprocess <mode>', 'for a reference image file: targetpad (SEARLE) | plain', 'targetpad');
   addQueryModelOptions(cmd).action(async (opts: Options) => runRetrieve(opts));

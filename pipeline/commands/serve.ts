@@ -1,5 +1,5 @@
 /**
- * `starword serve --index DIR --model DIR [--phi FILE] [--pic2word FILE] [--port N] [--host 127.0.0.1]`:
+ * `starword serve --index DIR --model DIR [--phi FILE] [--pic2word FILE] [--lincir PATH] [--port N] [--host 127.0.0.1]`:
  * a local web page for composed queries over a gallery index (see pipeline/serve/).
  */
 import type { Command } from 'commander';
@@ -11,7 +11,7 @@ import { DEFAULT_MAX_OTI_JOBS, createServeServer } from '../serve/http.ts';
 import { DEFAULT_MAX_UPLOAD_PIXELS } from '../serve/upload-decoder.ts';
 
 interface Options {
-  index: string; model: string; phi?: string; pic2word?: string; port: number; host: string; otiSteps: number; maxUploadMb: number;
+  index: string; model: string; phi?: string; pic2word?: string; lincir?: string; port: number; host: string; otiSteps: number; maxUploadMb: number;
   maxUploadMegapixels: number; allowHost: string[]; maxOtiJobs: number;
 }
 
@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .requiredOption('--index <dir>', 'gallery index: a run folder (starword index), or its embed/ folder')
     .option('--phi <file>', 'phi (.onnx or .safetensors): offers SEARLE')
     .option('--pic2word <file>', 'a Pic2Word mapper exported like phi: offers Pic2Word')
+    .option('--lincir <path>', 'LinCIR\'s φ (.onnx, .safetensors or its `starword lincir` folder): offers LinCIR')
     .option('--port <n>', 'port (0: any free one)', (v) => { const n = Number(v); if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port must be 0..65535, got '${v}'`); return n; }, 8321)
     .option('--host <addr>', 'address to bind (127.0.0.1: this machine only)', '127.0.0.1')
     .option('--oti-steps <n>', 'steps of the live OTI method', positiveIntOption, 150)
@@ -41,7 +42,7 @@ export function register(program: Command): void {
       }
       const maxUploadPixels = Math.round(o.maxUploadMegapixels * 1e6);
       const engine = await ServeEngine.open({
-        index: o.index, model: o.model, phi: o.phi, pic2word: o.pic2word, otiSteps: o.otiSteps, maxUploadPixels,
+        index: o.index, model: o.model, phi: o.phi, pic2word: o.pic2word, lincir: o.lincir, otiSteps: o.otiSteps, maxUploadPixels,
         ...sessionOptionsFrom(sharedOptionsFrom(o as unknown as Record<string, unknown>)),
       });
       const log = (line: string) => process.stderr.write(`serve: ${line}\n`);

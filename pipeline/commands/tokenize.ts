@@ -4,7 +4,7 @@
  * on, so one bad line never loses the rest of a stream.
  */
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import { type JsonLine, jsonLineBatches, writeJsonLine } from '../jsonl.ts';
 
 interface Options { model?: string }

@@ -133,7 +133,7 @@ export function trainingCharts(t: TrainingMetrics): string[] {
 }
 
 export function trainingSection(d: RunData): Section {
-  if (!d.training.length) return { id: 'training', title: 'phi and Pic2Word', html: '<p>No trained network in this run (run with --phi, or `starword phi`).</p>' };
+  if (!d.training.length) return { id: 'training', title: 'phi, Pic2Word and LinCIR', html: '<p>No trained network in this run (run with --phi, or `starword phi`).</p>' };
   const html = d.training.flatMap((t) => {
     const last = t.rows.at(-1);
     return [
@@ -141,5 +141,5 @@ export function trainingSection(d: RunData): Section {
       `<div class="charts">${trainingCharts(t).join('')}</div>`,
     ];
   });
-  return { id: 'training', title: 'phi and Pic2Word', html: html.join('\n') };
+  return { id: 'training', title: 'phi, Pic2Word and LinCIR', html: html.join('\n') };
 }

@@ -1,5 +1,6 @@
 /** `starword report`'s work: read the run (and the evaluation), make the thumbnails, write index.html. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomicAsync } from '../../util/atomic-write.ts';
 import { join, resolve } from 'node:path';
 import { readEvalData } from './eval-data.ts';
 import { evaluationSection } from './eval-section.ts';
@@ -43,6 +44,6 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   if (evalData) sections.push(await evaluationSection(evalData, thumbs, o.queries ?? 40));
   const html = page(o.title ?? `starword report: ${data.dir}`, `made ${new Date().toISOString()} from ${data.dir}${o.eval ? ` and ${resolve(o.eval)}` : ''}`, sections);
   const file = join(out, 'index.html');
-  await writeFile(file, html);
+  await writeFileAtomicAsync(file, html);
   return { html: file, thumbnails: thumbs.count - thumbs.failed, bytes: Buffer.byteLength(html) };
 }

@@ -3,12 +3,13 @@
  * user gave weights for. Retrieval is `retrieve`'s code (stages/retrieve: composeQueries, rankGallery,
  * the index's reference features); the methods list is data, so a method appears only when it can run.
  */
-import type { Device } from '../../clip/onnx-session.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
 import { basename, dirname } from 'node:path';
-import type { ImageEncoder, TextEncoder } from '../../clip/encoder-types.ts';
-import { preprocessOptions } from '../../clip/preprocess.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import type { ClipModel } from '../../clip/weights.ts';
+import type { ImageEncoder, TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { preprocessOptions } from '../../clip/image/preprocess.ts';
+import { lincirFile } from '../lincir-tokens.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import type { ClipModel } from '../../clip/weights/clip-model.ts';
 import * as imagesSchema from '../../schemas/images.ts';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
@@ -30,11 +31,11 @@ export interface ServeMethod {
   /** how the query is composed (stages/retrieve/compose.ts) */
   compose: Method;
   /** where the reference's pseudo-token comes from */
-  token?: 'phi' | 'pic2word' | 'oti';
+  token?: 'phi' | 'pic2word' | 'lincir' | 'oti';
 }
 
 export interface ServeOptions {
-  index: string; model: string; phi?: string; pic2word?: string;
+  index: string; model: string; phi?: string; pic2word?: string; lincir?: string;
   otiSteps: number; threads?: number; cacheDir?: string; device?: Device;
   /** the most pixels an upload may decode to (default 40 M; the header is checked before, in http.ts) */
   maxUploadPixels?: number;
@@ -46,11 +47,12 @@ export interface QueryRequest { reference: Reference; caption: string; method: s
 export interface QueryHit { id: string; score: number; rank: number }
 
 /** The methods a server offers, given which mappers it was started with. */
-export function serveMethods(o: { phi?: string; pic2word?: string }): ServeMethod[] {
+export function serveMethods(o: { phi?: string; pic2word?: string; lincir?: string }): ServeMethod[] {
   return [
     ...(o.phi ? [{ name: 'searle', label: 'SEARLE (phi)', compose: 'searle' as const, token: 'phi' as const }] : []),
     { name: 'searle-oti', label: 'SEARLE-OTI (optimised live)', compose: 'searle', token: 'oti' },
     ...(o.pic2word ? [{ name: 'pic2word', label: 'Pic2Word', compose: 'searle' as const, token: 'pic2word' as const }] : []),
+    ...(o.lincir ? [{ name: 'lincir', label: 'LinCIR', compose: 'searle' as const, token: 'lincir' as const }] : []),
     { name: 'sum', label: 'image + text (sum)', compose: 'sum' },
     { name: 'image', label: 'image only', compose: 'image' },
     { name: 'text', label: 'text only', compose: 'text' },
@@ -81,6 +83,8 @@ export class ServeEngine {
     if (o.phi) mappers.set('phi', await PhiPredictor.open(o.phi, flags));
     // Pic2Word's mapper is exported like phi (image features in, token out), so the same predictor runs it
     if (o.pic2word) mappers.set('pic2word', await PhiPredictor.open(o.pic2word, flags));
+    // LinCIR's φ is SEARLE's network, trained on text
+    if (o.lincir) mappers.set('lincir', await PhiPredictor.open(lincirFile(o.lincir), { ...flags, flag: '--lincir' }));
     const model = enc.model!;
     const tokenizer = await ClipTokenizer.forModelDir(model.dir);
     const session = await OtiSession.create(model, { threads: o.threads, cacheDir: o.cacheDir, device: o.device });

@@ -9,7 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import type { PreprocessOptions } from '../../clip/preprocess.ts';
+import type { PreprocessOptions } from '../../clip/image/preprocess.ts';
 import type { DecodeReply, DecodeTask } from './upload-worker.ts';
 
 /** Refused for its size (HTTP 413). */

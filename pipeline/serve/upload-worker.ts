@@ -3,8 +3,8 @@
  * event loop (the bicubic resize of a large image is seconds of JavaScript). Pixels go back transferred.
  */
 import { parentPort } from 'node:worker_threads';
-import { ImageDecodeError } from '../../clip/image-decode.ts';
-import { type PreprocessOptions, preprocessImage } from '../../clip/preprocess.ts';
+import { ImageDecodeError } from '../../clip/image/image-decode.ts';
+import { type PreprocessOptions, preprocessImage } from '../../clip/image/preprocess.ts';
 
 export interface DecodeTask { id: number; bytes: Uint8Array; opts: PreprocessOptions; maxPixels: number }
 export type DecodeReply = { id: number; pixels: Float32Array } | { id: number; error: string; reason?: string };

@@ -5,7 +5,7 @@
  * are redone), so a killed run resumes where it stopped.
  */
 import { performance } from 'node:perf_hooks';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import * as conceptsKind from '../../schemas/concepts.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { type Provenance, checkPartModel, isPartCurrent, listDoneParts, partIdentity, removePartsWithout, writePart } from '../../schemas/part-io.ts';
@@ -15,7 +15,7 @@ import { UserError } from '../../util/errors.ts';
 import { defaultCacheDir, vocabFeaturesCacheDir } from './cache-dir.ts';
 import { FEATURES_KIND, type FeatureRows, readFeaturesPart } from './features-input.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
-import { DEFAULT_TEMPLATES_PATH, loadTemplates, templatesHash } from '../../clip/templates.ts';
+import { DEFAULT_TEMPLATES_PATH, loadTemplates, templatesHash } from '../../clip/text/templates.ts';
 import { topKCosine } from './topk.ts';
 import { DEFAULT_VOCAB_PATH, type Vocabulary, describeVocabulary, loadVocabulary } from './vocab.ts';
 import { DEFAULT_VOCAB_BATCH_SIZE, computeVocabFeatures } from './vocab-features.ts';

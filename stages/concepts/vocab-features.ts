@@ -11,12 +11,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tableFromIPC, tableToIPC } from 'apache-arrow';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import { writeFileAtomic } from '../../schemas/part-io.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { writeFileAtomic } from '../../util/atomic-write.ts';
 import * as vocabFeaturesKind from '../../schemas/vocab-features.ts';
 import { type VocabFeatures, type VocabFeaturesKey, vocabFeaturesKeyString } from '../../schemas/vocab-features.ts';
 import { errorMessage } from '../../util/errors.ts';
-import { fillTemplate, templatesHash } from '../../clip/templates.ts';
+import { fillTemplate, templatesHash } from '../../clip/text/templates.ts';
 import { vocabularyHash } from './vocab.ts';
 
 export const DEFAULT_VOCAB_BATCH_SIZE = 32;

@@ -3,8 +3,8 @@
  * by default), as features parts beside the images parts (run-embed.ts).
  */
 import { z } from 'zod';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
 import { hashJson } from '../../util/hash.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { StageDefinition } from '../stage.ts';

@@ -1,4 +1,4 @@
-import type { ImageEncoder } from '../../clip/encoder-types.ts';
+import type { ImageEncoder } from '../../clip/towers/encoder-types.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 
 export type { ProgressSink };

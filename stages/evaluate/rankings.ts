@@ -3,7 +3,8 @@
  * query, its ground truths and the scored top of its ranking, in gallery ids. `starword report --eval`
  * shows them; they are small (top 10 by default), so any benchmark fits.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomicAsync } from '../../util/atomic-write.ts';
 import { dirname } from 'node:path';
 import type { QueryOutcome } from './types.ts';
 
@@ -31,6 +32,6 @@ export class RankingsCollector {
 
   async write(path: string): Promise<void> {
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, this.lines.map((l) => JSON.stringify(l)).join('\n') + (this.lines.length ? '\n' : ''));
+    await writeFileAtomicAsync(path, this.lines.map((l) => JSON.stringify(l)).join('\n') + (this.lines.length ? '\n' : ''));
   }
 }

@@ -3,7 +3,8 @@
  * chart module (util/svg-charts.ts), written as SVG and PNG. The side-by-side table of methods is
  * table.ts.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomicAsync } from '../../util/atomic-write.ts';
 import { dirname } from 'node:path';
 import { lineChartSvg, svgToPng } from '../../util/svg-charts.ts';
 import type { Curve } from './metrics.ts';
@@ -30,7 +31,7 @@ export async function writeCurvesFiles(base: string, reports: readonly Evaluatio
   await mkdir(dirname(paths.svg), { recursive: true });
   const r0 = reports[0];
   const svg = curvesSvg(`${r0.dataset} ${r0.split}: ${reports.map((r) => r.method).join(', ')}`, reportCurves(reports));
-  await writeFile(paths.svg, svg);
-  await writeFile(paths.png, await svgToPng(svg));
+  await writeFileAtomicAsync(paths.svg, svg);
+  await writeFileAtomicAsync(paths.png, await svgToPng(svg));
   return paths;
 }

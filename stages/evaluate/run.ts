@@ -15,7 +15,7 @@
  * - a query whose reference has no token / feature cannot be formed: a miss, and listed;
  * - ties rank in gallery order (a stable sort).
  */
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
 import { type ComposeMethod, composeQueries, encodeTextSets, methodNeeds } from '../retrieve/compose.ts';
 import { FilteredGallery, type GallerySource, collectRows, galleryIds } from '../retrieve/gallery.ts';

@@ -8,7 +8,7 @@
  *   image ids of the whole gallery, the reference kept (as SEARLE's code ranks it).
  * Image names are written as the annotations name them (CIRR names, COCO ids as decimal strings).
  */
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
 import { type Method, composeQueries, methodNeeds } from '../retrieve/compose.ts';
 import { FilteredGallery, type GallerySource, collectRows, galleryIds } from '../retrieve/gallery.ts';

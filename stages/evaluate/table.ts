@@ -10,7 +10,8 @@
  * The JSON is `EvaluationTable` below (kind `starword.evaluation-table`, version 1): the HTML report
  * and any other reader take its shape from this type.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomicAsync } from '../../util/atomic-write.ts';
 import { dirname } from 'node:path';
 import { barChartSvg, svgToPng } from '../../util/svg-charts.ts';
 import type { EvaluationReport } from './run.ts';
@@ -149,11 +150,11 @@ export interface TablePaths { json: string; md: string; csv: string; svg: string
 export async function writeTableFiles(base: string, t: EvaluationTable): Promise<TablePaths> {
   const paths = { json: `${base}.json`, md: `${base}.md`, csv: `${base}.csv`, svg: `${base}.svg`, png: `${base}.png` };
   await mkdir(dirname(paths.json), { recursive: true });
-  await writeFile(paths.json, `${JSON.stringify(t, null, 2)}\n`);
-  await writeFile(paths.md, formatTableMarkdown(t));
-  await writeFile(paths.csv, formatTableCsv(t));
+  await writeFileAtomicAsync(paths.json, `${JSON.stringify(t, null, 2)}\n`);
+  await writeFileAtomicAsync(paths.md, formatTableMarkdown(t));
+  await writeFileAtomicAsync(paths.csv, formatTableCsv(t));
   const svg = tableChartSvg(t);
-  await writeFile(paths.svg, svg);
-  await writeFile(paths.png, await svgToPng(svg));
+  await writeFileAtomicAsync(paths.svg, svg);
+  await writeFileAtomicAsync(paths.png, await svgToPng(svg));
   return paths;
 }

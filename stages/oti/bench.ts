@@ -3,12 +3,12 @@
  * of images, template `<sot> a photo of $ <eot>` (6 ids), one phrase of `phraseLen` ids with `$` at
  * `dollarPos`, L_cos + 0.5·L_gpt, AdamW. Reports the median step time, model GFLOP/s and image-steps/s.
  */
-import type { Device } from '../../clip/onnx-session.ts';
-import { presetConfig } from '../../clip/make-model.ts';
-import { randomWeightSource } from '../../clip/random-weights.ts';
-import { PSEUDO_TOKEN_ID } from '../../clip/text-batch.ts';
+import type { Device } from '../../clip/runtime/onnx-session.ts';
+import { presetConfig } from '../../clip/weights/make-model.ts';
+import { randomWeightSource } from '../../clip/weights/random-weights.ts';
+import { PSEUDO_TOKEN_ID } from '../../clip/text/text-batch.ts';
 import { Rng } from '../../util/rng.ts';
-import { AdamW, emaUpdate } from '../../clip/adamw.ts';
+import { AdamW, emaUpdate } from '../../clip/training/adamw.ts';
 import { OtiSession } from './oti-session.ts';
 import { SEARLE_OTI } from './stage.ts';
 

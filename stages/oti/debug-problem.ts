@@ -4,9 +4,9 @@
  * on the same rows (no sampling: the given template and phrase every step).
  */
 import { z } from 'zod';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
-import { AdamW, emaUpdate } from '../../clip/adamw.ts';
+import { AdamW, emaUpdate } from '../../clip/training/adamw.ts';
 import type { OtiSession } from './oti-session.ts';
 
 const matrix = z.array(z.array(z.number()));

@@ -6,7 +6,7 @@
  * stopped and recorded as failed; the rest of the batch goes on.
  */
 import { Rng } from '../../util/rng.ts';
-import { AdamW, emaUpdate } from '../../clip/adamw.ts';
+import { AdamW, emaUpdate } from '../../clip/training/adamw.ts';
 import type { OtiOptions } from './options.ts';
 import type { OtiSession } from './oti-session.ts';
 
@@ -110,6 +110,11 @@ export async function optimizeBatch(session: OtiSession, batch: OtiImage[], temp
       lastLcos[r] = out.lcos[r];
       lastLgpt[r] = out.lgpt[r];
       stepsDone[r] = step + 1;
+    }
+    // a power-of-two ratio (64/32, 256/32) is exact in float32: the gradient is the one a batch of gradientBatch gives
+    if (opts.gradientBatch && B > opts.gradientBatch) {
+      const scale = B / opts.gradientBatch;
+      for (let i = 0; i < out.grad.length; i++) out.grad[i] *= scale;
     }
     opt.update(v, out.grad, active);
     emaUpdate(ema, v, opts.emaDecay, active);

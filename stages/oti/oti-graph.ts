@@ -11,9 +11,9 @@
 import { Graph } from '../../clip/graph/graph.ts';
 import { gradients } from '../../clip/graph/autodiff.ts';
 import * as op from '../../clip/graph/ops.ts';
-import { gptLoss, oneMinusCosine } from '../../clip/losses.ts';
-import { textTower, textTowerInputs, textWeights } from '../../clip/text-graph.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import { gptLoss, oneMinusCosine } from '../../clip/training/losses.ts';
+import { textTower, textTowerInputs, textWeights } from '../../clip/towers/text-graph.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 
 /**
  * `prefixCache`: both towers also take the keys/values of the positions before their rows' first `$`

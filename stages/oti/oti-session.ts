@@ -2,10 +2,10 @@
  * Runs the OTI step graph: one session.run per step for the whole batch. The template and phrase rows
  * are cut at their own longest EOT; v*, image and target features come in as Float32Arrays.
  */
-import { cachedGraphPath, createSession, floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
-import { PrefixCache } from '../../clip/prefix-cache.ts';
-import { cacheablePrefix, prepareTextBatch } from '../../clip/text-batch.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import { cachedGraphPath, createSession, floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { PrefixCache } from '../../clip/towers/prefix-cache.ts';
+import { cacheablePrefix, prepareTextBatch } from '../../clip/text/text-batch.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { buildOtiGraph } from './oti-graph.ts';
 
 export interface OtiStepInput {

@@ -5,8 +5,8 @@
  * batch, not the vocabulary × phrases. Targets missing from the phrases (made without a model) are
  * computed once, when the store indexes that part.
  */
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import type { ClipTokenizer } from '../../clip/tokenizer.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import type { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import { type PhraseRange, PhraseStore } from '../../schemas/phrase-store.ts';
 import type { PhraseChoice, PhraseList } from './optimize.ts';
 

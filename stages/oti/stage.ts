@@ -4,12 +4,12 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import { DEFAULT_PREFIX_CACHE_BYTES } from '../../clip/prefix-cache.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { fillTemplate, loadTemplates } from '../../clip/templates.ts';
-import type { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { DEFAULT_PREFIX_CACHE_BYTES } from '../../clip/towers/prefix-cache.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { fillTemplate, loadTemplates } from '../../clip/text/templates.ts';
+import type { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { tokenizerForModel } from '../../clip/text/tokenizer-fit.ts';
 import { partSetIdentity } from '../../schemas/part-io.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
@@ -56,8 +56,14 @@ export function otiRunOptions(o: OtiStageOptions): OtiOptions {
     emaDecay: o.emaDecay, lambdaCos: o.lambdaCos, lambdaGpt: o.lambdaGpt, initStd: o.initStd, topK: o.otiTopK, seed: o.seed,
     // only when set, so run folders made before the option keep their fingerprint
     ...(o.otiPadTo ? { padTo: o.otiPadTo } : {}),
+    // batches above SEARLE's 32 (a GPU's) keep each image's gradient as a batch of 32 gives it (options.ts's
+    // gradientBatch); recorded only then, as it changes the tokens only then
+    ...(o.otiBatch > SEARLE_BATCH ? { gradientBatch: SEARLE_BATCH } : {}),
   };
 }
+
+/** SEARLE's OTI batch (src/oti_inversion.py), the batch whose gradient scale larger batches keep. */
+const SEARLE_BATCH = 32;
 
 /** SEARLE's OTI options (src/oti_inversion.py's argparse defaults), read from the declaration above. */
 export const SEARLE_OTI: OtiOptions = otiRunOptions(otiOptions.parse({}));
@@ -94,7 +100,7 @@ export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, OtiInputs>
       try {
         checkPhrasesForLgpt({ stage: 'oti', lambdaGpt: options.lambdaGpt, phrasesDir, phrases: pool.phraseCount, without: 'optimise L_cos alone' }, ctx.inputs, log);
         log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
-        const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
+        const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width, model.hash) : undefined;
         if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);
         return await runOti({
           runDir: ctx.runDir, session, pool, templates: otiTemplateIds(tokenizer, model.config.text.ctx), options, init,

@@ -1,5 +1,5 @@
 /**
- * phi's training checkpoints, in clip/training-checkpoint.ts's resumable layout (weights, AdamW
+ * phi's training checkpoints, in clip/training/training-checkpoint.ts's resumable layout (weights, AdamW
  * moments, epoch, metrics, config hash; the last two kept).
  *
  * Beside them, weights-only snapshots in SEARLE's state-dict layout (what train_phi.py's save_phi
@@ -7,66 +7,49 @@
  * `phi-best.safetensors`, the epoch with the best CIRR val score when phi is validated. The final
  * `<out>/phi.safetensors` is the last epoch (SEARLE's phi_last.pt).
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensorsHeader, writeSafetensors } from '../../clip/safetensors.ts';
-import { type CheckpointLayout, type TrainingCheckpoint, checkpointDir, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from '../../clip/training-checkpoint.ts';
+import { readSafetensorsHeader } from '../../clip/weights/safetensors.ts';
+import { type CheckpointLayout, type TrainingCheckpoint, checkpointDir, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from '../../clip/training/training-checkpoint.ts';
+import * as snapshots from '../../clip/training/snapshots.ts';
 import { UserError } from '../../util/errors.ts';
 import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
-import { PHI_PARAMS, type PhiDims, type PhiParamName, type PhiWeights, dimsFromShapes, paramShape } from './phi-net.ts';
+import { type PhiDims, type PhiWeights, searlePhiLayout } from './phi-net.ts';
 
-export { checkpointDir } from '../../clip/training-checkpoint.ts';
+export { checkpointDir } from '../../clip/training/training-checkpoint.ts';
 
 export const CHECKPOINT_FORMAT = 'starword-phi-checkpoint';
 
 export type PhiCheckpoint = TrainingCheckpoint<PhiDims, PhiWeights, PhiMetricsRow>;
 
-const LAYOUT: CheckpointLayout<PhiDims, PhiParamName> = {
-  format: CHECKPOINT_FORMAT, label: 'phi', names: () => PHI_PARAMS, shape: paramShape, dimsFromShapes,
-};
+/** phi for the shared trainer and checkpoints (SEARLE's state-dict names). */
+export const PHI_LAYOUT: CheckpointLayout<PhiDims, string> = searlePhiLayout(CHECKPOINT_FORMAT, 'phi');
 
 export function writeCheckpoint(outDir: string, c: PhiCheckpoint): Promise<string> {
-  return writeTrainingCheckpoint(outDir, LAYOUT, c);
+  return writeTrainingCheckpoint(outDir, PHI_LAYOUT, c);
 }
 
 /** The newest checkpoint under `outDir`, or null. */
 export function readLatestCheckpoint(outDir: string): Promise<PhiCheckpoint | null> {
-  return readLatestTrainingCheckpoint<PhiDims, PhiParamName, PhiWeights, PhiMetricsRow>(outDir, LAYOUT);
+  return readLatestTrainingCheckpoint<PhiDims, string, PhiWeights, PhiMetricsRow>(outDir, PHI_LAYOUT);
 }
 
-const snapshotRe = /^phi-(\d{5,})\.safetensors$/;
-const snapshotName = (epoch: number) => `phi-${String(epoch).padStart(5, '0')}.safetensors`;
-export const BEST_SNAPSHOT = 'phi-best.safetensors';
-
-function stateDict(dims: PhiDims, weights: PhiWeights) {
-  return PHI_PARAMS.map((n) => ({ name: n, shape: paramShape(dims, n), data: weights[n] }));
-}
+const snapshotName = (epoch: number) => snapshots.snapshotName('phi', epoch);
+export const BEST_SNAPSHOT = snapshots.bestSnapshotName('phi');
 
 /** SEARLE's phi_N: the weights after epoch N, SEARLE's layout. */
-export async function writeSnapshot(outDir: string, epoch: number, dims: PhiDims, weights: PhiWeights): Promise<string> {
-  const dir = checkpointDir(outDir);
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, snapshotName(epoch));
-  await writeSafetensors(path, stateDict(dims, weights), { format: 'pt', 'starword.epoch': String(epoch) });
-  return path;
+export function writeSnapshot(outDir: string, epoch: number, dims: PhiDims, weights: PhiWeights): Promise<string> {
+  return snapshots.writeSnapshot(outDir, 'phi', PHI_LAYOUT, epoch, dims, weights);
 }
 
 export interface BestSnapshot { epoch: number; dims: PhiDims; weights: PhiWeights; criterion: string; value: number }
 
-export async function writeBestSnapshot(outDir: string, b: BestSnapshot): Promise<string> {
-  const dir = checkpointDir(outDir);
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, BEST_SNAPSHOT);
-  await writeSafetensors(path, stateDict(b.dims, b.weights), {
-    format: 'pt', 'starword.epoch': String(b.epoch), 'starword.criterion': b.criterion, 'starword.value': String(b.value),
-  });
-  return path;
+export function writeBestSnapshot(outDir: string, b: BestSnapshot): Promise<string> {
+  return snapshots.writeBestSnapshot(outDir, 'phi', PHI_LAYOUT, b);
 }
 
 export function listSnapshots(outDir: string): number[] {
-  const dir = checkpointDir(outDir);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).map((n) => snapshotRe.exec(n)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1])).sort((a, b) => a - b);
+  return snapshots.listSnapshots(outDir, 'phi');
 }
 
 /** Which phi of a training folder: the best validated epoch, the last one, or epoch N's snapshot. */

@@ -7,9 +7,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { tableFromIPC } from 'apache-arrow';
-import type { ImageEncoder } from '../../clip/encoder-types.ts';
-import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
-import { type PreprocessOptions, preprocessImage } from '../../clip/preprocess.ts';
+import type { ImageEncoder } from '../../clip/towers/encoder-types.ts';
+import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { type PreprocessOptions, preprocessImage } from '../../clip/image/preprocess.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -35,22 +35,23 @@ export interface TokenMapper {
 export class PhiPredictor {
   private constructor(private readonly session: ort.InferenceSession, readonly inputDim: number, readonly outputDim: number, readonly batchSize: number) {}
 
-  static async open(path: string, opts: SessionOptions & { batchSize?: number } = {}): Promise<PhiPredictor> {
-    if (!existsSync(path)) throw new UserError(`--phi ${path}: no such file`);
+  static async open(path: string, opts: SessionOptions & { batchSize?: number; flag?: string } = {}): Promise<PhiPredictor> {
+    const flag = opts.flag ?? '--phi'; // LinCIR's φ is the same network: `--lincir` opens it here too
+    if (!existsSync(path)) throw new UserError(`${flag} ${path}: no such file`);
     let modelPath = path;
     if (/\.safetensors$/i.test(path)) {
       const { dims, weights } = await loadPhiSafetensors(path);
       modelPath = cachedGraphPath({ kind: 'phi-infer', weights: await sha256File(path), version: PHI_GRAPH_VERSION }, () => buildPhiInferenceGraph(dims, weights), opts.cacheDir);
     } else if (!/\.onnx$/i.test(path)) {
-      throw new UserError(`--phi ${path}: expected a .onnx or .safetensors file`);
+      throw new UserError(`${flag} ${path}: expected a .onnx or .safetensors file`);
     }
     let session: ort.InferenceSession;
-    try { session = await createSession(modelPath, opts); } catch (err) { throw new UserError(`--phi ${path}: ${errorMessage(err)}`); }
+    try { session = await createSession(modelPath, opts); } catch (err) { throw new UserError(`${flag} ${path}: ${errorMessage(err)}`); }
     const inp = session.inputMetadata.find((m) => m.name === 'image_features');
     const out = session.outputMetadata.find((m) => m.name === 'token');
     const last = (m: ort.InferenceSession.ValueMetadata | undefined) => (m && m.isTensor ? m.shape[m.shape.length - 1] : undefined);
     const d = last(inp), D = last(out);
-    if (typeof d !== 'number' || typeof D !== 'number') throw new UserError(`--phi ${path}: not a phi export (needs input image_features [B, d] and output token [B, D])`);
+    if (typeof d !== 'number' || typeof D !== 'number') throw new UserError(`${flag} ${path}: not a phi export (needs input image_features [B, d] and output token [B, D])`);
     return new PhiPredictor(session, d, D, opts.batchSize ?? 256);
   }
 

@@ -1,6 +1,10 @@
 /** phi's training options as the trainer reads them; declared, with SEARLE's defaults, in stage.ts (SEARLE_PHI). */
+import type { InputNoise } from '../../clip/training/input-noise.ts';
+
 export interface PhiOptions {
   epochs: number;
+  /** stop after this many optimizer steps in all (null: the epochs decide) */
+  maxSteps: number | null;
   batchSize: number;
   lr: number;
   weightDecay: number;
@@ -19,4 +23,8 @@ export interface PhiOptions {
   seed: number;
   /** drop a short last batch, as SEARLE's DataLoader(drop_last=True) */
   dropLast: boolean;
+  /** noise on the input image features (LinCIR's U(0,1)·N(0,I), or N(0, σ²)); SEARLE: none */
+  inputNoise: InputNoise;
+  /** σ of the 'gaussian' input noise */
+  noiseSigma: number;
 }

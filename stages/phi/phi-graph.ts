@@ -18,16 +18,18 @@
 import { gradients } from '../../clip/graph/autodiff.ts';
 import { Graph, type Value } from '../../clip/graph/graph.ts';
 import * as op from '../../clip/graph/ops.ts';
-import { gptLoss } from '../../clip/losses.ts';
-import { textTowerInputs, textWeights } from '../../clip/text-graph.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import { gptLoss } from '../../clip/training/losses.ts';
+import { textTowerInputs, textWeights } from '../../clip/towers/text-graph.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { ntXent } from './nt-xent.ts';
+import { buildSearlePhiInferenceGraph } from '../../clip/training/searle-phi-net.ts';
 import { PHI_PARAMS, type PhiDims, type PhiParamValues, type PhiWeights, paramShape, phiForward } from './phi-net.ts';
 
 /** Part of every phi graph's cache key: bump when these builders change what they emit. */
 export const PHI_GRAPH_VERSION = 1;
 
-export const gradName = (param: string): string => `grad_${param}`;
+export { gradName } from '../../clip/training/graph-session.ts';
+import { gradName } from '../../clip/training/graph-session.ts';
 
 export function buildPhiTrainGraph(src: WeightSource, dims: PhiDims, withGradients: boolean): Graph {
   if (dims.input !== src.config.projectionDim) throw new Error(`phi input dim ${dims.input} ≠ the model's projection dim ${src.config.projectionDim}`);
@@ -64,10 +66,5 @@ export function buildPhiTrainGraph(src: WeightSource, dims: PhiDims, withGradien
 
 /** The exported network: weights baked in as initializers. */
 export function buildPhiInferenceGraph(dims: PhiDims, weights: PhiWeights): Graph {
-  const G = new Graph();
-  const w = {} as PhiParamValues;
-  for (const name of PHI_PARAMS) w[name] = G.weight(name, paramShape(dims, name), weights[name]);
-  const x = G.input('image_features', 'float', ['B', dims.input]);
-  G.output(phiForward(G, x, w, null), 'token');
-  return G;
+  return buildSearlePhiInferenceGraph(dims, weights);
 }

@@ -2,10 +2,11 @@
  * Runs phi's training graph (with gradients) or eval graph (without): one session.run per batch. The
  * phrase rows are cut at their longest EOT; weights go in as they are (Float32Arrays in PyTorch layout).
  */
-import { cachedGraphPath, createSession, floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
-import { prepareTextBatch } from '../../clip/text-batch.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
-import { PHI_GRAPH_VERSION, buildPhiTrainGraph, gradName } from './phi-graph.ts';
+import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { prepareTextBatch } from '../../clip/text/text-batch.ts';
+import { TrainingGraphSession } from '../../clip/training/graph-session.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
+import { PHI_GRAPH_VERSION, buildPhiTrainGraph } from './phi-graph.ts';
 import { PHI_PARAMS, type PhiDims, type PhiWeights, paramShape } from './phi-net.ts';
 
 export interface PhiStepInput {
@@ -39,13 +40,13 @@ export interface PhiStepOutput {
 }
 
 export class PhiSession {
-  private constructor(private readonly session: ort.InferenceSession, readonly dims: PhiDims, readonly featureDim: number,
+  private constructor(private readonly session: TrainingGraphSession, readonly dims: PhiDims, readonly featureDim: number,
     private readonly eotId: number, readonly withGradients: boolean) {}
 
   static async create(src: WeightSource, dims: PhiDims, withGradients: boolean, opts: SessionOptions = {}): Promise<PhiSession> {
-    const path = cachedGraphPath({ kind: withGradients ? 'phi-train' : 'phi-eval', model: src.hash, dims, version: PHI_GRAPH_VERSION },
-      () => buildPhiTrainGraph(src, dims, withGradients), opts.cacheDir);
-    return new PhiSession(await createSession(path, opts), dims, src.config.projectionDim, src.config.text.eos, withGradients);
+    const session = await TrainingGraphSession.create({ kind: withGradients ? 'phi-train' : 'phi-eval', model: src.hash, dims, version: PHI_GRAPH_VERSION },
+      () => buildPhiTrainGraph(src, dims, withGradients), withGradients, opts);
+    return new PhiSession(session, dims, src.config.projectionDim, src.config.text.eos, withGradients);
   }
 
   /** Frees the native session now rather than at garbage collection. */
@@ -75,17 +76,11 @@ export class PhiSession {
       lambda_gpt: floatTensor(Float32Array.of(inp.lambdaGpt), []),
       temperature: floatTensor(Float32Array.of(inp.temperature), []),
     };
-    for (const name of PHI_PARAMS) feeds[name] = floatTensor(inp.weights[name], paramShape(this.dims, name));
-    const res = await this.session.run(feeds);
-    let grads: PhiWeights | null = null;
-    if (this.withGradients) {
-      grads = {} as PhiWeights;
-      for (const name of PHI_PARAMS) grads[name] = res[gradName(name)].data as Float32Array;
-    }
+    const { outputs: res, grads } = await this.session.run(feeds, PHI_PARAMS.map((n) => ({ name: n, shape: paramShape(this.dims, n), data: inp.weights[n] })));
     const scalar = (k: string) => (res[k].data as Float32Array)[0];
     return {
       phiOut: res.phi_out.data as Float32Array, distil: scalar('distil'), gpt: scalar('gpt'), total: scalar('total'),
-      lgpt: res.lgpt.data as Float32Array, cosine: res.cosine.data as Float32Array, grads,
+      lgpt: res.lgpt.data as Float32Array, cosine: res.cosine.data as Float32Array, grads: grads as PhiWeights | null,
     };
   }
 }

@@ -7,8 +7,8 @@
  * its phrase's text, and the batch's targets are read when the batch is made, so an epoch holds one
  * batch of phrases whatever the vocabulary and phrases per concept.
  */
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import { SWAP_MODES, type SwapMode, swapAllFor } from '../../clip/pseudo-word-swap.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { SWAP_MODES, type SwapMode, swapAllFor } from '../../clip/text/pseudo-word-swap.ts';
 import { PhraseStore } from '../../schemas/phrase-store.ts';
 import type { Rng } from '../../util/rng.ts';
 

@@ -5,9 +5,9 @@
  *   <out>/losses.svg + losses.png, <out>/checkpoints/epoch-NNNNN.safetensors, <out>/summary.json
  */
 import { join } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { PhiMetricsRow } from '../../schemas/phi-metrics.ts';
 import { partSetIdentity, writeFileAtomic } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
@@ -83,7 +83,7 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   }
   r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
     + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);
-  const { epochs: _e, checkpointEvery: _c, ...shaping } = o;
+  const { epochs: _e, checkpointEvery: _c, maxSteps: _m, ...shaping } = o;
   // (validation does not shape training: a resumed run may add or drop --val-cirr)
   // the parts trained on, by content: checkpoints of a phi trained on other tokens, features, concepts
   // or phrases (an OTI redone with other options, say) are never resumed from

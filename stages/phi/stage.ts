@@ -5,9 +5,10 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { tokenizerForModel } from '../../clip/tokenizer-fit.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { tokenizerForModel } from '../../clip/text/tokenizer-fit.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
+import { INPUT_NOISES } from '../../clip/training/input-noise.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { NoPhrasesInputs } from '../phrases-for-lgpt.ts';
 import type { StageDefinition } from '../stage.ts';
@@ -17,6 +18,7 @@ import { cirrValidator } from './validation.ts';
 
 export const phiOptions = z.object({
   epochs: rule.nonNegativeInt().default(100).meta({ help: 'training epochs' }),
+  maxSteps: rule.nonNegativeInt().optional().meta({ help: 'stop after this many optimizer steps in all (a budget beside the epochs; default: none)' }),
   batch: rule.intAtLeast(2, 'NT-Xent contrasts rows').default(256).meta({ help: 'images per batch' }),
   lr: rule.positive().default(1e-4).meta({ help: 'AdamW learning rate' }),
   weightDecay: rule.nonNegative().default(0.01).meta({ help: 'AdamW weight decay' }),
@@ -28,6 +30,8 @@ export const phiOptions = z.object({
   valFraction: rule.fraction().default(0).meta({ help: 'share of images held out (stable hash of the id); SEARLE trains on every image' }),
   checkpointEvery: rule.positiveInt().default(5).meta({ help: 'epochs between checkpoints' }),
   seed: rule.int().default(42).meta({ help: 'seed of the initial weights, shuffles, dropout and phrase draws' }),
+  inputNoise: rule.oneOf([...INPUT_NOISES]).default('none').meta({ help: 'noise on the input image features: none (SEARLE), lincir (U(0,1)·N(0,I), LinCIR\'s), gaussian (σ = noise-sigma)', value: '<kind>' }),
+  noiseSigma: rule.nonNegative().default(0.1).meta({ help: 'σ of the gaussian input noise' }),
   keepLastBatch: z.boolean().default(false).meta({ help: 'keep a short last batch (SEARLE drops it: drop_last=True)' }),
   valCirr: z.string().optional().meta({ help: 'validate each epoch on CIRR val (the CIRR folder or its cap.rc2.val.json) and mark the best checkpoint', value: '<path>' }),
   valCirrIndex: z.string().optional().meta({ help: 'gallery index of the CIRR val images (a run folder of `starword index --images CIRR/dev`)', value: '<path>' }),
@@ -41,6 +45,7 @@ export function phiRunOptions(o: PhiStageOptions): PhiOptions {
     epochs: o.epochs, batchSize: o.batch, lr: o.lr, weightDecay: o.weightDecay, dropout: o.dropout,
     lambdaDistil: o.lambdaDistil, lambdaGpt: o.lambdaGpt, temperature: o.temperature, topK: o.topK,
     valFraction: o.valFraction, checkpointEvery: o.checkpointEvery, seed: o.seed, dropLast: !o.keepLastBatch,
+    maxSteps: o.maxSteps ?? null, inputNoise: o.inputNoise, noiseSigma: o.noiseSigma,
   };
 }
 

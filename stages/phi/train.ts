@@ -1,21 +1,22 @@
 /**
- * SEARLE's phi training loop: AdamW over every weight, seeded shuffles, dropout masks and phrase draws
- * from a generator seeded by (seed, epoch) — so a checkpoint's epoch number is the whole random state —
- * the held-out split evaluated in eval mode after every epoch (and once before the first, epoch 0) with
- * phrase draws fixed for the whole run, checkpoints every N epochs, resume from the last one.
+ * SEARLE's phi as a task of the shared trainer (clip/training/trainer.ts): its batches (image features,
+ * OTI tokens, one phrase draw per image for L_gpt, dropout masks), its held-out evaluation in eval mode
+ * with phrase draws fixed for the whole run, its metrics row and its model selection (CIRR val, when a
+ * validator is given). The loop, resume, checkpoints and snapshots are the trainer's.
  */
-import { mkdirSync } from 'node:fs';
-import { AdamW, type AdamWOptions } from '../../clip/adamw.ts';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
-import { PHI_SELECTION_CRITERION, type PhiMetricsRow, type PhiValMetrics, noValMetrics, valMetricsFrom } from '../../schemas/phi-metrics.ts';
+import type { AdamWOptions } from '../../clip/training/adamw.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { addInputNoise } from '../../clip/training/input-noise.ts';
+import { train } from '../../clip/training/trainer.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
+import { PHI_SELECTION_CRITERION, type PhiMetricsRow, noValMetrics, valMetricsFrom } from '../../schemas/phi-metrics.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import { Rng } from '../../util/rng.ts';
-import { readLatestCheckpoint, writeBestSnapshot, writeCheckpoint, writeSnapshot } from './checkpoint.ts';
+import { PHI_LAYOUT } from './checkpoint.ts';
 import type { PhiExample } from './dataset.ts';
 import type { PhiOptions } from './options.ts';
-import { PHI_PARAMS, type PhiDims, type PhiWeights, initPhiWeights, phiDims } from './phi-net.ts';
+import { type PhiDims, type PhiWeights, initPhiWeights, phiDims } from './phi-net.ts';
 import type { PhiPhrase, PhraseDrawer } from './phrase-bank.ts';
 import { PhiSession, type PhiStepInput } from './phi-session.ts';
 
@@ -107,13 +108,6 @@ function dropoutMasks(B: number, h: number, p: number, rng: Rng): [Float32Array,
   return [draw(), draw()];
 }
 
-class Mean {
-  private sum = 0;
-  private n = 0;
-  add(x: number, w: number): void { if (w > 0) { this.sum += x * w; this.n += w; } }
-  get value(): number { return this.n ? this.sum / this.n : NaN; }
-}
-
 export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
   const o = c.options, src = c.src;
   const dims = phiDims(src.config.projectionDim, src.config.text.width);
@@ -122,118 +116,86 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
     if (e.token.length !== dims.output) throw new UserError(`image ${e.id}: ${e.token.length}-d OTI token, the model's token width is ${dims.output}`);
   }
   if (o.epochs > 0 && c.train.length < 2) throw new UserError(`phi needs at least 2 training images, got ${c.train.length}`);
-  mkdirSync(c.outDir, { recursive: true });
+  // drop_last (SEARLE's loader): only full batches; without it a short last batch is kept too
+  const stepsPerEpoch = o.dropLast ? Math.floor(c.train.length / o.batchSize) : Math.ceil(c.train.length / o.batchSize);
+  if (o.epochs > 0 && stepsPerEpoch === 0) {
+    throw new UserError(`phi: ${c.train.length} training images, fewer than one batch of ${o.batchSize}; with SEARLE's drop_last nothing trains: lower --batch or pass --keep-last-batch`);
+  }
   const usableOf = (rows: PhiExample[]) => rows.map((r) => (c.drawer ? c.drawer.usable(r.concepts) : []));
   const trainUsable = usableOf(c.train);
 
-  let weights = initPhiWeights(dims, new Rng(`${o.seed}:phi-init`));
-  const adam = {} as Record<string, AdamW>;
-  for (const n of PHI_PARAMS) adam[n] = new AdamW(weights[n].length, phiAdamW(o));
-  let startEpoch = 0;
-  let metrics: PhiMetricsRow[] = [];
-  let steps = 0;
-  const ck = await readLatestCheckpoint(c.outDir);
-  if (ck) {
-    if (ck.configHash !== c.configHash) {
-      throw new UserError(`${c.outDir} holds checkpoints of a phi run with other options, model or data: resume with the same ones, or use another --out`);
-    }
-    weights = ck.weights;
-    for (const n of PHI_PARAMS) { adam[n].m.set(ck.m[n]); adam[n].v.set(ck.v[n]); adam[n].step = ck.steps; }
-    startEpoch = ck.epoch;
-    metrics = ck.metrics;
-    steps = ck.steps;
-    c.log?.(`phi: resuming after epoch ${ck.epoch} (${ck.steps} steps)`);
-  }
-  const result: TrainPhiResult = { dims, weights, metrics, resumedFrom: ck ? ck.epoch : null, epochSeconds: [] };
-  if (startEpoch >= o.epochs && ck) return result;
+  const sessions: PhiSession[] = [];
+  let trainSession: PhiSession | null = null, evalSession: PhiSession | null = null;
+  const open = async () => {
+    if (trainSession && evalSession) return { trainSession, evalSession };
+    [trainSession, evalSession] = await Promise.all([PhiSession.create(src, dims, true, c.session), PhiSession.create(src, dims, false, c.session)]);
+    sessions.push(trainSession, evalSession);
+    return { trainSession, evalSession };
+  };
 
-  const [trainSession, evalSession] = await Promise.all([
-    PhiSession.create(src, dims, true, c.session), PhiSession.create(src, dims, false, c.session),
-  ]);
-  try {
-
-    // held-out batches: phrase draws fixed for the whole run, so epochs compare on the same material
+  // held-out batches: phrase draws fixed for the whole run, so epochs compare on the same material
+  let valBatches: Batch[] | null = null;
+  const heldOut = async () => {
+    if (valBatches) return valBatches;
     const valRng = new Rng(`${o.seed}:phi-val`);
     const valUsable = usableOf(c.val);
-    const valBatches: Batch[] = [];
+    valBatches = [];
     for (let s = 0; s < c.val.length; s += o.batchSize) {
       const rows = c.val.slice(s, s + o.batchSize);
       valBatches.push(await makeBatch(rows, drawPhrases(rows, valUsable.slice(s, s + o.batchSize), c.drawer, valRng), c.drawer, src, o));
     }
-    const evaluate = async () => {
-      const distil = new Mean(), gpt = new Mean(), total = new Mean(), cos = new Mean();
-      for (const b of valBatches) {
-        if (b.rows < 2) continue; // NT-Xent needs a pair; a lone last row is left out
-        const r = await evalSession.step({ ...b.input, weights, masks: null });
-        distil.add(r.distil, b.rows);
-        gpt.add(r.gpt, b.gptRows);
-        total.add(r.total, b.rows);
-        for (const x of r.cosine) cos.add(x, 1);
-      }
-      return { valDistil: distil.value, valGpt: gpt.value, valTotal: total.value, valCosine: cos.value };
-    };
+    return valBatches;
+  };
 
-    if (!metrics.length) {
-      const t0 = performance.now();
-      const v = await evaluate();
-      metrics.push({ epoch: 0, steps: 0, trainDistil: NaN, trainGpt: NaN, trainTotal: NaN, ...v, ...noValMetrics(), seconds: (performance.now() - t0) / 1000 });
-      if (c.val.length) c.log?.(`phi at initialisation: held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`);
-      await c.onEpoch?.(metrics);
-    }
-
-    // drop_last (SEARLE's loader): only full batches; without it a short last batch is kept too
-    const batchesPerEpoch = o.dropLast ? Math.floor(c.train.length / o.batchSize) : Math.ceil(c.train.length / o.batchSize);
-    if (o.epochs > startEpoch && batchesPerEpoch === 0) {
-      throw new UserError(`phi: ${c.train.length} training images, fewer than one batch of ${o.batchSize}; with SEARLE's drop_last nothing trains: lower --batch or pass --keep-last-batch`);
-    }
-    let best = bestOf(metrics);
-    c.progress?.start(o.epochs * batchesPerEpoch, startEpoch * batchesPerEpoch);
-    for (let epoch = startEpoch + 1; epoch <= o.epochs; epoch++) {
-      const t0 = performance.now();
-      const rng = new Rng(`${o.seed}:phi-epoch:${epoch}`);
-      const order = rng.shuffle([...c.train.keys()]);
-      const distil = new Mean(), gpt = new Mean(), total = new Mean();
-      for (let s = 0; s < batchesPerEpoch * o.batchSize; s += o.batchSize) {
-        const idx = order.slice(s, s + o.batchSize); // without drop_last a short last batch is kept, as torch's DataLoader does
+  try {
+    const res = await train<PhiDims, PhiWeights, PhiMetricsRow>({
+      network: { label: 'phi', layout: PHI_LAYOUT, dims, init: (rng) => initPhiWeights(dims, rng), adamW: () => phiAdamW(o) },
+      budget: { epochs: o.epochs, maxSteps: o.maxSteps, checkpointEvery: o.checkpointEvery, seed: o.seed },
+      stepsPerEpoch,
+      snapshots: true,
+      selection: c.validate ? { criterion: PHI_SELECTION_CRITERION, score: (r) => r.cirrAvg ?? NaN } : undefined,
+      async step(s) {
+        const idx = s.order(c.train.length).slice(s.batch * o.batchSize, (s.batch + 1) * o.batchSize);
         const rows = idx.map((i) => c.train[i]);
-        const draws = drawPhrases(rows, idx.map((i) => trainUsable[i]), c.drawer, rng);
-        const masks = dropoutMasks(rows.length, dims.hidden, o.dropout, rng);
+        const draws = drawPhrases(rows, idx.map((i) => trainUsable[i]), c.drawer, s.rng);
+        const masks = dropoutMasks(rows.length, dims.hidden, o.dropout, s.rng);
         const b = await makeBatch(rows, draws, c.drawer, src, o);
-        const r = await trainSession.step({ ...b.input, weights, masks });
-        if (!Number.isFinite(r.total)) throw new Error(`phi: the loss turned non-finite at epoch ${epoch}, step ${steps + 1}`);
-        for (const n of PHI_PARAMS) adam[n].update(weights[n], r.grads![n]);
-        steps++;
-        distil.add(r.distil, b.rows);
-        gpt.add(r.gpt, b.gptRows);
-        total.add(r.total, b.rows);
-        c.progress?.increment(1);
-      }
-      const v = await evaluate();
-      const bench = c.validate ? valMetricsFrom(await c.validate(dims, weights, epoch)) : noValMetrics();
-      const seconds = (performance.now() - t0) / 1000;
-      result.epochSeconds.push(seconds);
-      const row: PhiMetricsRow & PhiValMetrics = { epoch, steps, trainDistil: distil.value, trainGpt: gpt.value, trainTotal: total.value, ...v, ...bench, seconds };
-      metrics.push(row);
-      c.log?.(`phi epoch ${epoch}: train total ${total.value.toFixed(4)}`
-        + `${c.val.length ? `, held-out distil ${v.valDistil.toFixed(4)}, gpt ${v.valGpt.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}` : ''}`
-        + `${Number.isFinite(row.cirrAvg) ? `; CIRR val R@1 ${row.cirrR1.toFixed(2)} R@5 ${row.cirrR5.toFixed(2)} Rsubset@1 ${row.cirrRs1.toFixed(2)}` : ''} (${seconds.toFixed(1)} s)`);
-      if (Number.isFinite(row.cirrAvg) && (best === null || row.cirrAvg > (best.cirrAvg ?? NaN))) {
-        best = row;
-        await writeBestSnapshot(c.outDir, { epoch, dims, weights, criterion: PHI_SELECTION_CRITERION, value: row.cirrAvg });
-      }
-      if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
-        if (epoch % o.checkpointEvery === 0) await writeSnapshot(c.outDir, epoch, dims, weights);
-        await writeCheckpoint(c.outDir, { epoch, steps, dims, weights, m: pickMoments(adam, 'm'), v: pickMoments(adam, 'v'), configHash: c.configHash, metrics });
-      }
-      await c.onEpoch?.(metrics);
-      if (c.stopAfterEpoch === epoch) break;
-    }
-    c.progress?.stop();
-    result.weights = weights;
-    return result;
+        if (o.inputNoise !== 'none') addInputNoise(b.input.image, rows.length, dims.input, o.inputNoise, o.noiseSigma, s.rng);
+        const r = await (await open()).trainSession.step({ ...b.input, weights: s.weights, masks });
+        return { loss: r.total, grads: r.grads!, parts: { distil: [r.distil, b.rows], gpt: [r.gpt, b.gptRows], total: [r.total, b.rows] } };
+      },
+      async evaluate(weights) {
+        const distil = new Mean(), gpt = new Mean(), total = new Mean(), cos = new Mean();
+        for (const b of await heldOut()) {
+          if (b.rows < 2) continue; // NT-Xent needs a pair; a lone last row is left out
+          const r = await (await open()).evalSession.step({ ...b.input, weights, masks: null });
+          distil.add(r.distil, b.rows);
+          gpt.add(r.gpt, b.gptRows);
+          total.add(r.total, b.rows);
+          for (const x of r.cosine) cos.add(x, 1);
+        }
+        return { valDistil: distil.value, valGpt: gpt.value, valTotal: total.value, valCosine: cos.value };
+      },
+      validate: c.validate ? async (weights, epoch) => valMetricsFrom(await c.validate!(dims, weights, epoch)) : undefined,
+      row: (f) => ({
+        epoch: f.epoch, steps: f.steps, trainDistil: f.train.distil ?? NaN, trainGpt: f.train.gpt ?? NaN, trainTotal: f.train.total ?? NaN,
+        valDistil: f.val.valDistil, valGpt: f.val.valGpt, valTotal: f.val.valTotal, valCosine: f.val.valCosine, ...noValMetrics(), seconds: f.seconds,
+      }),
+      describe: (row) => (row.epoch === 0 ? (c.val.length ? `held-out distil ${row.valDistil.toFixed(4)}, gpt ${row.valGpt.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}` : '') : `train total ${row.trainTotal.toFixed(4)}`
+        + `${c.val.length ? `, held-out distil ${row.valDistil.toFixed(4)}, gpt ${row.valGpt.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}` : ''}`
+        + `${Number.isFinite(row.cirrAvg) ? `; CIRR val R@1 ${row.cirrR1!.toFixed(2)} R@5 ${row.cirrR5!.toFixed(2)} Rsubset@1 ${row.cirrRs1!.toFixed(2)}` : ''}`),
+    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch });
+    return { dims: res.dims, weights: res.weights, metrics: res.metrics, resumedFrom: res.resumedFrom, epochSeconds: res.epochSeconds };
   } finally {
-    await Promise.all([trainSession.release(), evalSession.release()]);
+    await Promise.all(sessions.map((s) => s.release()));
   }
+}
+
+class Mean {
+  private sum = 0;
+  private n = 0;
+  add(x: number, w: number): void { if (w > 0) { this.sum += x * w; this.n += w; } }
+  get value(): number { return this.n ? this.sum / this.n : NaN; }
 }
 
 /** The epoch with the highest CIRR average (earliest on a tie), or null when none was validated. */
@@ -242,10 +204,4 @@ export function bestOf(rows: readonly PhiMetricsRow[]): PhiMetricsRow | null {
   const score = (r: PhiMetricsRow) => r.cirrAvg ?? NaN;
   for (const r of rows) if (Number.isFinite(score(r)) && (best === null || score(r) > score(best))) best = r;
   return best;
-}
-
-function pickMoments(adam: Record<string, AdamW>, k: 'm' | 'v'): PhiWeights {
-  const out = {} as PhiWeights;
-  for (const n of PHI_PARAMS) out[n] = adam[n][k];
-  return out;
 }

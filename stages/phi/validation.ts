@@ -6,8 +6,8 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { loadCirr } from '../evaluate/cirr.ts';
 import { evaluate } from '../evaluate/run.ts';
 import { exportPhiOnnx } from './export.ts';

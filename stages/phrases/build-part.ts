@@ -3,7 +3,7 @@
  * a text encoder is given, and the per-concept summary. Pure given its inputs, so the inputs' hash tells
  * whether an existing part can be kept.
  */
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { type PhraseRow, toTable } from '../../schemas/phrases.ts';
 import type { Table } from 'apache-arrow';
 import { sha256 } from '../../util/hash.ts';

@@ -13,11 +13,11 @@
  * into a cache that a job is using.
  */
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError, errorMessage } from '../../util/errors.ts';
-import { tempPath } from '../../util/temp-name.ts';
-import { SCHEMA } from './cache.ts';
+import { buildAtomically, fsyncPath } from '../../util/atomic-write.ts';
+import { SCHEMA } from '../../util/llm/answer-cache.ts';
 
 export interface CacheMergeResult {
   out: string;
@@ -122,46 +122,44 @@ export function mergePhraseCaches(outArg: string, inputArgs: readonly string[]):
     });
 
     mkdirSync(dirname(out), { recursive: true });
-    const tmp = tempPath(out);
     let phrases = 0;
     try {
-      const dst = new Database(tmp);
-      try {
-        dst.exec(SCHEMA);
-        const insertConfig = dst.prepare('INSERT OR IGNORE INTO configs (config_key, config_json, created_at) VALUES (?, ?, ?)');
-        const insertConcept = dst.prepare(`INSERT INTO concepts (config_key, concept, status, n_phrases, prompt_tokens, completion_tokens, failures, reason, updated_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-        const insertPhrase = dst.prepare('INSERT INTO phrases (config_key, concept, idx, text) VALUES (?, ?, ?, ?)');
-        const readPhrases = dbs.map((db) => db.prepare('SELECT idx, text FROM phrases WHERE config_key = ? AND concept = ? ORDER BY idx'));
-        const readConfigRows = dbs.map((db) => db.prepare('SELECT config_key, config_json, created_at FROM configs'));
-        dst.transaction(() => {
-          for (const stmt of readConfigRows) {
-            for (const c of stmt.all() as { config_key: string; config_json: string; created_at: string }[]) insertConfig.run(c.config_key, c.config_json, c.created_at);
-          }
-          const sorted = [...winners.values()].sort((a, b) => (a.row.config_key + a.row.concept < b.row.config_key + b.row.concept ? -1 : 1));
-          for (const { input, row: r } of sorted) {
-            insertConcept.run(r.config_key, r.concept, r.status, r.n_phrases, r.prompt_tokens, r.completion_tokens, r.failures, r.reason, r.updated_at);
-            if (r.status !== 'ok') continue;
-            for (const p of readPhrases[input].iterate(r.config_key, r.concept) as IterableIterator<{ idx: number; text: string }>) {
-              insertPhrase.run(r.config_key, r.concept, p.idx, p.text);
-              phrases++;
+      buildAtomically(out, (tmp) => {
+        const dst = new Database(tmp);
+        try {
+          dst.exec(SCHEMA);
+          const insertConfig = dst.prepare('INSERT OR IGNORE INTO configs (config_key, config_json, created_at) VALUES (?, ?, ?)');
+          const insertConcept = dst.prepare(`INSERT INTO concepts (config_key, concept, status, n_phrases, prompt_tokens, completion_tokens, failures, reason, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+          const insertPhrase = dst.prepare('INSERT INTO phrases (config_key, concept, idx, text) VALUES (?, ?, ?, ?)');
+          const readPhrases = dbs.map((db) => db.prepare('SELECT idx, text FROM phrases WHERE config_key = ? AND concept = ? ORDER BY idx'));
+          const readConfigRows = dbs.map((db) => db.prepare('SELECT config_key, config_json, created_at FROM configs'));
+          dst.transaction(() => {
+            for (const stmt of readConfigRows) {
+              for (const c of stmt.all() as { config_key: string; config_json: string; created_at: string }[]) insertConfig.run(c.config_key, c.config_json, c.created_at);
             }
-          }
-        })();
-      } finally {
-        dst.close();
-      }
-      const fd = openSync(tmp, 'r');
-      try { fsyncSync(fd); } finally { closeSync(fd); }
-      for (const db of dbs) db.close();
-      dbs.length = 0;
-      // A WAL left beside OUT belongs to the old file (its content was read above): it must not be
-      // replayed onto the new one.
-      rmSync(`${out}-wal`, { force: true });
-      rmSync(`${out}-shm`, { force: true });
-      renameSync(tmp, out);
+            const sorted = [...winners.values()].sort((a, b) => (a.row.config_key + a.row.concept < b.row.config_key + b.row.concept ? -1 : 1));
+            for (const { input, row: r } of sorted) {
+              insertConcept.run(r.config_key, r.concept, r.status, r.n_phrases, r.prompt_tokens, r.completion_tokens, r.failures, r.reason, r.updated_at);
+              if (r.status !== 'ok') continue;
+              for (const p of readPhrases[input].iterate(r.config_key, r.concept) as IterableIterator<{ idx: number; text: string }>) {
+                insertPhrase.run(r.config_key, r.concept, p.idx, p.text);
+                phrases++;
+              }
+            }
+          })();
+        } finally {
+          dst.close();
+        }
+        fsyncPath(tmp);
+        for (const db of dbs) db.close();
+        dbs.length = 0;
+        // A WAL left beside OUT belongs to the old file (its content was read above): it must not be
+        // replayed onto the new one.
+        rmSync(`${out}-wal`, { force: true });
+        rmSync(`${out}-shm`, { force: true });
+      });
     } catch (err) {
-      rmSync(tmp, { force: true });
       if (err instanceof UserError) throw err;
       throw new UserError(`cache merge: writing ${out}: ${errorMessage(err)}`);
     }

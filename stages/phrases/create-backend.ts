@@ -32,6 +32,8 @@ export interface BackendSpec {
   importFile?: string;
   seed?: number;
   log?: (line: string) => void;
+  /** Each retried request by cause, for the progress reporter's summary (then no line per retry). */
+  onRetry?: (cause: string) => void;
 }
 
 export interface BuiltBackend {
@@ -55,7 +57,7 @@ export async function createBackend(spec: BackendSpec, needed: readonly string[]
       const model = spec.llm.model;
       if (!model) throw new UserError(`--backend ${spec.backend} needs --llm-model NAME (or STARWORD_LLM_MODEL)`);
       const { client, requestCount } = createOpenAiClient({ baseURL: spec.llm.baseURL, apiKey: spec.llm.apiKey, timeoutMs: spec.requests.timeoutMs });
-      const scheduler = new RequestScheduler({ ...spec.requests, log: spec.log });
+      const scheduler = new RequestScheduler({ ...spec.requests, log: spec.log, onRetry: spec.onRetry });
       const sampling = { ...spec.sampling, seed: spec.sampling.seed ?? spec.seed };
       const backend = spec.backend === 'completions'
         ? createCompletionsBackend({ client, scheduler, model, sampling, promptTemplate: spec.promptTemplate })

@@ -3,7 +3,7 @@
  * a few concepts in flight at a time (their requests share the scheduler's queue). A concept is committed
  * as soon as its last request is back, so a kill loses at most the concepts in flight.
  */
-import type { PhraseCache } from './cache.ts';
+import type { LlmAnswerCache } from '../../util/llm/answer-cache.ts';
 import { scrub } from '../../util/llm/secrets.ts';
 import { ConceptFailedError, type PhraseBackend, type TokenUsage, addUsage } from './types.ts';
 
@@ -15,7 +15,7 @@ export type ConceptEvent =
 export interface GenerationOptions {
   concepts: readonly string[];
   backend: PhraseBackend;
-  cache: PhraseCache;
+  cache: LlmAnswerCache;
   cacheKey: string;
   n: number;
   /** Concepts generated concurrently. */

@@ -5,20 +5,20 @@
  */
 import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { KIND as PHRASES_KIND } from '../../schemas/phrases.ts';
 import { partSource, removeStorePart, storeDataFromTable, writeStorePart } from '../../schemas/phrase-store.ts';
 import { isPartCurrent, partPaths, readPartStats, writeFileAtomic, writePart } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
+import type { ProgressSink } from '../../util/progress-sink.ts';
 import { type BuiltRows, type PartContext, type RawConcept, buildRows, buildTable, partInputsHash } from './build-part.ts';
-import { PhraseCache, configKey } from './cache.ts';
+import { LlmAnswerCache, configKey } from '../../util/llm/answer-cache.ts';
 import type { ChatFormat } from './chat-backend.ts';
 import type { ConceptSummary } from './concept-summary.ts';
 import { type BuiltBackend, DEFAULT_REQUESTS, type RequestOptions, createBackend } from './create-backend.ts';
 import { generateMissing } from './generate.ts';
 import { type LlmOptionInput, defaultBackend, resolveLlmSettings } from './llm-settings.ts';
-import { Progress } from './progress.ts';
 import { DEFAULT_SAMPLING, type SamplingOptions } from './sampling.ts';
 import { scrub } from '../../util/llm/secrets.ts';
 import { type SwapMode, defaultSwapFor } from './swap.ts';
@@ -28,7 +28,7 @@ import { type BackendId, ConceptFailedError, RunFatalError, type TokenUsage } fr
 export const CACHE_FILE = 'phrases-cache.sqlite';
 export const SUMMARY_FILE = 'phrases-summary.json';
 export const DEFAULT_CONCEPTS_PER_PART = 1000;
-/** Concept failures printed one line each; past that, counted only. */
+/** Concept failures printed one line each; past that, counted only (the progress line and SUMMARY_FILE have them all). */
 const FAILURE_LINES = 10;
 
 export interface RunPhrasesOptions {
@@ -61,6 +61,8 @@ export interface RunPhrasesOptions {
   conceptWorkers?: number;
   /** Progress and notices, one line each (already scrubbed). */
   log?: (line: string) => void;
+  /** Progress over concepts, with outcomes and retries summarised (pipeline/progress.ts; none when absent). */
+  progress?: ProgressSink;
   env?: NodeJS.ProcessEnv;
   /**
    * Go on when no concept got a phrase (every request failed, an empty import file, all dropped by the
@@ -116,17 +118,20 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
   const built = await createBackend({
     backend: backendId, llm, requests, sampling, chatFormat: opts.chatFormat, importFile: opts.importFile,
     seed: opts.seed, log: (line) => log(scrub(line)),
+    // with a progress reporter, retries are summarised by it; without, the scheduler's throttled lines tell them
+    onRetry: opts.progress?.retry ? (cause) => opts.progress!.retry!(cause) : undefined,
   }, opts.concepts);
   const { backend } = built;
   const paramsHash = configKey({ backend: backend.id, model: backend.model, params: backend.params });
   const cachePath = backend.cacheable ? resolve(opts.cachePath ?? join(opts.outDir, CACHE_FILE)) : null;
-  const cache = cachePath ? PhraseCache.open(cachePath) : null;
+  const cache = cachePath ? LlmAnswerCache.open(cachePath) : null;
   try {
     let cached = 0, generated = 0;
     const usage: TokenUsage = { prompt: 0, completion: 0 };
     if (cache) {
       const key = cache.register({ backend: backend.id, model: backend.model, params: backend.params });
-      const progress = new Progress(log, opts.concepts.length, 'phrases');
+      const progress = opts.progress;
+      progress?.start(opts.concepts.length);
       let failuresShown = 0;
       const report = await generateMissing({
         concepts: opts.concepts, backend, cache, cacheKey: key, n: sampling.n,
@@ -136,14 +141,17 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
           if (e.status === 'failed' && ++failuresShown <= FAILURE_LINES) {
             log(`phrases: ${JSON.stringify(e.concept)} failed: ${e.reason}${failuresShown === FAILURE_LINES ? ` (further failures: see the progress line and ${SUMMARY_FILE})` : ''}`);
           }
-          progress.tick(e.status, requestsText(built));
+          progress?.increment(1, e.status);
         },
       }).catch((err: unknown) => {
+        progress?.stop();
         built.stop();
         if (err instanceof RunFatalError) throw new UserError(`phrases: ${scrub(errorMessage(err))}`);
         throw err;
       });
-      progress.done(requestsText(built));
+      progress?.stop();
+      const down = built.stats()?.shortCircuited;
+      if (down) log(`phrases: ${down} requests not sent (server down)`);
       cached = report.cached;
       generated = report.generated;
       usage.prompt += report.usage.prompt;
@@ -171,8 +179,8 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
         log(`phrases: part ${index} unchanged, kept (${stats.rows} phrases)`);
       } else {
         part = buildRows(raw, ctx);
-        const table = await buildTable(part.rows, opts.textEncoder, opts.featureBatch ?? DEFAULT_FEATURE_BATCH,
-          (done) => log(`phrases: part ${index}: target features ${done}/${part.rows.length}`));
+        // one line per part (below), none per feature batch
+        const table = await buildTable(part.rows, opts.textEncoder, opts.featureBatch ?? DEFAULT_FEATURE_BATCH);
         // the model that embedded the targets, where every reader checks it (none without targets)
         const provenance = opts.textEncoder && opts.textEncoderId ? { modelHash: opts.textEncoderId } : undefined;
         await writePart(opts.outDir, PHRASES_KIND, index, table, SCHEMA_VERSION, {
@@ -213,12 +221,6 @@ export async function runPhrases(options: RunPhrasesOptions): Promise<PhrasesRes
   }
 }
 
-/** '1,234 requests, 56 retries' (and the requests not sent once the server was found down). */
-function requestsText(built: BuiltBackend): string {
-  const s = built.stats();
-  return `${built.requestCount()} requests, ${s?.retries ?? 0} retries${s?.shortCircuited ? `, ${s.shortCircuited} not sent (server down)` : ''}`;
-}
-
 /** 'phrases: no phrases for any of 31 concepts (31 failed: <most common reason>)'. */
 export function emptyOutputLine(r: PhrasesResult): string {
   const reasons = new Map<string, number>();
@@ -236,7 +238,7 @@ export function emptyOutputLine(r: PhrasesResult): string {
   return `phrases: no phrases for any of ${r.concepts} concepts${why ? ` (${why})` : ''}; OTI's and phi's L_gpt need them`;
 }
 
-async function rawConcept(concept: string, built: BuiltBackend, cache: PhraseCache | null, key: string, n: number): Promise<RawConcept> {
+async function rawConcept(concept: string, built: BuiltBackend, cache: LlmAnswerCache | null, key: string, n: number): Promise<RawConcept> {
   if (cache) {
     const hit = cache.get(key, concept);
     if (hit) return { concept, phrases: hit.phrases };

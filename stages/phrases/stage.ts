@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import type { ClipModel } from '../../clip/weights.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import type { ClipModel } from '../../clip/weights/clip-model.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { StageDefinition } from '../stage.ts';
 import type { ChatFormat } from './chat-backend.ts';
@@ -131,7 +131,7 @@ export const phrasesStage: StageDefinition<typeof phrasesOptions, PhrasesResult,
     importFile: o.import === undefined ? undefined : resolve(o.import),
     featureBatch: o.featureBatch, conceptsPerPart: o.conceptsPerPart, allowEmpty: o.allowEmptyPhrases,
     countTokens: ctx.inputs.countTokens, textEncoder: ctx.inputs.textEncoder, textEncoderId: ctx.inputs.textEncoder ? ctx.model?.hash : undefined,
-    log: ctx.log,
+    log: ctx.log, progress: ctx.progress('phrases', 'concepts'),
   }),
   counts: (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }),
   resumedCounts: ['requests'],

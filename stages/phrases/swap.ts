@@ -1,10 +1,10 @@
 /**
- * The phrases stage's swap: the text rules of clip/pseudo-word-swap.ts (re-exported here), SEARLE's rule
+ * The phrases stage's swap: the text rules of clip/text/pseudo-word-swap.ts (re-exported here), SEARLE's rule
  * that drops a concept when any of its phrases lacks it, and the default mode per backend.
  */
-import { type SwapMode, conceptRegex, swapSearle, swapWord } from '../../clip/pseudo-word-swap.ts';
+import { type SwapMode, conceptRegex, swapSearle, swapWord } from '../../clip/text/pseudo-word-swap.ts';
 
-export * from '../../clip/pseudo-word-swap.ts';
+export * from '../../clip/text/pseudo-word-swap.ts';
 
 /**
  * The swap when none is asked for: SEARLE's, except for chat models, whose answers recase and inflect the

@@ -2,7 +2,7 @@
  * Target features: CLIP's text feature of each kept (original) phrase, computed once here and stored with
  * the phrase, since OTI and phi compare against them at every step and they never change.
  */
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 
 export const DEFAULT_FEATURE_BATCH = 256;
 

@@ -7,6 +7,8 @@
  */
 export interface Pic2WordOptions {
   epochs: number;
+  /** stop after this many optimizer steps in all (null: the epochs decide; the cosine schedule spans the budget) */
+  maxSteps?: number | null;
   batchSize: number;
   lr: number;
   /** AdamW weight decay of the weights; biases get none (main.py's parameter groups) */
@@ -31,6 +33,7 @@ export interface Pic2WordOptions {
 
 export const PIC2WORD_DEFAULTS: Pic2WordOptions = {
   epochs: 30,
+  maxSteps: null,
   batchSize: 128,
   lr: 1e-4,
   weightDecay: 0.1,
@@ -52,6 +55,7 @@ export function checkPic2WordOptions(o: Pic2WordOptions): void {
   const bad = (msg: string) => { throw new Error(msg); };
   const posInt = (x: number) => Number.isInteger(x) && x >= 1;
   if (!(Number.isInteger(o.epochs) && o.epochs >= 0)) bad(`--epochs must be an integer ≥ 0, got ${o.epochs}`);
+  if (o.maxSteps != null && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 0)) bad(`--max-steps must be an integer ≥ 0, got ${o.maxSteps}`);
   if (!(Number.isInteger(o.batchSize) && o.batchSize >= 2)) bad(`--batch must be an integer ≥ 2 (the loss contrasts the rows of a batch), got ${o.batchSize}`);
   if (!(o.lr > 0)) bad(`--lr must be > 0, got ${o.lr}`);
   if (!(o.weightDecay >= 0)) bad(`--weight-decay must be ≥ 0, got ${o.weightDecay}`);

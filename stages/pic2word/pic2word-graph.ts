@@ -7,7 +7,7 @@
  *            mask0 … mask{n−1} [B, middle] dropout masks (all ones in eval); txt_{ids,pmask,eot} the
  *            prompt rows from the `$` on ("a photo of $": `$` where f_M's token goes, then the EOT);
  *            txt_pk, txt_pv [L, 1, H, P, dh] the keys and values of the P positions before `$` — the
- *            same for every row and step, so computed once (clip/prefix-cache.ts) and broadcast over
+ *            same for every row and step, so computed once (clip/towers/prefix-cache.ts) and broadcast over
  *            the batch here; logit_scale [] (exp of CLIP's)
  *   outputs: token [B, D], loss, loss_i2t, loss_t2i [], cosine [B] (image vs its prompt's text), text
  *            [B, P] (the prompt's raw text features), and
@@ -20,15 +20,16 @@
 import { gradients } from '../../clip/graph/autodiff.ts';
 import { Graph, type Value } from '../../clip/graph/graph.ts';
 import * as op from '../../clip/graph/ops.ts';
-import { textTower, textTowerInputs, textWeights } from '../../clip/text-graph.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import { textTower, textTowerInputs, textWeights } from '../../clip/towers/text-graph.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { symmetricInfoNce } from './contrastive.ts';
 import { type Im2TextDims, type Im2TextWeights, im2textForward, paramNames, paramShape } from './im2text.ts';
 
 /** Part of every Pic2Word graph's cache key: bump when these builders change what they emit. */
 export const PIC2WORD_GRAPH_VERSION = 2;
 
-export const gradName = (param: string): string => `grad_${param}`;
+export { gradName } from '../../clip/training/graph-session.ts';
+import { gradName } from '../../clip/training/graph-session.ts';
 export const maskName = (block: number): string => `mask${block}`;
 
 export function buildPic2WordTrainGraph(src: WeightSource, dims: Im2TextDims, withGradients: boolean): Graph {

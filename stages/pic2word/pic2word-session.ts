@@ -4,12 +4,13 @@
  * its positions before `$` are computed once when the session opens and the tower runs only from `$`
  * on (exact for a causal encoder). Weights go in as they are (Float32Arrays in PyTorch layout).
  */
-import { cachedGraphPath, createSession, floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
-import { PrefixCache } from '../../clip/prefix-cache.ts';
-import { PSEUDO_TOKEN_ID, cacheablePrefix, prepareTextBatch } from '../../clip/text-batch.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { TrainingGraphSession } from '../../clip/training/graph-session.ts';
+import { PrefixCache } from '../../clip/towers/prefix-cache.ts';
+import { PSEUDO_TOKEN_ID, cacheablePrefix, prepareTextBatch } from '../../clip/text/text-batch.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { type Im2TextDims, type Im2TextWeights, paramNames, paramShape } from './im2text.ts';
-import { PIC2WORD_GRAPH_VERSION, buildPic2WordTrainGraph, gradName, maskName } from './pic2word-graph.ts';
+import { PIC2WORD_GRAPH_VERSION, buildPic2WordTrainGraph, maskName } from './pic2word-graph.ts';
 
 export interface Pic2WordStepInput {
   weights: Im2TextWeights;
@@ -34,7 +35,7 @@ export interface Pic2WordStepOutput {
 }
 
 export class Pic2WordSession {
-  private constructor(private readonly session: ort.InferenceSession, readonly dims: Im2TextDims, private readonly prompt: number[],
+  private constructor(private readonly session: TrainingGraphSession, readonly dims: Im2TextDims, private readonly prompt: number[],
     private readonly eotId: number, readonly withGradients: boolean,
     private readonly prefix: { k: ort.Tensor; v: ort.Tensor; length: number }) {}
 
@@ -43,15 +44,15 @@ export class Pic2WordSession {
     opts: SessionOptions = {}): Promise<Pic2WordSession> {
     const prompt = Array.from(promptIds);
     if (!prompt.includes(PSEUDO_TOKEN_ID)) throw new Error(`the Pic2Word prompt's ids [${prompt}] hold no $ (${PSEUDO_TOKEN_ID})`);
-    const path = cachedGraphPath({ kind: withGradients ? 'pic2word-train' : 'pic2word-eval', model: src.hash, dims, version: PIC2WORD_GRAPH_VERSION },
-      () => buildPic2WordTrainGraph(src, dims, withGradients), opts.cacheDir);
+    const session = await TrainingGraphSession.create({ kind: withGradients ? 'pic2word-train' : 'pic2word-eval', model: src.hash, dims, version: PIC2WORD_GRAPH_VERSION },
+      () => buildPic2WordTrainGraph(src, dims, withGradients), withGradients, opts);
     const P = cacheablePrefix([prompt], src.config.text.eos);
     const cache = await PrefixCache.create(src, opts);
     let kv: { k: Float32Array; v: Float32Array };
     try { kv = await cache.gather([prompt], P); } finally { await cache.release(); }
     const t = src.config.text, shape = [t.layers, 1, t.heads, P, t.width / t.heads];
     const prefix = { k: floatTensor(kv.k, shape), v: floatTensor(kv.v, shape), length: P };
-    return new Pic2WordSession(await createSession(path, opts), dims, prompt, src.config.text.eos, withGradients, prefix);
+    return new Pic2WordSession(session, dims, prompt, src.config.text.eos, withGradients, prefix);
   }
 
   /** Frees the native session now rather than at garbage collection. */
@@ -74,13 +75,7 @@ export class Pic2WordSession {
       feeds[maskName(i)] = floatTensor(m, [B, h]);
     }
     const names = paramNames(this.dims);
-    for (const name of names) feeds[name] = floatTensor(inp.weights[name], paramShape(this.dims, name));
-    const res = await this.session.run(feeds);
-    let grads: Im2TextWeights | null = null;
-    if (this.withGradients) {
-      grads = {};
-      for (const name of names) grads[name] = res[gradName(name)].data as Float32Array;
-    }
+    const { outputs: res, grads } = await this.session.run(feeds, names.map((n) => ({ name: n, shape: paramShape(this.dims, n), data: inp.weights[n] })));
     const scalar = (k: string) => (res[k].data as Float32Array)[0];
     return {
       token: res.token.data as Float32Array, loss: scalar('loss'), lossImageToText: scalar('loss_i2t'), lossTextToImage: scalar('loss_t2i'),

@@ -4,7 +4,7 @@
  * predict), so `invert` and the retrieval token providers take either; predictOne serves one vector.
  */
 import { existsSync } from 'node:fs';
-import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../../clip/onnx-session.ts';
+import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { sha256File } from '../../util/hash.ts';
 import { loadPic2WordSafetensors } from './export.ts';

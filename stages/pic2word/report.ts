@@ -1,13 +1,9 @@
 /** Writes Pic2Word's per-epoch metrics (Arrow) and the loss plot (SVG and PNG) into the output folder. */
-import { join } from 'node:path';
-import { tableToIPC } from 'apache-arrow';
+import { writeTrainingReport } from '../../clip/training/metrics-report.ts';
 import * as metricsSchema from '../../schemas/pic2word-metrics.ts';
-import { writeFileAtomic } from '../../schemas/part-io.ts';
-import { chartsRowSvg, lineChartSvg, svgToPng } from '../../util/svg-charts.ts';
+import { chartsRowSvg, lineChartSvg } from '../../util/svg-charts.ts';
 
-export const METRICS_FILE = 'metrics.arrow';
-export const PLOT_SVG = 'losses.svg';
-export const PLOT_PNG = 'losses.png';
+export { METRICS_FILE, PLOT_PNG, PLOT_SVG } from '../../clip/training/metrics-report.ts';
 
 export function lossPlotSvg(rows: readonly metricsSchema.Pic2WordMetricsRow[]): string {
   const x = rows.map((r) => r.epoch);
@@ -19,9 +15,6 @@ export function lossPlotSvg(rows: readonly metricsSchema.Pic2WordMetricsRow[]): 
   ]);
 }
 
-export async function writeMetricsReport(outDir: string, rows: readonly metricsSchema.Pic2WordMetricsRow[], metadata: Record<string, string> = {}): Promise<void> {
-  writeFileAtomic(join(outDir, METRICS_FILE), tableToIPC(metricsSchema.toTable(rows, metadata), 'stream'));
-  const svg = lossPlotSvg(rows);
-  writeFileAtomic(join(outDir, PLOT_SVG), svg);
-  writeFileAtomic(join(outDir, PLOT_PNG), await svgToPng(svg));
+export function writeMetricsReport(outDir: string, rows: readonly metricsSchema.Pic2WordMetricsRow[], metadata: Record<string, string> = {}): Promise<void> {
+  return writeTrainingReport(outDir, metricsSchema.toTable(rows, metadata), lossPlotSvg(rows));
 }

@@ -6,9 +6,9 @@
  *   <out>/summary.json
  */
 import { join } from 'node:path';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
-import { PSEUDO_TOKEN_ID } from '../../clip/text-batch.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { PSEUDO_TOKEN_ID } from '../../clip/text/text-batch.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { Pic2WordMetricsRow } from '../../schemas/pic2word-metrics.ts';
 import { writeFileAtomic } from '../../schemas/part-io.ts';
 import { UserError } from '../../util/errors.ts';
@@ -76,7 +76,7 @@ export async function runPic2Word(r: RunPic2WordOptions): Promise<Pic2WordSummar
   }
   r.log?.(`pic2word: ${data.examples.length} images (${train.length} train, ${val.length} held out) from ${data.sources.length} features parts`
     + `${data.duplicates ? `, ${data.duplicates} duplicate ids skipped` : ''}`);
-  const { epochs: _e, checkpointEvery: _c, ...shaping } = o;
+  const { epochs: _e, checkpointEvery: _c, maxSteps: _m, ...shaping } = o;
   const configHash = hashJson({ model: r.src.hash, options: shaping, prompt: ids, train: sha256(train.map((e) => e.id).join('\n')), val: val.length });
   const meta = { 'starword.model_hash': r.src.hash, 'starword.options': JSON.stringify(o), 'starword.prompt': PIC2WORD_TRAIN_PROMPT };
   const res = await trainPic2Word({

@@ -4,7 +4,7 @@
  * features (no OTI, no phrases), resumable, export ONNX + safetensors (run-pic2word.ts).
  */
 import { z } from 'zod';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { StageDefinition } from '../stage.ts';
 import { PIC2WORD_DEFAULTS as d, type Pic2WordOptions } from './options.ts';
@@ -12,6 +12,7 @@ import { type Pic2WordSummary, runPic2Word } from './run-pic2word.ts';
 
 export const pic2wordOptions = z.object({
   epochs: rule.nonNegativeInt().default(d.epochs).meta({ help: 'training epochs' }),
+  maxSteps: rule.nonNegativeInt().optional().meta({ help: 'stop after this many optimizer steps in all, a budget beside --epochs (the cosine schedule spans it; default: none)' }),
   batch: rule.intAtLeast(2, 'the loss contrasts the rows of a batch').default(d.batchSize).meta({ help: 'images per batch; the last partial batch is dropped' }),
   lr: rule.positive().default(d.lr).meta({ help: 'peak AdamW learning rate' }),
   weightDecay: rule.nonNegative().default(d.weightDecay).meta({ help: 'AdamW weight decay of the weights, none for biases' }),
@@ -32,8 +33,8 @@ export type Pic2WordStageOptions = z.output<typeof pic2wordOptions>;
 
 /** The training options as run-pic2word.ts knows them. */
 export function pic2wordRunOptions(o: Pic2WordStageOptions): Pic2WordOptions {
-  const { batch, logitScale, ...rest } = o;
-  return { ...rest, batchSize: batch, logitScale: logitScale ?? null };
+  const { batch, logitScale, maxSteps, ...rest } = o;
+  return { ...rest, batchSize: batch, logitScale: logitScale ?? null, maxSteps: maxSteps ?? null };
 }
 
 export const pic2wordStage: StageDefinition<typeof pic2wordOptions, Pic2WordSummary, { source: string }> = {

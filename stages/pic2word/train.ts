@@ -1,24 +1,21 @@
 /**
- * Pic2Word's training loop, as the authors' src/trainer.py runs it: every step, a shuffled batch of
- * image features → f_M (train mode: dropout on) → the prompt's text features → symmetric contrastive
- * loss against the same images; AdamW (biases without weight decay, main.py's groups) with open_clip's
- * cosine schedule and linear warmup set before each step; the last partial batch dropped (drop_last).
- * Shuffles and dropout masks come from a generator seeded by (seed, epoch), so a checkpoint's epoch
- * number is the whole random state. The held-out split is evaluated in eval mode after every epoch
- * (and once before the first, epoch 0); checkpoints every N epochs and after the last, resume from the
- * newest.
+ * Pic2Word's training as a task of the shared trainer (clip/training/trainer.ts), as the authors'
+ * src/trainer.py runs it: every step, a shuffled batch of image features → f_M (train mode: dropout on)
+ * → the prompt's text features → symmetric contrastive loss against the same images; AdamW (biases
+ * without weight decay, main.py's groups) with open_clip's cosine schedule and linear warmup set before
+ * each step; the last partial batch dropped (drop_last). The held-out split is evaluated in eval mode.
+ * The loop, resume and checkpoints are the trainer's.
  */
-import { mkdirSync } from 'node:fs';
-import { AdamW } from '../../clip/adamw.ts';
-import type { SessionOptions } from '../../clip/onnx-session.ts';
-import type { WeightSource } from '../../clip/weight-source.ts';
+import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import { totalSteps, train } from '../../clip/training/trainer.ts';
+import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { Pic2WordMetricsRow } from '../../schemas/pic2word-metrics.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
-import { Rng } from '../../util/rng.ts';
-import { readLatestCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import type { Rng } from '../../util/rng.ts';
+import { pic2wordLayout } from './checkpoint.ts';
 import type { FeatureExample } from './dataset.ts';
-import { type Im2TextDims, type Im2TextWeights, im2textDims, initIm2TextWeights, paramNames } from './im2text.ts';
+import { type Im2TextDims, type Im2TextWeights, im2textDims, initIm2TextWeights } from './im2text.ts';
 import { type Pic2WordOptions, cosineLr } from './options.ts';
 import { Pic2WordSession } from './pic2word-session.ts';
 
@@ -81,13 +78,6 @@ function stack(rows: FeatureExample[], d: number): Float32Array {
   return out;
 }
 
-class Mean {
-  private sum = 0;
-  private n = 0;
-  add(x: number, w: number): void { if (w > 0) { this.sum += x * w; this.n += w; } }
-  get value(): number { return this.n ? this.sum / this.n : NaN; }
-}
-
 export async function trainPic2Word(c: TrainPic2WordConfig): Promise<TrainPic2WordResult> {
   const o = c.options, src = c.src;
   const dims = im2textDims(src.config.projectionDim, src.config.text.width, o.middleDim, o.layers);
@@ -98,101 +88,66 @@ export async function trainPic2Word(c: TrainPic2WordConfig): Promise<TrainPic2Wo
   if (o.epochs > 0 && stepsPerEpoch < 1) {
     throw new UserError(`--batch ${o.batchSize} is larger than the ${c.train.length} training images (the last partial batch is dropped, as the authors do): lower --batch`);
   }
-  const totalSteps = stepsPerEpoch * o.epochs;
+  const budget = { epochs: o.epochs, maxSteps: o.maxSteps ?? null, checkpointEvery: o.checkpointEvery, seed: o.seed };
+  const scheduleSteps = totalSteps(budget, stepsPerEpoch);
   const logitScale = resolveLogitScale(src, o.logitScale);
-  mkdirSync(c.outDir, { recursive: true });
-  const names = paramNames(dims);
 
-  let weights = initIm2TextWeights(dims, new Rng(`${o.seed}:pic2word-init`));
-  const adam: Record<string, AdamW> = {};
-  for (const n of names) {
-    // one options object per parameter: its lr is set before every step (the schedule)
-    adam[n] = new AdamW(weights[n].length, { lr: o.lr, betas: [o.beta1, o.beta2], eps: o.eps, weightDecay: n.endsWith('.bias') ? 0 : o.weightDecay });
-  }
-  let startEpoch = 0;
-  let metrics: Pic2WordMetricsRow[] = [];
-  let steps = 0;
-  const ck = await readLatestCheckpoint(c.outDir);
-  if (ck) {
-    if (ck.configHash !== c.configHash) {
-      throw new UserError(`${c.outDir} holds checkpoints of a Pic2Word run with other options, model or data: resume with the same ones, or use another --out`);
+  const sessions: Pic2WordSession[] = [];
+  let pair: { trainSession: Pic2WordSession; evalSession: Pic2WordSession } | null = null;
+  const open = async () => {
+    if (!pair) {
+      const [trainSession, evalSession] = await Promise.all([
+        Pic2WordSession.create(src, dims, c.promptIds, true, c.session), Pic2WordSession.create(src, dims, c.promptIds, false, c.session),
+      ]);
+      sessions.push(trainSession, evalSession);
+      pair = { trainSession, evalSession };
     }
-    weights = ck.weights;
-    for (const n of names) { adam[n].m.set(ck.m[n]); adam[n].v.set(ck.v[n]); adam[n].step = ck.steps; }
-    ({ epoch: startEpoch, metrics, steps } = ck);
-    c.log?.(`pic2word: resuming after epoch ${ck.epoch} (${ck.steps} steps)`);
+    return pair;
+  };
+  const valBatches: Float32Array[] = [];
+  for (let s = 0; s < c.val.length; s += o.batchSize) {
+    const rows = c.val.slice(s, s + o.batchSize);
+    if (rows.length >= 2) valBatches.push(stack(rows, dims.input)); // the loss contrasts rows: a lone last row is left out
   }
-  const result: TrainPic2WordResult = { dims, weights, metrics, logitScale, stepsPerEpoch, resumedFrom: ck ? ck.epoch : null, epochSeconds: [] };
-  if (ck && startEpoch >= o.epochs) return result;
 
-  const [trainSession, evalSession] = await Promise.all([
-    Pic2WordSession.create(src, dims, c.promptIds, true, c.session), Pic2WordSession.create(src, dims, c.promptIds, false, c.session),
-  ]);
   try {
-    const valBatches: Float32Array[] = [];
-    for (let s = 0; s < c.val.length; s += o.batchSize) {
-      const rows = c.val.slice(s, s + o.batchSize);
-      if (rows.length >= 2) valBatches.push(stack(rows, dims.input)); // the loss contrasts rows: a lone last row is left out
-    }
-    const evaluate = async () => {
-      const loss = new Mean(), cos = new Mean();
-      for (const image of valBatches) {
-        const r = await evalSession.step({ weights, image, logitScale, masks: null });
-        loss.add(r.loss, r.cosine.length);
-        for (const x of r.cosine) cos.add(x, 1);
-      }
-      return { valLoss: loss.value, valCosine: cos.value };
-    };
-
-    if (!metrics.length) {
-      const t0 = performance.now();
-      const v = await evaluate();
-      metrics.push({ epoch: 0, steps: 0, lr: NaN, trainLoss: NaN, ...v, seconds: (performance.now() - t0) / 1000 });
-      c.log?.(valBatches.length ? `pic2word at initialisation: held-out loss ${v.valLoss.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}`
-        : 'pic2word: no held-out split (fewer than 2 held-out images): the metrics hold training losses only');
-      await c.onEpoch?.(metrics);
-    }
-
-    c.progress?.start(totalSteps, startEpoch * stepsPerEpoch);
-    for (let epoch = startEpoch + 1; epoch <= o.epochs; epoch++) {
-      const t0 = performance.now();
-      const rng = new Rng(`${o.seed}:pic2word-epoch:${epoch}`);
-      const order = rng.shuffle([...c.train.keys()]);
-      const loss = new Mean();
-      let lr = NaN;
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        const rows = order.slice(b * o.batchSize, (b + 1) * o.batchSize).map((i) => c.train[i]);
-        const masks = dropoutMasks(rows.length, dims, o.dropout, rng);
-        const r = await trainSession.step({ weights, image: stack(rows, dims.input), masks, logitScale });
-        if (!Number.isFinite(r.loss)) throw new Error(`pic2word: the loss turned non-finite at epoch ${epoch}, step ${steps + 1}`);
-        lr = cosineLr(o.lr, o.warmup, totalSteps, steps);
-        for (const n of names) { adam[n].opts.lr = lr; adam[n].update(weights[n], r.grads![n]); }
-        steps++;
-        loss.add(r.loss, rows.length);
-        c.progress?.increment(1);
-      }
-      const v = await evaluate();
-      const seconds = (performance.now() - t0) / 1000;
-      result.epochSeconds.push(seconds);
-      metrics.push({ epoch, steps, lr, trainLoss: loss.value, ...v, seconds });
-      const heldOut = valBatches.length ? `, held-out loss ${v.valLoss.toFixed(4)}, cosine ${v.valCosine.toFixed(4)}` : '';
-      c.log?.(`pic2word epoch ${epoch}: train loss ${loss.value.toFixed(4)}${heldOut}, lr ${lr.toExponential(2)} (${seconds.toFixed(1)} s)`);
-      if (epoch % o.checkpointEvery === 0 || epoch === o.epochs) {
-        await writeCheckpoint(c.outDir, { epoch, steps, dims, weights, m: pick(adam, names, 'm'), v: pick(adam, names, 'v'), configHash: c.configHash, metrics });
-      }
-      await c.onEpoch?.(metrics);
-      if (c.stopAfterEpoch === epoch) break;
-    }
-    c.progress?.stop();
-    result.weights = weights;
-    return result;
+    const res = await train<Im2TextDims, Im2TextWeights, Pic2WordMetricsRow>({
+      network: {
+        label: 'pic2word', layout: pic2wordLayout, dims, init: (rng) => initIm2TextWeights(dims, rng),
+        adamW: (n) => ({ lr: o.lr, betas: [o.beta1, o.beta2], eps: o.eps, weightDecay: n.endsWith('.bias') ? 0 : o.weightDecay }),
+      },
+      budget, stepsPerEpoch,
+      lr: (step) => cosineLr(o.lr, o.warmup, scheduleSteps, step),
+      async step(s) {
+        const rows = s.order(c.train.length).slice(s.batch * o.batchSize, (s.batch + 1) * o.batchSize).map((i) => c.train[i]);
+        const masks = dropoutMasks(rows.length, dims, o.dropout, s.rng);
+        const r = await (await open()).trainSession.step({ weights: s.weights, image: stack(rows, dims.input), masks, logitScale });
+        return { loss: r.loss, grads: r.grads!, parts: { loss: [r.loss, rows.length] } };
+      },
+      async evaluate(weights) {
+        const loss = new Mean(), cos = new Mean();
+        for (const image of valBatches) {
+          const r = await (await open()).evalSession.step({ weights, image, logitScale, masks: null });
+          loss.add(r.loss, r.cosine.length);
+          for (const x of r.cosine) cos.add(x, 1);
+        }
+        return { valLoss: loss.value, valCosine: cos.value };
+      },
+      row: (f) => ({ epoch: f.epoch, steps: f.steps, lr: f.lr, trainLoss: f.train.loss ?? NaN, valLoss: f.val.valLoss, valCosine: f.val.valCosine, seconds: f.seconds }),
+      describe: (row) => (row.epoch === 0
+        ? (valBatches.length ? `held-out loss ${row.valLoss.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}`
+          : 'no held-out split (fewer than 2 held-out images): the metrics hold training losses only')
+        : `train loss ${row.trainLoss.toFixed(4)}${valBatches.length ? `, held-out loss ${row.valLoss.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}` : ''}, lr ${row.lr.toExponential(2)}`),
+    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch });
+    return { dims, weights: res.weights, metrics: res.metrics, logitScale, stepsPerEpoch, resumedFrom: res.resumedFrom, epochSeconds: res.epochSeconds };
   } finally {
-    await Promise.all([trainSession.release(), evalSession.release()]);
+    await Promise.all(sessions.map((s) => s.release()));
   }
 }
 
-function pick(adam: Record<string, AdamW>, names: string[], k: 'm' | 'v'): Im2TextWeights {
-  const out: Im2TextWeights = {};
-  for (const n of names) out[n] = adam[n][k];
-  return out;
+class Mean {
+  private sum = 0;
+  private n = 0;
+  add(x: number, w: number): void { if (w > 0) { this.sum += x * w; this.n += w; } }
+  get value(): number { return this.n ? this.sum / this.n : NaN; }
 }

@@ -13,7 +13,7 @@
  * `a photo of $ , {caption}` (CIRR; CIRCO likewise), and for FashionIQ's two captions the single
  * unstripped join `a photo of $ , {c2} and {c1}`; its `$` holds f_M's token.
  */
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
 import { normalizeInPlace, normalized } from './vectors.ts';
 

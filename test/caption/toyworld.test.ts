@@ -54,7 +54,7 @@ test('captioning and CIReVL through an OpenAI-compatible endpoint: every method 
   stdout.on('data', (c) => { printed += String(c); });
   const table = await runEvaluate({ ...flags, out: join(dir, 'out', 'circo.json') }, stdout);
   t.deepEqual(table.rows.map((r) => [r.method, r.status]), [['image', 'ok'], ['text', 'ok'], ['sum', 'ok'], ['searle-oti', 'skipped'],
-    ['searle', 'skipped'], ['pic2word', 'skipped'], ['captioning', 'ok'], ['cirevl', 'ok']]);
+    ['searle', 'skipped'], ['pic2word', 'skipped'], ['lincir', 'skipped'], ['captioning', 'ok'], ['cirevl', 'ok']]);
   const row = (m: string) => table.rows.find((r) => r.method === m)!;
   for (const m of ['captioning', 'cirevl']) {
     t.is(row(m).queries, 16);

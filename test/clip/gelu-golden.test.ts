@@ -7,17 +7,16 @@
  */
 import test from 'ava';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { gradients } from '../../clip/graph/autodiff.ts';
 import { Graph } from '../../clip/graph/graph.ts';
 import { writeOnnxModel } from '../../clip/graph/onnx-model.ts';
 import * as op from '../../clip/graph/ops.ts';
-import { createSession, floatTensor } from '../../clip/onnx-session.ts';
-import { buildVisionGraph, createImageEncoder } from '../../clip/vision-encoder.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createSession, floatTensor } from '../../clip/runtime/onnx-session.ts';
+import { buildVisionGraph, createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { GELU_MODEL_DIR, flat, geluGolden, maxAbsDiff, relDiff, testCacheDir } from '../helpers/golden.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const cacheDir = testCacheDir();
 const modelP = loadClipModel(GELU_MODEL_DIR);
@@ -78,7 +77,7 @@ test('op.gelu: forward and VJP match PyTorch (Φ(x) + x·φ(x)) and central fini
   const [dx] = gradients(G, loss, [x]);
   G.output(y, 'y');
   G.output(dx, 'dx');
-  const dir = mkdtempSync(join(tmpdir(), 'starword-gelu-'));
+  const dir = tempDir('gelu');
   writeOnnxModel(G, join(dir, 'model.onnx'));
   const session = await createSession(join(dir, 'model.onnx'), { threads: 1 });
   const run = async (xs: Float32Array, ws: Float32Array) => {

@@ -1,7 +1,8 @@
 import test from 'ava';
 import sharp from 'sharp';
-import { decodeImage, ImageDecodeError, type ImageDecodeReason } from '../../clip/image-decode.ts';
+import { decodeImage, ImageDecodeError, type ImageDecodeReason } from '../../clip/image/image-decode.ts';
 import { encodeRgb, maxAbsDiff, randomRgb, rawSharp, rgbFrom, tempDir, writeTemp } from '../helpers/images.ts';
+import { testIf } from '../helpers/test-utils.ts';
 
 let dir = '';
 let cleanup = async () => {};
@@ -79,9 +80,7 @@ test('animated GIF: the first frame only', async (t) => {
 
 // a sharp build without an AVIF (HEIF) encoder reports this case as skipped, never as a pass
 const canEncodeAvif = sharp.format.heif?.output?.buffer === true;
-if (!canEncodeAvif) console.warn('image-decode: this sharp build cannot encode AVIF: the AVIF case is skipped');
-
-(canEncodeAvif ? test : test.skip)('AVIF decodes (when this sharp build can encode it)', async (t) => {
+testIf(canEncodeAvif, 'image-decode', 'this sharp build cannot encode AVIF: the AVIF case')('AVIF decodes (when this sharp build can encode it)', async (t) => {
   const avif = await encodeRgb(img, 'avif');
   const out = await decodeImage(await writeTemp(dir, 'image.avif', avif));
   t.is(out.width, 9);

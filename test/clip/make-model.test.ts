@@ -4,12 +4,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../util/errors.ts';
-import { expectedClipTensors } from '../../clip/clip-tensors.ts';
-import { makeRandomModel, presetConfig, type ModelDims } from '../../clip/make-model.ts';
-import { parseClipConfig } from '../../clip/config.ts';
-import { roundTo } from '../../clip/safetensors.ts';
-import { loadClipModel } from '../../clip/weights.ts';
-import { readRawSafetensors, tempDir } from '../helpers/model-files.ts';
+import { expectedClipTensors } from '../../clip/weights/clip-tensors.ts';
+import { makeRandomModel, presetConfig, type ModelDims } from '../../clip/weights/make-model.ts';
+import { parseClipConfig } from '../../clip/weights/config.ts';
+import { roundTo } from '../../clip/weights/safetensors.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
+import { readRawSafetensors } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Small enough to make in milliseconds: the tiny preset with a 1,000-id vocabulary. */
@@ -23,7 +24,7 @@ function stats(x: Float32Array): { mean: number; std: number } {
 }
 
 test('same seed gives the same bytes and hash; another seed does not', async (t) => {
-  const dirs = [tempDir(t.teardown), tempDir(t.teardown), tempDir(t.teardown)];
+  const dirs = [tempDir('model', t.teardown), tempDir('model', t.teardown), tempDir('model', t.teardown)];
   await makeRandomModel({ preset: 'tiny', seed: 7, outDir: dirs[0], overrides: SMALL });
   await makeRandomModel({ preset: 'tiny', seed: 7, outDir: dirs[1], overrides: SMALL });
   await makeRandomModel({ preset: 'tiny', seed: 8, outDir: dirs[2], overrides: SMALL });
@@ -35,7 +36,7 @@ test('same seed gives the same bytes and hash; another seed does not', async (t)
 });
 
 test('tiny preset: full vocabulary, 224 px / patch 32, loads, initialised as documented', async (t) => {
-  const dir = tempDir(t.teardown);
+  const dir = tempDir('model', t.teardown);
   const made = await makeRandomModel({ preset: 'tiny', seed: 1, outDir: dir });
   const m = await loadClipModel(dir);
   t.deepEqual(m.config, made.config);
@@ -61,11 +62,11 @@ test('tiny preset: full vocabulary, 224 px / patch 32, loads, initialised as doc
 });
 
 test('F16 and BF16 outputs hold the F32 values of the same seed, rounded', async (t) => {
-  const f32Dir = tempDir(t.teardown);
+  const f32Dir = tempDir('model', t.teardown);
   await makeRandomModel({ preset: 'tiny', seed: 3, outDir: f32Dir, overrides: SMALL });
   const ref = await loadClipModel(f32Dir);
   for (const dtype of ['F16', 'BF16'] as const) {
-    const dir = tempDir(t.teardown);
+    const dir = tempDir('model', t.teardown);
     await makeRandomModel({ preset: 'tiny', seed: 3, outDir: dir, overrides: SMALL, dtype });
     const m = await loadClipModel(dir);
     for (const name of ['text_model.encoder.layers.0.self_attn.q_proj.weight', 'vision_model.embeddings.patch_embedding.weight']) {
@@ -75,7 +76,7 @@ test('F16 and BF16 outputs hold the F32 values of the same seed, rounded', async
 });
 
 test('overrides change dims, odd head counts included; impossible dims are a UserError', async (t) => {
-  const dir = tempDir(t.teardown);
+  const dir = tempDir('model', t.teardown);
   await makeRandomModel({
     preset: 'tiny', seed: 2, outDir: dir,
     overrides: { vocab: 500, textWidth: 48, textHeads: 3, textLayers: 1, visionWidth: 40, visionHeads: 5, imageSize: 32, patchSize: 8, projectionDim: 16 },
@@ -85,9 +86,9 @@ test('overrides change dims, odd head counts included; impossible dims are a Use
   t.like(m.config.vision, { width: 40, heads: 5, imageSize: 32, patchSize: 8 });
   t.deepEqual(m.shape('visual_projection.weight'), [16, 40]);
   t.false(m.has('text_model.encoder.layers.1.mlp.fc1.weight'));
-  await t.throwsAsync(makeRandomModel({ preset: 'tiny', seed: 1, outDir: tempDir(t.teardown), overrides: { textWidth: 50, textHeads: 3 } }),
+  await t.throwsAsync(makeRandomModel({ preset: 'tiny', seed: 1, outDir: tempDir('model', t.teardown), overrides: { textWidth: 50, textHeads: 3 } }),
     { instanceOf: UserError, message: /hidden_size 50 is not divisible by num_attention_heads 3/ });
-  await t.throwsAsync(makeRandomModel({ preset: 'huge' as never, seed: 1, outDir: tempDir(t.teardown) }), { instanceOf: UserError, message: /unknown preset 'huge'/ });
+  await t.throwsAsync(makeRandomModel({ preset: 'huge' as never, seed: 1, outDir: tempDir('model', t.teardown) }), { instanceOf: UserError, message: /unknown preset 'huge'/ });
 });
 
 test('h14 and bigg presets: LAION\'s OpenCLIP ViT-H/14 and ViT-bigG/14 shapes with exact gelu, as their HF configs declare', (t) => {
@@ -127,7 +128,7 @@ function cli(...args: string[]): Promise<{ status: number; stdout: string; stder
 }
 
 test('CLI make-model writes a loadable folder and refuses bad presets and non-empty folders', async (t) => {
-  const parent = tempDir(t.teardown);
+  const parent = tempDir('model', t.teardown);
   const out = join(parent, 'model');
   // Independent runs in parallel: each CLI start costs a second or so.
   const [ok, bad, badSeed] = await Promise.all([

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import sharp from 'sharp';
-import { decodeImage, ImageDecodeError, type RgbImage } from '../../clip/image-decode.ts';
+import { decodeImage, ImageDecodeError, type RgbImage } from '../../clip/image/image-decode.ts';
 import {
   CLIP_MEAN, CLIP_STD, preprocessImage, preprocessOptions, preprocessRgb, resizeShorterSide, roundHalfEven,
   targetPad, type PreprocessOptions,
-} from '../../clip/preprocess.ts';
-import { resizeBicubicPil } from '../../clip/resample-pil.ts';
+} from '../../clip/image/preprocess.ts';
+import { resizeBicubicPil } from '../../clip/image/resample-pil.ts';
 import { UserError } from '../../util/errors.ts';
 import { maxAbsDiff, randomRgb, rawSharp, rgbFrom } from '../helpers/images.ts';
 

@@ -4,18 +4,18 @@
  * in ONNX Runtime and run. Values are random; the point is that real dims build, load and run.
  */
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import { Rng } from '../../util/rng.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 test('a ViT-B/32-sized random model: graphs build, load and run', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'starword-b32-'));
+  const root = tempDir('b32');
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const made = await makeRandomModel({ preset: 'b32', seed: 1, outDir: join(root, 'model') });
   t.true(made.bytes > 500e6);

@@ -4,11 +4,11 @@
  * below, then the crop and the normalisation. Every value must be identical, not close.
  */
 import test from 'ava';
-import type { RgbImage } from '../../clip/image-decode.ts';
+import type { RgbImage } from '../../clip/image/image-decode.ts';
 import {
   CLIP_MEAN, CLIP_STD, preprocessOptions, preprocessRgb, roundHalfEven, targetPad, type PreprocessOptions,
-} from '../../clip/preprocess.ts';
-import { resampleTable, resizeBicubicPil, type ResizeWindow } from '../../clip/resample-pil.ts';
+} from '../../clip/image/preprocess.ts';
+import { resampleTable, resizeBicubicPil, type ResizeWindow } from '../../clip/image/resample-pil.ts';
 import { Rng } from '../../util/rng.ts';
 import { randomRgb } from '../helpers/images.ts';
 

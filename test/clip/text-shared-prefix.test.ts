@@ -1,8 +1,9 @@
 import test from 'ava';
-import { createTextEncoder, prefixBatches } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createTextEncoder, prefixBatches } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { Rng } from '../../util/rng.ts';
 import { TINY_MODEL_DIR, golden, relDiff, testCacheDir } from '../helpers/golden.ts';
+import { forEachDevice } from '../helpers/devices.ts';
 
 // The tiny golden model: SOT 998, EOT 999, vocabulary 1000 (fed ids, not text).
 const SOT = 998, EOT = 999, DOLLAR = 259;
@@ -39,26 +40,28 @@ test('prefixBatches: runs share what their rows start with, never a row\'s EOT o
   ]);
 });
 
-test('shared-prefix batches give the features of each row encoded alone, pseudo-tokens included', async (t) => {
-  const model = await loadClipModel(TINY_MODEL_DIR);
-  const enc = await createTextEncoder(model, { cacheDir: testCacheDir(), batchSize: 5 });
-  const g = golden();
-  const rng = new Rng(7);
-  const stems = [[SOT, 11, 12, 13], [SOT, 11, 12, 14, 15], [SOT, 20]];
-  const ids: Int32Array[] = [];
-  const pseudo: (Float32Array | null)[] = [];
-  for (let i = 0; i < 30; i++) {
-    const stem = stems[i % stems.length];
-    const tail = Array.from({ length: 1 + rng.int(4) }, () => 1 + rng.int(900));
-    const withDollar = i % 4 === 0;
-    if (withDollar) tail.splice(rng.int(tail.length), 0, DOLLAR);
-    ids.push(Int32Array.from([...stem, ...tail, EOT]));
-    pseudo.push(withDollar ? Float32Array.from(g.oti.v0[0] as number[]) : null);
-  }
-  const together = await enc.encodeIds(ids, pseudo);
-  for (let i = 0; i < ids.length; i++) {
-    const [alone] = await enc.encodeIds([ids[i]], [pseudo[i]]);
-    t.true(relDiff(together[i], alone) < 1e-5, `row ${i}`);
-  }
-  await enc.release?.();
+forEachDevice((deviceTest, device) => {
+  deviceTest('shared-prefix batches give the features of each row encoded alone, pseudo-tokens included', async (t) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const enc = await createTextEncoder(model, { cacheDir: testCacheDir(), batchSize: 5, device });
+    const g = golden();
+    const rng = new Rng(7);
+    const stems = [[SOT, 11, 12, 13], [SOT, 11, 12, 14, 15], [SOT, 20]];
+    const ids: Int32Array[] = [];
+    const pseudo: (Float32Array | null)[] = [];
+    for (let i = 0; i < 30; i++) {
+      const stem = stems[i % stems.length];
+      const tail = Array.from({ length: 1 + rng.int(4) }, () => 1 + rng.int(900));
+      const withDollar = i % 4 === 0;
+      if (withDollar) tail.splice(rng.int(tail.length), 0, DOLLAR);
+      ids.push(Int32Array.from([...stem, ...tail, EOT]));
+      pseudo.push(withDollar ? Float32Array.from(g.oti.v0[0] as number[]) : null);
+    }
+    const together = await enc.encodeIds(ids, pseudo);
+    for (let i = 0; i < ids.length; i++) {
+      const [alone] = await enc.encodeIds([ids[i]], [pseudo[i]]);
+      t.true(relDiff(together[i], alone) < 1e-5, `row ${i}`);
+    }
+    await enc.release?.();
+  });
 });

@@ -4,14 +4,14 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { bytesToUnicode, byteVocabOrder } from '../../clip/bpe-text.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { bytesToUnicode, byteVocabOrder } from '../../clip/text/bpe-text.ts';
 import { UserError } from '../../util/errors.ts';
+import { tempDir as sharedTempDir } from '../helpers/test-utils.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const VECTORS = join(ROOT, 'test/fixtures/clip-tokenizer-vectors.jsonl');
@@ -26,7 +26,7 @@ function padded(ids: number[], length = 77): number[] {
 }
 
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'starword-tok-'));
+  return sharedTempDir('tok');
 }
 
 // ---- the reference vectors ------------------------------------------------------------------------

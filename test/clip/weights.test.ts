@@ -3,14 +3,15 @@ import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '../../util/hash.ts';
 import { UserError } from '../../util/errors.ts';
-import { expectedClipTensors } from '../../clip/clip-tensors.ts';
-import { loadClipModel, modelHash } from '../../clip/weights.ts';
+import { expectedClipTensors } from '../../clip/weights/clip-tensors.ts';
+import { loadClipModel, modelHash } from '../../clip/weights/clip-model.ts';
 import {
   readSafetensors, readShardedSafetensors, writeSafetensors, roundTo, f32ToF16Bits, f32ToBf16Bits,
-} from '../../clip/safetensors.ts';
+} from '../../clip/weights/safetensors.ts';
 import {
-  GOLDEN_MODEL, copyGolden, editConfig, rawF32, readRawSafetensors, tempDir, writeRawSafetensors,
+  GOLDEN_MODEL, copyGolden, editConfig, rawF32, readRawSafetensors, writeRawSafetensors,
 } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const GOLDEN_ST = join(GOLDEN_MODEL, 'model.safetensors');
 
@@ -143,7 +144,7 @@ test('BF16: float32 → bfloat16 rounds to nearest even', (t) => {
 
 for (const dtype of ['F16', 'BF16'] as const) {
   test(`${dtype} round trip through writeSafetensors and readSafetensors`, async (t) => {
-    const dir = tempDir(t.teardown);
+    const dir = tempDir('model', t.teardown);
     const values = halfTestValues();
     const file = join(dir, 'x.safetensors');
     await writeSafetensors(file, [
@@ -238,7 +239,7 @@ test('a zero-byte safetensors file is refused', async (t) => {
 });
 
 test('a header that is not JSON, or lies about sizes, is refused', async (t) => {
-  const dir = tempDir(t.teardown);
+  const dir = tempDir('model', t.teardown);
   const file = join(dir, 'x.safetensors');
   const body = Buffer.from('{not json!');
   const len = Buffer.alloc(8);
@@ -303,7 +304,7 @@ test('a config that disagrees with the weights names tensor, found shape and imp
 
 test('folder-level problems: missing folder, config, weights; pytorch_model.bin only; bad config', async (t) => {
   await userError(t, loadClipModel('/nonexistent/starword-model'), /model folder \/nonexistent\/starword-model does not exist/);
-  const dir = tempDir(t.teardown);
+  const dir = tempDir('model', t.teardown);
   await userError(t, loadClipModel(dir), /no config\.json/);
   writeFileSync(join(dir, 'config.json'), '{"text_config": ');
   await userError(t, loadClipModel(dir), /config\.json: bad JSON/);

@@ -2,13 +2,11 @@
  * Test doubles for the concepts stage: a deterministic pure-TS text encoder that counts its calls, and
  * a writer of `features` parts as the embed stage writes them.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import * as features from '../../schemas/features.ts';
 import { writePart } from '../../schemas/part-io.ts';
 import { Rng } from '../../util/rng.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 /** A feature that is a pure function of the text: N(0.1, 1) draws seeded by the text itself. */
 export function fakeFeature(text: string, dim: number): Float32Array {
@@ -36,9 +34,6 @@ export class FakeTextEncoder implements TextEncoder {
   }
 }
 
-export function tempDir(label: string): string {
-  return mkdtempSync(join(tmpdir(), `starword-concepts-${label}-`));
-}
 
 export function randomVectors(rng: Rng, n: number, dim: number): Float32Array[] {
   return Array.from({ length: n }, () => rng.fillNormal(new Float32Array(dim)));
@@ -84,3 +79,6 @@ export function normalizedMatrix(rows: Float32Array[], dim: number): Float32Arra
   });
   return out;
 }
+
+/** The one temporary-folder helper (test/helpers/test-utils.ts), re-exported for this folder's tests. */
+export { tempDir };

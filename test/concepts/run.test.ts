@@ -6,7 +6,7 @@ import { listDoneParts, partPaths, readPart, readPartStats } from '../../schemas
 import { UserError } from '../../util/errors.ts';
 import { runConcepts } from '../../stages/concepts/run.ts';
 import { encodeVocabulary } from '../../stages/concepts/vocab-features.ts';
-import { loadTemplates } from '../../clip/templates.ts';
+import { loadTemplates } from '../../clip/text/templates.ts';
 import { FakeTextEncoder, bruteTopK, tempDir, writeFeatureParts } from './_helpers.ts';
 
 const DIM = 16;

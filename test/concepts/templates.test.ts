@@ -2,7 +2,7 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../util/errors.ts';
-import { fillTemplate, loadTemplates, templatesHash } from '../../clip/templates.ts';
+import { fillTemplate, loadTemplates, templatesHash } from '../../clip/text/templates.ts';
 import { tempDir } from './_helpers.ts';
 
 test('the 24 PALAVRA templates, each with one slot', (t) => {

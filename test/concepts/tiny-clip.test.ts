@@ -7,14 +7,14 @@ import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
-import { makeRandomModel } from '../../clip/make-model.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
 import * as concepts from '../../schemas/concepts.ts';
 import { readPart } from '../../schemas/part-io.ts';
 import { computeVocabFeatures } from '../../stages/concepts/vocab-features.ts';
-import { fillTemplate, loadTemplates } from '../../clip/templates.ts';
+import { fillTemplate, loadTemplates } from '../../clip/text/templates.ts';
 import { topKCosine } from '../../stages/concepts/topk.ts';
 import { Rng } from '../../util/rng.ts';
 import { bruteTopK, randomVectors, tempDir, writeFeatureParts } from './_helpers.ts';
@@ -89,7 +89,7 @@ test('starword concepts end to end on a tiny random model with the real CLIP voc
   const vocab = join(root, 'vocab.csv');
   writeFileSync(vocab, `name\n${NAMES.map((n) => `"${n}"`).join('\n')}\n`);
   const args = ['bin/starword.js', 'concepts', '--model', modelDir, '--features', featuresDir, '--out', join(root, 'concepts'),
-    '--vocab', vocab, '--top-k', '5', '--cache-dir', join(root, 'cache'), '--batch-size', '8', '--threads', '1'];
+    '--vocab', vocab, '--top-k', '5', '--cache-dir', join(root, 'cache'), '--vocab-batch', '8', '--threads', '1'];
   const first = await run('node', args);
   t.regex(first.stdout, /^concepts: 2 parts \(2 written, 0 already done\), 5 images, top 5 of 20 names, vocabulary features computed\n$/);
   t.regex(first.stderr, /vocabulary: 20 names from column 'name'/);

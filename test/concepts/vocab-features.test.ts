@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { computeVocabFeatures, encodeVocabulary } from '../../stages/concepts/vocab-features.ts';
-import { loadTemplates } from '../../clip/templates.ts';
+import { loadTemplates } from '../../clip/text/templates.ts';
 import { FakeTextEncoder, fakeFeature, tempDir } from './_helpers.ts';
 
 const templates = loadTemplates();

@@ -16,15 +16,18 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findRunDirs } from '../../pipeline/merge-runs.ts';
 import { listDoneParts, readPart, readPartStats } from '../../schemas/part-io.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { type LlmTestServer, startLlmTestServer } from '../helpers/llm-test-server.ts';
-import { TOY, TOY_CACHE } from '../helpers/toy-run.ts';
+import { TOY } from '../helpers/toy-run.ts';
+import { tempDir, testCacheDir } from '../helpers/test-utils.ts';
+
+/** the graph cache that the Slurm jobs share with this test process (test-utils: removed at exit) */
+const TOY_CACHE_DIR = testCacheDir();
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'starword.js');
@@ -53,7 +56,7 @@ if (missing && MUST_RUN) {
   test.skip(`${TITLE} (skipped: a few minutes; .ci/run runs it as its own step with STARWORD_SLURM_E2E=1)`, () => {});
   console.error('slurm.test.ts: skipped: run it with STARWORD_SLURM_E2E=1 npx ava test/deploy/slurm.test.ts (.ci/run does)');
 } else {
-  const root = mkdtempSync(join(tmpdir(), 'starword-slurm-e2e-'));
+  const root = tempDir('slurm-e2e');
   const cluster = join(root, 'cluster');
   const slurmEnv = { ...process.env, SLURM_CONF: join(cluster, 'slurm.conf'), PATH: `${process.env.PATH}:/usr/sbin` };
   let llm: LlmTestServer | null = null;
@@ -122,7 +125,7 @@ if (missing && MUST_RUN) {
 
     // the corpus equals an unsharded run (same phrases folder) bit for bit
     const ref = join(root, 'unsharded');
-    const unsharded = spawnSync(process.execPath, [BIN, 'run', ...common, '--out', ref, '--phrases', join(out, 'phrases'), '--cache-dir', TOY_CACHE],
+    const unsharded = spawnSync(process.execPath, [BIN, 'run', ...common, '--out', ref, '--phrases', join(out, 'phrases'), '--cache-dir', TOY_CACHE_DIR],
       { encoding: 'utf8', env: { ...process.env, STARWORD_SOURCE: '1' } });
     t.is(unsharded.status, 0, unsharded.stderr);
     const whole = tokensOf(ref), merged = tokensOf(join(out, 'corpus'));
@@ -252,7 +255,7 @@ function writeConfig(path: string, o: { out: string; model: string; llm: LlmTest
     `RUN_ARGS=(${o.common.map(q).join(' ')} --out "$OUT" --shard-count "$SHARDS" --phrases "$OUT/phrases")`,
     'LLM_ARGS=(--backend completions --n 4 --batch-n 4 --concurrency 2 --threads 1)',
     'PHI_ARGS=(--top-k 10 --epochs 2 --batch 4 --threads 1)',
-    `export OPENAI_BASE_URL=${q(o.llm.baseURL)} STARWORD_LLM_MODEL=toy-llm OPENAI_API_KEY=none STARWORD_CACHE_DIR=${q(TOY_CACHE)} STARWORD_SOURCE=1`,
+    `export OPENAI_BASE_URL=${q(o.llm.baseURL)} STARWORD_LLM_MODEL=toy-llm OPENAI_API_KEY=none STARWORD_CACHE_DIR=${q(TOY_CACHE_DIR)} STARWORD_SOURCE=1`,
     'STEP1_CPUS=1; STEP1_MEM=600M; STEP1_TIME=9',
     'STEP2_CPUS=2; STEP2_MEM=700M; STEP2_TIME=8',
     'STEP2B_CPUS=3; STEP2B_MEM=800M; STEP2B_TIME=7',

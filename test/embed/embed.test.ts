@@ -1,7 +1,7 @@
 import test from 'ava';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
 import * as errors from '../../schemas/errors.ts';
 import * as features from '../../schemas/features.ts';
 import { partPaths, readPart, readPartStats } from '../../schemas/part-io.ts';

@@ -1,10 +1,9 @@
 /** Test helpers for the embed stage: a deterministic stand-in image encoder and generated image folders. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { ImageEncoder } from '../../clip/encoder-types.ts';
+import type { ImageEncoder } from '../../clip/towers/encoder-types.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 /** Features = per-channel means, then their sum, then the call's batch size (so batching shows). */
 export class FakeImageEncoder implements ImageEncoder {
@@ -30,9 +29,6 @@ export class FakeImageEncoder implements ImageEncoder {
   }
 }
 
-export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `starword-${prefix}-`));
-}
 
 /**
  * `good` valid images (PNG and JPEG, various sizes and colours) under `dir/imgs/` and a sub-folder,
@@ -53,3 +49,6 @@ export async function makeImageFolder(dir: string, good = 10): Promise<{ good: s
   writeFileSync(join(dir, 'notes.png'), 'this is not an image\n');
   return { good: ids.sort(), bad: ['corrupt.png', 'empty.jpg', 'notes.png'] };
 }
+
+/** The one temporary-folder helper (test/helpers/test-utils.ts), re-exported for this folder's tests. */
+export { tempDir };

@@ -1,16 +1,17 @@
 /** Test helpers: a gallery index of one-hot features written as Arrow parts, and a token source from score rows. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
+
 import { join } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { writePart } from '../../schemas/part-io.ts';
 import { vectorTable } from '../../stages/retrieve/arrow-columns.ts';
 import type { TokenSource } from '../../stages/evaluate/run.ts';
+import { tempDir as sharedTempDir } from '../helpers/test-utils.ts';
 
 export const fixtures = join(import.meta.dirname, '..', 'fixtures', 'eval');
 
 export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const dir = sharedTempDir(prefix);
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 

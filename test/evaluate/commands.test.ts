@@ -15,7 +15,7 @@ import { runRetrieve } from '../../pipeline/retrieve-query.ts';
 import { writePart } from '../../schemas/part-io.ts';
 import * as tokens from '../../schemas/tokens.ts';
 import { Rng } from '../../util/rng.ts';
-import { makeRandomModel } from '../../clip/make-model.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
 import { fixtures, tempDir, writeOneHotIndex } from './_index.ts';
 
 const names = Array.from({ length: 10 }, (_, i) => `dev-${i}-img0`);
@@ -61,9 +61,10 @@ test('index, then evaluate every method and retrieve, on the tiny model', async 
   }, out);
   const reports = table.reports;
   t.deepEqual(table.rows.map((r) => [r.method, r.status]), [['image', 'ok'], ['text', 'ok'], ['sum', 'ok'], ['searle-oti', 'ok'],
-    ['searle', 'skipped'], ['pic2word', 'skipped'], ['captioning', 'skipped'], ['cirevl', 'skipped']]);
+    ['searle', 'skipped'], ['pic2word', 'skipped'], ['lincir', 'skipped'], ['captioning', 'skipped'], ['cirevl', 'skipped']]);
   t.regex(table.rows[4].reason ?? '', /no phi network: give --phi FILE \(the --tokens are the searle-oti row\)/);
-  t.regex(table.rows[6].reason ?? '', /--caption-model/);
+  t.regex(table.rows[6].reason ?? '', /no LinCIR mapper: give --lincir PATH/);
+  t.regex(table.rows[7].reason ?? '', /--caption-model/);
   t.regex(text.split('\n')[0], /^cirr val\s+R@1\s+R@5\s+R@10\s+R@50\s+Rsubset@1\s+Rsubset@2\s+Rsubset@3$/);
   t.regex(text, /\npic2word\s+\(not run: no Pic2Word mapper: give --pic2word FILE/);
   for (const r of reports) {

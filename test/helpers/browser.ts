@@ -3,10 +3,9 @@
  * (playwright-core downloads no browser; these machines reach no browser download host). A missing
  * Chromium fails the test with how to install it — it is never skipped.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { type Browser, type Page, chromium } from 'playwright-core';
+import { tempDir } from './test-utils.ts';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
 
@@ -36,7 +35,7 @@ export async function openPage(browser: Browser, viewport = { width: 1280, heigh
 }
 
 export function screenshotDir(): string {
-  return mkdtempSync(join(tmpdir(), 'starword-shots-'));
+  return tempDir('shots');
 }
 
 /** Images on the page that did not load (complete with naturalWidth 0), by src. */

@@ -1,24 +1,31 @@
-/** The tiny-clip golden fixture (copied from ../shared/golden so a fresh clone tests without it). */
+/**
+ * The tiny-clip golden fixture: test/fixtures/tiny-clip/golden.json, made by make_golden.py beside it (an
+ * independent float64 PyTorch computation, rerun by hand, not by the tests).
+ */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { testCacheDir } from './test-utils.ts';
 
 export const TINY_MODEL_DIR = fileURLToPath(new URL('../fixtures/tiny-clip/model', import.meta.url));
 export const TINY_IMAGE = fileURLToPath(new URL('../fixtures/tiny-clip/image.png', import.meta.url));
 
+/** The golden.json version these tests are written for (make_golden.py's GOLDEN_VERSION). */
+const GOLDEN_VERSION = 1;
+
 let cached: any;
 /** golden.json, parsed once per test process. */
 export function golden(): any {
-  cached ??= JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/tiny-clip/golden.json', import.meta.url)), 'utf8'));
+  if (cached === undefined) {
+    const path = fileURLToPath(new URL('../fixtures/tiny-clip/golden.json', import.meta.url));
+    const g = JSON.parse(readFileSync(path, 'utf8'));
+    if (g.version !== GOLDEN_VERSION) throw new Error(`${path} is version ${g.version}, the tests expect ${GOLDEN_VERSION}: rerun make_golden.py beside it`);
+    cached = g;
+  }
   return cached;
 }
 
-/** A private graph cache for one test file, so tests never read or write the user's cache. */
-export function testCacheDir(): string {
-  return mkdtempSync(join(tmpdir(), 'starword-graphs-'));
-}
+/** The graph cache of this test process (test-utils.ts), so tests never read or write the user's cache. */
+export { testCacheDir };
 
 /** max |a − b| / max |b|: the issue's "relative" measure. */
 export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -1,14 +1,15 @@
 /** Test images made on the fly with sharp, so no binary fixtures are needed beyond the golden one. */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import type { RgbImage } from '../../clip/image-decode.ts';
+import type { RgbImage } from '../../clip/image/image-decode.ts';
 import { Rng } from '../../util/rng.ts';
+import { tempDir as sharedTempDir } from './test-utils.ts';
 
 /** A fresh temporary folder and a function that removes it. */
 export async function tempDir(prefix = 'starword-img-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const dir = sharedTempDir(prefix);
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 

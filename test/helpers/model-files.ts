@@ -1,25 +1,19 @@
 /**
- * Test helpers for model folders: temporary folders, a copy of the golden tiny CLIP, and a raw
- * safetensors reader/writer written independently of clip/safetensors.ts (so the tests do not check
+ * Test helpers for model folders: a copy of the golden tiny CLIP, and a raw
+ * safetensors reader/writer written independently of clip/weights/safetensors.ts (so the tests do not check
  * the code with itself, and can write dtypes starword refuses).
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './test-utils.ts';
 
 export const GOLDEN_MODEL = fileURLToPath(new URL('../fixtures/tiny-clip/model', import.meta.url));
 
-/** A fresh folder under the OS temp dir, removed when `teardown` runs. */
-export function tempDir(teardown: (fn: () => void) => void, prefix = 'starword-model-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** A copy of the golden tiny model (config.json + model.safetensors) in a temp folder. */
 export function copyGolden(teardown: (fn: () => void) => void): string {
-  const dir = tempDir(teardown);
+  const dir = tempDir('golden-model', teardown);
   cpSync(GOLDEN_MODEL, dir, { recursive: true });
   return dir;
 }

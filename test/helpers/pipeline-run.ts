@@ -1,10 +1,10 @@
 /** A tiny random model, generated images and a small vocabulary for end-to-end pipeline tests. */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
-import { writeSampleImages } from '../../pipeline/demo/sample-images.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
+import { writeSampleImages } from './sample-images.ts';
+import { tempDir } from './test-utils.ts';
 
 export const BIN = new URL('../../bin/starword.js', import.meta.url).pathname;
 
@@ -12,7 +12,7 @@ export interface PipelineFixture { root: string; model: string; images: string; 
 
 /** 24 good images + 3 broken ones, a tiny model, a 40-name vocabulary. */
 export async function pipelineFixture(images = 24): Promise<PipelineFixture> {
-  const root = mkdtempSync(join(tmpdir(), 'starword-e2e-'));
+  const root = tempDir('e2e');
   const model = join(root, 'model');
   await makeRandomModel({ preset: 'tiny', seed: 3, outDir: model });
   const made = await writeSampleImages(join(root, 'images'), images, 5);

@@ -5,10 +5,11 @@
  * `evaluate --out --rankings`. Everything through the CLI, as a user runs it.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir, testCacheDir } from './test-utils.ts';
 
 export const TOY = fileURLToPath(new URL('../../data/toyworld/', import.meta.url));
 export const TOY_MODEL = join(TOY, 'model');
@@ -29,13 +30,10 @@ function ok(args: string[]): string {
 
 const name = (id: number | string) => `${String(id).padStart(6, '0')}.png`;
 
-/** Graphs are cached by model hash; the toy tests share one cache (entries are written by rename, so concurrent files are safe). */
-export const TOY_CACHE = join(tmpdir(), 'starword-toy-test-cache');
-
 /** `pipeline: false`: only the gallery index (what serve needs). */
 export function makeToyRun(opts: { pipeline?: boolean } = {}): ToyRun {
-  const root = mkdtempSync(join(tmpdir(), 'starword-toy-'));
-  const cache = TOY_CACHE;
+  const root = tempDir('toy');
+  const cache = testCacheDir(); // this test process's graph cache, shared by its toy runs
   const queries = (JSON.parse(readFileSync(join(TOY, 'bench/circo/annotations/val.json'), 'utf8')) as { reference_img_id: number; gt_img_ids: number[] }[]).slice(0, 6);
   // the gallery: the queries' references and ground truths, then the first other images up to 40
   const want = new Set(queries.flatMap((q) => [name(q.reference_img_id), ...q.gt_img_ids.map(name)]));

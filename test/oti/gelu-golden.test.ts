@@ -5,10 +5,10 @@
  * quick_gelu would give, and each check shows it is far off.
  */
 import test from 'ava';
-import { presetConfig } from '../../clip/make-model.ts';
-import { randomWeightSource } from '../../clip/random-weights.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { presetConfig } from '../../clip/weights/make-model.ts';
+import { randomWeightSource } from '../../clip/weights/random-weights.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { parseOtiProblem, solveOtiProblem } from '../../stages/oti/debug-problem.ts';
 import { Rng } from '../../util/rng.ts';

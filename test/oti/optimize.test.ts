@@ -1,6 +1,6 @@
 import test from 'ava';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { type OtiImage, optimizeBatch } from '../../stages/oti/optimize.ts';
 import { SEARLE_OTI } from '../../stages/oti/stage.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
@@ -99,4 +99,21 @@ test('padTo: an image\'s token does not depend on its batch mates (their number 
   const cutAlone = (await optimizeBatch(session, [image('a', 0)], templates, { ...opts, batchSize: 4 }))[0];
   const cutInBatch = (await optimizeBatch(session, [mates[0], image('a', 0), ...mates.slice(1)], templates, { ...opts, batchSize: 4 }))[1];
   t.log(`without padTo: largest EMA difference ${Math.max(...cutAlone.ema.map((x, i) => Math.abs(x - cutInBatch.ema[i]))).toExponential(2)}`);
+});
+
+test('gradientBatch: one run of 8 images gives the tokens of two batches of 4 (the loss\'s 1/B undone)', async (t) => {
+  const { session, templates, image } = await setup;
+  const ims = Array.from({ length: 8 }, (_, k) => image(`im${k}`, k));
+  const small = { ...opts, steps: 20, batchSize: 4, gradientBatch: 4 };
+  const byFour = [...await optimizeBatch(session, ims.slice(0, 4), templates, small), ...await optimizeBatch(session, ims.slice(4), templates, small)];
+  const move = (rs: { token: Float32Array }[]) => Math.max(...rs.map((r, i) => {
+    let d = 0, m = 0;
+    r.token.forEach((x, j) => { d = Math.max(d, Math.abs(x - byFour[i].token[j])); m = Math.max(m, Math.abs(byFour[i].token[j])); });
+    return d / m;
+  }));
+  const scaled = move(await optimizeBatch(session, ims, templates, { ...small, batchSize: 8 }));
+  const plainMean = move(await optimizeBatch(session, ims, templates, { ...small, batchSize: 8, gradientBatch: undefined }));
+  t.log(`largest relative move of a token: ${scaled.toExponential(2)} scaled, ${plainMean.toExponential(2)} with the plain mean over 8`);
+  t.true(scaled < 1e-5);
+  t.true(plainMean > 4 * Math.max(scaled, 1e-9), 'the plain mean moves tokens: the scaling is what keeps them');
 });

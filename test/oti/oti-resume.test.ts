@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { isPartDone, listDoneParts, readPart } from '../../schemas/part-io.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { BatchJournal } from '../../stages/oti/batch-journal.ts';
-import { tempDir } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 import { BIN, pipelineFixture, runArgs, runSync, spawn } from '../helpers/pipeline-run.ts';
 
 function tokens(runDir: string): tokensSchema.TokenRow[] {
@@ -60,7 +60,7 @@ test('SIGKILL mid-part: the rerun resumes from the journaled batches; tokens bit
 });
 
 test('a journal made under another key, or for other images, is dropped, never mixed in', async (t) => {
-  const dir = tempDir(t.teardown, 'starword-journal-');
+  const dir = tempDir('journal', t.teardown);
   const row = (id: string): tokensSchema.TokenRow => ({ imageId: id, token: Float32Array.of(1, 2), ema: Float32Array.of(3, 4), lcos: 0.5, lgpt: 0.25, steps: 3, seed: 7, status: 'ok', error: null });
   const ids = (b: number) => [`img${2 * b}`, `img${2 * b + 1}`];
   const a = new BatchJournal(dir, 0, 'key-a', 2, {});

@@ -5,8 +5,8 @@
  */
 import test from 'ava';
 import { truncateSync, writeFileSync } from 'node:fs';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { DIRECT_SOURCE, PhraseStore, conceptRuns, packTexts, storeFile, writeStorePart } from '../../schemas/phrase-store.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
@@ -14,9 +14,9 @@ import { partPaths, readPart, writePart } from '../../schemas/part-io.ts';
 import { runPhrases } from '../../stages/phrases/run-phrases.ts';
 import { PhrasePool } from '../../stages/oti/phrase-pool.ts';
 import { PhiPhraseBank } from '../../stages/phi/phrase-bank.ts';
-import { swapAll } from '../../clip/pseudo-word-swap.ts';
+import { swapAll } from '../../clip/text/pseudo-word-swap.ts';
 import { Rng } from '../../util/rng.ts';
-import { tempDir } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 /** Counts calls; a phrase's "feature" is its length, so results can be traced back. */
 class CountingEncoder implements TextEncoder {
@@ -39,7 +39,7 @@ async function writePhrases(dir: string, index: number, rows: phrasesSchema.Phra
 }
 
 test('pools read by concept across parts; missing targets computed once at indexing; stale and damaged store parts rebuilt', async (t) => {
-  const dir = tempDir(t.teardown, 'starword-store-');
+  const dir = tempDir('store', t.teardown);
   await writePhrases(dir, 0, [row('cat', 'that sleeps'), row('cat', 'that purrs'), row('dog', 'that runs')],
     [Float32Array.of(1, 2, 3, 4), Float32Array.of(5, 6, 7, 8), null]);
   await writePhrases(dir, 1, [row('dog', 'that barks'), row('émeu', 'that stares')], null);
@@ -90,7 +90,7 @@ test('pools read by concept across parts; missing targets computed once at index
 });
 
 test('a store written directly is read without Arrow parts; a damaged one is refused; phi draws and prepares from it', async (t) => {
-  const dir = tempDir(t.teardown, 'starword-store-');
+  const dir = tempDir('store', t.teardown);
   const concepts = ['red car', 'red car', 'red car', 'tree'];
   const phrases = ['a red car near a red car', 'the red car', 'red car at night', 'a tree'];
   const targets = Float32Array.from({ length: 16 }, (_, i) => i);
@@ -117,7 +117,7 @@ test('a store written directly is read without Arrow parts; a damaged one is ref
 });
 
 test('the phrases stage writes the store beside its parts, so OTI and phi index nothing', async (t) => {
-  const outDir = tempDir(t.teardown, 'starword-store-');
+  const outDir = tempDir('store', t.teardown);
   const enc = new CountingEncoder();
   const res = await runPhrases({
     concepts: ['cat', 'dog', 'red ball'], outDir, backend: 'templates', countTokens: (s) => s.split(/\s+/).length + 2, env: {},

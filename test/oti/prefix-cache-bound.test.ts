@@ -4,8 +4,8 @@
  * a cache-less session's to float tolerance, and the bound must hold between batches.
  */
 import test from 'ava';
-import { presetConfig } from '../../clip/make-model.ts';
-import { randomWeightSource } from '../../clip/random-weights.ts';
+import { presetConfig } from '../../clip/weights/make-model.ts';
+import { randomWeightSource } from '../../clip/weights/random-weights.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { Rng } from '../../util/rng.ts';
 import { testCacheDir } from '../helpers/golden.ts';

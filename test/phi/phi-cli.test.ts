@@ -1,12 +1,12 @@
 /** The phi and invert commands end to end on a synthetic run, and their one-line refusals. */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readInitTokens } from '../../stages/oti/init-from.ts';
 import { testCacheDir } from '../helpers/golden.ts';
 import { SYN_DIMS, makeSyntheticModel, makeSyntheticRun } from './synthetic-run.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const cacheDir = testCacheDir();
 const env = { ...process.env, STARWORD_CACHE_DIR: cacheDir };
@@ -23,7 +23,7 @@ test('phi trains and exports into <run>/phi, and invert --features writes warm s
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /^phi: \d+ train \/ \d+ held-out images, 2 epochs run now, epoch 2: held-out L_distil [\d.]+/);
   for (const f of ['phi.onnx', 'phi.safetensors', 'metrics.arrow', 'losses.png']) t.true(existsSync(join(run, 'phi', f)), f);
-  const out = mkdtempSync(join(tmpdir(), 'starword-phi-cli-'));
+  const out = tempDir('phi-cli');
   made.push(out);
   const inv = cli(['invert', '--phi', join(run, 'phi', 'phi.safetensors'), '--features', join(run, 'embed'), '--out', out, '--threads', '1']);
   t.is(inv.status, 0, inv.stderr);

@@ -1,11 +1,11 @@
 /** phi's exports round-trip, and invert's tokens parts load as OTI warm starts. */
 import test from 'ava';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
 import { join } from 'node:path';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { preprocessOptions } from '../../clip/preprocess.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { preprocessOptions } from '../../clip/image/preprocess.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -19,10 +19,11 @@ import { PhiSession } from '../../stages/phi/phi-session.ts';
 import { Rng } from '../../util/rng.ts';
 import { TINY_IMAGE, TINY_MODEL_DIR, relDiff, testCacheDir } from '../helpers/golden.ts';
 import { readRawSafetensors } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const cacheDir = testCacheDir();
 const made: string[] = [cacheDir];
-const tmp = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); made.push(d); return d; };
+const tmp = (prefix: string) => { const d = tempDir(prefix); made.push(d); return d; };
 test.after.always(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const setup = (async () => {
   const model = await loadClipModel(TINY_MODEL_DIR);
@@ -105,7 +106,7 @@ test('invert of image files records a bad image as a failed row and goes on', as
   const errors = errorsSchema.fromTable(readPart(out, errorsSchema.KIND, 0));
   t.is(errors.length, 1);
   t.is(errors[0].stage, 'invert');
-  const [feat] = await encoder.encodePixels([await (await import('../../clip/preprocess.ts')).preprocessImage(TINY_IMAGE, pre)]);
+  const [feat] = await encoder.encodePixels([await (await import('../../clip/image/preprocess.ts')).preprocessImage(TINY_IMAGE, pre)]);
   const [expect] = await phi.predict([feat]);
   const init = readInitTokens(out, phi.outputDim);
   t.deepEqual([...init.keys()], ['good.png']);

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadClipModel } from '../../clip/weights.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { writePart } from '../../schemas/part-io.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';

@@ -5,15 +5,14 @@
  * snapshot.
  */
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { createImageEncoder } from '../../clip/vision-encoder.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { runStage, stageContext } from '../../pipeline/stage-command.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -36,10 +35,11 @@ import { phiTokenProvider } from '../../stages/retrieve/sources.ts';
 import { Rng } from '../../util/rng.ts';
 import { testCacheDir } from '../helpers/golden.ts';
 import { makeSyntheticModel, makeSyntheticRun } from './synthetic-run.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const cacheDir = testCacheDir();
 const made: string[] = [cacheDir];
-const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'starword-phi-sel-')); made.push(d); return d; };
+const tmp = () => { const d = tempDir('phi-sel'); made.push(d); return d; };
 test.after.always(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const readMetrics = (out: string) => metricsSchema.fromTable(tableFromIPC(readFileSync(join(out, 'metrics.arrow'))));
 

@@ -1,12 +1,11 @@
 /** phi training on a synthetic run: it learns, it resumes exactly, it exports, and invert's output is a warm start. */
 import test from 'ava';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
-import { createTextEncoder } from '../../clip/text-encoder.ts';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import * as metricsSchema from '../../schemas/phi-metrics.ts';
 import type { PhiOptions } from '../../stages/phi/options.ts';
 import { SEARLE_PHI } from '../../stages/phi/stage.ts';
@@ -15,6 +14,7 @@ import { PHI_PARAMS } from '../../stages/phi/phi-net.ts';
 import { loadPhiSafetensors } from '../../stages/phi/export.ts';
 import { testCacheDir } from '../helpers/golden.ts';
 import { makeSyntheticModel, makeSyntheticRun } from './synthetic-run.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const cacheDir = testCacheDir();
 const setup = (async () => {
@@ -33,7 +33,7 @@ async function train(outDir: string, options: PhiOptions, stopAfterEpoch?: numbe
 }
 
 const made: string[] = [cacheDir];
-const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'starword-phi-out-')); made.push(d); return d; };
+const tmp = () => { const d = tempDir('phi-out'); made.push(d); return d; };
 test.after.always(async () => {
   const { model, run } = await setup;
   for (const d of [...made, model.dir, run]) rmSync(d, { recursive: true, force: true });

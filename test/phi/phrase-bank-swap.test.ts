@@ -7,11 +7,11 @@ import test from 'ava';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
 import { writePart } from '../../schemas/part-io.ts';
-import { swapAllFor } from '../../clip/pseudo-word-swap.ts';
+import { swapAllFor } from '../../clip/text/pseudo-word-swap.ts';
 import { PhiPhraseBank } from '../../stages/phi/phrase-bank.ts';
 import { Rng } from '../../util/rng.ts';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
-import { tempDir } from '../helpers/model-files.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const encoder: TextEncoder = {
   dim: 2, width: 4,
@@ -27,7 +27,7 @@ async function partWith(dir: string, index: number, concept: string, phrase: str
 }
 
 test('phi swaps each part\'s phrases with that part\'s swap mode', async (t) => {
-  const dir = tempDir(t.teardown, 'starword-phi-swap-');
+  const dir = tempDir('phi-swap', t.teardown);
   await partWith(dir, 0, 'red circle', 'Two Red Circles on a table', 'word');
   await partWith(dir, 1, 'blue box', 'a blue box, a Blue Box', 'searle');
   await partWith(dir, 2, 'green cup', 'a green cup', undefined); // a marker from before swap modes: SEARLE's

@@ -3,10 +3,7 @@
  * of them (so phi has something to learn), a few concepts per image and template-like phrases, plus a
  * small random CLIP with the OpenAI vocabulary size (so real phrases tokenize) written to disk.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as conceptsSchema from '../../schemas/concepts.ts';
 import * as featuresSchema from '../../schemas/features.ts';
@@ -15,6 +12,7 @@ import * as tokensSchema from '../../schemas/tokens.ts';
 import { writePart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { Rng } from '../../util/rng.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 export const SYN_DIMS = {
   textWidth: 16, textLayers: 1, textHeads: 2, textMlp: 32, vocab: 49408, ctx: 77,
@@ -25,14 +23,14 @@ export const CONCEPTS = ['cat', 'dog', 'tree', 'car', 'boat', 'house'];
 const ENDINGS = ['is sleeping on a bed', 'stands in the rain', 'looks at the cat next to it', 'is red and old'];
 
 export async function makeSyntheticModel(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'starword-phi-model-'));
+  const dir = tempDir('phi-model');
   await makeRandomModel({ preset: 'tiny', seed: 3, outDir: dir, overrides: SYN_DIMS });
   return dir;
 }
 
 /** Writes embed/oti/concepts/phrases parts for `n` images in two parts; returns the run folder. */
 export async function makeSyntheticRun(n: number, seed = 1): Promise<string> {
-  const run = mkdtempSync(join(tmpdir(), 'starword-phi-run-'));
+  const run = tempDir('phi-run');
   const rng = new Rng(seed);
   const d = SYN_DIMS.projectionDim, D = SYN_DIMS.textWidth;
   const A = rng.fillNormal(new Float32Array(D * d)); // token = A·x

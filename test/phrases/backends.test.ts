@@ -1,12 +1,12 @@
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBackend, type BackendSpec } from '../../stages/phrases/create-backend.ts';
 import { templatePhrases } from '../../stages/phrases/templates-backend.ts';
 import { ConceptFailedError } from '../../stages/phrases/types.ts';
 import { DEFAULT_SAMPLING } from '../../stages/phrases/sampling.ts';
 import { fakeChatPhrases, fakeCompletion, startLlmTestServer } from '../helpers/llm-test-server.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const spec = (over: Partial<BackendSpec>): BackendSpec => ({
   backend: 'completions',
@@ -81,7 +81,7 @@ test('templates: deterministic per concept and seed, distinct, contain the conce
 });
 
 test('import: JSON object and JSON lines; missing concept fails the concept only', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'starword-import-'));
+  const dir = tempDir('import');
   const json = join(dir, 'p.json');
   writeFileSync(json, JSON.stringify({ cat: ['a photo of cat that a', 'a photo of cat that b'], dog: ['a dog'] }));
   const jsonl = join(dir, 'p.jsonl');

@@ -1,24 +1,24 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PhraseCache, type CacheConfig } from '../../stages/phrases/cache.ts';
+import { LlmAnswerCache, type CacheConfig } from '../../util/llm/answer-cache.ts';
 import { mergePhraseCaches } from '../../stages/phrases/cache-merge.ts';
 import { type RunPhrasesOptions, runPhrases } from '../../stages/phrases/run-phrases.ts';
 import { fromTable } from '../../schemas/phrases.ts';
 import { readPart } from '../../schemas/part-io.ts';
 import { startLlmTestServer } from '../helpers/llm-test-server.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'starword-cache-merge-'));
+const tmp = (): string => tempDir('cache-merge');
 const CFG: CacheConfig = { backend: 'completions', model: 'm', params: { n: 3, temperature: 0.5 } };
 
 function makeCache(path: string, cfg: CacheConfig, entries: Record<string, string[] | 'failed'>): void {
-  const c = PhraseCache.open(path);
+  const c = LlmAnswerCache.open(path);
   const key = c.register(cfg);
   for (const [concept, v] of Object.entries(entries)) {
     if (v === 'failed') c.recordFailure(key, concept, 'HTTP 500', { prompt: 1, completion: 0 });
@@ -59,7 +59,7 @@ test('each concept once, from one input, its complete set; answered beats failed
   t.deepEqual(dump(out), merged);
   t.deepEqual(again.inputs, [out, a, b]);
   // the merged file is a working cache
-  const c = PhraseCache.open(out);
+  const c = LlmAnswerCache.open(out);
   t.deepEqual(c.get(c.register(CFG), 'fox')?.phrases, ['b fox 1', 'b fox 2', 'b fox 3']);
   c.close();
 });

@@ -5,14 +5,14 @@
  */
 import test from 'ava';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { fromTable } from '../../schemas/phrases.ts';
 import { type LlmTestServer, startLlmTestServer } from '../helpers/llm-test-server.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'starword.js');
@@ -55,7 +55,7 @@ async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
 test('SIGKILL at any moment: resume loses nothing, duplicates nothing, repeats no committed request', async (t) => {
   const server: LlmTestServer = await startLlmTestServer({ delayMs: 25 });
   t.teardown(() => server.close());
-  const dir = mkdtempSync(join(tmpdir(), 'starword-kill-'));
+  const dir = tempDir('kill');
   const concepts = Array.from({ length: 30 }, (_, i) => `thing${i}`);
   writeFileSync(join(dir, 'concepts.txt'), `${concepts.join('\n')}\n`);
   const out = join(dir, 'out');
@@ -105,7 +105,7 @@ test('the API key is sent but appears in no output, log, cache or summary, even 
   const server = await startLlmTestServer();
   t.teardown(() => server.close());
   server.faultFor((info) => (info.concept === 'dog' ? { kind: 'echo-auth-400' } : null));
-  const dir = mkdtempSync(join(tmpdir(), 'starword-key-'));
+  const dir = tempDir('key');
   writeFileSync(join(dir, 'c.txt'), 'cat\ndog\n');
   const out = join(dir, 'out');
   const res = await start(['--concepts', join(dir, 'c.txt'), '--out', out, '--backend', 'completions', '--base-url', server.baseURL,
@@ -126,7 +126,7 @@ test('the API key is sent but appears in no output, log, cache or summary, even 
 });
 
 test('bad options are one-line errors with exit code 2', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'starword-bad-'));
+  const dir = tempDir('bad');
   writeFileSync(join(dir, 'c.txt'), 'cat\n');
   const cases: [string[], RegExp][] = [
     [['--concepts', join(dir, 'nope.txt'), '--out', dir], /no such file/],
@@ -142,4 +142,20 @@ test('bad options are one-line errors with exit code 2', async (t) => {
     t.regex(lines[lines.length - 1], new RegExp(`^starword: .*${message.source}`));
     t.false(/^\s+at /m.test(res.stderr), 'no stack trace');
   }
+});
+
+test.serial('retries are summarised by cause, not one line each; a log file gets no line per concept or feature batch', async (t) => {
+  const server = await startLlmTestServer();
+  t.teardown(() => server.close());
+  server.script(...Array.from({ length: 10 }, () => ({ kind: '429' as const, retryAfterMs: 5 })), { kind: 'hang' }, { kind: 'hang' });
+  const dir = tempDir('retries');
+  const concepts = Array.from({ length: 30 }, (_, i) => `thing${i}`);
+  writeFileSync(join(dir, 'c.txt'), `${concepts.join('\n')}\n`);
+  const res = await start(['--concepts', join(dir, 'c.txt'), '--out', join(dir, 'out'), '--backend', 'completions', '--base-url', server.baseURL,
+    '--llm-model', 'm', '--n', '2', '--timeout-ms', '3000', '--concurrency', '4'], cleanEnv({})).done;
+  t.is(res.code, 0, res.stderr);
+  t.is(server.faultsServed['429'], 10);
+  t.regex(res.stderr, /^phrases: 30\/30 concepts \(30 generated\); 12 retries \(429: 10, timeout: 2\)$/m);
+  t.false(/retry \d+\//.test(res.stderr), 'no line per retry');
+  t.true(res.stderr.trim().split('\n').length <= 6, res.stderr);
 });

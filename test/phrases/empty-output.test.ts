@@ -5,17 +5,17 @@
  * failure is recorded where `inspect` counts it while the run goes on.
  */
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspectRun } from '../../pipeline/inspect-run.ts';
 import { type RunPhrasesOptions, runPhrases } from '../../stages/phrases/run-phrases.ts';
 import { UserError } from '../../util/errors.ts';
 import { startLlmTestServer } from '../helpers/llm-test-server.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const countTokens = (s: string): number => s.split(/\s+/).filter(Boolean).length + 2;
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'starword-phrases-empty-'));
+const tmp = (): string => tempDir('phrases-empty');
 const CONCEPTS = Array.from({ length: 31 }, (_, i) => `concept ${i}`);
 
 /** A loopback port that nothing listens on (bound, then closed): every connection is refused. */

@@ -1,9 +1,8 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { toTable as conceptsTable } from '../../schemas/concepts.ts';
 import { listDoneParts, readPart, readPartStats, writePart } from '../../schemas/part-io.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
@@ -11,9 +10,10 @@ import { fromTable } from '../../schemas/phrases.ts';
 import { loadConcepts } from '../../stages/phrases/concept-source.ts';
 import { type RunPhrasesOptions, runPhrases } from '../../stages/phrases/run-phrases.ts';
 import { startLlmTestServer } from '../helpers/llm-test-server.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const countTokens = (s: string): number => s.split(/\s+/).filter(Boolean).length + 2;
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'starword-phrases-'));
+const tmp = (): string => tempDir('phrases');
 
 async function serverRun(t: import('ava').ExecutionContext, over: Partial<RunPhrasesOptions> = {}) {
   const server = await startLlmTestServer();

@@ -7,13 +7,13 @@
 import test from 'ava';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import { PhraseStore, STORE_DIR, storeFile } from '../../schemas/phrase-store.ts';
 import * as phrasesSchema from '../../schemas/phrases.ts';
 import { partPaths, readPart, writePart } from '../../schemas/part-io.ts';
 import { runPhrases } from '../../stages/phrases/run-phrases.ts';
-import { tempDir } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const DIM = 512;
 const encoder: TextEncoder = {
@@ -23,7 +23,7 @@ const encoder: TextEncoder = {
 };
 
 test('targets live only in the Arrow parts; the store reads them there, equal to the part\'s column', async (t) => {
-  const outDir = tempDir(t.teardown, 'starword-once-');
+  const outDir = tempDir('once', t.teardown);
   const res = await runPhrases({
     concepts: ['cat', 'dog', 'red ball', 'tree'], outDir, backend: 'templates', countTokens: (s) => s.split(/\s+/).length + 2, env: {},
     sampling: { n: 6 }, textEncoder: encoder, textEncoderId: 'enc', conceptsPerPart: 3,
@@ -61,7 +61,7 @@ test('targets live only in the Arrow parts; the store reads them there, equal to
 });
 
 test('targets the store computes (a part made without a model) are kept in the store', async (t) => {
-  const dir = tempDir(t.teardown, 'starword-once-');
+  const dir = tempDir('once', t.teardown);
   const row = (concept: string, phrase: string) => ({ concept, phrase, swapped: phrase.replace(concept, ' $ '), backend: 'import', model: 'm', paramsHash: 'h' });
   await writePart(dir, phrasesSchema.KIND, 0, phrasesSchema.toTable([row('cat', 'a cat'), row('dog', 'a dog')]), SCHEMA_VERSION, { inputsHash: 'x' });
   const store = await PhraseStore.open(dir, { dim: DIM, encode: (x) => encoder.encodeTexts(x), modelHash: 'enc' });

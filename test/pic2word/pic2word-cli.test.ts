@@ -5,11 +5,11 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, truncateSync } from 'node:fs';
+
 import { join } from 'node:path';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { partPaths } from '../../schemas/part-io.ts';
 import { loadFeatureSet, locateFeatureFiles } from '../../stages/pic2word/dataset.ts';
 import { PIC2WORD_DEFAULTS, type Pic2WordOptions } from '../../stages/pic2word/options.ts';
@@ -19,6 +19,7 @@ import { readTokens } from '../../stages/retrieve/tokens.ts';
 import { testCacheDir } from '../helpers/golden.ts';
 import { rawF32, readRawSafetensors } from '../helpers/model-files.ts';
 import { makeSyntheticModel, makeSyntheticRun } from '../phi/synthetic-run.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const cacheDir = testCacheDir();
 const env = { ...process.env, STARWORD_CACHE_DIR: cacheDir };
@@ -28,7 +29,7 @@ test.after.always(async () => {
   for (const d of [...made, ...(await setup)]) rmSync(d, { recursive: true, force: true });
 });
 const cli = (args: string[]) => spawnSync('node', ['bin/starword.js', ...args], { env, encoding: 'utf8' });
-const tmp = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); made.push(d); return d; };
+const tmp = (prefix: string) => { const d = tempDir(prefix); made.push(d); return d; };
 
 const SMALL: Pic2WordOptions = { ...PIC2WORD_DEFAULTS, epochs: 3, batchSize: 16, warmup: 4, lr: 1e-3, middleDim: 24, valFraction: 0.2 };
 

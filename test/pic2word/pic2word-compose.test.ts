@@ -1,6 +1,6 @@
 /** Pic2Word's retrieval prompt as its authors' src/data.py composes it, with its token in `$`. */
 import test from 'ava';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { composeQueries, isComposeMethod, isMethod, methodNeeds, pic2wordPrompt } from '../../stages/retrieve/compose.ts';
 
 function recorder(): { enc: TextEncoder; calls: { texts: string[]; pseudo?: (Float32Array | null)[] }[] } {

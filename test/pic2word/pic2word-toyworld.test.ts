@@ -4,12 +4,11 @@
  * retrieval by a wide margin, through the exported ONNX and the authors'-layout safetensors alike.
  */
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClipTokenizer } from '../../clip/tokenizer.ts';
-import { loadClipModel } from '../../clip/weights.ts';
+import { ClipTokenizer } from '../../clip/text/tokenizer.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { openEncoders, openIndex } from '../../pipeline/retrieve-query.ts';
 import { pic2wordTokenProvider } from '../../pipeline/pic2word-tokens.ts';
 import { runIndex } from '../../pipeline/index-gallery.ts';
@@ -19,11 +18,12 @@ import { PIC2WORD_DEFAULTS } from '../../stages/pic2word/options.ts';
 import { Pic2WordPredictor } from '../../stages/pic2word/predictor.ts';
 import { runPic2Word } from '../../stages/pic2word/run-pic2word.ts';
 import { testCacheDir } from '../helpers/golden.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const TOY = fileURLToPath(new URL('../../data/toyworld', import.meta.url));
 const MODEL = join(TOY, 'model');
 const cacheDir = testCacheDir();
-const work = mkdtempSync(join(tmpdir(), 'starword-p2w-toy-'));
+const work = tempDir('p2w-toy');
 test.after.always(() => { for (const d of [cacheDir, work]) rmSync(d, { recursive: true, force: true }); });
 
 const embedOpts = { model: MODEL, partSize: 1000, batchSize: 64, preprocess: 'targetpad', cacheDir };

@@ -5,13 +5,13 @@
 import test from 'ava';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadClipModel } from '../../clip/weights.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
 import { benchScale, type BenchScaleOptions } from '../../pipeline/bench/scale.ts';
 import * as featuresSchema from '../../schemas/features.ts';
 import { readPart } from '../../schemas/part-io.ts';
 import { storeFile } from '../../schemas/phrase-store.ts';
 import { UserError } from '../../util/errors.ts';
-import { tempDir } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const base = (out: string): BenchScaleOptions => ({
   out, images: 30, concepts: 12, phrasesPerConcept: 3, partSize: 20, otiTopK: 2, phiTopK: 4, otiSteps: 1, phiEpochs: 1,
@@ -19,7 +19,7 @@ const base = (out: string): BenchScaleOptions => ({
 });
 
 test('--text-width and --projection set the model, the image features and the phrase targets', async (t) => {
-  const out = tempDir(t.teardown);
+  const out = tempDir('bench-scale', t.teardown);
   const figures = await benchScale(base(out), () => {});
   t.true(figures.some((f) => f.stage.startsWith('make-model (tiny, text 128, projection 96')));
   const model = await loadClipModel(join(out, 'model-tiny-t128-p96'));
@@ -32,7 +32,7 @@ test('--text-width and --projection set the model, the image features and the ph
 });
 
 test('bad dims and presets are refused in one line naming the option', async (t) => {
-  const out = tempDir(t.teardown);
+  const out = tempDir('bench-scale', t.teardown);
   for (const [change, pattern] of [
     [{ textWidth: 100 }, /^--text-width 100: must be a multiple of 64/],
     [{ projection: 0 }, /^--projection must be a positive integer, got 0$/],

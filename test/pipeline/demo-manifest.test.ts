@@ -1,13 +1,13 @@
 /** The demo's input: the toy CIRCO references under their gallery ids, unlabeled images, two broken files. */
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { toyWorld, writeDemoManifest } from '../../pipeline/demo/toy-world.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 test('the demo manifest holds every CIRCO reference by its gallery id, the unlabeled images asked for, and two broken files', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'starword-demo-'));
+  const dir = tempDir('demo');
   const made = await writeDemoManifest(dir, 7);
   t.deepEqual({ references: made.references, unlabeled: made.unlabeled, broken: made.broken }, { references: 100, unlabeled: 7, broken: 2 });
   const rows = parse(readFileSync(made.manifest, 'utf8'), { columns: true }) as { path: string; id: string }[];

@@ -6,13 +6,13 @@
  */
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { COMMANDS } from '../../pipeline/commands/index.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const K8S = join(ROOT, 'deploy', 'k8s');
@@ -128,7 +128,7 @@ test('Slurm: the scripts parse, use existing commands and options, and submit.sh
   }
 
   // a stand-in sbatch records each submission and answers with a job id
-  const bin = mkdtempSync(join(tmpdir(), 'starword-slurm-'));
+  const bin = tempDir('slurm');
   const log = join(bin, 'log');
   writeFileSync(join(bin, 'sbatch'), `#!/bin/bash\necho "$*" >> ${log}\necho $((100 + $(wc -l < ${log})))\n`);
   chmodSync(join(bin, 'sbatch'), 0o755);
@@ -153,7 +153,7 @@ test('Slurm: the scripts parse, use existing commands and options, and submit.sh
 
 test('Slurm: a step 2 task whose cache copy fails exits non-zero (set -e sees every command)', (t) => {
   // a stand-in starword that succeeds and writes nothing: the copy of the cache it should have made fails
-  const dir = mkdtempSync(join(tmpdir(), 'starword-slurm-copy-'));
+  const dir = tempDir('slurm-copy');
   const cfg = join(dir, 'config.sh');
   writeFileSync(cfg, `${readFileSync(join(SLURM, 'config.sh'), 'utf8')}\nOUT=${dir}/out; STARWORD=(true); LOCAL=${dir}/local\n`);
   for (const step of ['step2-phrases.sbatch', 'step2-assemble.sbatch']) {
@@ -167,7 +167,7 @@ test('Slurm: a step 2 task whose cache copy fails exits non-zero (set -e sees ev
 
 test('Kubernetes submit.sh applies each step after the previous one completed, and stops at a failed Job', (t) => {
   t.is(spawnSync('bash', ['-n', join(K8S, 'submit.sh')]).status, 0);
-  const bin = mkdtempSync(join(tmpdir(), 'starword-k8s-'));
+  const bin = tempDir('k8s');
   const log = join(bin, 'log');
   // a stand-in kubectl: apply and wait succeed, except waiting on FAIL_JOB, which reports it failed
   writeFileSync(join(bin, 'kubectl'), `#!/bin/bash\necho "$*" >> ${log}\n`

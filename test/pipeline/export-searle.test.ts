@@ -1,7 +1,6 @@
 /** `starword export searle`: every file decoded with the independent readers and compared with the run's parts. */
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as conceptsSchema from '../../schemas/concepts.ts';
 import { readPart } from '../../schemas/part-io.ts';
@@ -13,9 +12,10 @@ import { Rng } from '../../util/rng.ts';
 import { csvField, exportSearle, searleName } from '../../pipeline/searle-export.ts';
 import { OrderedDict, torchLoad, unpickle } from '../helpers/python-formats.ts';
 import { CONCEPTS, SYN_DIMS, makeSyntheticRun } from '../phi/synthetic-run.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const made: string[] = [];
-const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'starword-export-')); made.push(d); return d; };
+const tmp = () => { const d = tempDir('export'); made.push(d); return d; };
 test.after.always(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 
 // oti_inversion.py's and train_phi.py's argparse destinations

@@ -1,20 +1,22 @@
 /**
  * The readers beside the training stages check the model too: retrieve's gallery and tokens readers,
- * `invert --features` and `export searle` refuse features/tokens parts whose marker records another model
- * than the one the command is given, in one line naming the part and both models (exit 2 from the CLI).
+ * `invert --features`, `export searle` and `oti --init-from` refuse features/tokens parts whose marker
+ * records another model than the one the command is given, in one line naming the part and both models
+ * (exit 2 from the CLI).
  */
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableToIPC } from 'apache-arrow';
-import { makeRandomModel } from '../../clip/make-model.ts';
-import { modelHash } from '../../clip/weights.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
+import { modelHash } from '../../clip/weights/clip-model.ts';
 import { exportSearle } from '../../pipeline/searle-export.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as features from '../../schemas/features.ts';
 import * as tokens from '../../schemas/tokens.ts';
 import { readPart, writePart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
+import { readInitTokens } from '../../stages/oti/init-from.ts';
 import { invertFeatures } from '../../stages/phi/invert.ts';
 import { PartsGallery, galleryIds } from '../../stages/retrieve/gallery.ts';
 import { readTokens } from '../../stages/retrieve/tokens.ts';
@@ -83,6 +85,9 @@ test('invert --features and export searle refuse parts of another model than the
   t.is((await invertFeatures(embed, join(root, 'inv-c'), mapper)).ok, 2);
   t.throws(() => readTokens(join(root, 'inv-c'), IDS, { modelHash: () => 'model-a' }), { instanceOf: UserError, message: OTHER });
   t.is(readTokens(join(root, 'inv-c'), IDS, { modelHash: () => 'model-b' }).size, 2);
+  // oti --init-from reads them with OTI's model
+  t.throws(() => readInitTokens(join(root, 'inv-c'), 2, 'model-a'), { instanceOf: UserError, message: /--init-from .*made with another model \(model-b, this model is model-a\)/ });
+  t.is(readInitTokens(join(root, 'inv-c'), 2, 'model-b').size, 2);
 
   const runDir = join(root, 'run');
   await tokensPart(stageDir(runDir, 'oti'), 'model-b');

@@ -17,7 +17,7 @@ import { PhraseStore } from '../../schemas/phrase-store.ts';
 import { stageDir, writePlan } from '../../schemas/run-layout.ts';
 import { loadPhiExamples } from '../../stages/phi/dataset.ts';
 import { runPhrases } from '../../stages/phrases/run-phrases.ts';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
 import { tempDir } from '../embed/helpers.ts';
 import { runConcepts } from '../../stages/concepts/run.ts';

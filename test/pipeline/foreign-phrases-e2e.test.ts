@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { join } from 'node:path';
-import { makeRandomModel } from '../../clip/make-model.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
 import { BIN, pipelineFixture, runArgs, runSync } from '../helpers/pipeline-run.ts';
 
 test('run --phrases DIR refuses phrases embedded by another model of the same width', async (t) => {

@@ -15,6 +15,7 @@ import { UserError } from '../../util/errors.ts';
 import { LOCK_FILE, acquireRunLock, lockHolder } from '../../util/run-lock.ts';
 import { UNLOCKED_STALE_MS, hostTag, sweepStaleTemps, tempOwner, tempPath } from '../../util/temp-name.ts';
 import { tempDir } from '../embed/helpers.ts';
+import { testIf } from '../helpers/test-utils.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ imageId: `img-${i}`, features: Float32Array.from([i, i + 0.5, -i]) }));
@@ -132,9 +133,7 @@ test.serial('ENOSPC (injected): one line naming the file, no temporary file left
 // above always runs).
 const tmpfsMount = tempDir('integrity-tmpfs');
 const canMountTmpfs = process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', tmpfsMount]).status === 0;
-if (!canMountTmpfs) console.warn('integrity: not root, or mount refused: the real-disk ENOSPC test is skipped');
-
-(canMountTmpfs ? test : test.skip)('ENOSPC on a real full file system (a small tmpfs; needs root)', async (t) => {
+testIf(canMountTmpfs, 'integrity', 'not root, or mount refused: the real-disk ENOSPC test')('ENOSPC on a real full file system (a small tmpfs; needs root)', async (t) => {
   const mnt = tmpfsMount;
   try {
     const big = rows(20_000); // about 500 KB of features: more than the 64 KB file system holds

@@ -4,7 +4,7 @@ import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
 import { formatReport, inspectRun } from '../../pipeline/inspect-run.ts';
 import { findRunDirs, mergeRuns } from '../../pipeline/merge-runs.ts';
 import { CORPUS_FILE, type CorpusIndex } from '../../pipeline/corpus.ts';

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
 import { mergeRuns } from '../../pipeline/merge-runs.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as features from '../../schemas/features.ts';

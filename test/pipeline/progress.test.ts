@@ -46,3 +46,39 @@ test('a bar with rate and ETA on a TTY', (t) => {
   p.stop();
   t.regex(out.text(), /embed\s+\[.*\] \d+% \| 5\/10 \| [\d.]+\/s \| ETA/);
 });
+
+test('outcomes and retries: in the JSON lines, on the bar, and as one closing line in a log file', (t) => {
+  const feed = (p: ReturnType<typeof createProgress>) => {
+    p.start(3);
+    p.increment(1, 'ok');
+    for (const cause of ['429', '429', 'timeout']) p.retry?.(cause);
+    p.increment(1, 'ok');
+    p.increment(1, 'failed');
+    p.stop();
+  };
+  const json = capture();
+  let now = 0;
+  feed(createProgress('phrases', { logJson: true, stream: json.stream, now: () => now++ }));
+  const last = JSON.parse(json.text().trim().split('\n').at(-1)!) as ProgressLine;
+  t.deepEqual(last.counts, { ok: 2, failed: 1 });
+  t.deepEqual(last.retries, { 429: 2, timeout: 1 });
+
+  const log = capture();
+  feed(createProgress('phrases', { stream: log.stream, unit: 'concepts', now: () => 0 }));
+  t.is(log.text(), 'phrases: 3/3 concepts (2 ok, 1 failed); 3 retries (429: 2, timeout: 1)\n');
+
+  const tty = capture();
+  Object.assign(tty.stream, { isTTY: true, columns: 160, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+  feed(createProgress('phrases', { stream: tty.stream }));
+  t.regex(tty.text(), /3\/3 .*2 ok, 1 failed; 3 retries \(429: 2, timeout: 1\)/);
+});
+
+test('a log file of a long run gets a line a minute at most, not one per item', (t) => {
+  const log = capture();
+  let now = 0;
+  const p = createProgress('phrases', { stream: log.stream, unit: 'concepts', now: () => now });
+  p.start(1000);
+  for (let i = 0; i < 1000; i++) { now += 100; p.increment(1, 'ok'); } // 100 s in all
+  p.stop();
+  t.deepEqual(log.text().trim().split('\n'), ['phrases: 600/1000 concepts (600 ok)', 'phrases: 1000/1000 concepts (1000 ok)']);
+});

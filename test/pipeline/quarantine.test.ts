@@ -7,7 +7,7 @@
 import test from 'ava';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
 import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as features from '../../schemas/features.ts';
 import { isPartCurrent, partPaths, readPart, writePart } from '../../schemas/part-io.ts';

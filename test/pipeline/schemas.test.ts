@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { tableFromIPC, tableToIPC } from 'apache-arrow';
 import { SCHEMA_VERSION, errors, features, images, partPaths, readPart, tokens, writePart } from '../../schemas/index.ts';
 import { tempDir } from '../embed/helpers.ts';
+import { testIf } from '../helpers/test-utils.ts';
 
 const viaIpc = <T>(table: ReturnType<typeof images.toTable>, read: (t: ReturnType<typeof images.toTable>) => T): T =>
   read(tableFromIPC(tableToIPC(table, 'stream')));
@@ -66,9 +67,7 @@ test('parts are Arrow IPC stream files (continuation marker first), readable bac
 
 // pyarrow is an optional reader: without it the check is reported as skipped, never counted as a pass
 const hasPyarrow = spawnSync('python3', ['-c', 'import pyarrow'], { encoding: 'utf8' }).status === 0;
-if (!hasPyarrow) console.warn('schemas: pyarrow not installed here: the pyarrow read check is skipped');
-
-(hasPyarrow ? test : test.skip)('pyarrow reads a part with ipc.open_stream (skipped when pyarrow is absent)', async (t) => {
+testIf(hasPyarrow, 'schemas', 'pyarrow not installed here: the pyarrow read check')('pyarrow reads a part with ipc.open_stream (skipped when pyarrow is absent)', async (t) => {
   const dir = tempDir('pyarrow');
   const rows: tokens.TokenRow[] = [{ imageId: 'a', token: Float32Array.from([1, 2]), ema: Float32Array.from([3, 4]), lcos: 0.5, lgpt: 0.25, steps: 3, seed: 1, status: 'ok' }];
   await writePart(dir, tokens.KIND, 0, tokens.toTable(rows, 2), SCHEMA_VERSION);

@@ -12,7 +12,7 @@ import { COMMANDS } from '../../pipeline/commands/index.ts';
 import { guardStageRun, openRunManifest, type RunRequest } from '../../pipeline/run-manifest.ts';
 import { type RunCliOptions, runPipeline } from '../../pipeline/run-pipeline.ts';
 import { errorMessage } from '../../util/errors.ts';
-import { tempDir } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const TOY = 'data/toyworld';
 delete process.env.STARWORD_LLM_MODEL;
@@ -48,7 +48,7 @@ function request(steps: number): RunRequest {
 }
 
 test('run.json: a stage\'s options are compared once its folder holds something, not before', (t) => {
-  const dir = tempDir(t.teardown);
+  const dir = tempDir('guard', t.teardown);
   openRunManifest(dir, request(2));
   t.throws(() => openRunManifest(dir, request(5)), { message: /config\.oti\.steps 2 → 5/ }, 'strict unless asked');
   t.notThrows(() => openRunManifest(dir, request(5), false, true), 'oti wrote nothing: other OTI options are taken');
@@ -71,7 +71,7 @@ function fixture(root: string): string[] {
 }
 
 test('run --until phrases, then oti with other options works; once OTI wrote parts, other options are refused', async (t) => {
-  const root = tempDir(t.teardown);
+  const root = tempDir('guard', t.teardown);
   const args = fixture(root);
   const out = join(root, 'out');
   t.is(await run([...args, '--out', out, '--until', 'phrases']), '');
@@ -82,7 +82,7 @@ test('run --until phrases, then oti with other options works; once OTI wrote par
 });
 
 test('run --phi: phi\'s own errors name run\'s --phi- flags; after a phi that wrote nothing, other phi options are taken', async (t) => {
-  const root = tempDir(t.teardown);
+  const root = tempDir('guard', t.teardown);
   const args = [...fixture(root), '--out', join(root, 'out'), '--phi', '--phi-top-k', '2', '--phi-epochs', '1'];
   const error = await run([...args, '--phi-batch', '64']);
   t.regex(error, /fewer than one batch of 64/);

@@ -18,7 +18,8 @@ import { mergeRuns } from '../../pipeline/merge-runs.ts';
 import { UserError } from '../../util/errors.ts';
 import { acquireRunLock } from '../../util/run-lock.ts';
 import { hostTag } from '../../util/temp-name.ts';
-import { TINY_MODEL_DIR, golden, relDiff, testCacheDir } from '../helpers/golden.ts';
+import { TINY_MODEL_DIR, golden, relDiff } from '../helpers/golden.ts';
+import { freshCacheDir } from '../helpers/test-utils.ts';
 import { BIN, type PipelineFixture, pipelineFixture, runArgs, runSync } from '../helpers/pipeline-run.ts';
 import { tempDir } from '../embed/helpers.ts';
 
@@ -181,7 +182,7 @@ test('two processes with one PID (two containers) writing the same file and buil
   t.deepEqual(readdirSync(dir), ['shared.bin']);
 
   // the graph cache: both build the same text graph at once; both answer as the golden model does
-  const cache = testCacheDir();
+  const cache = freshCacheDir(); // empty, so that both really build
   const g = golden();
   const input = `${JSON.stringify({ ids: g.text.ids[1] })}\n`;
   const embed = [BIN, 'embed-text', '--model', TINY_MODEL_DIR, '--threads', '1'];

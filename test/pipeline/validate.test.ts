@@ -9,14 +9,15 @@ import test from 'ava';
 import { Command, CommanderError } from 'commander';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRealCheckpoint, testModelReason } from '../../clip/model-origin.ts';
-import { makeRandomModel } from '../../clip/make-model.ts';
+import { isRealCheckpoint, testModelReason } from '../../clip/weights/model-origin.ts';
+import { makeRandomModel } from '../../clip/weights/make-model.ts';
 import { COMMANDS } from '../../pipeline/commands/index.ts';
 import { formatReport, inspectRun } from '../../pipeline/inspect-run.ts';
 import { type RunCliOptions, runPipeline } from '../../pipeline/run-pipeline.ts';
 import { errorMessage } from '../../util/errors.ts';
 import { startLlmTestServer } from '../helpers/llm-test-server.ts';
-import { GOLDEN_MODEL, tempDir } from '../helpers/model-files.ts';
+import { GOLDEN_MODEL } from '../helpers/model-files.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 const TOY = 'data/toyworld';
 delete process.env.STARWORD_LLM_MODEL; // the backend must not depend on the caller's environment
@@ -56,7 +57,7 @@ async function run(args: string[]): Promise<{ error: string; log: string[] }> {
 interface Fixture { root: string; images: string; vocab: string; model: string }
 
 function fixture(teardown: (fn: () => void) => void): Fixture {
-  const root = tempDir(teardown, 'starword-validate-');
+  const root = tempDir('validate', teardown);
   const images = join(root, 'images');
   mkdirSync(images);
   for (const name of readdirSync(join(TOY, 'phi-train')).sort().slice(0, 3)) cpSync(join(TOY, 'phi-train', name), join(images, name));
@@ -112,7 +113,7 @@ test('run: a bad option of any stage fails before ingest, names the option, and 
 });
 
 test('oti and phi commands check their options before loading the model', async (t) => {
-  const root = tempDir(t.teardown);
+  const root = tempDir('model', t.teardown);
   const missing = join(root, 'no-model');
   t.is(await failure(['oti', '--run', root, '--model', missing, '--lr', '-5']), '--lr must be > 0, got -5');
   t.is(await failure(['oti', '--run', root, '--model', missing, '--ema-decay', '-1']), '--ema-decay must be in [0, 1), got -1');

@@ -1,7 +1,6 @@
 /** The report's readers and orderings, on small hand-made inputs (no browser, no model). */
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { headlineMetric, methodRows, parseRankings, readEvalData } from '../../pipeline/report/eval-data.ts';
 import { orderQueries } from '../../pipeline/report/eval-section.ts';
@@ -10,6 +9,7 @@ import { trainingCharts } from '../../pipeline/report/run-sections.ts';
 import { lossPlotSvg } from '../../stages/phi/plot.ts';
 import { writeReport } from '../../pipeline/report/write-report.ts';
 import { UserError } from '../../util/errors.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 test('spreadSample takes every row of a small run and evenly spaced rows of a large one', (t) => {
   t.deepEqual([...spreadSample(3, 10)], [0, 1, 2]);
@@ -31,7 +31,7 @@ test('methodRows reads one report, an array, and a methods table with a reason r
 });
 
 test('readEvalData finds the table and the rankings in a folder; bad lines are one-line errors naming the file', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'starword-evaldata-'));
+  const dir = tempDir('evaldata');
   writeFileSync(join(dir, 'eval.json'), JSON.stringify([{ method: 'image', metrics: { 'mAP@5': 3 } }]));
   writeFileSync(join(dir, 'rankings.jsonl'), `${JSON.stringify({ method: 'image', query: '1', reference: 'a', captions: ['is red'], gts: ['b'], top: [{ id: 'b', score: 0.5 }] })}\n`);
   const e = readEvalData(dir);
@@ -41,7 +41,7 @@ test('readEvalData finds the table and the rankings in a folder; bad lines are o
   t.is(readEvalData(join(dir, 'eval.json')).rankings.length, 1);
   const err = t.throws(() => parseRankings('{"method":"x"}\n', 'r.jsonl'), { instanceOf: UserError });
   t.regex(err!.message, /^r\.jsonl line 1: /);
-  const empty = mkdtempSync(join(tmpdir(), 'starword-evaldata-'));
+  const empty = tempDir('evaldata');
   t.throws(() => readEvalData(empty), { instanceOf: UserError, message: /no evaluation table/ });
   t.throws(() => readEvalData(join(empty, 'nope.json')), { instanceOf: UserError, message: /no such file/ });
 });
@@ -81,7 +81,7 @@ test('phi\'s loss plot is three panels of the one chart module, train and held-o
 });
 
 test('report refuses a folder that is not a run, and --eval without a table or rankings, in one line', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'starword-report-bad-'));
+  const dir = tempDir('report-bad');
   await t.throwsAsync(writeReport({ run: join(dir, 'nope'), out: join(dir, 'out') }), { instanceOf: UserError, message: /nope: not a folder/ });
   await t.throwsAsync(writeReport({ run: dir, out: join(dir, 'out') }), { instanceOf: UserError, message: /neither a run folder/ });
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { TextEncoder } from '../../clip/encoder-types.ts';
+import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { captionVariants, composeQueries, searlePrompt, stripCaption } from '../../stages/retrieve/compose.ts';
 
 /** A stand-in text encoder: a fixed feature per text; with a pseudo-token, the token itself. Records its calls. */

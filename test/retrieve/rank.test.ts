@@ -1,13 +1,12 @@
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { writePart } from '../../schemas/part-io.ts';
 import { vectorTable } from '../../stages/retrieve/arrow-columns.ts';
 import { FilteredGallery, MemoryGallery, PartsGallery, collectRows } from '../../stages/retrieve/gallery.ts';
 import { rankBruteForce, rankGallery } from '../../stages/retrieve/rank.ts';
 import { TopK } from '../../stages/retrieve/topk-heap.ts';
 import { Rng } from '../../util/rng.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
 function randomMatrix(rng: Rng, rows: number, dim: number, quantise = 0): Float32Array {
   const m = new Float32Array(rows * dim);
@@ -72,7 +71,7 @@ test('TopK keeps the k best under the tie rule for any insertion order', (t) => 
 });
 
 test('a gallery spread over several Arrow parts ranks like the same gallery in memory, block by block', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'starword-rank-'));
+  const dir = tempDir('rank');
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const rng = new Rng(11);
   const dim = 16;

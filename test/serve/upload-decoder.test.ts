@@ -7,7 +7,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { preprocessImage, preprocessOptions } from '../../clip/preprocess.ts';
+import { preprocessImage, preprocessOptions } from '../../clip/image/preprocess.ts';
 import { UploadBusyError, UploadDecoder, UploadUnreadableError, checkDeclaredPixels, UploadTooLargeError } from '../../pipeline/serve/upload-decoder.ts';
 import { bombPng } from '../helpers/png-bomb.ts';
 import { TOY } from '../helpers/toy-run.ts';

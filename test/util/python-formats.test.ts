@@ -1,14 +1,14 @@
 /** The pickle, zip and torch.save writers, read back by the independent readers of test/helpers/python-formats.ts. */
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PyDict, PyFloat, PyTuple, pickle } from '../../util/pickle-writer.ts';
 import { TorchTensor, torchSave } from '../../util/torch-save.ts';
 import { writeStoredZip } from '../../util/zip-store.ts';
 import { OrderedDict, Tuple, readZip, torchLoad, unpickle } from '../helpers/python-formats.ts';
+import { tempDir } from '../helpers/test-utils.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'starword-pyfmt-'));
+const dir = tempDir('pyfmt');
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 test('pickle bytes of a small list, opcode by opcode (pickletools)', (t) => {

@@ -5,20 +5,18 @@
  */
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../util/errors.ts';
 import { LOCK_FILE, acquireRunLock, lockHolder } from '../../util/run-lock.ts';
 import { hostTag } from '../../util/temp-name.ts';
+import { tempDir as sharedTempDir } from '../helpers/test-utils.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function tempDir(t: { teardown(fn: () => void): void }, prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `starword-${prefix}-`));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return sharedTempDir(prefix, (fn) => t.teardown(fn));
 }
 
 /** A pid that is not a live process here: a child that has exited. */
@@ -134,7 +132,7 @@ test('a dead holder of this PID namespace is taken over at once, heartbeat or no
 });
 
 function lockHolderOfThisNamespace(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'starword-lock-ns-'));
+  const dir = sharedTempDir('lock-ns');
   try {
     const lock = acquireRunLock(dir, 'probe');
     const ns = lockHolder(dir)?.pidNs;

@@ -35,6 +35,11 @@ export function socketErrorCode(err: unknown, depth = 0): string | undefined {
   return socketErrorCode((err as { cause?: unknown }).cause, depth + 1);
 }
 
+/** A retry's cause in a summary: the HTTP status when there is one ('429', '503'), else the kind ('timeout'). */
+export function retryCause(fault: RequestFault): string {
+  return /^HTTP (\d{3})\b/.exec(fault.message)?.[1] ?? fault.kind;
+}
+
 /** The answer arrived but is not what was asked for (bad JSON, wrong shape, no choices). */
 export class MalformedAnswerError extends Error {
   constructor(message: string) { super(message); this.name = 'MalformedAnswerError'; }

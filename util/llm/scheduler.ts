@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from './backoff.ts';
-import { type FaultKind, classifyError } from './request-errors.ts';
+import { type FaultKind, classifyError, retryCause } from './request-errors.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { TokenBudget } from './token-budget.ts';
 import { ConceptFailedError, RunFatalError } from './failures.ts';
@@ -30,6 +30,8 @@ export interface SchedulerOptions {
   breakerThreshold?: number;
   /** Retries are noted one line per this many ms at most, the others summarised (default 10 s). */
   retryNoticeMs?: number;
+  /** Told of each retry by cause ('429', 'timeout', …) so that a progress reporter summarises them; then no retry line at all. */
+  onRetry?: (cause: string) => void;
 }
 
 export interface SchedulerStats {
@@ -119,7 +121,8 @@ export class RequestScheduler {
         }
         const delay = backoffDelay(i, fault.retryAfterMs, this.backoff);
         this.stats.retries++;
-        this.noteRetry(`${label}: ${fault.message}; retry ${i + 1}/${this.opts.retries} in ${Math.round(delay)} ms`, fault.kind);
+        if (this.opts.onRetry) this.opts.onRetry(retryCause(fault));
+        else this.noteRetry(`${label}: ${fault.message}; retry ${i + 1}/${this.opts.retries} in ${Math.round(delay)} ms`, fault.kind);
         try { await sleep(delay, signal); } catch { throw new RunFatalError(`aborted: ${String(signal.reason ?? 'signal')}`); }
       }
     }

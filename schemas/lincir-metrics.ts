@@ -1,0 +1,42 @@
+/**
+ * The `lincir-metrics` kind: one row per `log-every` steps of LinCIR training (epoch 0: the held-out
+ * phrases at initialisation, before any step; its train columns are NaN).
+ *   epoch        int32     the row's number (a round of log-every steps; the last may be shorter)
+ *   steps        int32     optimizer steps taken so far
+ *   lr           float32   learning rate (LinCIR: constant)
+ *   train_loss   float32   mean MSE(text(masked phrase with φ's token), text(phrase)) over the round's batches,
+ *                          train mode (noise and dropout on)
+ *   val_loss     float32   the same on the held-out phrases, eval mode, no noise; NaN without held-out phrases
+ *   val_cosine   float32   mean cos(text(masked phrase with φ's token), text(phrase)) on the held-out phrases
+ *   seconds      float32   wall time of the round (training and evaluation)
+ */
+import type { Schema, Table } from 'apache-arrow';
+import { epochMetricsFromTable, epochMetricsSchema, epochMetricsToTable } from './epoch-metrics.ts';
+
+export const KIND = 'lincir-metrics';
+
+export interface LincirMetricsRow {
+  epoch: number;
+  steps: number;
+  lr: number;
+  trainLoss: number;
+  valLoss: number;
+  valCosine: number;
+  seconds: number;
+}
+
+const FLOAT_COLUMNS = [
+  ['lr', 'lr'], ['train_loss', 'trainLoss'], ['val_loss', 'valLoss'], ['val_cosine', 'valCosine'], ['seconds', 'seconds'],
+] as const;
+
+export function schema(metadata: Record<string, string> = {}): Schema {
+  return epochMetricsSchema(KIND, FLOAT_COLUMNS, metadata);
+}
+
+export function toTable(rows: readonly LincirMetricsRow[], metadata: Record<string, string> = {}): Table {
+  return epochMetricsToTable(KIND, FLOAT_COLUMNS, rows, metadata);
+}
+
+export function fromTable(table: Table): LincirMetricsRow[] {
+  return epochMetricsFromTable(KIND, FLOAT_COLUMNS, table);
+}

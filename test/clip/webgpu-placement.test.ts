@@ -1,0 +1,138 @@
+/**
+ * Every graph kind starword builds runs its heavy ops on the WebGPU provider: each session is profiled (ORT
+ * writes one event per node run, with the provider that ran it), run once on the golden tiny model, released,
+ * and the events are read back. Shape arithmetic (Shape, Slice, Concat, Gather of shapes, Cast) may stay on the
+ * CPU; a matrix product, softmax, normalisation, attention or activation there fails the test.
+ */
+import test from 'ava';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createImageEncoder } from '../../clip/towers/vision-encoder.ts';
+import { createTextEncoder } from '../../clip/towers/text-encoder.ts';
+import { loadClipModel } from '../../clip/weights/clip-model.ts';
+import { parseOtiProblem, solveOtiProblem } from '../../stages/oti/debug-problem.ts';
+import { OtiSession } from '../../stages/oti/oti-session.ts';
+import { PHI_PARAMS, type PhiWeights, phiDims } from '../../stages/phi/phi-net.ts';
+import { PhiSession } from '../../stages/phi/phi-session.ts';
+import { type Im2TextWeights, im2textDims, paramNames } from '../../stages/pic2word/im2text.ts';
+import { Pic2WordSession } from '../../stages/pic2word/pic2word-session.ts';
+import { Rng } from '../../util/rng.ts';
+import { forEachDevice } from '../helpers/devices.ts';
+import { TINY_MODEL_DIR, flat, golden, testCacheDir } from '../helpers/golden.ts';
+
+/** Ops whose work grows with the model: any of these on the CPU provider is a fallback that costs. */
+export const HEAVY_OP = /MatMul|Gemm|Softmax|Norm|Attention|Gelu|Sigmoid|Tanh|Erf|Relu|Conv|Reduce|Exp$|^Log$|Sqrt|Pow/;
+
+interface Placement { op: string; provider: string }
+
+function readPlacements(dir: string): Placement[] {
+  const out: Placement[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+    const events = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { cat?: string; args?: { op_name?: string; provider?: string } }[];
+    for (const e of events) if (e.cat === 'Node' && e.args?.op_name && e.args.provider) out.push({ op: e.args.op_name, provider: e.args.provider });
+  }
+  return out;
+}
+
+function summary(p: Placement[]): string {
+  const counts = new Map<string, number>();
+  for (const { op, provider } of p) counts.set(`${op}@${provider.replace('ExecutionProvider', '')}`, (counts.get(`${op}@${provider.replace('ExecutionProvider', '')}`) ?? 0) + 1);
+  return [...counts].sort().map(([k, n]) => `${k}×${n}`).join(' ');
+}
+
+const cacheDir = testCacheDir();
+const rel = (x: number[] | number[][]): Float32Array => flat(Array.isArray(x[0]) ? (x as number[][]) : [x as number[]]);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const p2w: any = JSON.parse(readFileSync(new URL('../fixtures/pic2word/golden.json', import.meta.url), 'utf8'));
+
+/** Each graph kind: opens its session(s) with `opts`, runs them once, releases them (which writes the profile). */
+const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu'; profilePrefix: string }) => Promise<void>> = {
+  'vision (fused)': async (opts) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const enc = await createImageEncoder(model, { ...opts, unfused: false }); // not WebGPU's default (see ImageEncoderOptions.unfused), still placed there
+    const S = model.config.vision.imageSize;
+    await enc.encodePixels([new Rng(1).fillNormal(new Float32Array(3 * S * S)), new Rng(2).fillNormal(new Float32Array(3 * S * S))]);
+    await enc.release?.();
+  },
+  'vision (primitive)': async (opts) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const enc = await createImageEncoder(model, { ...opts, unfused: true });
+    const S = model.config.vision.imageSize;
+    await enc.encodePixels([new Rng(1).fillNormal(new Float32Array(3 * S * S))]);
+    await enc.release?.();
+  },
+  'text (plain and shared prefix)': async (opts) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const enc = await createTextEncoder(model, opts);
+    // rows sharing SOT 11 12 (shared prefix) and a row sharing only SOT (plain)
+    await enc.encodeIds([Int32Array.from([998, 11, 12, 13, 999]), Int32Array.from([998, 11, 12, 14, 15, 999]), Int32Array.from([998, 40, 999])]);
+    await enc.release?.();
+  },
+  'OTI gradient with the prefix cache': async (opts) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const [session, text] = await Promise.all([OtiSession.create(model, { ...opts, prefixCache: true }), createTextEncoder(model, opts)]);
+    const g = golden();
+    await solveOtiProblem(parseOtiProblem({ ...g.oti, image_features: g.image.features, steps: 1 }), session, text);
+    await Promise.all([session.release(), text.release?.()]);
+  },
+  'phi training and eval': async (opts) => {
+    const g = golden().phi;
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const dims = phiDims(model.config.projectionDim, model.config.text.width);
+    const weights = {} as PhiWeights;
+    for (const n of PHI_PARAMS) weights[n] = rel(g.weights[n]);
+    const target = new Rng(3).fillNormal(new Float32Array(g.phrase_ids.length * model.config.projectionDim));
+    const input = { weights, image: rel(g.image_features), oti: rel(g.oti_tokens), phraseIds: g.phrase_ids, target,
+      lambdaDistil: g.lambda_distil, lambdaGpt: g.lambda_gpt, temperature: g.temperature };
+    for (const withGradients of [true, false]) {
+      const s = await PhiSession.create(model, dims, withGradients, opts);
+      await s.step(input);
+      await s.release();
+    }
+  },
+  'Pic2Word training and eval': async (opts) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const dims = im2textDims(model.config.projectionDim, model.config.text.width, p2w.middle_dim, p2w.n_layer);
+    const weights: Im2TextWeights = {};
+    for (const n of paramNames(dims)) weights[n] = rel(p2w.weights[n]);
+    for (const withGradients of [true, false]) {
+      const s = await Pic2WordSession.create(model, dims, p2w.prompt_ids, withGradients, opts);
+      await s.step({ weights, image: flat(p2w.image_features), logitScale: p2w.logit_scale, masks: null });
+      await s.release();
+    }
+  },
+};
+
+forEachDevice((deviceTest) => {
+  for (const [kind, run] of Object.entries(KINDS)) {
+    deviceTest(`${kind}: every matrix product, softmax, normalisation, attention and activation runs on WebGPU`, async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'starword-profile-'));
+      try {
+        await run({ cacheDir, device: 'webgpu', profilePrefix: join(dir, 'p') });
+        const placements = readPlacements(dir);
+        t.log(summary(placements));
+        const heavy = placements.filter((p) => HEAVY_OP.test(p.op));
+        // the test must see the work it checks: at least one matrix product ran, and ran on WebGPU
+        t.true(heavy.some((p) => /MatMul|Gemm|Attention/.test(p.op) && p.provider === 'WebGpuExecutionProvider'), 'no matrix product ran on WebGPU');
+        const onCpu = heavy.filter((p) => p.provider !== 'WebGpuExecutionProvider');
+        t.deepEqual([...new Set(onCpu.map((p) => `${p.op} on ${p.provider}`))], [], 'heavy ops fell back');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+}, ['webgpu']);
+
+test('the check sees a fallback: the same vision graph on the CPU provider is flagged', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'starword-profile-'));
+  try {
+    await KINDS['vision (fused)']({ cacheDir, device: 'cpu', profilePrefix: join(dir, 'p') });
+    const onCpu = readPlacements(dir).filter((p) => HEAVY_OP.test(p.op) && p.provider !== 'WebGpuExecutionProvider');
+    t.true(onCpu.some((p) => p.op === 'Gemm' || p.op === 'MatMul'), summary(readPlacements(dir)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.after.always(() => rmSync(cacheDir, { recursive: true, force: true }));
