@@ -17,6 +17,7 @@ import * as tokens from '../../schemas/tokens.ts';
 import { readPart, writePart } from '../../schemas/part-io.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { readInitTokens } from '../../stages/oti/init-from.ts';
+import { loadFeatureSet } from '../../stages/pic2word/dataset.ts';
 import { invertFeatures } from '../../stages/phi/invert.ts';
 import { PartsGallery, galleryIds } from '../../stages/retrieve/gallery.ts';
 import { readTokens } from '../../stages/retrieve/tokens.ts';
@@ -117,4 +118,18 @@ test('retrieve --model refuses an index another model of the same width embedded
   t.is(JSON.parse(ok.stdout.trim().split('\n')[0]).id, 'y');
   const imageOnly = query(foreign, ['--method', 'image']);
   t.is(imageOnly.status, 0, imageOnly.stderr);
+});
+
+test('Pic2Word\'s features reader refuses parts and single files of another model than the one it trains with', async (t) => {
+  const root = tempDir('pic2word-model');
+  const embed = join(root, 'embed');
+  await featuresPart(embed, 'model-b');
+  t.throws(() => loadFeatureSet(root, 'source', 'model-a'), { instanceOf: UserError, message: OTHER });
+  t.is(loadFeatureSet(root, 'source', 'model-b').examples.length, 2);
+  // a lone .arrow file is checked by the model hash in its metadata
+  const lone = tempDir('pic2word-lone');
+  const rows = IDS.map((imageId, i) => ({ imageId, features: Float32Array.of(i + 1, i + 2) }));
+  writeFileSync(join(lone, 'features.arrow'), tableToIPC(features.toTable(rows, 2, { 'starword.model_hash': 'model-b' }), 'stream'));
+  t.is(loadFeatureSet(join(lone, 'features.arrow'), 'source', 'model-b').examples.length, 2);
+  t.throws(() => loadFeatureSet(join(lone, 'features.arrow'), 'source', 'model-a'), { instanceOf: UserError, message: /made with another model/ });
 });
