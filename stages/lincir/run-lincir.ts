@@ -134,13 +134,14 @@ export async function runLincir(r: RunLincirOptions): Promise<LincirSummary> {
 async function captionStore(r: RunLincirOptions, file: string, vocabPath: string | undefined): Promise<CaptionStoreSummary> {
   checkCaptionFile(file);
   const vocabulary = loadVocabulary(vocabPath);
-  r.log?.(describeVocabulary(vocabulary));
   let encoder: TextEncoder | undefined;
   try {
-    return await buildCaptionStore({
+    const made = await buildCaptionStore({
       file, dir: join(r.outDir, CAPTIONS_DIR), vocabulary, modelHash: r.src.hash, dim: r.src.config.projectionDim, tokenize: r.tokenize, log: r.log,
       encodeIds: r.encodeIds ?? (async (ids) => (encoder ??= await createTextEncoder(r.src, { ...r.session })).encodeIds(ids)),
     });
+    r.log?.(`lincir: captions masked by the ${describeVocabulary(vocabulary)}`);
+    return made;
   } finally {
     await encoder?.release?.();
   }
