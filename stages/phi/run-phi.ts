@@ -18,6 +18,7 @@ import { splitExamples } from '../../util/held-out.ts';
 import { loadPhiExamples } from './dataset.ts';
 import { exportPhiOnnx, exportPhiSafetensors } from './export.ts';
 import type { PhiOptions } from './options.ts';
+import { type NoPhrasesInputs, checkPhrasesForLgpt } from '../phrases-for-lgpt.ts';
 import { PhiPhraseBank } from './phrase-bank.ts';
 import { METRICS_FILE, PLOT_PNG, writeMetricsReport } from './report.ts';
 import { type TrainPhiConfig, bestOf, trainPhi } from './train.ts';
@@ -36,6 +37,8 @@ export interface RunPhiOptions {
   tokenize: (text: string) => Int32Array;
   options: PhiOptions;
   phrasesDir?: string;
+  /** what `run` says about a phrases folder without phrases (see stages/phrases-for-lgpt.ts) */
+  noPhrases?: NoPhrasesInputs;
   session?: SessionOptions;
   progress?: ProgressSink;
   log?: (line: string) => void;
@@ -68,7 +71,15 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   let bank: PhiPhraseBank | null = null;
   if (o.lambdaGpt > 0) {
     const wanted = new Set(data.examples.flatMap((e) => e.concepts));
-    bank = await PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text, r.log, r.src.hash);
+    const dir = r.phrasesDir ?? stageDir(r.runDir, 'phrases');
+    bank = await PhiPhraseBank.load(dir, wanted, r.tokenize, r.text, r.log, r.src.hash);
+    try {
+      checkPhrasesForLgpt({ stage: 'phi', lambdaGpt: o.lambdaGpt, phrasesDir: dir, phrases: bank.phraseCount, without: 'train on L_distil alone',
+        ...(bank.storedPhrases > 0 ? { forConcepts: true } : {}) }, r.noPhrases ?? {}, r.log ?? (() => {}));
+    } catch (err) {
+      bank.close();
+      throw err;
+    }
   }
   r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
     + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);

@@ -10,6 +10,7 @@ import { tokenizerForModel } from '../../clip/text/tokenizer-fit.ts';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { INPUT_NOISES } from '../../clip/training/input-noise.ts';
 import { rule } from '../../util/option-rules.ts';
+import type { NoPhrasesInputs } from '../phrases-for-lgpt.ts';
 import type { StageDefinition } from '../stage.ts';
 import type { PhiOptions } from './options.ts';
 import { type PhiSummary, runPhi } from './run-phi.ts';
@@ -51,7 +52,7 @@ export function phiRunOptions(o: PhiStageOptions): PhiOptions {
 /** train_phi.py's argparse defaults, read from the declaration above (the held-out split is starword's, off). */
 export const SEARLE_PHI: PhiOptions = phiRunOptions(phiOptions.parse({}));
 
-export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: string; phrasesDir?: string }> = {
+export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, NoPhrasesInputs & { out?: string; phrasesDir?: string }> = {
   name: 'phi',
   summary: 'train the textual inversion network phi (SEARLE defaults) on the OTI tokens; export ONNX + safetensors',
   input: ['features', 'concepts', 'phrases', 'tokens'],
@@ -72,12 +73,12 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
     const ctxLen = model.config.text.ctx;
     const outDir = ctx.inputs.out ? resolve(ctx.inputs.out) : undefined;
     const validate = o.valCirr
-      ? cirrValidator(resolve(o.valCirr), resolve(o.valCirrIndex!), text, sess, outDir ?? stageDir(ctx.runDir, 'phi'), log)
+      ? cirrValidator(resolve(o.valCirr), resolve(o.valCirrIndex!), text, sess, outDir ?? stageDir(ctx.runDir, 'phi'), log, model.hash)
       : undefined;
     try {
       return await runPhi({
         runDir: ctx.runDir, outDir, src: model, text, tokenize: (t) => tokenizer.tokenize(t, ctxLen),
-        options: phiRunOptions(o), phrasesDir: ctx.inputs.phrasesDir ? resolve(ctx.inputs.phrasesDir) : undefined,
+        options: phiRunOptions(o), phrasesDir: ctx.inputs.phrasesDir ? resolve(ctx.inputs.phrasesDir) : undefined, noPhrases: ctx.inputs,
         session: sess, progress: ctx.progress('phi'), log, validate,
       });
     } finally {
@@ -85,4 +86,5 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
     }
   },
   counts: (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val }),
+  resumedCounts: ['epochsRunNow'],
 };
