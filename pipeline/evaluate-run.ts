@@ -20,7 +20,7 @@ import type { ComposeMethod } from '../stages/retrieve/compose.ts';
 import { type TokenProvider, partsTokenProvider } from '../stages/retrieve/sources.ts';
 import { UserError } from '../util/errors.ts';
 import { TABLE_METHODS, type TableMethod, captioningTexts, cirevlInstruction, isTableMethod } from './evaluate-methods.ts';
-import { CAPTION_DEFAULTS, type CaptionCliOptions, captionUnavailable, describeForEvaluation } from './stage-runners/captions.ts';
+import { CAPTION_DEFAULTS, type CaptionCliOptions, captionUnavailable, describeForEvaluation } from './evaluate-captions.ts';
 import { pic2wordTokenProvider } from './pic2word-tokens.ts';
 import { lincirTokenProvider } from './lincir-tokens.ts';
 import { type ModelFlags, openEncoders, openIndex, tokenProviderFrom } from './retrieve-query.ts';
