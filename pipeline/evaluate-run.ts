@@ -20,7 +20,7 @@ import type { ComposeMethod } from '../stages/retrieve/compose.ts';
 import { type TokenProvider, partsTokenProvider } from '../stages/retrieve/sources.ts';
 import { UserError } from '../util/errors.ts';
 import { TABLE_METHODS, type TableMethod, captioningTexts, cirevlInstruction, isTableMethod } from './evaluate-methods.ts';
-import { CAPTION_DEFAULTS, type CaptionCliOptions, captionUnavailable, describeForEvaluation } from './stage-runners/captions.ts';
+import { CAPTION_DEFAULTS, type CaptionCliOptions, captionUnavailable, describeForEvaluation } from './evaluate-captions.ts';
 import { pic2wordTokenProvider } from './pic2word-tokens.ts';
 import { lincirTokenProvider } from './lincir-tokens.ts';
 import { type ModelFlags, openEncoders, openIndex, tokenProviderFrom } from './retrieve-query.ts';
@@ -51,11 +51,11 @@ export interface EvaluateFlags extends ModelFlags, Partial<CaptionCliOptions> {
 /** A method ready to evaluate, or the reason it cannot be. */
 type Plan = { method: TableMethod; compose: ComposeMethod; tokens?: TokenProvider } | { method: TableMethod; described: 'captioning' | 'cirevl' } | { method: TableMethod; reason: string };
 
-async function planMethods(methods: readonly TableMethod[], flags: EvaluateFlags): Promise<Plan[]> {
-  const oti = flags.tokens ? partsTokenProvider(flags.tokens) : undefined;
+async function planMethods(methods: readonly TableMethod[], flags: EvaluateFlags, modelHash: () => string | undefined): Promise<Plan[]> {
+  const oti = flags.tokens ? partsTokenProvider(flags.tokens, { modelHash }) : undefined;
   const phi = flags.phi ? await tokenProviderFrom({ ...flags, tokens: undefined }) : undefined;
-  const pic2word = await pic2wordTokenProvider(flags);
-  const lincir = await lincirTokenProvider(flags);
+  const pic2word = await pic2wordTokenProvider(flags, modelHash);
+  const lincir = await lincirTokenProvider(flags, modelHash);
   const plan = (method: TableMethod): Plan => {
     switch (method) {
       case 'image': return { method, compose: 'image' };
@@ -91,11 +91,14 @@ export async function runEvaluate(flags: EvaluateFlags, out: NodeJS.WritableStre
   const excludeFlag = flags.excludeReference ? true : flags.keepReference ? false : undefined;
   const ann = loadAnnotations(flags.dataset, flags.annotations, flags.split, flags.categories?.split(',').map((c) => c.trim()));
   refuseTestSplit(ann);
-  const gallery = openIndex(flags.index);
   const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`evaluate: ${line}\n`);
-  const plans = await planMethods(methods, flags);
+  // the model, once loaded, is what the index and tokens are checked against (none when only image runs)
+  let modelHash: string | undefined;
+  const plans = await planMethods(methods, flags, () => modelHash);
   const needText = plans.some((p) => !('reason' in p) && !('compose' in p && p.compose === 'image'));
   const enc = await openEncoders(flags, { text: needText, image: false });
+  modelHash = enc.model?.hash;
+  const gallery = openIndex(flags.index, modelHash);
 
   // captions (and recompositions) once for both described methods
   const described = plans.filter((p): p is Extract<Plan, { described: string }> => 'described' in p);

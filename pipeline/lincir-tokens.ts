@@ -26,10 +26,10 @@ export function lincirFile(path: string): string {
   return existsSync(path) && statSync(path).isDirectory() ? join(path, LINCIR_ONNX) : path;
 }
 
-/** The provider the flags name, or undefined when neither is given. */
-export async function lincirTokenProvider(flags: LincirTokenFlags): Promise<TokenProvider | undefined> {
+/** The provider the flags name, or undefined when neither is given; `modelHash` as tokenProviderFrom's. */
+export async function lincirTokenProvider(flags: LincirTokenFlags, modelHash?: () => string | undefined): Promise<TokenProvider | undefined> {
   if (flags.lincir && flags.lincirTokens) throw new UserError('give --lincir or --lincir-tokens, not both');
-  if (flags.lincirTokens) return partsTokenProvider(flags.lincirTokens);
+  if (flags.lincirTokens) return partsTokenProvider(flags.lincirTokens, { modelHash });
   if (!flags.lincir) return undefined;
   // φ is SEARLE's network: phi's predictor opens its exports
   return phiTokenProvider(await PhiPredictor.open(lincirFile(flags.lincir), { threads: flags.threads, device: flags.device, cacheDir: flags.cacheDir, flag: '--lincir' }));

@@ -17,10 +17,10 @@ export interface Pic2WordTokenFlags {
   cacheDir?: string;
 }
 
-/** The provider the flags name, or undefined when neither is given. */
-export async function pic2wordTokenProvider(flags: Pic2WordTokenFlags): Promise<TokenProvider | undefined> {
+/** The provider the flags name, or undefined when neither is given; `modelHash` as tokenProviderFrom's. */
+export async function pic2wordTokenProvider(flags: Pic2WordTokenFlags, modelHash?: () => string | undefined): Promise<TokenProvider | undefined> {
   if (flags.pic2word && flags.pic2wordTokens) throw new UserError('give --pic2word or --pic2word-tokens, not both');
-  if (flags.pic2wordTokens) return partsTokenProvider(flags.pic2wordTokens);
+  if (flags.pic2wordTokens) return partsTokenProvider(flags.pic2wordTokens, { modelHash });
   if (!flags.pic2word) return undefined;
   const predictor = await Pic2WordPredictor.open(flags.pic2word, { threads: flags.threads, device: flags.device, cacheDir: flags.cacheDir });
   // f_M is a feed-forward map like phi: the same features-in, tokens-out provider serves it

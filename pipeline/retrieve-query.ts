@@ -32,15 +32,22 @@ export function parseMethod(s: string): Method {
   return s;
 }
 
-/** The gallery of `--index`: a features folder, a run folder (its embed/), or one .arrow file. */
-export function openIndex(path: string): PartsGallery {
-  return new PartsGallery(locateParts(path, 'features', 'embed', '--index'));
+/**
+ * The gallery of `--index`: a features folder, a run folder (its embed/), or one .arrow file. With
+ * `modelHash` (the command's model), features another model embedded are refused when read.
+ */
+export function openIndex(path: string, modelHash?: string): PartsGallery {
+  return new PartsGallery(locateParts(path, 'features', 'embed', '--index'), { modelHash });
 }
 
-/** The searle token source of --tokens / --phi; undefined when neither is given. */
-export async function tokenProviderFrom(flags: { tokens?: string; phi?: string; threads?: number; device?: Device; cacheDir?: string }): Promise<TokenProvider | undefined> {
+/**
+ * The searle token source of --tokens / --phi; undefined when neither is given. `modelHash` is asked
+ * when tokens parts are read: those of another model are refused.
+ */
+export async function tokenProviderFrom(flags: { tokens?: string; phi?: string; threads?: number; device?: Device; cacheDir?: string },
+  modelHash?: () => string | undefined): Promise<TokenProvider | undefined> {
   if (flags.tokens && flags.phi) throw new UserError('give --tokens or --phi, not both');
-  if (flags.tokens) return partsTokenProvider(flags.tokens);
+  if (flags.tokens) return partsTokenProvider(flags.tokens, { modelHash });
   // phi as `starword phi` exports it: .onnx, or .safetensors in SEARLE's layout
   if (flags.phi) {
     const path = await resolvePhiArg(flags.phi, undefined, (l) => process.stderr.write(`${l}\n`));
@@ -78,26 +85,30 @@ export async function runRetrieve(opts: Options, out: NodeJS.WritableStream = pr
   if (opts.lincir && !isLincir) throw new UserError(`--lincir is for --method lincir, not ${name}`);
   if (isLincir && opts.phi) throw new UserError('--phi is for --method searle; method lincir takes --lincir or --tokens');
   const needs = methodNeeds(method);
-  const gallery = openIndex(opts.index);
-  const resolver = new IdResolver(await galleryIds(gallery, opts.blockRows));
   const isFile = existsSync(opts.reference) && statSync(opts.reference).isFile();
-  // The reference's gallery id: the id given, or the file's id by name (an image that is also indexed).
-  const refId = resolver.resolve(opts.reference) ?? (isFile ? resolver.resolve(basename(opts.reference)) : undefined);
-  if (!isFile && refId === undefined) throw new UserError(`--reference ${opts.reference}: neither an image file nor an id of the index`);
+  // the model, once loaded, is what the index and tokens are checked against (none for --method image by id)
+  let modelHash: string | undefined;
   // pic2word's tokens: f_M from --pic2word, or tokens parts that `invert --pic2word` wrote (--tokens)
   const tokens = !needs.token ? undefined : method === 'pic2word'
-    ? await pic2wordTokenProvider({ ...opts, pic2word: opts.pic2word, pic2wordTokens: opts.tokens })
-    : isLincir ? await lincirTokenProvider({ ...opts, lincir: opts.lincir, lincirTokens: opts.tokens })
-    : await tokenProviderFrom(opts);
+    ? await pic2wordTokenProvider({ ...opts, pic2word: opts.pic2word, pic2wordTokens: opts.tokens }, () => modelHash)
+    : isLincir ? await lincirTokenProvider({ ...opts, lincir: opts.lincir, lincirTokens: opts.tokens }, () => modelHash)
+    : await tokenProviderFrom(opts, () => modelHash);
   if (needs.token && !tokens) {
     throw new UserError(method === 'pic2word' ? "method 'pic2word' needs --pic2word or --tokens" : isLincir ? "method 'lincir' needs --lincir or --tokens" : "method 'searle' needs --tokens or --phi");
   }
   if (method === 'pic2word' && opts.phi) throw new UserError('--phi is for --method searle; method pic2word takes --pic2word or --tokens');
+  const wantFeature = needs.image || (tokens?.needsFeatures ?? false);
+  const enc = await openEncoders(opts, { text: needs.text, image: wantFeature && isFile });
+  modelHash = enc.model?.hash;
+
+  const gallery = openIndex(opts.index, modelHash);
+  const resolver = new IdResolver(await galleryIds(gallery, opts.blockRows));
+  // The reference's gallery id: the id given, or the file's id by name (an image that is also indexed).
+  const refId = resolver.resolve(opts.reference) ?? (isFile ? resolver.resolve(basename(opts.reference)) : undefined);
+  if (!isFile && refId === undefined) throw new UserError(`--reference ${opts.reference}: neither an image file nor an id of the index`);
 
   // Raw image features of the reference: from the file, or from the index.
   let feature: Float32Array | undefined;
-  const wantFeature = needs.image || (tokens?.needsFeatures ?? false);
-  const enc = await openEncoders(opts, { text: needs.text, image: wantFeature && isFile });
   if (wantFeature) {
     if (isFile) {
       if (opts.preprocess !== 'targetpad' && opts.preprocess !== 'plain') throw new UserError(`--preprocess must be targetpad or plain, got '${opts.preprocess}'`);

@@ -21,26 +21,12 @@ export interface StageRecord {
   finishedAt?: string;
   /** summed over the sessions that finished the stage (a resume adds its own, never replaces) */
   seconds?: number;
-  /** the work counts of RESUMED_COUNTS summed over sessions; the others (totals) as the last session saw them */
+  /** the work counts its declaration names (StageDefinition.resumedCounts) summed over sessions; the others (totals) as the last session saw them */
   counts: Record<string, number>;
   timings: Record<string, number>;
   /** sessions that finished this stage */
   sessions?: number;
 }
-
-/**
- * Counts that a session reports for the work it did itself (what it embedded, inverted, requested now):
- * they add up over resumes, like the seconds, so count / seconds stays the stage's throughput. Every
- * other count is a total of the whole output (parts, images) and is replaced.
- */
-export const RESUMED_COUNTS: Readonly<Record<string, readonly string[]>> = {
-  embed: ['embedded', 'failed'],
-  concepts: ['written'],
-  phrases: ['requests'],
-  oti: ['ok', 'failed'],
-  phi: ['epochsRunNow'],
-  pic2word: ['epochsRunNow'],
-};
 
 /** What decides the results: two runs with equal inputs here may share a folder. */
 export interface RunIdentity {
@@ -256,10 +242,14 @@ export function startStage(runDir: string, stage: string): RunManifest {
   }));
 }
 
-/** Records a session's end: its seconds and work counts added to the earlier sessions' (see RESUMED_COUNTS). */
-export function finishStage(runDir: string, stage: string, result: { seconds: number; counts?: Record<string, number>; timings?: Record<string, number> }): RunManifest {
+/**
+ * Records a session's end: its seconds, and the counts named in `resumedCounts` (the stage declaration's,
+ * see StageDefinition), added to the earlier sessions'; the other counts replace theirs.
+ */
+export function finishStage(runDir: string, stage: string,
+  result: { seconds: number; counts?: Record<string, number>; timings?: Record<string, number>; resumedCounts?: readonly string[] }): RunManifest {
   return updateStage(runDir, stage, (prev) => {
-    const additive = new Set(RESUMED_COUNTS[stage] ?? []);
+    const additive = new Set(result.resumedCounts ?? []);
     const counts = { ...(result.counts ?? {}) };
     for (const k of additive) if (typeof counts[k] === 'number' && typeof prev?.counts[k] === 'number') counts[k] += prev.counts[k];
     return {

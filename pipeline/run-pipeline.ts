@@ -128,6 +128,8 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   // none is made for --until embed: opened before the first text stage
   let text: { text: TextEncoder; tokenizer: ClipTokenizer } | undefined;
   const plainLog = log;
+  // OTI and phi with λ_gpt > 0 and no phrases: refused naming --allow-empty-phrases, or under it a warning in run.json
+  const noPhrases = { allowNoPhrases: phrasesOpts.allowEmptyPhrases, recordWarning: (line: string) => { addRunWarning(runDir, line); } };
   /** what each stage reads besides its options, and how `run` logs each stage */
   const inputs: Record<PipelineStage, () => { inputs: unknown; log?: (line: string) => void }> = {
     ingest: () => ({ inputs: { source: o.images, shard, listing, force: shared.force } }),
@@ -138,8 +140,8 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       log(`phrases: ${needed.length} concepts needed (union of each image's top ${phrasesTopK})`);
       return { inputs: { concepts: needed, outDir: stageDir(runDir, 'phrases'), countTokens: (t: string) => text!.tokenizer.encode(t).length + 2, textEncoder: text!.text } };
     },
-    oti: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined, allowNoPhrases: phrasesOpts.allowEmptyPhrases } }),
-    phi: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined } }),
+    oti: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined, ...noPhrases } }),
+    phi: () => ({ inputs: { phrasesDir: phrasesFrom ?? undefined, ...noPhrases } }),
   };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const report: Record<PipelineStage, (r: any) => string[]> = {
@@ -166,7 +168,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       const given = inputs[name]();
       const r = await runStage(def, stageContext(runDir, model, shared, given.inputs, given.log ?? plainLog, { shared: text }), opts[name], true);
       const counts = def.counts(r);
-      finishStage(runDir, name, { seconds: (performance.now() - t0) / 1000, counts });
+      finishStage(runDir, name, { seconds: (performance.now() - t0) / 1000, counts, resumedCounts: def.resumedCounts });
       stages[name] = counts;
       for (const line of report[name](r)) log(line);
       // only with --allow-empty-phrases does an empty phrases stage get here: the run says so where it is read

@@ -51,6 +51,8 @@ export interface SearleExportOptions {
   /** phi output folder; undefined: <run>/phi when it exists */
   phiDir?: string;
   checkpoint?: CheckpointChoice;
+  /** the model the tokens and concepts are exported for: parts another model made are refused */
+  modelHash?: string;
   log?: (line: string) => void;
 }
 
@@ -95,7 +97,7 @@ export async function exportSearle(o: SearleExportOptions): Promise<SearleExport
   const tok: Float32Array[] = [], ema: Float32Array[] = [];
   let width = 0, failed = 0;
   for (const i of parts) {
-    const part = tokensSchema.fromTable(readPart(otiDir, tokensSchema.KIND, i));
+    const part = tokensSchema.fromTable(readPart(otiDir, tokensSchema.KIND, i, { expectModelHash: o.modelHash, modelRedo: 'rerun oti with this model' }));
     width = part.width;
     for (const r of part.rows) {
       if (r.status !== 'ok' || !r.token || !r.ema) { failed++; continue; }
@@ -139,7 +141,7 @@ export async function exportSearle(o: SearleExportOptions): Promise<SearleExport
     const rows: { name: string; concepts: string[] }[] = [];
     const nameOf = new Map(ids.map((id, i) => [id, names[i]]));
     for (const i of cparts) {
-      for (const r of conceptsSchema.fromTable(readPart(conceptsDir, conceptsSchema.KIND, i))) {
+      for (const r of conceptsSchema.fromTable(readPart(conceptsDir, conceptsSchema.KIND, i, { expectModelHash: o.modelHash, modelRedo: 'rerun concepts with this model' }))) {
         rows.push({ name: nameOf.get(r.imageId) ?? searleName(r.imageId, o.names), concepts: r.concepts.slice(0, 250) });
         conceptsPerImage = Math.max(conceptsPerImage, Math.min(250, r.concepts.length));
       }

@@ -291,9 +291,13 @@ export function partModelHash(stats: PartStats): string | null {
  * A part that records no model passes: it was made without one, or before markers recorded it.
  */
 export function checkPartModel(dir: string, kind: string, index: number, modelHash: string, redo: string): void {
-  const recorded = partModelHash(readPartStats(dir, kind, index));
+  refuseOtherModel(partPaths(dir, kind, index).stats, partModelHash(readPartStats(dir, kind, index)), modelHash, redo);
+}
+
+/** The one-line refusal of a part (`where`) that `recorded` made, read with `modelHash`; nothing when they agree or none is recorded. */
+export function refuseOtherModel(where: string, recorded: string | null, modelHash: string, redo: string): void {
   if (recorded !== null && recorded !== modelHash) {
-    throw new UserError(`${partPaths(dir, kind, index).stats}: made with another model (${shortHash(recorded)}, this model is ${shortHash(modelHash)}); ${redo}`);
+    throw new UserError(`${where}: made with another model (${shortHash(recorded)}, this model is ${shortHash(modelHash)}); ${redo}`);
   }
 }
 
@@ -316,6 +320,13 @@ export interface ReadPartOptions {
    * false for readers that only look (inspect, report), which may run beside a writer
    */
   quarantine?: boolean;
+  /**
+   * the model the reader works with: a part whose marker records another one is refused in one line
+   * naming the marker and both models (a part that records none passes, see checkPartModel)
+   */
+  expectModelHash?: string;
+  /** what that refusal tells the user to do (default: rerun the stage that writes it with this model) */
+  modelRedo?: string;
 }
 
 /**
@@ -326,6 +337,9 @@ export interface ReadPartOptions {
 export function readPart(dir: string, kind: string, index: number, opts: ReadPartOptions = {}): Table {
   const paths = partPaths(dir, kind, index);
   const redo = 'rerun the stage that writes it to redo it';
+  if (opts.expectModelHash !== undefined && existsSync(paths.stats)) {
+    checkPartModel(dir, kind, index, opts.expectModelHash, opts.modelRedo ?? 'rerun the stage that writes it with this model');
+  }
   const bytes = withFsErrors(paths.arrow, 'reading', () => readFileSync(paths.arrow));
   const stats = opts.verify === false || !existsSync(paths.stats) ? null : readPartStats(dir, kind, index);
   if (stats) {

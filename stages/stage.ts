@@ -58,6 +58,12 @@ export interface StageDefinition<Schema extends z.ZodObject = z.ZodObject, Resul
   run(ctx: StageContext<Inputs, Model>, options: z.output<Schema>): Promise<Result>;
   /** the counts run.json records of a result */
   counts(result: Result): Record<string, number>;
+  /**
+   * The counts of `counts` that a session reports for the work it did itself (what it embedded, inverted,
+   * requested now): run.json adds them up over resumes, like the seconds, so count / seconds stays the
+   * stage's throughput. Every other count is a total of the whole output (parts, images) and is replaced.
+   */
+  resumedCounts?: readonly string[];
 }
 
 /** A path flag of a stage's own command: where it reads or writes (not one of its options). */

@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import { DATASETS } from '../../stages/evaluate/types.ts';
 import { TABLE_METHODS } from '../evaluate-methods.ts';
-import { addCaptionOptions } from '../stage-runners/captions.ts';
+import { addCaptionOptions } from '../evaluate-captions.ts';
 import { type EvaluateFlags, runEvaluate } from '../evaluate-run.ts';
 import { addQueryModelOptions } from '../shared-options.ts';
 

@@ -7,6 +7,7 @@ import { resolve, basename } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseClipConfig } from '../../clip/weights/config.ts';
+import { modelHash } from '../../clip/weights/clip-model.ts';
 import { readRunManifest } from '../run-manifest.ts';
 import { parseCheckpointChoice } from '../../stages/phi/checkpoint.ts';
 import { UserError } from '../../util/errors.ts';
@@ -34,7 +35,7 @@ export function register(program: Command): void {
     .option('--exp-name <name>', 'experiment name of the OTI tokens and of phi (default: the run folder\'s name)')
     .option('--gpt-exp-name <name>', 'experiment name of the phrases (SEARLE\'s default GPTNeo27B)', 'GPTNeo27B')
     .option('--clip-model-name <name>', 'SEARLE\'s --clip-model-name, e.g. ViT-B/32 (default: from --model or run.json\'s model, for B/32 and L/14)')
-    .option('--model <dir>', 'the CLIP folder, to name it (default: run.json\'s model)')
+    .option('--model <dir>', 'the CLIP folder, to name it and to check the parts against (default: run.json\'s model)')
     .option('--names <rule>', `image ids → SEARLE names: ${NAME_RULES.join(' | ')} (ImageNet: basename, CIRR: stem, CIRCO: coco)`, 'id')
     .option('--phi <dir>', 'phi output folder (default <run>/phi when it exists)')
     .option('--checkpoint <which>', 'phi checkpoint: best | last | an epoch (default: best when validated, else last)')
@@ -53,6 +54,8 @@ export function register(program: Command): void {
         runDir, outDir: resolve(f.out), dataset: f.dataset, split: f.split, expName: f.expName ?? basename(runDir),
         gptExpName: f.gptExpName, clipModelName, names: f.names as NameRule, phiDir: f.phi ? resolve(f.phi) : undefined,
         checkpoint: f.checkpoint === undefined ? undefined : parseCheckpointChoice(f.checkpoint),
+        // the parts are checked against --model when given, else against the model run.json names
+        modelHash: f.model ? await modelHash(resolve(f.model)) : readRunManifest(runDir)?.model?.hash,
         log: (l) => process.stderr.write(`${l}\n`),
       });
       console.log(`export searle: ${s.images} tokens of width ${s.width}, ${s.concepts} concepts with ${s.phrases} phrases, `

@@ -13,7 +13,7 @@ import { type InvertSummary, PhiPredictor, type TokenMapper, invertFeatures, inv
 import { Pic2WordPredictor } from '../../stages/pic2word/predictor.ts';
 import { locateParts } from '../../stages/retrieve/sources.ts';
 import { UserError } from '../../util/errors.ts';
-import { loadClipModel } from '../../clip/weights/clip-model.ts';
+import { loadClipModel, modelHash } from '../../clip/weights/clip-model.ts';
 import { resolvePhiArg } from '../phi-file.ts';
 import { lincirFile } from '../lincir-tokens.ts';
 import { positiveIntOption } from '../options.ts';
@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output folder of tokens parts (resumable)')
     .option('--part-size <n>', 'images per tokens part (with --images)', positiveIntOption, 1000)
     .option('--batch <n>', 'images per vision-encoder batch', positiveIntOption, 32);
-  addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir', 'logJson'], help: { model: 'Hugging Face CLIP folder (needed with --images)' } });
+  addSharedOptions(cmd, { keys: ['model', 'threads', 'device', 'cacheDir', 'logJson'], help: { model: 'Hugging Face CLIP folder (needed with --images; with --features, the features are checked against it)' } });
   cmd.action(async (o: InvertCliOptions) => {
       if (!!o.images === !!o.features) throw new UserError('give exactly one of --images and --features');
       const sess = sessionOptionsFrom(sharedOptionsFrom(o as unknown as Record<string, unknown>));
@@ -57,7 +57,9 @@ export function register(program: Command): void {
       let s: InvertSummary;
       if (o.features) {
         const features = locateParts(resolve(o.features), 'features', 'embed', '--features');
-        s = await locked(() => invertFeatures(features, out, phi, metadata, progress));
+        // with --model, the features are checked against it (its hash only: no graph is built)
+        const expected = o.model ? await modelHash(resolve(o.model)) : undefined;
+        s = await locked(() => invertFeatures(features, out, phi, expected ? { ...metadata, 'starword.model_hash': expected } : metadata, progress, expected));
       } else {
         if (!o.model) throw new UserError(`--images needs --model (the CLIP folder whose vision tower ${kind} was trained on)`);
         const model = await loadClipModel(resolve(o.model));

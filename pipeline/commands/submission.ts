@@ -25,10 +25,13 @@ export async function runSubmission(flags: SubmissionFlags): Promise<string[]> {
   if (flags.dataset !== 'cirr' && flags.dataset !== 'circo') throw new UserError(`--dataset must be cirr or circo (the benchmarks with a test server), got '${flags.dataset}'`);
   const method = parseMethod(flags.method);
   const ann = loadAnnotations(flags.dataset, flags.annotations, flags.split);
-  const gallery = openIndex(flags.index);
-  const tokens = methodNeeds(method).token ? await tokenProviderFrom(flags) : undefined;
+  // the model, once loaded, is what the index and tokens are checked against (none for --method image)
+  let modelHash: string | undefined;
+  const tokens = methodNeeds(method).token ? await tokenProviderFrom(flags, () => modelHash) : undefined;
   if (methodNeeds(method).token && !tokens) throw new UserError("method 'searle' needs --tokens or --phi");
   const enc = await openEncoders(flags, { text: methodNeeds(method).text, image: false });
+  modelHash = enc.model?.hash;
+  const gallery = openIndex(flags.index, modelHash);
   const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`submission: ${line}\n`);
   const r = await rankForSubmission(ann, gallery, { method, text: enc.text, tokens, blockRows: flags.blockRows, log });
   if (r.unanswerable.length) {

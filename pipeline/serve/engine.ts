@@ -72,12 +72,13 @@ export class ServeEngine {
   }
 
   static async open(o: ServeOptions): Promise<ServeEngine> {
-    const gallery = openIndex(o.index);
+    const flags = { model: o.model, threads: o.threads, device: o.device ?? 'cpu', cacheDir: o.cacheDir };
+    const enc = await openEncoders(flags, { text: true, image: true });
+    // the index's features must be the model's: another CLIP of the same width would rank silently wrong
+    const gallery = openIndex(o.index, enc.model!.hash);
     const ids = await galleryIds(gallery);
     if (ids.length === 0) throw new UserError(`--index ${o.index}: the index is empty`);
     const paths = indexImagePaths(o.index);
-    const flags = { model: o.model, threads: o.threads, device: o.device ?? 'cpu', cacheDir: o.cacheDir };
-    const enc = await openEncoders(flags, { text: true, image: true });
     const mappers = new Map<string, PhiPredictor>();
     if (o.phi) mappers.set('phi', await PhiPredictor.open(o.phi, flags));
     // Pic2Word's mapper is exported like phi (image features in, token out), so the same predictor runs it

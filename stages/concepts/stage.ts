@@ -36,4 +36,5 @@ export const conceptsStage: StageDefinition<typeof conceptsOptions, RunConceptsR
     });
   },
   counts: (r) => ({ images: r.images, parts: r.parts, written: r.written, topK: r.topK }),
+  resumedCounts: ['written'],
 };

@@ -42,4 +42,5 @@ export const embedStage: StageDefinition<typeof embedOptions, EmbedSummary, { la
     }
   },
   counts: (r) => ({ embedded: r.embedded, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }),
+  resumedCounts: ['embedded', 'failed'],
 };

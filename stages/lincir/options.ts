@@ -28,6 +28,10 @@ export const lincirOptionsSchema = z.object({
     .meta({ help: 'metrics rows between resumable checkpoints (and after the last step)' }),
   valPhrases: rule.nonNegativeInt().default(0)
     .meta({ help: 'phrases held out for the per-row held-out loss (LinCIR holds none out: it validates on CIRR)', lincir: 0 }),
+  captions: z.string().optional()
+    .meta({ value: '<file>', help: 'also train on a caption file: one caption a line, or JSON Lines (.jsonl/.ndjson) with a "caption" or "text" field; each caption\'s longest concept-vocabulary name is masked, captions without one are skipped; with a run, both are trained on' }),
+  vocab: z.string().optional()
+    .meta({ value: '<file>', help: 'the vocabulary that masks --captions: CSV/TSV (column name, DisplayName or concept, else the first) or one name per line (default: Open Images V7, 20,931 names, as the concepts stage)' }),
   seed: rule.int().default(0)
     .meta({ help: 'seed of the initial weights, phrase order, noise and dropout (LinCIR: --seed, unset)' }),
 });

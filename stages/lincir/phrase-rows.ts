@@ -1,5 +1,6 @@
 /**
- * LinCIR's training material read row by row from the phrase store (schemas/phrase-store.ts): each row
+ * LinCIR's training material read row by row from phrase stores (schemas/phrase-store.ts: a run's
+ * phrases, a caption file's store, or both, rows numbered across them): each row
  * is a phrase whose concept the phrases stage swapped for `$` (SEARLE's swap: the first occurrence),
  * and its stored target, the unnormalised CLIP text feature of the original phrase.
  *
@@ -61,15 +62,22 @@ export interface PhraseRow {
 
 export class PhraseRows {
   private readonly starts: number[] = [];
+  /** every part of every store, in order: rows are numbered across them (a run's phrases, then a caption file's) */
+  private readonly parts: { store: PhraseStore; part: number }[] = [];
   private readonly split: KeyedPermutation;
   private readonly passes = new Map<number, KeyedPermutation>();
   readonly total: number;
   readonly held: number;
   readonly train: number;
 
-  constructor(private readonly store: PhraseStore, heldOut: number, private readonly seed: number) {
+  constructor(stores: PhraseStore | readonly PhraseStore[], heldOut: number, private readonly seed: number) {
     let at = 0;
-    for (const p of store.parts) { this.starts.push(at); at += p.rows; }
+    for (const store of Array.isArray(stores) ? stores : [stores]) {
+      for (const p of store.parts) {
+        if (p.rows === 0) continue;
+        this.starts.push(at); this.parts.push({ store, part: p.part }); at += p.rows;
+      }
+    }
     this.total = at;
     this.held = Math.min(heldOut, Math.max(0, at - 1));
     this.train = at - this.held;
@@ -77,18 +85,18 @@ export class PhraseRows {
   }
 
   /** The store's (part, row) of global row `g`. */
-  private locate(g: number): { part: number; row: number } {
+  private locate(g: number): { store: PhraseStore; part: number; row: number } {
     let lo = 0, hi = this.starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (this.starts[mid] <= g) lo = mid; else hi = mid - 1;
     }
-    return { part: this.store.parts[lo].part, row: g - this.starts[lo] };
+    return { ...this.parts[lo], row: g - this.starts[lo] };
   }
 
   private read(g: number): PhraseRow {
-    const { part, row } = this.locate(g);
-    return { id: g, swapped: this.store.swapped(part, row), target: this.store.target(part, row) };
+    const { store, part, row } = this.locate(g);
+    return { id: g, swapped: store.swapped(part, row), target: store.target(part, row) };
   }
 
   /** Held-out row `i` (0 ≤ i < held). */

@@ -8,9 +8,9 @@ import type { StageDefinition } from '../stage.ts';
 import { lincirOptionsSchema } from './options.ts';
 import { type LincirSummary, runLincir } from './run-lincir.ts';
 
-export const lincirStage: StageDefinition<typeof lincirOptionsSchema, LincirSummary, { source: string }> = {
+export const lincirStage: StageDefinition<typeof lincirOptionsSchema, LincirSummary, { source?: string }> = {
   name: 'lincir',
-  summary: 'train LinCIR\'s φ (its defaults) on the phrases of a run or corpus, text only; export ONNX + safetensors + LinCIR\'s .pt',
+  summary: 'train LinCIR\'s φ (its defaults) on the phrases of a run or corpus and/or a caption file, text only; export ONNX + safetensors + LinCIR\'s .pt',
   input: ['phrases'],
   output: ['lincir-metrics'],
   options: lincirOptionsSchema,

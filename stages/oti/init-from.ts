@@ -9,14 +9,15 @@ import * as tokensSchema from '../../schemas/tokens.ts';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 
-export function readInitTokens(path: string, width: number): Map<string, Float32Array> {
+/** With `modelHash` (OTI's model), tokens another model made are refused: their start is another space's. */
+export function readInitTokens(path: string, width: number, modelHash?: string): Map<string, Float32Array> {
   if (!existsSync(path)) throw new UserError(`--init-from ${path}: no such file or folder`);
   const tables = [];
   try {
     if (statSync(path).isDirectory()) {
       const parts = listDoneParts(path, tokensSchema.KIND);
       if (!parts.length) throw new Error('no finished tokens parts in it');
-      for (const i of parts) tables.push(readPart(path, tokensSchema.KIND, i));
+      for (const i of parts) tables.push(readPart(path, tokensSchema.KIND, i, { expectModelHash: modelHash, modelRedo: 'warm-start from tokens of this model' }));
     } else {
       tables.push(tableFromIPC(readFileSync(path)));
     }

@@ -30,6 +30,7 @@ import { UserError } from '../../util/errors.ts';
 import { hashJson } from '../../util/hash.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
+import { type NoPhrasesInputs, checkPhrasesForLgpt } from '../phrases-for-lgpt.ts';
 import type { StageDefinition } from '../stage.ts';
 import { BatchJournal } from './batch-journal.ts';
 import { readInitTokens } from './init-from.ts';
@@ -90,10 +91,8 @@ export function otiTemplateIds(tokenizer: ClipTokenizer, ctx: number): Int32Arra
 
 // ── 2. The stage: reads features, concepts, phrases; writes tokens ─────────────────────────────────────
 
-export interface OtiInputs {
+export interface OtiInputs extends NoPhrasesInputs {
   phrasesDir?: string;
-  /** `run --allow-empty-phrases`: with --lambda-gpt > 0 and no phrases, warn instead of refusing */
-  allowNoPhrases?: boolean;
 }
 
 export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, OtiInputs> = {
@@ -128,16 +127,9 @@ export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, OtiInputs>
     try {
       const pool = await PhrasePool.load(phrasesDir, tokenizer, text, model.config.text.ctx, model.config.projectionDim, log, model.hash);
       try {
-        if (pool.phraseCount === 0 && options.lambdaGpt > 0) {
-          // L_gpt would be 0 for every image: a run that asked for it must not look like it had it
-          if (!ctx.inputs.allowNoPhrases) {
-            throw new UserError(`oti: --lambda-gpt ${options.lambdaGpt} but ${phrasesDir} holds no phrases, so L_gpt would be off for every image: `
-              + 'make the phrases first, or pass --lambda-gpt 0 to optimise L_cos alone');
-          }
-          log(`warning: oti: no phrases in ${phrasesDir}: L_gpt is off for every image (--allow-empty-phrases)`);
-        }
+        checkPhrasesForLgpt({ stage: 'oti', lambdaGpt: options.lambdaGpt, phrasesDir, phrases: pool.phraseCount, without: 'optimise L_cos alone' }, ctx.inputs, log);
         log(`oti: ${pool.phraseCount} phrases of ${pool.conceptCount} concepts; ${options.steps} steps, batch ${options.batchSize}`);
-        const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width) : undefined;
+        const init = o.initFrom ? readInitTokens(resolve(o.initFrom), model.config.text.width, model.hash) : undefined;
         if (init) log(`oti: warm start for ${init.size} images from ${o.initFrom}`);
         return await runOti({
           runDir: ctx.runDir, session, pool, templates: otiTemplateIds(tokenizer, model.config.text.ctx), options, init,
@@ -157,6 +149,7 @@ export const otiStage: StageDefinition<typeof otiOptions, OtiSummary, OtiInputs>
     }
   },
   counts: (r) => ({ images: r.images, ok: r.ok, failed: r.failed, parts: r.parts, partsSkipped: r.partsSkipped }),
+  resumedCounts: ['ok', 'failed'],
 };
 
 // ── 3. The loop over the run folder ────────────────────────────────────────────────────────────────────

@@ -14,7 +14,7 @@ import { SCHEMA_VERSION } from '../../schemas/columns.ts';
 import * as errorsSchema from '../../schemas/errors.ts';
 import * as featuresSchema from '../../schemas/features.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
-import { isPartDone, listDoneParts, readPart, writePart } from '../../schemas/part-io.ts';
+import { isPartDone, listDoneParts, partModelHash, readPart, readPartStats, refuseOtherModel, writePart } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { sha256File } from '../../util/hash.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
@@ -96,21 +96,31 @@ async function writeTokensPart(outDir: string, index: number, items: Item[], phi
     ? [{ imageId: it.id, path: it.path, stage: 'invert', code: it.error ? it.code : 'non-finite', reason: rows[i].error ?? 'failed' }] : []));
   await writePart(outDir, errorsSchema.KIND, index, errorsSchema.toTable(failures), SCHEMA_VERSION);
   const ok = rows.length - failures.length;
-  await writePart(outDir, tokensSchema.KIND, index, tokensSchema.toTable(rows, phi.outputDim, metadata), SCHEMA_VERSION, { ok, failed: failures.length });
+  // the model of the features the tokens come from, so that readers of the tokens can check it too
+  const model = metadata['starword.model_hash'];
+  await writePart(outDir, tokensSchema.KIND, index, tokensSchema.toTable(rows, phi.outputDim, metadata), SCHEMA_VERSION, { ok, failed: failures.length },
+    model ? { modelHash: model } : undefined);
   return { ok, failed: failures.length };
 }
 
-/** Inverts a features folder (its done parts, same indices out) or one features Arrow file (part 0). */
+/**
+ * Inverts a features folder (its done parts, same indices out) or one features Arrow file (part 0).
+ * With `modelHash` (invert's --model), features another model embedded are refused in one line.
+ */
 export async function invertFeatures(source: string, outDir: string, phi: TokenMapper, metadata: Record<string, string> = {},
-  progress?: ProgressSink): Promise<InvertSummary> {
+  progress?: ProgressSink, modelHash?: string): Promise<InvertSummary> {
   const t0 = performance.now();
   if (!existsSync(source)) throw new UserError(`--features ${source}: no such file or folder`);
   const isDir = statSync(source).isDirectory();
   const indices = isDir ? listDoneParts(source, featuresSchema.KIND) : [0];
   if (!indices.length) throw new UserError(`--features ${source}: no finished features parts in it`);
+  const modelRedo = 'embed these images with this --model, or pass the --model they were embedded with';
   const read = (i: number) => {
     try {
-      return featuresSchema.fromTable(isDir ? readPart(source, featuresSchema.KIND, i) : tableFromIPC(readFileSync(source)));
+      if (isDir) return featuresSchema.fromTable(readPart(source, featuresSchema.KIND, i, { expectModelHash: modelHash, modelRedo }));
+      const table = tableFromIPC(readFileSync(source));
+      if (modelHash !== undefined) refuseOtherModel(source, table.schema.metadata.get('starword.model_hash') || null, modelHash, modelRedo);
+      return featuresSchema.fromTable(table);
     } catch (err) { throw new UserError(`--features ${source}: ${errorMessage(err)}`); }
   };
   const todo = indices.filter((i) => !isPartDone(outDir, tokensSchema.KIND, i));
@@ -120,7 +130,9 @@ export async function invertFeatures(source: string, outDir: string, phi: TokenM
     const part = read(i);
     if (part.dim !== phi.inputDim) throw new UserError(`--features ${source}: ${part.dim}-d features, phi takes ${phi.inputDim}-d`);
     const items: Item[] = part.rows.map((r) => ({ id: r.imageId, path: '', features: r.features, error: null, code: '' }));
-    const r = await writeTokensPart(outDir, i, items, phi, metadata);
+    const featuresModel = isDir ? partModelHash(readPartStats(source, featuresSchema.KIND, i)) : null;
+    const partMeta = featuresModel && !metadata['starword.model_hash'] ? { ...metadata, 'starword.model_hash': featuresModel } : metadata;
+    const r = await writeTokensPart(outDir, i, items, phi, partMeta);
     summary.images += items.length; summary.ok += r.ok; summary.failed += r.failed;
     progress?.increment(1);
   }

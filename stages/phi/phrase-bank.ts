@@ -92,5 +92,8 @@ export class PhiPhraseBank implements PhraseDrawer {
     return mode as SwapMode;
   }
 
+  /** every phrase the store holds, whether the run's images draw its concept or not */
+  get storedPhrases(): number { return this.store.phraseCount; }
+
   close(): void { this.store.close(); }
 }

@@ -24,6 +24,7 @@ import { hashJson, sha256 } from '../../util/hash.ts';
 import { splitExamples } from '../../util/held-out.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
+import { type NoPhrasesInputs, checkPhrasesForLgpt } from '../phrases-for-lgpt.ts';
 import type { StageDefinition } from '../stage.ts';
 import { loadPhiExamples } from './dataset.ts';
 import { PHI_ONNX, PHI_SAFETENSORS, exportPhiOnnx, exportPhiSafetensors } from './export.ts';
@@ -72,7 +73,7 @@ export const SEARLE_PHI: PhiOptions = phiRunOptions(phiOptions.parse({}));
 
 // ── 2. The stage: reads features, concepts, phrases and OTI tokens; writes phi's folder ─────────────────
 
-export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: string; phrasesDir?: string }> = {
+export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, NoPhrasesInputs & { out?: string; phrasesDir?: string }> = {
   name: 'phi',
   summary: 'train the textual inversion network phi (SEARLE defaults) on the OTI tokens; export ONNX + safetensors',
   input: ['features', 'concepts', 'phrases', 'tokens'],
@@ -112,12 +113,12 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
     const ctxLen = model.config.text.ctx;
     const outDir = ctx.inputs.out ? resolve(ctx.inputs.out) : undefined;
     const validate = o.valCirr
-      ? cirrValidator(resolve(o.valCirr), resolve(o.valCirrIndex!), text, sess, outDir ?? stageDir(ctx.runDir, 'phi'), log)
+      ? cirrValidator(resolve(o.valCirr), resolve(o.valCirrIndex!), text, sess, outDir ?? stageDir(ctx.runDir, 'phi'), log, model.hash)
       : undefined;
     try {
       return await runPhi({
         runDir: ctx.runDir, outDir, src: model, text, tokenize: (t) => tokenizer.tokenize(t, ctxLen),
-        options: phiRunOptions(o), phrasesDir: ctx.inputs.phrasesDir ? resolve(ctx.inputs.phrasesDir) : undefined,
+        options: phiRunOptions(o), phrasesDir: ctx.inputs.phrasesDir ? resolve(ctx.inputs.phrasesDir) : undefined, noPhrases: ctx.inputs,
         session: sess, progress: ctx.progress('phi'), log, validate,
       });
     } finally {
@@ -125,6 +126,7 @@ export const phiStage: StageDefinition<typeof phiOptions, PhiSummary, { out?: st
     }
   },
   counts: (r) => ({ epochsRunNow: r.epochsRunNow, train: r.train, heldOut: r.val }),
+  resumedCounts: ['epochsRunNow'],
 };
 
 // ── 3. The run folder → the trainer → the exports ─────────────────────────────────────────────────────
@@ -146,6 +148,8 @@ export interface RunPhiOptions {
   tokenize: (text: string) => Int32Array;
   options: PhiOptions;
   phrasesDir?: string;
+  /** what `run` says about a phrases folder without phrases (see stages/phrases-for-lgpt.ts) */
+  noPhrases?: NoPhrasesInputs;
   session?: SessionOptions;
   progress?: ProgressSink;
   log?: (line: string) => void;
@@ -178,7 +182,15 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
   let bank: PhiPhraseBank | null = null;
   if (o.lambdaGpt > 0) {
     const wanted = new Set(data.examples.flatMap((e) => e.concepts));
-    bank = await PhiPhraseBank.load(r.phrasesDir ?? stageDir(r.runDir, 'phrases'), wanted, r.tokenize, r.text, r.log, r.src.hash);
+    const dir = r.phrasesDir ?? stageDir(r.runDir, 'phrases');
+    bank = await PhiPhraseBank.load(dir, wanted, r.tokenize, r.text, r.log, r.src.hash);
+    try {
+      checkPhrasesForLgpt({ stage: 'phi', lambdaGpt: o.lambdaGpt, phrasesDir: dir, phrases: bank.phraseCount, without: 'train on L_distil alone',
+        ...(bank.storedPhrases > 0 ? { forConcepts: true } : {}) }, r.noPhrases ?? {}, r.log ?? (() => {}));
+    } catch (err) {
+      bank.close();
+      throw err;
+    }
   }
   r.log?.(`phi: ${data.examples.length} images (${train.length} train, ${val.length} held out), ${data.withoutToken} without an OTI token; `
     + `${bank ? `${bank.phraseCount} phrases of ${bank.conceptCount} concepts` : 'no L_gpt'}`);

@@ -19,10 +19,11 @@ import { locateParts, phiTokenProvider } from '../retrieve/sources.ts';
 export type PhiValidator = (dims: PhiDims, weights: PhiWeights, epoch: number) => Promise<Record<string, number>>;
 
 export function cirrValidator(annotations: string, index: string, text: TextEncoder, session: SessionOptions, outDir: string,
-  log?: (line: string) => void): PhiValidator {
+  log?: (line: string) => void, modelHash?: string): PhiValidator {
   // read once, up front: a bad path fails before the first epoch
   const ann = loadCirr(annotations, 'val');
-  const gallery = new PartsGallery(locateParts(index, 'features', 'embed', '--val-cirr-index'));
+  // features of another model would score phi against the wrong space: refused when read (`modelHash`)
+  const gallery = new PartsGallery(locateParts(index, 'features', 'embed', '--val-cirr-index'), { modelHash });
   log?.(`phi: validating every epoch on CIRR val (${ann.queries.length} queries, ${ann.sources.join(', ')})`);
   return async (dims, weights) => {
     const scratch = join(outDir, '.val-phi.onnx');

@@ -49,7 +49,7 @@ export const phrasesOptions = z.object({
   conceptsPerPart: positive().default(1000).meta({ help: 'concepts per phrases part' }),
   // not in phrasesConfig: adding it to a rerun is not a changed configuration
   allowEmptyPhrases: z.boolean().default(false)
-    .meta({ help: 'go on when no concept got a phrase (LLM down, empty --import file): recorded as failures, and OTI runs without L_gpt; without it that stops the run' }),
+    .meta({ help: 'go on when no concept got a phrase (LLM down, empty --import file): recorded as failures, and OTI and phi run without L_gpt; without it that stops the run' }),
 });
 
 export type PhrasesStageOptions = z.output<typeof phrasesOptions>;
@@ -134,4 +134,5 @@ export const phrasesStage: StageDefinition<typeof phrasesOptions, PhrasesResult,
     log: ctx.log, progress: ctx.progress('phrases', 'concepts'),
   }),
   counts: (r) => ({ concepts: r.concepts, phrases: r.phrases, requests: r.requests, cached: r.cached, failed: r.failed, dropped: r.dropped }),
+  resumedCounts: ['requests'],
 };

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Table, tableFromIPC } from 'apache-arrow';
 import * as featuresSchema from '../../schemas/features.ts';
-import { listDoneParts, partPaths, readPart } from '../../schemas/part-io.ts';
+import { listDoneParts, partPaths, readPart, refuseOtherModel } from '../../schemas/part-io.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 
 /** where `starword merge DIR` builds the corpus of a sharded run */
@@ -45,14 +45,20 @@ export function locateFeatureFiles(source: string, what = 'source'): string[] {
  * A features part through part-io's verified reader (size, hash and rows against its marker) when it has
  * a marker, as every part a stage wrote does; a lone .arrow file the user points at is parsed as it is.
  */
-function readTable(path: string, what: string): Table {
+function readTable(path: string, what: string, modelHash?: string): Table {
+  const redo = 'rerun the embed stage with this model';
   const m = new RegExp(`^(.*)/${featuresSchema.KIND}-(\\d{5,})\\.arrow$`).exec(path);
-  if (m && existsSync(partPaths(m[1], featuresSchema.KIND, Number(m[2])).stats)) return readPart(m[1], featuresSchema.KIND, Number(m[2]));
-  try { return tableFromIPC(readFileSync(path)); } catch (err) { throw new UserError(`${what} ${path}: ${errorMessage(err)}`); }
+  if (m && existsSync(partPaths(m[1], featuresSchema.KIND, Number(m[2])).stats)) {
+    return readPart(m[1], featuresSchema.KIND, Number(m[2]), modelHash ? { expectModelHash: modelHash, modelRedo: redo } : {});
+  }
+  let table: Table;
+  try { table = tableFromIPC(readFileSync(path)); } catch (err) { throw new UserError(`${what} ${path}: ${errorMessage(err)}`); }
+  if (modelHash) refuseOtherModel(path, table.schema.metadata.get('starword.model_hash') || null, modelHash, redo);
+  return table;
 }
 
-/** Every image's raw features from the files of `source`. */
-export function loadFeatureSet(source: string, what = 'source'): FeatureSet {
+/** Every image's raw features from the files of `source`; with `modelHash`, parts of another model are refused. */
+export function loadFeatureSet(source: string, what = 'source', modelHash?: string): FeatureSet {
   const files = locateFeatureFiles(source, what);
   const seen = new Set<string>();
   const examples: FeatureExample[] = [];
@@ -60,7 +66,7 @@ export function loadFeatureSet(source: string, what = 'source'): FeatureSet {
   for (const file of files) {
     if (!existsSync(file)) throw new UserError(`${what} ${source}: the features part ${file} is missing`);
     let part: ReturnType<typeof featuresSchema.fromTable>;
-    try { part = featuresSchema.fromTable(readTable(file, what)); } catch (err) {
+    try { part = featuresSchema.fromTable(readTable(file, what, modelHash)); } catch (err) {
       if (err instanceof UserError) throw err;
       throw new UserError(`${what} ${file}: ${errorMessage(err)}`);
     }

@@ -50,26 +50,6 @@ export const PIC2WORD_DEFAULTS: Pic2WordOptions = {
   seed: 0,
 };
 
-/** Throws a plain Error naming the first bad option (the CLI wraps it as a UserError). */
-export function checkPic2WordOptions(o: Pic2WordOptions): void {
-  const bad = (msg: string) => { throw new Error(msg); };
-  const posInt = (x: number) => Number.isInteger(x) && x >= 1;
-  if (!(Number.isInteger(o.epochs) && o.epochs >= 0)) bad(`--epochs must be an integer ≥ 0, got ${o.epochs}`);
-  if (o.maxSteps != null && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 0)) bad(`--max-steps must be an integer ≥ 0, got ${o.maxSteps}`);
-  if (!(Number.isInteger(o.batchSize) && o.batchSize >= 2)) bad(`--batch must be an integer ≥ 2 (the loss contrasts the rows of a batch), got ${o.batchSize}`);
-  if (!(o.lr > 0)) bad(`--lr must be > 0, got ${o.lr}`);
-  if (!(o.weightDecay >= 0)) bad(`--weight-decay must be ≥ 0, got ${o.weightDecay}`);
-  if (!(o.beta1 >= 0 && o.beta1 < 1)) bad(`--beta1 must be in [0, 1), got ${o.beta1}`);
-  if (!(o.beta2 >= 0 && o.beta2 < 1)) bad(`--beta2 must be in [0, 1), got ${o.beta2}`);
-  if (!(o.eps > 0)) bad(`--eps must be > 0, got ${o.eps}`);
-  if (!(Number.isInteger(o.warmup) && o.warmup >= 1)) bad(`--warmup must be a positive integer (steps), got ${o.warmup}`);
-  if (!(o.dropout >= 0 && o.dropout < 1)) bad(`--dropout must be in [0, 1), got ${o.dropout}`);
-  if (!posInt(o.middleDim)) bad(`--middle-dim must be a positive integer, got ${o.middleDim}`);
-  if (!(Number.isInteger(o.layers) && o.layers >= 0)) bad(`--layers must be an integer ≥ 0, got ${o.layers}`);
-  if (o.logitScale !== null && !(o.logitScale > 0 && Number.isFinite(o.logitScale))) bad(`--logit-scale must be > 0, got ${o.logitScale}`);
-  if (!(o.valFraction >= 0 && o.valFraction < 1)) bad(`--val-fraction must be in [0, 1), got ${o.valFraction}`);
-  if (!posInt(o.checkpointEvery)) bad(`--checkpoint-every must be a positive integer, got ${o.checkpointEvery}`);
-}
 
 /** open_clip's cosine_lr, which the authors' trainer calls before every step (step counted from 0). */
 export function cosineLr(baseLr: number, warmup: number, totalSteps: number, step: number): number {

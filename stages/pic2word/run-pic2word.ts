@@ -17,7 +17,7 @@ import type { ProgressSink } from '../../util/progress-sink.ts';
 import { splitExamples } from '../../util/held-out.ts';
 import { loadFeatureSet } from './dataset.ts';
 import { exportPic2WordOnnx, exportPic2WordSafetensors } from './export.ts';
-import { type Pic2WordOptions, checkPic2WordOptions } from './options.ts';
+import type { Pic2WordOptions } from './options.ts';
 import { METRICS_FILE, PLOT_PNG, writeMetricsReport } from './report.ts';
 import { trainPic2Word } from './train.ts';
 
@@ -63,8 +63,7 @@ export function promptIds(tokenize: (text: string) => ArrayLike<number>, eos: nu
 
 export async function runPic2Word(r: RunPic2WordOptions): Promise<Pic2WordSummary> {
   const o = r.options;
-  try { checkPic2WordOptions(o); } catch (err) { throw new UserError((err as Error).message); }
-  const data = loadFeatureSet(r.source);
+  const data = loadFeatureSet(r.source, 'source', r.src.hash);
   if (!data.examples.length) throw new UserError(`${r.source}: its features parts hold no images`);
   if (data.dim !== r.src.config.projectionDim) {
     throw new UserError(`${r.source}: ${data.dim}-d features, the model's projection dim is ${r.src.config.projectionDim}: embedded with another model`);

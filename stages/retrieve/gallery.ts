@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { type Table, tableFromIPC } from 'apache-arrow';
-import { listDoneParts, readPart } from '../../schemas/part-io.ts';
+import { listDoneParts, readPart, refuseOtherModel } from '../../schemas/part-io.ts';
 import { UserError } from '../../util/errors.ts';
 import { FEATURE_COLUMNS, ID_COLUMNS, idColumn, pickColumn, vectorColumn } from './arrow-columns.ts';
 
@@ -41,6 +41,8 @@ export interface PartsGalleryOptions {
   kind?: string;
   idColumn?: string;
   vectorColumn?: string;
+  /** the model the reader works with: parts (or a file) that record another model are refused */
+  modelHash?: string;
 }
 
 /** Kinds that have done parts in `dir`, for a helpful error. */
@@ -54,17 +56,26 @@ export function doneKinds(dir: string): string[] {
   return [...kinds].sort();
 }
 
+/** What a reader given a model tells the user to do with a part of another model. */
+const MODEL_REDO: Record<string, string> = {
+  features: 'embed these images with this model (starword embed-images or index), or pass the model they were embedded with',
+  tokens: 'invert these images with this model (starword oti or invert), or pass the model they were made with',
+};
+
 /**
  * The tables of a vector source: a folder of done parts of `kind`, or one `.arrow` file (IPC stream or
- * file format). Yields one table at a time.
+ * file format). Yields one table at a time. With `modelHash`, a part whose marker (or a file whose
+ * `starword.model_hash` metadata) records another model is refused in one line before it is used.
  */
-export function* readVectorTables(path: string, kind: string): Generator<{ table: Table; where: string }> {
+export function* readVectorTables(path: string, kind: string, modelHash?: string): Generator<{ table: Table; where: string }> {
   if (!existsSync(path)) throw new UserError(`${path}: no such file or folder`);
+  const modelRedo = MODEL_REDO[kind] ?? 'remake it with this model';
   if (statSync(path).isFile()) {
     let table: Table;
     try { table = tableFromIPC(readFileSync(path)); } catch (err) {
       throw new UserError(`${path}: not an Arrow IPC file (${(err as Error).message})`);
     }
+    if (modelHash !== undefined) refuseOtherModel(path, table.schema.metadata.get('starword.model_hash') || null, modelHash, modelRedo);
     yield { table, where: path };
     return;
   }
@@ -73,7 +84,9 @@ export function* readVectorTables(path: string, kind: string): Generator<{ table
     const kinds = doneKinds(path);
     throw new UserError(`${path}: no done '${kind}' parts${kinds.length ? ` (found kinds: ${kinds.join(', ')})` : ''}`);
   }
-  for (const index of parts) yield { table: readPart(path, kind, index), where: `${path} ${kind} part ${index}` };
+  for (const index of parts) {
+    yield { table: readPart(path, kind, index, { expectModelHash: modelHash, modelRedo }), where: `${path} ${kind} part ${index}` };
+  }
 }
 
 /** A gallery stored as Arrow parts (the embed stage's features parts) or a single Arrow file. */
@@ -83,7 +96,7 @@ export class PartsGallery implements GallerySource {
   async *blocks(blockRows: number): AsyncIterable<GalleryBlock> {
     let start = 0;
     let dim = -1;
-    for (const { table, where } of readVectorTables(this.path, this.opts.kind ?? 'features')) {
+    for (const { table, where } of readVectorTables(this.path, this.opts.kind ?? 'features', this.opts.modelHash)) {
       const idName = pickColumn(table, ID_COLUMNS, this.opts.idColumn, where);
       const vecName = pickColumn(table, FEATURE_COLUMNS, this.opts.vectorColumn, where);
       for (const batch of table.batches) {

@@ -12,6 +12,11 @@ export interface TokenReadOptions {
   /** vector column (default: the first of ema_token, token_ema, ema, pseudo_token, token, tokens) */
   column?: string;
   idColumn?: string;
+  /**
+   * the model the tokens will be used with, asked when they are read (a command may load its model after
+   * opening the source): tokens another model made are refused (see readVectorTables)
+   */
+  modelHash?: () => string | undefined;
 }
 
 /**
@@ -29,7 +34,7 @@ export function readTokens(path: string, wanted: Iterable<string>, opts: TokenRe
   }
   const out = new Map<string, Float32Array>();
   const fromExact = new Set<string>();
-  for (const { table, where } of readVectorTables(path, opts.kind ?? 'tokens')) {
+  for (const { table, where } of readVectorTables(path, opts.kind ?? 'tokens', opts.modelHash?.())) {
     const idName = pickColumn(table, ID_COLUMNS, opts.idColumn, where);
     const col = pickColumn(table, TOKEN_COLUMNS, opts.column, where);
     for (const batch of table.batches) {

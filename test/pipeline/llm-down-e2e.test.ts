@@ -1,7 +1,8 @@
 /**
  * `starword run` with its LLM server down (OPENAI_BASE_URL at a closed loopback port), as a user meets it:
  * the run stops after the phrases stage with one line and a non-zero exit, after a bounded number of
- * attempts; with --allow-empty-phrases it goes on, and `inspect` and `report` show the failures.
+ * attempts; with --allow-empty-phrases it goes on (OTI and phi warn that L_gpt is off), and `inspect` and `report` show
+ * the failures and the warnings.
  */
 import test from 'ava';
 import { readFileSync, rmSync } from 'node:fs';
@@ -34,9 +35,11 @@ test('LLM server down: the run stops with one line; --allow-empty-phrases goes o
   t.true(retryLines <= 48, `${retryLines} retry lines`);
   t.regex(stopped.stderr, /LLM server down: .*refused \d+ connections in a row/);
 
-  const goOn = runSync(runArgs(f, out, [...llm, '--allow-empty-phrases']), env);
+  // phi too goes on without L_gpt only because it was allowed, and says so (it trained silently before)
+  const goOn = runSync(runArgs(f, out, [...llm, '--allow-empty-phrases', '--phi', '--phi-epochs', '1', '--phi-batch', '2', '--phi-keep-last-batch', '--phi-top-k', '10']), env);
   t.is(goOn.status, 0, goOn.stderr);
   t.regex(goOn.stderr, /warning: oti: no phrases in .*: L_gpt is off for every image \(--allow-empty-phrases\)/);
+  t.regex(goOn.stderr, /warning: phi: no phrases in .*: L_gpt is off for every image \(--allow-empty-phrases\)/);
   const concepts = Number(/phrases: (\d+) concepts needed/.exec(goOn.stderr)?.[1]);
   t.true(concepts > 0);
 
@@ -47,6 +50,8 @@ test('LLM server down: the run stops with one line; --allow-empty-phrases goes o
   t.is(failures, concepts + f.broken, inspect.stdout);
   t.regex(inspect.stdout, new RegExp(`^  llm-failed\\s+${concepts}$`, 'm'));
   t.regex(inspect.stdout, /^warning: phrases: no phrases for any of \d+ concepts .*went on without L_gpt \(--allow-empty-phrases\)$/m);
+  t.regex(inspect.stdout, /^warning: oti: no phrases in .*: L_gpt is off for every image \(--allow-empty-phrases\)$/m);
+  t.regex(inspect.stdout, /^warning: phi: no phrases in .*: L_gpt is off for every image \(--allow-empty-phrases\)$/m);
 
   const report = runSync([BIN, 'report', out, '--out', join(f.root, 'report')]);
   t.is(report.status, 0, report.stderr);

@@ -7,18 +7,18 @@
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { AnswerCache } from '../../stages/caption/answer-cache.ts';
-import { CAPTION_PROMPT, MODIFIER_PROMPTS, MODIFIER_PROMPT_NAMES, type ModifierPromptName, defaultModifierPrompt } from '../../stages/caption/cirevl-prompts.ts';
-import { type DescribeQuery, type DescribeReport, describeQueries } from '../../stages/caption/describe.ts';
-import type { ChatTarget } from '../../stages/caption/requests.ts';
-import { IdResolver } from '../../stages/retrieve/id-resolver.ts';
-import * as images from '../../schemas/images.ts';
-import { listDoneParts, readPart } from '../../schemas/part-io.ts';
-import { UserError } from '../../util/errors.ts';
-import { checkBaseUrl, readApiKey } from '../../util/llm/endpoint.ts';
-import { createOpenAiClient } from '../../util/llm/openai-client.ts';
-import { RequestScheduler } from '../../util/llm/scheduler.ts';
-import { nonNegativeIntOption, positiveIntOption } from '../options.ts';
+import { AnswerCache } from '../stages/caption/answer-cache.ts';
+import { CAPTION_PROMPT, MODIFIER_PROMPTS, MODIFIER_PROMPT_NAMES, type ModifierPromptName, defaultModifierPrompt } from '../stages/caption/cirevl-prompts.ts';
+import { type DescribeQuery, type DescribeReport, describeQueries } from '../stages/caption/describe.ts';
+import type { ChatTarget } from '../stages/caption/requests.ts';
+import { IdResolver } from '../stages/retrieve/id-resolver.ts';
+import * as images from '../schemas/images.ts';
+import { listDoneParts, readPart } from '../schemas/part-io.ts';
+import { UserError } from '../util/errors.ts';
+import { checkBaseUrl, readApiKey } from '../util/llm/endpoint.ts';
+import { createOpenAiClient } from '../util/llm/openai-client.ts';
+import { RequestScheduler } from '../util/llm/scheduler.ts';
+import { nonNegativeIntOption, positiveIntOption } from './options.ts';
 
 export interface CaptionCliOptions {
   captionEndpoint?: string; captionModel?: string; captionApiKeyEnv: string; captionRpm?: number; captionTpm?: number; captionMaxTokens: number;
