@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../schemas/part-io.ts';
+import { writeFileAtomic } from '../../util/atomic-write.ts';
 import { circoSubmissionSchema, cirrSubmissionSchema, firstProblem } from '../../stages/evaluate/submission-format.ts';
 import { pythonSortedJson, rankForSubmission, submissionObjects } from '../../stages/evaluate/submission.ts';
 import { methodNeeds } from '../../stages/retrieve/compose.ts';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { LincirMetricsRow } from '../../schemas/lincir-metrics.ts';
-import { writeFileAtomic } from '../../schemas/part-io.ts';
+import { writeFileAtomic } from '../../util/atomic-write.ts';
 import { PhraseStore, STORE_DIR } from '../../schemas/phrase-store.ts';
 import { UserError } from '../../util/errors.ts';
 import { hashJson } from '../../util/hash.ts';

@@ -10,7 +10,7 @@ import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { PSEUDO_TOKEN_ID } from '../../clip/text/text-batch.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { Pic2WordMetricsRow } from '../../schemas/pic2word-metrics.ts';
-import { writeFileAtomic } from '../../schemas/part-io.ts';
+import { writeFileAtomic } from '../../util/atomic-write.ts';
 import { UserError } from '../../util/errors.ts';
 import { hashJson, sha256 } from '../../util/hash.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
