@@ -13,7 +13,7 @@ import { loadCirr } from '../stages/evaluate/cirr.ts';
 import { FIQ_CATEGORIES, loadFashionIq } from '../stages/evaluate/fashioniq.ts';
 import { RankingsCollector } from '../stages/evaluate/rankings.ts';
 import { writeCurvesFiles } from '../stages/evaluate/report.ts';
-import { type EvaluateOptions, type EvaluationReport, evaluate, referenceExcludedByDefault, refuseTestSplit } from '../stages/evaluate/run.ts';
+import { type EvaluateOptions, type EvaluationReport, evaluate, referenceExcludedByDefault, refuseTestSplit } from '../stages/evaluate/run-evaluate.ts';
 import { type EvaluationTable, type RowInput, buildTable, formatTableText, writeTableFiles } from '../stages/evaluate/table.ts';
 import { type Annotations, DATASETS, type Dataset } from '../stages/evaluate/types.ts';
 import type { ComposeMethod } from '../stages/retrieve/compose.ts';

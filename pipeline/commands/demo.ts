@@ -70,7 +70,7 @@ export function register(program: Command): void {
       }, new Writable({ write(chunk, _enc, done) { tableText.push(String(chunk)); done(); } }));
       const report = await writeReport({
         run: runDir, eval: evalDir, out: join(out, 'report'), title: 'starword demo: the toy world',
-        notes: [`A demo on the vendored toy world (data/toyworld): a tiny CLIP trained on coloured shapes. To stay about a minute on two cores, OTI ran ${o.otiSteps} steps per image (SEARLE: 350) and phi ${o.phiEpochs} epochs at lr 1e-3, batch 64 (SEARLE: 100 epochs at 1e-4, batch 256, on 100,000 images); Pic2Word ${o.pic2wordEpochs} epochs and LinCIR ${o.lincirSteps} steps (LinCIR: 50,000 at 1e-4, batch 256) at the same lr and batch, on the same images and phrases. The phrases come from the offline templates backend, not a language model.`],
+        notes: [`A demo on the vendored toy world (data/toyworld): a tiny CLIP trained on coloured shapes. To stay about a minute and a half on two cores, OTI ran ${o.otiSteps} steps per image (SEARLE: 350) and phi ${o.phiEpochs} epochs at lr 1e-3, batch 64 (SEARLE: 100 epochs at 1e-4, batch 256, on 100,000 images); Pic2Word ${o.pic2wordEpochs} epochs and LinCIR ${o.lincirSteps} steps (LinCIR: 50,000 at 1e-4, batch 256) at the same lr and batch, on the same images and phrases. The phrases come from the offline templates backend, not a language model.`],
       });
       const seconds = (performance.now() - t0) / 1000;
       process.stdout.write(`\n${tableText.join('')}\nThe demo ran in ${seconds.toFixed(0)} s. The run is in ${runDir} (Arrow parts; starword inspect ${runDir}).\n`

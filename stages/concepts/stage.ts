@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { stageDir } from '../../schemas/run-layout.ts';
 import { rule } from '../../util/option-rules.ts';
 import type { StageDefinition } from '../stage.ts';
-import { DEFAULT_TOP_K, type RunConceptsResult, runConcepts } from './run.ts';
+import { DEFAULT_TOP_K, type RunConceptsResult, runConcepts } from './run-concepts.ts';
 import { DEFAULT_VOCAB_BATCH_SIZE } from './vocab-features.ts';
 import type { Vocabulary } from './vocab.ts';
 

@@ -8,7 +8,7 @@ import { writeFileAtomicAsync } from '../../util/atomic-write.ts';
 import { dirname } from 'node:path';
 import { lineChartSvg, svgToPng } from '../../util/svg-charts.ts';
 import type { Curve } from './metrics.ts';
-import type { EvaluationReport } from './run.ts';
+import type { EvaluationReport } from './run-evaluate.ts';
 
 /** A line chart of the curves (percent against k); curves sampled at different k leave gaps, not lines. */
 export function curvesSvg(title: string, curves: readonly Curve[], width = 720, height = 440): string {

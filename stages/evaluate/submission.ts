@@ -14,7 +14,7 @@ import { type Method, composeQueries, methodNeeds } from '../retrieve/compose.ts
 import { FilteredGallery, type GallerySource, collectRows, galleryIds } from '../retrieve/gallery.ts';
 import { IdResolver, idKey } from '../retrieve/id-resolver.ts';
 import { rankGallery } from '../retrieve/rank.ts';
-import type { TokenSource } from './run.ts';
+import type { TokenSource } from './run-evaluate.ts';
 import type { Annotations } from './types.ts';
 
 export const SUBMISSION_TOP_K = 50;

@@ -14,7 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { writeFileAtomicAsync } from '../../util/atomic-write.ts';
 import { dirname } from 'node:path';
 import { barChartSvg, svgToPng } from '../../util/svg-charts.ts';
-import type { EvaluationReport } from './run.ts';
+import type { EvaluationReport } from './run-evaluate.ts';
 
 export const TABLE_KIND = 'starword.evaluation-table';
 

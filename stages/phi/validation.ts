@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { loadCirr } from '../evaluate/cirr.ts';
-import { evaluate } from '../evaluate/run.ts';
+import { evaluate } from '../evaluate/run-evaluate.ts';
 import { exportPhiOnnx } from './export.ts';
 import { PhiPredictor } from './invert.ts';
 import type { PhiDims, PhiWeights } from './phi-net.ts';

@@ -20,7 +20,7 @@ export function locateParts(path: string, kind: string, stage: string, what: str
   throw new UserError(`${what} ${path}: no done '${kind}' parts there or in ${stage}/${kinds.length ? ` (found: ${kinds.join(', ')})` : ''}`);
 }
 
-/** A searle token source; mirrors stages/evaluate/run.ts's TokenSource. */
+/** A searle token source; mirrors stages/evaluate/run-evaluate.ts's TokenSource. */
 export interface TokenProvider {
   needsFeatures: boolean;
   tokens(ids: string[], features: Map<string, Float32Array>): Promise<Map<string, Float32Array>>;

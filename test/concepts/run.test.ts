@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as concepts from '../../schemas/concepts.ts';
 import { listDoneParts, partPaths, readPart, readPartStats } from '../../schemas/part-io.ts';
 import { UserError } from '../../util/errors.ts';
-import { runConcepts } from '../../stages/concepts/run.ts';
+import { runConcepts } from '../../stages/concepts/run-concepts.ts';
 import { encodeVocabulary } from '../../stages/concepts/vocab-features.ts';
 import { loadTemplates } from '../../clip/text/templates.ts';
 import { FakeTextEncoder, bruteTopK, tempDir, writeFeatureParts } from './_helpers.ts';

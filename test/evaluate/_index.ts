@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { writePart } from '../../schemas/part-io.ts';
 import { vectorTable } from '../../stages/retrieve/arrow-columns.ts';
-import type { TokenSource } from '../../stages/evaluate/run.ts';
+import type { TokenSource } from '../../stages/evaluate/run-evaluate.ts';
 import { tempDir as sharedTempDir } from '../helpers/test-utils.ts';
 
 export const fixtures = join(import.meta.dirname, '..', 'fixtures', 'eval');

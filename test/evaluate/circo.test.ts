@@ -2,7 +2,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import { loadCirco, parseCirco } from '../../stages/evaluate/circo.ts';
 import { averagePrecisionAt } from '../../stages/evaluate/metrics.ts';
-import { evaluate } from '../../stages/evaluate/run.ts';
+import { evaluate } from '../../stages/evaluate/run-evaluate.ts';
 import { PartsGallery } from '../../stages/retrieve/gallery.ts';
 import { fixtures, near, tableTokens, tempDir, tokenEchoEncoder, writeOneHotIndex } from './_index.ts';
 

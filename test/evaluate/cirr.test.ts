@@ -1,7 +1,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { loadCirr, parseCirr } from '../../stages/evaluate/cirr.ts';
-import { evaluate } from '../../stages/evaluate/run.ts';
+import { evaluate } from '../../stages/evaluate/run-evaluate.ts';
 import { PartsGallery } from '../../stages/retrieve/gallery.ts';
 import { fixtures, near, tableTokens, tempDir, tokenEchoEncoder, writeOneHotIndex } from './_index.ts';
 

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadCirco } from '../../stages/evaluate/circo.ts';
 import { RankingsCollector } from '../../stages/evaluate/rankings.ts';
-import { evaluate } from '../../stages/evaluate/run.ts';
+import { evaluate } from '../../stages/evaluate/run-evaluate.ts';
 import { PartsGallery } from '../../stages/retrieve/gallery.ts';
 import { fixtures, tableTokens, tempDir, tokenEchoEncoder, writeOneHotIndex } from './_index.ts';
 

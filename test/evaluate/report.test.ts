@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { curvesSvg, writeCurvesFiles } from '../../stages/evaluate/report.ts';
-import type { EvaluationReport } from '../../stages/evaluate/run.ts';
+import type { EvaluationReport } from '../../stages/evaluate/run-evaluate.ts';
 import { TABLE_KIND, buildTable, formatTableCsv, formatTableMarkdown, formatTableText, tableColumns, writeTableFiles } from '../../stages/evaluate/table.ts';
 import { tempDir } from './_index.ts';
 

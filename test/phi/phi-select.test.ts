@@ -22,7 +22,7 @@ import { stageDir } from '../../schemas/run-layout.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { resolveCheckpoint } from '../../stages/phi/checkpoint.ts';
 import { loadCirr } from '../../stages/evaluate/cirr.ts';
-import { evaluate } from '../../stages/evaluate/run.ts';
+import { evaluate } from '../../stages/evaluate/run-evaluate.ts';
 import { loadPhiSafetensors } from '../../stages/phi/export.ts';
 import { PhiPredictor } from '../../stages/phi/invert.ts';
 import type { PhiOptions } from '../../stages/phi/train.ts';

@@ -13,7 +13,7 @@ import { openEncoders, openIndex } from '../../pipeline/retrieve-query.ts';
 import { pic2wordTokenProvider } from '../../pipeline/pic2word-tokens.ts';
 import { runIndex } from '../../pipeline/index-gallery.ts';
 import { loadCirco } from '../../stages/evaluate/circo.ts';
-import { evaluate } from '../../stages/evaluate/run.ts';
+import { evaluate } from '../../stages/evaluate/run-evaluate.ts';
 import { PIC2WORD_DEFAULTS } from '../../stages/pic2word/options.ts';
 import { Pic2WordPredictor } from '../../stages/pic2word/predictor.ts';
 import { runPic2Word } from '../../stages/pic2word/run-pic2word.ts';

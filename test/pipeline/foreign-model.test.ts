@@ -20,7 +20,7 @@ import { runPhrases } from '../../stages/phrases/run-phrases.ts';
 import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
 import { tempDir } from '../embed/helpers.ts';
-import { runConcepts } from '../../stages/concepts/run.ts';
+import { runConcepts } from '../../stages/concepts/run-concepts.ts';
 import { FakeTextEncoder } from '../concepts/_helpers.ts';
 
 const encoder: TextEncoder = {

@@ -12,7 +12,7 @@ import { type Provenance, checkPartModel, isPartCurrent, listDoneParts, partIden
 import { hashJson } from '../../util/hash.ts';
 import type { VocabFeatures } from '../../schemas/vocab-features.ts';
 import { UserError } from '../../util/errors.ts';
-import { defaultCacheDir, vocabFeaturesCacheDir } from './cache-dir.ts';
+import { defaultCacheDir, vocabFeaturesCacheDir } from './vocab-features-cache.ts';
 import { FEATURES_KIND, type FeatureRows, readFeaturesPart } from './features-input.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import { DEFAULT_TEMPLATES_PATH, loadTemplates, templatesHash } from '../../clip/text/templates.ts';
