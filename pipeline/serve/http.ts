@@ -81,7 +81,12 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > limit) { reject(new HttpError(413, `the upload is too large: over the ${(limit / 1048576).toFixed(0)} MB limit`)); req.pause(); return; }
+      if (size > limit) {
+        // refused: keep nothing more; the error handler drains the rest so the client reads its 413
+        if (chunks.length) chunks.length = 0;
+        reject(new HttpError(413, `the upload is too large: over the ${(limit / 1048576).toFixed(0)} MB limit`));
+        return;
+      }
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -225,9 +230,16 @@ export function createServeServer(engine: ServeEngine, o: HttpOptions): Server {
       // a 500 is a bug: its text stays in the log, the client gets no internals
       if (status === 500) log(`error on ${req.method} ${req.url}: ${errorMessage(err)}`);
       if (status === 503) res.setHeader('retry-after', '5');
+      // a refused upload: the connection closes after the answer. The rest of the body is read and dropped
+      // (a client still sending when the socket is destroyed sees a reset instead of the 413), for 2 s at most.
+      if (status === 413) {
+        res.setHeader('connection', 'close');
+        req.resume();
+        const cut = setTimeout(() => req.destroy(), 2000);
+        cut.unref();
+        req.on('end', () => clearTimeout(cut));
+      }
       send(res, status, { error: status === 500 ? 'internal error (see the server log)' : errorMessage(err) });
-      // a refused upload: stop reading it once the answer is out
-      if (status === 413) res.on('finish', () => req.destroy());
     });
   });
   server.on('clientError', (_err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });

@@ -130,3 +130,17 @@ test('an upload whose header declares 13000×13000 pixels is refused before deco
   t.regex(r.json().error ?? '', /13000×13000.*169\.0 MP.*40\.0 MP/);
   t.is(stand.uploads, 0, 'never handed to the decoder');
 });
+
+test('an upload over the byte limit gets its 413 even while the client is still sending (declared or streamed)', async (t) => {
+  const { port } = await listen(t);
+  const big = Buffer.alloc(8 << 20, 1);
+  for (let i = 0; i < 10; i++) {
+    // with Content-Length (refused from the header) and chunked (refused once the limit is crossed)
+    const declared = await call(port, 'POST', '/api/upload', { 'content-type': 'image/png' }, big);
+    t.is(declared.status, 413);
+    t.regex(declared.json().error ?? '', /too large/);
+    const chunked = await call(port, 'POST', '/api/upload', { 'content-type': 'image/png', 'transfer-encoding': 'chunked' }, big);
+    t.is(chunked.status, 413);
+    t.is(chunked.headers.connection, 'close');
+  }
+});
