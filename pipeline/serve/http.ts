@@ -230,10 +230,10 @@ export function createServeServer(engine: ServeEngine, o: HttpOptions): Server {
       // a 500 is a bug: its text stays in the log, the client gets no internals
       if (status === 500) log(`error on ${req.method} ${req.url}: ${errorMessage(err)}`);
       if (status === 503) res.setHeader('retry-after', '5');
-      // a refused upload: the connection closes after the answer. The rest of the body is read and dropped
-      // (a client still sending when the socket is destroyed sees a reset instead of the 413), for 2 s at most.
+      // a refused upload: the rest of the body is read and dropped, so a client still sending gets its 413
+      // (closing the socket under it is a reset, which fetch reports as a failure); a body that will not end
+      // within 2 s is cut off
       if (status === 413) {
-        res.setHeader('connection', 'close');
         req.resume();
         const cut = setTimeout(() => req.destroy(), 2000);
         cut.unref();

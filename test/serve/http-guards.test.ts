@@ -141,6 +141,5 @@ test('an upload over the byte limit gets its 413 even while the client is still 
     t.regex(declared.json().error ?? '', /too large/);
     const chunked = await call(port, 'POST', '/api/upload', { 'content-type': 'image/png', 'transfer-encoding': 'chunked' }, big);
     t.is(chunked.status, 413);
-    t.is(chunked.headers.connection, 'close');
   }
 });
