@@ -104,3 +104,18 @@ export function buildSearlePhiInferenceGraph(dims: PhiDims, weights: PhiWeights)
   G.output(phiForward(G, x, w, null), 'token');
   return G;
 }
+
+/**
+ * Inverted-dropout masks of phi's two hidden layers for a batch of B rows ([B × hidden] each: 0 or
+ * 1/(1−p)), drawn in that order from `rng`; null when p is 0 (eval mode, or no dropout).
+ */
+export function phiDropoutMasks(B: number, h: number, p: number, rng: Rng): [Float32Array, Float32Array] | null {
+  if (p === 0) return null;
+  const keep = 1 / (1 - p);
+  const draw = () => {
+    const m = new Float32Array(B * h);
+    for (let i = 0; i < m.length; i++) m[i] = rng.next() < p ? 0 : keep;
+    return m;
+  };
+  return [draw(), draw()];
+}

@@ -9,12 +9,11 @@ import { mkdirSync } from 'node:fs';
 import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { PSEUDO_TOKEN_ID } from '../../clip/text/text-batch.ts';
 import { addInputNoise } from '../../clip/training/input-noise.ts';
-import { type PhiDims, type PhiWeights, initPhiWeights, phiDims, searlePhiLayout } from '../../clip/training/searle-phi-net.ts';
+import { type PhiDims, type PhiWeights, initPhiWeights, phiDims, phiDropoutMasks, searlePhiLayout } from '../../clip/training/searle-phi-net.ts';
 import { train } from '../../clip/training/trainer.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import type { LincirMetricsRow } from '../../schemas/lincir-metrics.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
-import type { Rng } from '../../util/rng.ts';
 import type { LincirOptions } from './options.ts';
 import type { PhraseRow, PhraseRows } from './phrase-rows.ts';
 import { LincirSession } from './lincir-session.ts';
@@ -46,17 +45,6 @@ export interface TrainLincirResult {
   epochSeconds: number[];
   /** masked phrases of the batches run now whose ids hold no `$` (cut at the context length): φ has no say in them */
   withoutPseudoWord: number;
-}
-
-function dropoutMasks(B: number, h: number, p: number, rng: Rng): [Float32Array, Float32Array] | null {
-  if (p === 0) return null;
-  const keep = 1 / (1 - p);
-  const draw = () => {
-    const m = new Float32Array(B * h);
-    for (let i = 0; i < m.length; i++) m[i] = rng.next() < p ? 0 : keep;
-    return m;
-  };
-  return [draw(), draw()];
 }
 
 export async function trainLincir(c: TrainLincirConfig): Promise<TrainLincirResult> {
@@ -105,7 +93,7 @@ export async function trainLincir(c: TrainLincirConfig): Promise<TrainLincirResu
         const batch = c.rows.batch(s.step, o.batch);
         const { target, maskedIds } = feeds(batch);
         const input = addInputNoise(target.slice(), batch.length, d, o.noise, o.noiseSigma, s.rng);
-        const masks = dropoutMasks(batch.length, dims.hidden, o.dropout, s.rng);
+        const masks = phiDropoutMasks(batch.length, dims.hidden, o.dropout, s.rng);
         const r = await (await open()).train.step({ weights: s.weights, input, maskedIds, target, masks });
         return { loss: r.loss, grads: r.grads!, parts: { loss: [r.loss, batch.length] } };
       },

@@ -15,7 +15,7 @@ import type { ProgressSink } from '../../util/progress-sink.ts';
 import { Rng } from '../../util/rng.ts';
 import { PHI_LAYOUT } from './checkpoint.ts';
 import type { PhiExample } from './dataset.ts';
-import { type PhiDims, type PhiWeights, initPhiWeights, phiDims } from './phi-net.ts';
+import { type PhiDims, type PhiWeights, initPhiWeights, phiDims, phiDropoutMasks } from './phi-net.ts';
 import type { PhiPhrase, PhraseDrawer } from './phrase-bank.ts';
 import { PhiSession, type PhiStepInput } from './phi-session.ts';
 
@@ -125,17 +125,6 @@ function drawPhrases(rows: PhiExample[], usable: string[][], drawer: PhraseDrawe
   });
 }
 
-function dropoutMasks(B: number, h: number, p: number, rng: Rng): [Float32Array, Float32Array] | null {
-  if (p === 0) return null;
-  const keep = 1 / (1 - p);
-  const draw = () => {
-    const m = new Float32Array(B * h);
-    for (let i = 0; i < m.length; i++) m[i] = rng.next() < p ? 0 : keep;
-    return m;
-  };
-  return [draw(), draw()];
-}
-
 export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
   const o = c.options, src = c.src;
   const dims = phiDims(src.config.projectionDim, src.config.text.width);
@@ -186,7 +175,7 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
         const idx = s.order(c.train.length).slice(s.batch * o.batchSize, (s.batch + 1) * o.batchSize);
         const rows = idx.map((i) => c.train[i]);
         const draws = drawPhrases(rows, idx.map((i) => trainUsable[i]), c.drawer, s.rng);
-        const masks = dropoutMasks(rows.length, dims.hidden, o.dropout, s.rng);
+        const masks = phiDropoutMasks(rows.length, dims.hidden, o.dropout, s.rng);
         const b = await makeBatch(rows, draws, c.drawer, src, o);
         if (o.inputNoise !== 'none') addInputNoise(b.input.image, rows.length, dims.input, o.inputNoise, o.noiseSigma, s.rng);
         const r = await (await open()).trainSession.step({ ...b.input, weights: s.weights, masks });
