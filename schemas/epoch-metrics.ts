@@ -41,3 +41,25 @@ export function epochMetricsFromTable<K extends string, R extends EpochRow>(kind
     return row as unknown as R;
   });
 }
+
+/** The rows of a mapper trained on one loss (Pic2Word, LinCIR): each kind's file says what its columns mean. */
+export interface MapperMetricsRow extends EpochRow {
+  lr: number;
+  trainLoss: number;
+  valLoss: number;
+  valCosine: number;
+  seconds: number;
+}
+
+export const MAPPER_FLOAT_COLUMNS = [
+  ['lr', 'lr'], ['train_loss', 'trainLoss'], ['val_loss', 'valLoss'], ['val_cosine', 'valCosine'], ['seconds', 'seconds'],
+] as const;
+
+/** The schema, writer and reader of a mapper's metrics kind. */
+export function mapperMetricsKind(kind: string) {
+  return {
+    schema: (metadata: Record<string, string> = {}): Schema => epochMetricsSchema(kind, MAPPER_FLOAT_COLUMNS, metadata),
+    toTable: (rows: readonly MapperMetricsRow[], metadata: Record<string, string> = {}): Table => epochMetricsToTable(kind, MAPPER_FLOAT_COLUMNS, rows, metadata),
+    fromTable: (table: Table): MapperMetricsRow[] => epochMetricsFromTable(kind, MAPPER_FLOAT_COLUMNS, table),
+  };
+}

@@ -10,33 +10,10 @@
  *   val_cosine   float32   mean cos(text(masked phrase with φ's token), text(phrase)) on the held-out phrases
  *   seconds      float32   wall time of the round (training and evaluation)
  */
-import type { Schema, Table } from 'apache-arrow';
-import { epochMetricsFromTable, epochMetricsSchema, epochMetricsToTable } from './epoch-metrics.ts';
+import { type MapperMetricsRow, mapperMetricsKind } from './epoch-metrics.ts';
 
 export const KIND = 'lincir-metrics';
 
-export interface LincirMetricsRow {
-  epoch: number;
-  steps: number;
-  lr: number;
-  trainLoss: number;
-  valLoss: number;
-  valCosine: number;
-  seconds: number;
-}
+export type LincirMetricsRow = MapperMetricsRow;
 
-const FLOAT_COLUMNS = [
-  ['lr', 'lr'], ['train_loss', 'trainLoss'], ['val_loss', 'valLoss'], ['val_cosine', 'valCosine'], ['seconds', 'seconds'],
-] as const;
-
-export function schema(metadata: Record<string, string> = {}): Schema {
-  return epochMetricsSchema(KIND, FLOAT_COLUMNS, metadata);
-}
-
-export function toTable(rows: readonly LincirMetricsRow[], metadata: Record<string, string> = {}): Table {
-  return epochMetricsToTable(KIND, FLOAT_COLUMNS, rows, metadata);
-}
-
-export function fromTable(table: Table): LincirMetricsRow[] {
-  return epochMetricsFromTable(KIND, FLOAT_COLUMNS, table);
-}
+export const { schema, toTable, fromTable } = mapperMetricsKind(KIND);

@@ -9,33 +9,10 @@
  *   val_cosine   float32   mean cos(image, text("a photo of $" with f_M's token)) on held-out images
  *   seconds      float32   wall time of the epoch (training and evaluation)
  */
-import type { Schema, Table } from 'apache-arrow';
-import { epochMetricsFromTable, epochMetricsSchema, epochMetricsToTable } from './epoch-metrics.ts';
+import { type MapperMetricsRow, mapperMetricsKind } from './epoch-metrics.ts';
 
 export const KIND = 'pic2word-metrics';
 
-export interface Pic2WordMetricsRow {
-  epoch: number;
-  steps: number;
-  lr: number;
-  trainLoss: number;
-  valLoss: number;
-  valCosine: number;
-  seconds: number;
-}
+export type Pic2WordMetricsRow = MapperMetricsRow;
 
-const FLOAT_COLUMNS = [
-  ['lr', 'lr'], ['train_loss', 'trainLoss'], ['val_loss', 'valLoss'], ['val_cosine', 'valCosine'], ['seconds', 'seconds'],
-] as const;
-
-export function schema(metadata: Record<string, string> = {}): Schema {
-  return epochMetricsSchema(KIND, FLOAT_COLUMNS, metadata);
-}
-
-export function toTable(rows: readonly Pic2WordMetricsRow[], metadata: Record<string, string> = {}): Table {
-  return epochMetricsToTable(KIND, FLOAT_COLUMNS, rows, metadata);
-}
-
-export function fromTable(table: Table): Pic2WordMetricsRow[] {
-  return epochMetricsFromTable(KIND, FLOAT_COLUMNS, table);
-}
+export const { schema, toTable, fromTable } = mapperMetricsKind(KIND);
