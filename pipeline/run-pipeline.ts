@@ -66,7 +66,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
   const shard = resolveShard({ shardIndex: o.shardIndex, shardCount: o.shardCount });
   if (o.phi && shard.count > 1) {
     throw new UserError(`--phi with ${shard.count} shards would train phi on one shard's tokens: run the shards without --phi, `
-      + `then \`starword merge ${o.out}\` and \`starword phi --run ${join(o.out, CORPUS_DIR)}\` once (see README, "Scaling out")`);
+      + `then \`starword merge ${o.out}\` and \`starword phi --run ${join(o.out, CORPUS_DIR)}\` once (see docs/scaling-out.md)`);
   }
   const phrasesFrom = o.phrases === undefined ? null : resolve(o.phrases);
   const runDir = shardRunDir(resolve(o.out), shard);
