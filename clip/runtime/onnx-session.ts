@@ -37,7 +37,14 @@ export interface SessionOptions {
    * provider that ran it (the placement test reads it; also a way for users to see where time goes)
    */
   profilePrefix?: string;
+  /**
+   * where outputs are returned: 'cpu' (default), or 'gpu-buffer' to leave them on the WebGPU provider (all outputs, or
+   * per output name; clip/runtime/device-tensors.ts). Ignored on other providers.
+   */
+  outputLocation?: OutputLocation | Record<string, OutputLocation>;
 }
+
+export type OutputLocation = 'cpu' | 'gpu-buffer';
 
 
 /** Path of the cached graph for `key`, building it with `build` if absent. */
@@ -75,6 +82,7 @@ export async function createSession(modelPath: string, opts: SessionOptions = {}
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3, // errors only: ORT's warnings are not the user's business
     executionProviders: executionProviders(opts.device),
+    ...(opts.outputLocation && opts.device === 'webgpu' ? { preferredOutputLocation: opts.outputLocation } : {}),
     ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
   };
