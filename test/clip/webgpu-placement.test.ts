@@ -23,14 +23,25 @@ import { TINY_MODEL_DIR, flat, golden, testCacheDir } from '../helpers/golden.ts
 
 /** Ops whose work grows with the model: any of these on the CPU provider is a fallback that costs. */
 export const HEAVY_OP = /MatMul|Gemm|Softmax|Norm|Attention|Gelu|Sigmoid|Tanh|Erf|Relu|Conv|Reduce|Exp$|^Log$|Sqrt|Pow/;
+/**
+ * A graph whose state stays on the device must also keep the state's elementwise update there: one of these on
+ * the CPU provider would copy v*, the moments and the EMA to the host and back every step.
+ */
+const STATE_OP = /^(Add|Sub|Mul|Div|Where|Equal|Greater)$/;
 
-interface Placement { op: string; provider: string }
+interface Placement { op: string; provider: string; float: boolean }
 
 function readPlacements(dir: string): Placement[] {
   const out: Placement[] = [];
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
-    const events = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { cat?: string; args?: { op_name?: string; provider?: string } }[];
-    for (const e of events) if (e.cat === 'Node' && e.args?.op_name && e.args.provider) out.push({ op: e.args.op_name, provider: e.args.provider });
+    const events = JSON.parse(readFileSync(join(dir, f), 'utf8')) as
+      { cat?: string; args?: { op_name?: string; provider?: string; output_type_shape?: Record<string, unknown>[] } }[];
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.args?.op_name || !e.args.provider) continue;
+      // shape arithmetic is int64; the state's update is float
+      const float = (e.args.output_type_shape ?? []).some((o) => 'float' in o);
+      out.push({ op: e.args.op_name, provider: e.args.provider, float });
+    }
   }
   return out;
 }
@@ -71,10 +82,24 @@ const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu';
   },
   'OTI gradient with the prefix cache': async (opts) => {
     const model = await loadClipModel(TINY_MODEL_DIR);
-    const [session, text] = await Promise.all([OtiSession.create(model, { ...opts, prefixCache: true }), createTextEncoder(model, opts)]);
+    const [session, text] = await Promise.all([OtiSession.create(model, { ...opts, prefixCache: true, stateOnDevice: false }), createTextEncoder(model, opts)]);
     const g = golden();
-    await solveOtiProblem(parseOtiProblem({ ...g.oti, image_features: g.image.features, steps: 1 }), session, text);
+    await solveOtiProblem(parseOtiProblem({ ...g.oti, image_features: g.image.features, adamw: { ...g.oti.adamw, steps: 1 } }), session, text);
     await Promise.all([session.release(), text.release?.()]);
+  },
+  'OTI with its state on the device (prefix keys and values, AdamW and EMA in the graph)': async (opts) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const session = await OtiSession.create(model, { ...opts, stateOnDevice: true });
+    const g = golden();
+    const W = session.width;
+    const state = await session.begin(flat(g.oti.v0), flat(g.image.features), { adamw: { lr: 2e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 },
+      emaDecay: 0.99, lambdaCos: 1, lambdaGpt: 0.5, gradScale: 1 });
+    const rows = g.oti.v0.map(() => true);
+    const target = new Rng(4).fillNormal(new Float32Array(rows.length * session.dim));
+    for (let s = 0; s < 2; s++) await state.step({ target, templateIds: g.oti.template_ids, phraseIds: g.oti.phrase_ids, gptMask: rows, active: rows });
+    const { v } = await state.finish();
+    if (v.length !== rows.length * W || !v.every(Number.isFinite)) throw new Error('the device state came back wrong');
+    await session.release();
   },
   'phi training and eval': async (opts) => {
     const g = golden().phi;
@@ -106,15 +131,18 @@ const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu';
 
 forEachDevice((deviceTest) => {
   for (const [kind, run] of Object.entries(KINDS)) {
+    const statefulKind = /state on the device/.test(kind);
     deviceTest(`${kind}: every matrix product, softmax, normalisation, attention and activation runs on WebGPU`, async (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'starword-profile-'));
       try {
         await run({ cacheDir, device: 'webgpu', profilePrefix: join(dir, 'p') });
         const placements = readPlacements(dir);
         t.log(summary(placements));
-        const heavy = placements.filter((p) => HEAVY_OP.test(p.op));
+        const heavy = placements.filter((p) => HEAVY_OP.test(p.op) || (statefulKind && p.float && STATE_OP.test(p.op)));
         // the test must see the work it checks: at least one matrix product ran, and ran on WebGPU
         t.true(heavy.some((p) => /MatMul|Gemm|Attention/.test(p.op) && p.provider === 'WebGpuExecutionProvider'), 'no matrix product ran on WebGPU');
+        // and, for a stateful graph, that the profile's output types were read: the state's Where ran on WebGPU
+        if (statefulKind) t.true(placements.some((p) => p.op === 'Where' && p.float && p.provider === 'WebGpuExecutionProvider'), 'no float Where seen');
         const onCpu = heavy.filter((p) => p.provider !== 'WebGpuExecutionProvider');
         t.deepEqual([...new Set(onCpu.map((p) => `${p.op} on ${p.provider}`))], [], 'heavy ops fell back');
       } finally {
