@@ -17,6 +17,7 @@ import { PHI_PARAMS, type PhiWeights, phiDims } from '../../stages/phi/phi-net.t
 import { PhiSession } from '../../stages/phi/phi-session.ts';
 import { type Im2TextWeights, im2textDims, paramNames } from '../../stages/pic2word/im2text.ts';
 import { Pic2WordSession } from '../../stages/pic2word/pic2word-session.ts';
+import { LincirSession } from '../../stages/lincir/lincir-session.ts';
 import { Rng } from '../../util/rng.ts';
 import { forEachDevice } from '../helpers/devices.ts';
 import { TINY_MODEL_DIR, flat, golden, testCacheDir } from '../helpers/golden.ts';
@@ -56,6 +57,8 @@ const cacheDir = testCacheDir();
 const rel = (x: number[] | number[][]): Float32Array => flat(Array.isArray(x[0]) ? (x as number[][]) : [x as number[]]);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const p2w: any = JSON.parse(readFileSync(new URL('../fixtures/pic2word/golden.json', import.meta.url), 'utf8'));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const lincir: any = JSON.parse(readFileSync(new URL('../fixtures/lincir/golden.json', import.meta.url), 'utf8'));
 
 /** Each graph kind: opens its session(s) with `opts`, runs them once, releases them (which writes the profile). */
 const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu'; profilePrefix: string }) => Promise<void>> = {
@@ -124,6 +127,18 @@ const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu';
     for (const withGradients of [true, false]) {
       const s = await Pic2WordSession.create(model, dims, p2w.prompt_ids, withGradients, opts);
       await s.step({ weights, image: flat(p2w.image_features), logitScale: p2w.logit_scale, masks: null });
+      await s.release();
+    }
+  },
+  'LinCIR training and eval': async (opts) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const dims = phiDims(model.config.projectionDim, model.config.text.width);
+    const weights = {} as PhiWeights;
+    for (const n of PHI_PARAMS) weights[n] = rel(lincir.weights[n]);
+    for (const withGradients of [true, false]) {
+      const s = await LincirSession.create(model, dims, withGradients, opts);
+      await s.step({ weights, input: flat(lincir.input), maskedIds: lincir.masked_ids, target: flat(lincir.target),
+        masks: withGradients ? [flat(lincir.masks[0]), flat(lincir.masks[1])] : null });
       await s.release();
     }
   },
