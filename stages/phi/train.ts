@@ -178,8 +178,8 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
         const masks = phiDropoutMasks(rows.length, dims.hidden, o.dropout, s.rng);
         const b = await makeBatch(rows, draws, c.drawer, src, o);
         if (o.inputNoise !== 'none') addInputNoise(b.input.image, rows.length, dims.input, o.inputNoise, o.noiseSigma, s.rng);
-        const r = await (await open()).trainSession.step({ ...b.input, weights: s.weights, masks });
-        return { loss: r.total, grads: r.grads!, parts: { distil: [r.distil, b.rows], gpt: [r.gpt, b.gptRows], total: [r.total, b.rows] } };
+        const r = await (await open()).trainSession.step({ ...b.input, weights: s.params, masks });
+        return { loss: r.total, parts: { distil: [r.distil, b.rows], gpt: [r.gpt, b.gptRows], total: [r.total, b.rows] } };
       },
       async evaluate(weights) {
         const distil = new Mean(), gpt = new Mean(), total = new Mean(), cos = new Mean();
@@ -201,7 +201,7 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
       describe: (row) => (row.epoch === 0 ? (c.val.length ? `held-out distil ${row.valDistil.toFixed(4)}, gpt ${row.valGpt.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}` : '') : `train total ${row.trainTotal.toFixed(4)}`
         + `${c.val.length ? `, held-out distil ${row.valDistil.toFixed(4)}, gpt ${row.valGpt.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}` : ''}`
         + `${Number.isFinite(row.cirrAvg) ? `; CIRR val R@1 ${row.cirrR1!.toFixed(2)} R@5 ${row.cirrR5!.toFixed(2)} Rsubset@1 ${row.cirrRs1!.toFixed(2)}` : ''}`),
-    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch });
+    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch, session: c.session });
     return { dims: res.dims, weights: res.weights, metrics: res.metrics, resumedFrom: res.resumedFrom, epochSeconds: res.epochSeconds };
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
