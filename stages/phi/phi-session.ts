@@ -5,7 +5,7 @@
  */
 import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { prepareTextBatch } from '../../clip/text/text-batch.ts';
-import { TrainingGraphSession } from '../../clip/training/graph-session.ts';
+import { type Traffic, TrainingGraphSession } from '../../clip/training/graph-session.ts';
 import type { TrainedParams } from '../../clip/training/trained-params.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { PHI_GRAPH_VERSION, buildPhiTrainGraph } from './phi-graph.ts';
@@ -53,6 +53,9 @@ export class PhiSession {
 
   /** Frees the native session now rather than at garbage collection. */
   async release(): Promise<void> { await this.session.release(); }
+
+  /** bytes this session's runs moved between host and device, as placed */
+  get traffic(): Traffic { return this.session.traffic; }
 
   async step(inp: PhiStepInput): Promise<PhiStepOutput> {
     const B = inp.phraseIds.length;
