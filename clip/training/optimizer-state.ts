@@ -27,17 +27,18 @@ export interface OptimizerState<W extends Weights> {
   weights(): Promise<W>;
   /** AdamW's first and second moments on the host */
   moments(): Promise<{ m: W; v: W }>;
-  /** a checkpoint's state */
-  load(weights: W, m: W, v: W, steps: number): Promise<void>;
   /** bytes moved host → device and device → host by the optimizer and its transfers */
   readonly traffic: { toDevice: number; toHost: number };
   release(): Promise<void>;
 }
 
-/** The device path when `stateOnDevice(opts)`, else the host one. */
-export async function openOptimizer<W extends Weights>(specs: readonly ParamSpec[], options: (name: string) => AdamWOptions, init: W,
+/** Where training starts: initial weights (moments zero, step 0) or a checkpoint's state. */
+export interface OptimizerStart<W> { weights: W; m?: W; v?: W; steps: number }
+
+/** The device path when `onDevice` (the trainer passes `stateOnDevice(opts)`), else the host one. */
+export async function openOptimizer<W extends Weights>(specs: readonly ParamSpec[], options: (name: string) => AdamWOptions, start: OptimizerStart<W>,
   onDevice: boolean, opts: SessionOptions = {}): Promise<OptimizerState<W>> {
-  return onDevice ? DeviceAdamW.create(specs, options, init, opts) : new HostAdamW(specs, options, init, opts);
+  return onDevice ? DeviceAdamW.create(specs, options, start, opts) : new HostAdamW(specs, options, start, opts);
 }
 
 export class HostAdamW<W extends Weights> implements OptimizerState<W> {
@@ -46,15 +47,18 @@ export class HostAdamW<W extends Weights> implements OptimizerState<W> {
   private readonly transfer: DeviceTransfer;
   private readonly w: W;
 
-  constructor(private readonly specs: readonly ParamSpec[], options: (name: string) => AdamWOptions, init: W, opts: SessionOptions) {
+  constructor(private readonly specs: readonly ParamSpec[], options: (name: string) => AdamWOptions, start: OptimizerStart<W>, opts: SessionOptions) {
     this.params = new TrainedParams(specs);
-    this.w = init;
+    this.w = start.weights;
     this.transfer = new DeviceTransfer(opts);
     // one options object per parameter: a schedule sets its lr before every step
     for (const { name, shape } of specs) {
-      this.adam[name] = new AdamW(init[name].length, { ...options(name) });
+      const a = (this.adam[name] = new AdamW(this.w[name].length, { ...options(name) }));
+      if (start.m) a.m.set(start.m[name]);
+      if (start.v) a.v.set(start.v[name]);
+      a.step = start.steps;
       // the tensors wrap the arrays AdamW updates in place: fed as they are each step
-      this.params.setValue(name, floatTensor(init[name], shape));
+      this.params.setValue(name, floatTensor(this.w[name], shape));
     }
   }
 
@@ -80,15 +84,6 @@ export class HostAdamW<W extends Weights> implements OptimizerState<W> {
     return Promise.resolve({ m: m as W, v: v as W });
   }
 
-  load(weights: W, m: W, v: W, steps: number): Promise<void> {
-    for (const { name } of this.specs) {
-      this.w[name].set(weights[name]);
-      const a = this.adam[name];
-      a.m.set(m[name]); a.v.set(v[name]); a.step = steps;
-    }
-    return Promise.resolve();
-  }
-
   async release(): Promise<void> {
     this.params.dispose();
     await this.transfer.release();
@@ -108,13 +103,12 @@ export class DeviceAdamW<W extends Weights> implements OptimizerState<W> {
     this.params = new TrainedParams(specs);
   }
 
-  static async create<W extends Weights>(specs: readonly ParamSpec[], options: (name: string) => AdamWOptions, init: W,
+  static async create<W extends Weights>(specs: readonly ParamSpec[], options: (name: string) => AdamWOptions, start: OptimizerStart<W>,
     opts: SessionOptions): Promise<DeviceAdamW<W>> {
     const path = cachedGraphPath({ kind: 'adamw', params: specs, version: OPTIMIZER_GRAPH_VERSION }, () => buildAdamWGraph(specs), opts.cacheDir);
     const session = await createSession(path, { ...opts, outputLocation: 'gpu-buffer' });
     const s = new DeviceAdamW<W>(specs, options, session, new DeviceTransfer(opts));
-    const zeros = Object.fromEntries(specs.map(({ name }) => [name, new Float32Array(init[name].length)])) as W;
-    await s.load(init, zeros, zeros, 0);
+    await s.load(start);
     return s;
   }
 
@@ -164,13 +158,14 @@ export class DeviceAdamW<W extends Weights> implements OptimizerState<W> {
     return { m: m as W, v: v as W };
   }
 
-  async load(weights: W, m: W, v: W, steps: number): Promise<void> {
+  private async load(start: OptimizerStart<W>): Promise<void> {
     for (const { name, shape } of this.specs) {
-      this.params.setValue(name, await this.transfer.upload(weights[name], shape));
-      replace(this.m, name, await this.transfer.upload(m[name], shape));
-      replace(this.v, name, await this.transfer.upload(v[name], shape));
+      const size = start.weights[name].length;
+      this.params.setValue(name, await this.transfer.upload(start.weights[name], shape));
+      replace(this.m, name, await this.transfer.upload(start.m?.[name] ?? new Float32Array(size), shape));
+      replace(this.v, name, await this.transfer.upload(start.v?.[name] ?? new Float32Array(size), shape));
     }
-    this.steps = steps;
+    this.steps = start.steps;
     this.host = null;
   }
 

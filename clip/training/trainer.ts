@@ -21,7 +21,7 @@ import type { SessionOptions } from '../runtime/onnx-session.ts';
 import type { AdamWOptions } from './adamw.ts';
 import { type OptimizerState, openOptimizer } from './optimizer-state.ts';
 import type { TrainedParams } from './trained-params.ts';
-import { type CheckpointLayout, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from './training-checkpoint.ts';
+import { type CheckpointLayout, type TrainingCheckpoint, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from './training-checkpoint.ts';
 import { writeBestSnapshot, writeSnapshot } from './snapshots.ts';
 
 export type Weights = Record<string, Float32Array>;
@@ -154,31 +154,31 @@ export async function train<D, W extends Weights, M extends { epoch: number }>(t
   Promise<TrainerResult<D, W, M>> {
   const { network: net } = task;
   mkdirSync(run.outDir, { recursive: true });
+  const ck = await readLatestTrainingCheckpoint<D, string, W, M>(run.outDir, net.layout);
+  if (ck && ck.configHash !== run.configHash) {
+    throw new UserError(`${run.outDir} holds checkpoints of a ${net.layout.label} run with other options, model or data: resume with the same ones, or use another --out`);
+  }
   const specs = net.layout.names(net.dims).map((name) => ({ name, shape: net.layout.shape(net.dims, name) }));
-  const state = await openOptimizer<W>(specs, (n) => net.adamW(n), net.init(new Rng(`${task.budget.seed}:${net.label}-init`)),
-    stateOnDevice(run.session), run.session);
+  const start = ck ?? { weights: net.init(new Rng(`${task.budget.seed}:${net.label}-init`)), steps: 0 };
+  const state = await openOptimizer<W>(specs, (n) => net.adamW(n), start, stateOnDevice(run.session), run.session);
   try {
-    const result = await trainWith(task, run, state);
+    const result = await trainWith(task, run, state, ck);
     return { ...result, optimizerTraffic: state.traffic };
   } finally {
     await state.release();
   }
 }
 
-async function trainWith<D, W extends Weights, M extends { epoch: number }>(task: TrainingTask<D, W, M>, run: TrainerRun<M>, state: OptimizerState<W>):
-  Promise<Omit<TrainerResult<D, W, M>, 'optimizerTraffic'>> {
+/** The loop, from `state` (opened at the checkpoint `ck` when there is one). */
+async function trainWith<D, W extends Weights, M extends { epoch: number }>(task: TrainingTask<D, W, M>, run: TrainerRun<M>, state: OptimizerState<W>,
+  ck: TrainingCheckpoint<D, W, M> | null): Promise<Omit<TrainerResult<D, W, M>, 'optimizerTraffic'>> {
   const { network: net, budget: b } = task;
   const label = net.label;
   const names = net.layout.names(net.dims);
 
   let doneEpochs = 0, startBatch = 0, steps = 0;
   let metrics: M[] = [];
-  const ck = await readLatestTrainingCheckpoint<D, string, W, M>(run.outDir, net.layout);
   if (ck) {
-    if (ck.configHash !== run.configHash) {
-      throw new UserError(`${run.outDir} holds checkpoints of a ${net.layout.label} run with other options, model or data: resume with the same ones, or use another --out`);
-    }
-    await state.load(ck.weights, ck.m, ck.v, ck.steps);
     ({ epoch: doneEpochs, steps, metrics } = ck);
     startBatch = ck.batch ?? 0;
     // a step budget that stopped mid-epoch left a row of that partial epoch: it is redone whole

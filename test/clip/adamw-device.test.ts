@@ -8,7 +8,7 @@ import test from 'ava';
 import { rmSync } from 'node:fs';
 import { DeviceTransfer } from '../../clip/runtime/device-tensors.ts';
 import type { AdamWOptions } from '../../clip/training/adamw.ts';
-import { DeviceAdamW, HostAdamW, type OptimizerState } from '../../clip/training/optimizer-state.ts';
+import { DeviceAdamW, HostAdamW, type OptimizerStart, type OptimizerState } from '../../clip/training/optimizer-state.ts';
 import { Rng } from '../../util/rng.ts';
 import { forEachDevice } from '../helpers/devices.ts';
 import { relDiff, testCacheDir } from '../helpers/golden.ts';
@@ -26,18 +26,17 @@ function initial(): W {
   return Object.fromEntries(specs.map((s) => [s.name, rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1)))]));
 }
 
-/** Six steps with the same gradients; a checkpoint's state (weights, m, v, step) is taken after three and loaded into a fresh state. */
-async function run(open: (init: W) => Promise<OptimizerState<W>>, transfer: DeviceTransfer): Promise<{ w: W; m: W; v: W; steps: number }> {
+/** Six steps with the same gradients; a checkpoint's state (weights, m, v, step) is taken after three and a fresh state opened at it. */
+async function run(open: (start: OptimizerStart<W>) => Promise<OptimizerState<W>>, transfer: DeviceTransfer): Promise<{ w: W; m: W; v: W; steps: number }> {
   const rng = new Rng(9);
-  let state = await open(initial());
+  let state = await open({ weights: initial(), steps: 0 });
   for (let step = 0; step < 6; step++) {
     if (step === 3) {
       const [w, { m, v }] = [await state.weights(), await state.moments()];
       const copy = (x: W): W => Object.fromEntries(Object.entries(x).map(([k, a]) => [k, a.slice()]));
       const saved = { w: copy(w), m: copy(m), v: copy(v), steps: state.steps };
       await state.release();
-      state = await open(initial());
-      await state.load(saved.w, saved.m, saved.v, saved.steps);
+      state = await open({ weights: saved.w, m: saved.m, v: saved.v, steps: saved.steps });
     }
     for (const s of specs) {
       const g = rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
@@ -55,8 +54,8 @@ forEachDevice((deviceTest, device) => {
     const opts = { cacheDir, threads: 1, device };
     const transfer = new DeviceTransfer(opts);
     try {
-      const host = await run(async (init) => new HostAdamW(specs, options, init, opts), transfer);
-      const graph = await run((init) => DeviceAdamW.create(specs, options, init, opts), transfer);
+      const host = await run(async (start) => new HostAdamW(specs, options, start, opts), transfer);
+      const graph = await run((start) => DeviceAdamW.create(specs, options, start, opts), transfer);
       t.is(graph.steps, 6);
       t.is(host.steps, 6);
       for (const s of specs) {

@@ -7,7 +7,8 @@
  *
  * Tolerance: 3 epochs (12 steps) of AdamW at lr 3e-3. The optimizer graph computes in float32 where adamw.ts keeps
  * float64 intermediates (1e-7 apart a step: test/clip/adamw-device.test.ts), and WebGPU's gradients are 1e-6 apart
- * from the CPU's (phi-golden); training carries these along. The bound is 1e-4 of the weights' largest magnitude.
+ * from the CPU's (phi-golden); training carries these along. Measured: 5.8e-7 on both (CPU and lavapipe); the bound,
+ * 2e-5 of the weights' largest magnitude, leaves room for a GPU's other reduction order.
  */
 import test from 'ava';
 import { readFileSync, rmSync } from 'node:fs';
@@ -70,12 +71,12 @@ forEachDevice((deviceTest, device) => {
     for (const n of PHI_PARAMS) {
       const d = relDiff(b.weights[n], a.weights[n]);
       worst = Math.max(worst, d);
-      t.true(d < 1e-4, `${n}: ${d}`);
+      t.true(d < 2e-5, `${n}: ${d}`);
     }
     const rows = (dir: string) => metricsSchema.fromTable(tableFromIPC(readFileSync(join(dir, 'metrics.arrow'))));
     const ma = rows(ref.out), mb = rows(resumed.out);
     t.deepEqual(mb.map((r) => r.epoch), [0, 1, 2, 3]);
-    for (const [i, r] of mb.entries()) t.true(Math.abs(r.valDistil - ma[i].valDistil) <= 1e-4 * Math.abs(ma[i].valDistil), `epoch ${r.epoch} held-out distil`);
+    for (const [i, r] of mb.entries()) t.true(Math.abs(r.valDistil - ma[i].valDistil) <= 2e-5 * Math.abs(ma[i].valDistil), `epoch ${r.epoch} held-out distil`);
     t.true(ma[3].valDistil < ma[0].valDistil - 0.05, 'the runs compared did train');
     t.log(`weights within ${worst.toExponential(2)} of the host path; held-out distil ${mb[3].valDistil} vs ${ma[3].valDistil}`);
 
