@@ -166,7 +166,7 @@ export class DeviceAdamW<W extends Weights> implements OptimizerState<W> {
       replace(this.v, name, await this.transfer.upload(start.v?.[name] ?? new Float32Array(size), shape));
     }
     this.steps = start.steps;
-    this.host = null;
+    this.host = start.weights; // what was just uploaded: no download until the next step
   }
 
   async release(): Promise<void> {
