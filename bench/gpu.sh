@@ -151,6 +151,8 @@ run matmul-webgpu 90 "$sw" bench matmul --device webgpu $mm_gpu
 run matmul-cpu 60 "$sw" bench matmul --device cpu $mm_cpu
 for d in $dims; do
   for b in $gpu_batches; do run "oti-$d-webgpu-b$b" 120 "$sw" bench oti $(oti_dims "$d") --batch "$b" $oti_steps --device webgpu; done
+  # the same step with v*, the moments, the EMA and the prefix keys/values round-tripping through the host
+  b=${gpu_batches%% *}; run "oti-$d-webgpu-b$b-state-host" 120 "$sw" bench oti $(oti_dims "$d") --batch "$b" $oti_steps --device webgpu --state host
   run "oti-$d-cpu-b32" 90 "$sw" bench oti $(oti_dims "$d") --batch 32 --steps 2 --warmup 1 --device cpu
   if [ "$torch_cuda" = yes ]; then
     run "pytorch-oti-$d-searle" 120 "$py" "$sw_root/bench/pytorch_oti.py" $(oti_dims "$d") --batch 32 --steps 5 --warmup 2 --device cuda --pad77 --amp

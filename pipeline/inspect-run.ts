@@ -34,7 +34,10 @@ export interface InspectReport {
   /** run.json's warnings and notes (deduplicated over shards) */
   warnings: string[];
   notes: string[];
-  /** run.json's runtime device and adapter of each shard's last start, e.g. 'webgpu on NVIDIA H100' (deduplicated) */
+  /**
+   * where the stages ran, e.g. 'cpu on AMD EPYC (ingest, embed, concepts, phrases)', 'webgpu on NVIDIA H100 (oti)', from
+   * each stage's record; runs whose stages recorded none give run.json's runtime device (deduplicated over shards)
+   */
   devices: string[];
 }
 
@@ -142,8 +145,11 @@ export function inspectRun(dir: string, verify: 'size' | 'full' = 'size'): Inspe
     runModel = manifest?.model?.hash ?? null;
     for (const w of manifest?.warnings ?? []) if (!report.warnings.includes(w)) report.warnings.push(w);
     for (const n of manifest?.notes ?? []) if (!report.notes.includes(n)) report.notes.push(n);
-    const device = deviceText(manifest?.runtime);
-    if (device && !report.devices.includes(device)) report.devices.push(device);
+    const byDevice = new Map<string, string[]>();
+    for (const [stage, rec] of Object.entries(manifest?.stages ?? {})) if (rec.device) byDevice.set(rec.device, [...(byDevice.get(rec.device) ?? []), stage]);
+    const runtimeDevice = deviceText(manifest?.runtime);
+    const devices = byDevice.size ? [...byDevice].map(([d, stages]) => `${d} (${stages.join(', ')})`) : runtimeDevice ? [runtimeDevice] : [];
+    for (const device of devices) if (!report.devices.includes(device)) report.devices.push(device);
     for (const [stage, rec] of Object.entries(readRunManifest(runDir)?.stages ?? {})) {
       if (rec.seconds !== undefined) add(report.timings.stages, stage, rec.seconds);
     }

@@ -26,6 +26,8 @@ export interface StageRecord {
   timings: Record<string, number>;
   /** sessions that finished this stage */
   sessions?: number;
+  /** where the latest session ran it: 'webgpu on NVIDIA H100 80GB HBM3' (a run may embed on the CPU and invert on a GPU) */
+  device?: string;
 }
 
 /** What decides the results: two runs with equal inputs here may share a folder. */
@@ -235,10 +237,14 @@ export function addRunWarning(runDir: string, warning: string): RunManifest {
   return m;
 }
 
-/** Marks the stage running; what earlier sessions recorded (seconds, counts) stays, to be added to. */
-export function startStage(runDir: string, stage: string): RunManifest {
+/**
+ * Marks the stage running on `device` ('cpu on AMD EPYC'); what earlier sessions recorded (seconds, counts) stays,
+ * to be added to.
+ */
+export function startStage(runDir: string, stage: string, device?: string): RunManifest {
   return updateStage(runDir, stage, (prev) => ({
     ...(prev ?? { counts: {}, timings: {} }), status: 'running', startedAt: prev?.startedAt ?? new Date().toISOString(),
+    ...(device ? { device } : {}),
   }));
 }
 
@@ -260,6 +266,7 @@ export function finishStage(runDir: string, stage: string,
       counts,
       timings: result.timings ?? {},
       sessions: (prev?.sessions ?? (prev?.seconds !== undefined ? 1 : 0)) + 1,
+      ...(prev?.device ? { device: prev.device } : {}),
     };
   });
 }

@@ -164,7 +164,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       if (name === 'phi' && !opts.phi) continue;
       if (name !== 'ingest' && name !== 'embed' && tokenizer && !text) text = { tokenizer, text: await createTextEncoder(model, { ...sessionOptionsFrom(shared), tokenizer }) };
       const t0 = performance.now();
-      startStage(runDir, name);
+      startStage(runDir, name, `${device.device} on ${device.adapter}`);
       const given = inputs[name]();
       const r = await runStage(def, stageContext(runDir, model, shared, given.inputs, given.log ?? plainLog, { shared: text }), opts[name], true);
       const counts = def.counts(r);

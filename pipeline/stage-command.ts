@@ -13,7 +13,8 @@ import type { StageContext, StageDefinition } from '../stages/stage.ts';
 import { UserError } from '../util/errors.ts';
 import { loadClipModel } from '../clip/weights/clip-model.ts';
 import { createProgress } from './progress.ts';
-import { checkTopKAgainstRun, guardStageRun, underLock } from './run-manifest.ts';
+import { checkTopKAgainstRun, finishStage, guardStageRun, readRunManifest, startStage, underLock } from './run-manifest.ts';
+import { describeDevice, openDevice } from '../clip/runtime/device.ts';
 import { recordRunWarning, templatePartsWarning } from './run-warnings.ts';
 import { addSchemaOptions, checkSchemaOptions, flagOf, optionFields, schemaValues } from './schema-flags.ts';
 import { type SharedOptions, addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from './shared-options.ts';
@@ -121,6 +122,9 @@ export function registerRunFolderStage<S extends z.ZodObject, R, I extends { phr
     const typedInputs = inputs as I;
     if (spec.topK) checkTopKAgainstRun(runDir, options[spec.topK] as number, stageFlag(def as AnyStage, spec.topK));
     const model = await loadClipModel(resolve(shared.model!));
+    // a device that cannot start stops here, before the lock and any work
+    const device = await openDevice(shared.device, shared.cacheDir);
+    if (device.device !== 'cpu') process.stderr.write(`device: ${describeDevice(device)}\n`);
     const out = spec.out && typeof inputs[spec.out] === 'string' ? resolve(inputs[spec.out] as string) : undefined;
     const lock = guardStageRun(runDir, def.name, def.config(options), model.hash, shared.force, out);
     // an output folder elsewhere gets its own lock
@@ -133,7 +137,12 @@ export function registerRunFolderStage<S extends z.ZodObject, R, I extends { phr
         recordRunWarning(runDir, warning);
       }
       const log = (l: string): void => { process.stderr.write(`${l}\n`); };
+      // the stage's time, counts and device go to run.json as under `run` (a folder without one records nothing)
+      const recorded = readRunManifest(runDir) !== null;
+      if (recorded) startStage(runDir, def.name, `${device.device} on ${device.adapter}`);
+      const t0 = performance.now();
       const result = await runStage(def, stageContext(runDir, model, shared, typedInputs, log), options);
+      if (recorded) finishStage(runDir, def.name, { seconds: (performance.now() - t0) / 1000, counts: def.counts(result), resumedCounts: def.resumedCounts });
       process.stdout.write(`${spec.resultLine(result)}\n`);
     } finally {
       for (const l of others) l.release();

@@ -11,6 +11,11 @@ import { PRESETS } from '../../clip/weights/make-model.ts';
 import { describeDevice, openDevice } from '../../clip/runtime/device.ts';
 import { benchMatmul } from '../bench/matmul.ts';
 
+function stateOption(value: string): 'host' | 'device' {
+  if (value !== 'host' && value !== 'device') throw new InvalidArgumentError('expected host or device');
+  return value;
+}
+
 /** Random weights of these dims for bench embed/text when no --model. */
 function benchPresetOption(value: string): 'b32' | 'l14' {
   if (value !== 'b32' && value !== 'l14') throw new InvalidArgumentError('expected b32 or l14');
@@ -31,15 +36,19 @@ export function register(program: Command): void {
     .option('--steps <n>', 'timed steps', intOption, 4)
     .option('--warmup <n>', 'untimed steps first', intOption, 1)
     .option('--pad77', 'pad every row to 77 as SEARLE does (to measure the EOT cut)', false)
-    .option('--no-prefix-cache', 'recompute the positions before $ every step (to measure the prefix cache)')
+    .option('--no-prefix-cache', 'recompute the positions before $ every step (to measure the prefix cache; state on the host only)')
+    .option('--state <where>', 'where v*, AdamW\'s moments and the EMA live between steps: host | device (default: device on webgpu, else host)', stateOption)
     .option('-v, --verbose', 'print every step', false)
     .action(async (o) => {
       console.log(`device: ${describeDevice(await openDevice(o.device, o.cacheDir))}`);
       o.threads ??= cpus().length;
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const r = await benchOti({ width: o.width, layers: o.layers, heads: o.heads, mlp: o.mlp, batch: o.batch, phraseLen: o.phraseLen,
-        dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, device: o.device, cacheDir: o.cacheDir, padTo77: o.pad77, prefixCache: o.prefixCache }, o.verbose ? log : () => {});
-      console.log(`width ${o.width}, layers ${o.layers}, heads ${o.heads}, batch ${o.batch}, ${r.tokensPerStep} positions computed per step, threads ${o.threads}${o.pad77 ? ', padded to 77' : ', cut at EOT'}${o.prefixCache && !o.pad77 ? ', prefix cache' : ''}`);
+        dollarPos: o.dollarPos, steps: o.steps, warmup: o.warmup, threads: o.threads, device: o.device, cacheDir: o.cacheDir, padTo77: o.pad77, prefixCache: o.prefixCache,
+        stateOnDevice: o.state === undefined ? undefined : o.state === 'device' }, o.verbose ? log : () => {});
+      const prefix = o.pad77 ? '' : r.stateOnDevice ? ', prefix keys and values computed on the device' : o.prefixCache ? ', prefix cache' : '';
+      console.log(`width ${o.width}, layers ${o.layers}, heads ${o.heads}, batch ${o.batch}, ${r.tokensPerStep} positions computed per step, threads ${o.threads}${o.pad77 ? ', padded to 77' : ', cut at EOT'}${prefix}`);
+      console.log(`state ${r.stateOnDevice ? 'on the device (AdamW and EMA in the graph)' : 'on the host (AdamW and EMA in JavaScript)'}; ${(r.bytesPerStep / 1024).toFixed(1)} KiB fed and read back per step`);
       console.log(`step median ${r.medianMs.toFixed(0)} ms (steps: ${r.stepMs.map((t) => t.toFixed(0)).join(', ')})`);
       console.log(`${r.gflops.toFixed(1)} GFLOP/s (forward + input-gradient matmuls)`);
       console.log(`${r.imageStepsPerS.toFixed(2)} image-steps/s`);

@@ -8,7 +8,6 @@ import { presetConfig } from '../../clip/weights/make-model.ts';
 import { randomWeightSource } from '../../clip/weights/random-weights.ts';
 import { PSEUDO_TOKEN_ID } from '../../clip/text/text-batch.ts';
 import { Rng } from '../../util/rng.ts';
-import { AdamW, emaUpdate } from '../../clip/training/adamw.ts';
 import { OtiSession } from './oti-session.ts';
 import { SEARLE_OTI } from './stage.ts';
 
@@ -16,10 +15,15 @@ export interface OtiBenchOptions {
   width: number; layers: number; heads: number; mlp?: number; proj?: number;
   batch: number; phraseLen: number; dollarPos: number; steps: number; warmup: number;
   threads?: number; device?: Device; padTo77: boolean; prefixCache?: boolean; cacheDir?: string;
+  /** keep v*, the moments and the EMA on the device (default: the stage's choice for the device) */
+  stateOnDevice?: boolean;
 }
 
 export interface OtiBenchResult {
   stepMs: number[]; medianMs: number; gflops: number; imageStepsPerS: number; tokensPerStep: number;
+  stateOnDevice: boolean;
+  /** bytes fed from the host and read back in a step: what crosses the bus on a GPU */
+  bytesPerStep: number;
 }
 
 /**
@@ -41,7 +45,7 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
   const t0 = performance.now();
   // positions before `$` come from the prefix cache when it is on (never with SEARLE's padding)
   const prefixOn = (o.prefixCache ?? true) && !o.padTo77;
-  const session = await OtiSession.create(src, { threads: o.threads, device: o.device, cacheDir: o.cacheDir, prefixCache: prefixOn });
+  const session = await OtiSession.create(src, { threads: o.threads, device: o.device, cacheDir: o.cacheDir, prefixCache: prefixOn, stateOnDevice: o.stateOnDevice });
   log(`graph ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const rng = new Rng(1);
   const { bos, eos } = cfg.text;
@@ -51,25 +55,26 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
   phrase.push(eos);
   const B = o.batch, W = cfg.text.width, P = cfg.projectionDim;
   const v = rng.fillNormal(new Float32Array(B * W), 0.02);
-  const ema = v.slice();
-  const input = {
-    v, image: rng.fillNormal(new Float32Array(B * P)), target: rng.fillNormal(new Float32Array(B * P)),
+  const image = rng.fillNormal(new Float32Array(B * P));
+  const all = Array.from({ length: B }, () => true);
+  const draw = {
+    target: rng.fillNormal(new Float32Array(B * P)), gptMask: all, active: all,
     templateIds: Array.from({ length: B }, () => Int32Array.from(template)), phraseIds: Array.from({ length: B }, () => Int32Array.from(phrase)),
-    lambdaCos: 1, lambdaGpt: 0.5,
-    // SEARLE pads every row to the context length; starword cuts at the longest EOT
-    padTo: o.padTo77 ? cfg.text.ctx : 0,
   };
-  const opt = new AdamW(B * W, SEARLE_OTI.adamw);
+  // SEARLE pads every row to the context length; starword cuts at the longest EOT
+  const state = await session.begin(v, image, { adamw: SEARLE_OTI.adamw, emaDecay: SEARLE_OTI.emaDecay, lambdaCos: 1, lambdaGpt: 0.5, gradScale: 1,
+    padTo: o.padTo77 ? cfg.text.ctx : undefined });
   const times: number[] = [];
   for (let s = 0; s < o.warmup + o.steps; s++) {
     const t = performance.now();
-    const out = await session.step(input);
-    opt.update(v, out.grad);
-    emaUpdate(ema, v, SEARLE_OTI.emaDecay);
+    const out = await state.step(draw);
     const ms = performance.now() - t;
     if (s >= o.warmup) times.push(ms);
-    log(`step ${s + 1}${s < o.warmup ? ' (warm-up)' : ''}: ${ms.toFixed(0)} ms, loss ${out.loss.toFixed(5)}`);
+    log(`step ${s + 1}${s < o.warmup ? ' (warm-up)' : ''}: ${ms.toFixed(0)} ms, L_cos ${out.lcos[0].toFixed(5)}`);
   }
+  const bytesPerStep = state.stepBytes;
+  await state.finish();
+  await session.release();
   const sorted = [...times].sort((a, b) => a - b);
   const medianMs = sorted[Math.floor(sorted.length / 2)];
   const Tt = o.padTo77 ? cfg.text.ctx : template.length, Tp = o.padTo77 ? cfg.text.ctx : phrase.length;
@@ -78,6 +83,6 @@ export async function benchOti(o: OtiBenchOptions, log: (line: string) => void =
   const flops = 2 * B * (textForwardFlops(W, o.layers, mlp, proj, Tt - Pt, Pt) + textForwardFlops(W, o.layers, mlp, proj, Tp - Pp, Pp));
   return {
     stepMs: times, medianMs, gflops: flops / (medianMs / 1000) / 1e9,
-    imageStepsPerS: B / (medianMs / 1000), tokensPerStep: B * (Tt - Pt + Tp - Pp),
+    imageStepsPerS: B / (medianMs / 1000), tokensPerStep: B * (Tt - Pt + Tp - Pp), stateOnDevice: session.stateOnDevice, bytesPerStep,
   };
 }

@@ -1,12 +1,12 @@
 /**
  * `starword debug oti`: one OTI problem in golden.json's `oti` layout, solved with the real graph:
- * loss, per-image L_cos/L_gpt and gradient at v0, then v* and its EMA after `adamw.steps` AdamW steps
- * on the same rows (no sampling: the given template and phrase every step).
+ * loss, per-image L_cos/L_gpt and gradient at v0 (the gradient graph), then v* and its EMA after `adamw.steps`
+ * AdamW steps on the same rows (no sampling: the given template and phrase every step), through the batch state
+ * the stage uses on this device (on the host, or on the device with AdamW in the graph).
  */
 import { z } from 'zod';
 import type { TextEncoder } from '../../clip/towers/encoder-types.ts';
 import { UserError } from '../../util/errors.ts';
-import { AdamW, emaUpdate } from '../../clip/training/adamw.ts';
 import type { OtiSession } from './oti-session.ts';
 
 const matrix = z.array(z.array(z.number()));
@@ -52,13 +52,15 @@ export async function solveOtiProblem(p: OtiProblem, session: OtiSession, text: 
     templateIds: p.template_ids, phraseIds: p.phrase_ids, lambdaCos: p.lambda_cos, lambdaGpt: p.lambda_gpt,
   };
   const at0 = await session.step(input);
-  const v = input.v.slice(), ema = v.slice();
-  const opt = new AdamW(v.length, { lr: p.adamw.lr, betas: p.adamw.betas, eps: p.adamw.eps, weightDecay: p.adamw.weight_decay });
+  const state = await session.begin(input.v.slice(), input.image, {
+    adamw: { lr: p.adamw.lr, betas: p.adamw.betas, eps: p.adamw.eps, weightDecay: p.adamw.weight_decay },
+    emaDecay: p.adamw.ema_decay, lambdaCos: p.lambda_cos, lambdaGpt: p.lambda_gpt, gradScale: 1,
+  });
+  const all = p.v0.map(() => true);
   for (let s = 0; s < p.adamw.steps; s++) {
-    const out = await session.step({ ...input, v });
-    opt.update(v, out.grad);
-    emaUpdate(ema, v, p.adamw.ema_decay);
+    await state.step({ target: input.target, templateIds: input.templateIds, phraseIds: input.phraseIds, gptMask: all, active: all });
   }
+  const { v, ema } = await state.finish();
   const rows = (a: Float32Array) => Array.from({ length: p.v0.length }, (_, r) => Array.from(a.subarray(r * W, (r + 1) * W)));
   return { loss: at0.loss, lcos: Array.from(at0.lcos), lgpt: Array.from(at0.lgpt), grad: rows(at0.grad), v: rows(v), ema: rows(ema) };
 }

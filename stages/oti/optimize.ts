@@ -3,10 +3,11 @@
  * steps on (λ_cos·L_cos + λ_gpt·L_gpt)/(λ_cos+λ_gpt), each step drawing per image one template and one
  * phrase from its pool, an EMA of v* alongside. Each image has its own seeded generator, so its draws do
  * not depend on which other images share its batch. A row whose loss or gradient turns non-finite is
- * stopped and recorded as failed; the rest of the batch goes on.
+ * stopped and recorded as failed; the rest of the batch goes on. The update itself (AdamW, the EMA) runs where
+ * the batch's state lives: in JavaScript on the CPU provider, in the graph on a GPU (batch-state.ts).
  */
 import { Rng } from '../../util/rng.ts';
-import { type AdamWOptions, AdamW, emaUpdate } from '../../clip/training/adamw.ts';
+import type { AdamWOptions } from '../../clip/training/adamw.ts';
 import type { OtiSession } from './oti-session.ts';
 
 /** The loop's options; declared for the command line, with SEARLE's defaults, in stage.ts (otiOptions → otiRunOptions). */
@@ -97,17 +98,19 @@ export async function optimizeBatch(session: OtiSession, batch: OtiImage[], temp
       row.set(im.init);
     } else rngs[r].fillNormal(row, opts.initStd);
   });
-  const ema = v.slice();
   const image = new Float32Array(B * P);
   images.forEach((im, r) => image.set(im.features, r * P));
   const gptMask = images.map((im) => im.phrases.length > 0);
   const failed: (string | null)[] = images.map(() => null);
   const lastLcos = new Float32Array(B), lastLgpt = new Float32Array(B);
   const stepsDone = new Int32Array(B);
-  const opt = new AdamW(B * W, opts.adamw);
   const target = new Float32Array(B * P);
-  const active = (i: number) => failed[Math.floor(i / W)] === null;
   const fallbackPhrase = templates[0];
+  // a power-of-two ratio (64/32, 256/32) is exact in float32: the gradient is the one a batch of gradientBatch gives
+  const gradScale = opts.gradientBatch && B > opts.gradientBatch ? B / opts.gradientBatch : 1;
+  const state = await session.begin(v, image, {
+    adamw: opts.adamw, emaDecay: opts.emaDecay, lambdaCos: opts.lambdaCos, lambdaGpt: opts.lambdaGpt, gradScale, padTo: padTo || undefined,
+  });
 
   for (let step = 0; step < opts.steps; step++) {
     if (failed.every((f) => f !== null)) break;
@@ -123,34 +126,23 @@ export async function optimizeBatch(session: OtiSession, batch: OtiImage[], temp
         target.fill(1, r * P, (r + 1) * P);
       }
     });
-    const out = await session.step({
-      v, image, target, templateIds, phraseIds, gptMask, lambdaCos: opts.lambdaCos, lambdaGpt: opts.lambdaGpt, padTo: padTo || undefined,
-    });
+    const out = await state.step({ target, templateIds, phraseIds, gptMask, active: failed.map((f) => f === null) });
     for (let r = 0; r < B; r++) {
       if (failed[r] !== null) continue;
-      let finite = Number.isFinite(out.lcos[r]) && Number.isFinite(out.lgpt[r]);
-      for (let i = r * W; finite && i < (r + 1) * W; i++) finite = Number.isFinite(out.grad[i]);
-      if (!finite) {
+      if (!out.ok[r]) {
         failed[r] = `non-finite loss or gradient at step ${step + 1}`;
-        v.fill(0, r * W, (r + 1) * W); // keep the batch finite; the row is no longer updated
         continue;
       }
       lastLcos[r] = out.lcos[r];
       lastLgpt[r] = out.lgpt[r];
       stepsDone[r] = step + 1;
     }
-    // a power-of-two ratio (64/32, 256/32) is exact in float32: the gradient is the one a batch of gradientBatch gives
-    if (opts.gradientBatch && B > opts.gradientBatch) {
-      const scale = B / opts.gradientBatch;
-      for (let i = 0; i < out.grad.length; i++) out.grad[i] *= scale;
-    }
-    opt.update(v, out.grad, active);
-    emaUpdate(ema, v, opts.emaDecay, active);
     onStep?.(step + 1);
   }
+  const { v: tokens, ema } = await state.finish();
   return batch.map((im, r) => ({
     id: im.id,
-    token: v.slice(r * W, (r + 1) * W),
+    token: tokens.slice(r * W, (r + 1) * W),
     ema: ema.slice(r * W, (r + 1) * W),
     lcos: lastLcos[r],
     lgpt: lastLgpt[r],

@@ -17,6 +17,7 @@ import { PHI_PARAMS, type PhiWeights, phiDims } from '../../stages/phi/phi-net.t
 import { PhiSession } from '../../stages/phi/phi-session.ts';
 import { type Im2TextWeights, im2textDims, paramNames } from '../../stages/pic2word/im2text.ts';
 import { Pic2WordSession } from '../../stages/pic2word/pic2word-session.ts';
+import { LincirSession } from '../../stages/lincir/lincir-session.ts';
 import { Rng } from '../../util/rng.ts';
 import { DeviceAdamW } from '../../clip/training/optimizer-state.ts';
 import { DeviceTransfer } from '../../clip/runtime/device-tensors.ts';
@@ -25,16 +26,27 @@ import { TINY_MODEL_DIR, flat, golden, testCacheDir } from '../helpers/golden.ts
 
 /** Ops whose work grows with the model: any of these on the CPU provider is a fallback that costs. */
 export const HEAVY_OP = /MatMul|Gemm|Softmax|Norm|Attention|Gelu|Sigmoid|Tanh|Erf|Relu|Conv|Reduce|Exp$|^Log$|Sqrt|Pow/;
-/** The optimizer graph's ops: elementwise over every weight, so each one on the CPU would bring the state back to the host. */
+/** The trainer's optimizer graph's ops: elementwise over every weight, so each one on the CPU would bring the state back to the host. */
 const OPTIMIZER_OP = /^(Mul|Add|Div|Sqrt|Sub|Gather)$/;
+/**
+ * A graph whose state stays on the device must also keep the state's elementwise update there: one of these on
+ * the CPU provider would copy v*, the moments and the EMA to the host and back every step.
+ */
+const STATE_OP = /^(Add|Sub|Mul|Div|Where|Equal|Greater)$/;
 
-interface Placement { op: string; provider: string }
+interface Placement { op: string; provider: string; float: boolean }
 
 function readPlacements(dir: string): Placement[] {
   const out: Placement[] = [];
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
-    const events = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { cat?: string; args?: { op_name?: string; provider?: string } }[];
-    for (const e of events) if (e.cat === 'Node' && e.args?.op_name && e.args.provider) out.push({ op: e.args.op_name, provider: e.args.provider });
+    const events = JSON.parse(readFileSync(join(dir, f), 'utf8')) as
+      { cat?: string; args?: { op_name?: string; provider?: string; output_type_shape?: Record<string, unknown>[] } }[];
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.args?.op_name || !e.args.provider) continue;
+      // shape arithmetic is int64; the state's update is float
+      const float = (e.args.output_type_shape ?? []).some((o) => 'float' in o);
+      out.push({ op: e.args.op_name, provider: e.args.provider, float });
+    }
   }
   return out;
 }
@@ -49,6 +61,8 @@ const cacheDir = testCacheDir();
 const rel = (x: number[] | number[][]): Float32Array => flat(Array.isArray(x[0]) ? (x as number[][]) : [x as number[]]);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const p2w: any = JSON.parse(readFileSync(new URL('../fixtures/pic2word/golden.json', import.meta.url), 'utf8'));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const lincir: any = JSON.parse(readFileSync(new URL('../fixtures/lincir/golden.json', import.meta.url), 'utf8'));
 
 /** Each graph kind: opens its session(s) with `opts`, runs them once, releases them (which writes the profile). */
 const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu'; profilePrefix: string }) => Promise<void>> = {
@@ -75,10 +89,24 @@ const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu';
   },
   'OTI gradient with the prefix cache': async (opts) => {
     const model = await loadClipModel(TINY_MODEL_DIR);
-    const [session, text] = await Promise.all([OtiSession.create(model, { ...opts, prefixCache: true }), createTextEncoder(model, opts)]);
+    const [session, text] = await Promise.all([OtiSession.create(model, { ...opts, prefixCache: true, stateOnDevice: false }), createTextEncoder(model, opts)]);
     const g = golden();
-    await solveOtiProblem(parseOtiProblem({ ...g.oti, image_features: g.image.features, steps: 1 }), session, text);
+    await solveOtiProblem(parseOtiProblem({ ...g.oti, image_features: g.image.features, adamw: { ...g.oti.adamw, steps: 1 } }), session, text);
     await Promise.all([session.release(), text.release?.()]);
+  },
+  'OTI with its state on the device (prefix keys and values, AdamW and EMA in the graph)': async (opts) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const session = await OtiSession.create(model, { ...opts, stateOnDevice: true });
+    const g = golden();
+    const W = session.width;
+    const state = await session.begin(flat(g.oti.v0), flat(g.image.features), { adamw: { lr: 2e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 },
+      emaDecay: 0.99, lambdaCos: 1, lambdaGpt: 0.5, gradScale: 1 });
+    const rows = g.oti.v0.map(() => true);
+    const target = new Rng(4).fillNormal(new Float32Array(rows.length * session.dim));
+    for (let s = 0; s < 2; s++) await state.step({ target, templateIds: g.oti.template_ids, phraseIds: g.oti.phrase_ids, gptMask: rows, active: rows });
+    const { v } = await state.finish();
+    if (v.length !== rows.length * W || !v.every(Number.isFinite)) throw new Error('the device state came back wrong');
+    await session.release();
   },
   'phi training and eval': async (opts) => {
     const g = golden().phi;
@@ -103,6 +131,18 @@ const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu';
     for (const withGradients of [true, false]) {
       const s = await Pic2WordSession.create(model, dims, p2w.prompt_ids, withGradients, opts);
       await s.step({ weights, image: flat(p2w.image_features), logitScale: p2w.logit_scale, masks: null });
+      await s.release();
+    }
+  },
+  'LinCIR training and eval': async (opts) => {
+    const model = await loadClipModel(TINY_MODEL_DIR);
+    const dims = phiDims(model.config.projectionDim, model.config.text.width);
+    const weights = {} as PhiWeights;
+    for (const n of PHI_PARAMS) weights[n] = rel(lincir.weights[n]);
+    for (const withGradients of [true, false]) {
+      const s = await LincirSession.create(model, dims, withGradients, opts);
+      await s.step({ weights, input: flat(lincir.input), maskedIds: lincir.masked_ids, target: flat(lincir.target),
+        masks: withGradients ? [flat(lincir.masks[0]), flat(lincir.masks[1])] : null });
       await s.release();
     }
   },
@@ -132,15 +172,18 @@ forEachDevice((deviceTest) => {
   });
 
   for (const [kind, run] of Object.entries(KINDS)) {
+    const statefulKind = /state on the device/.test(kind);
     deviceTest(`${kind}: every matrix product, softmax, normalisation, attention and activation runs on WebGPU`, async (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'starword-profile-'));
       try {
         await run({ cacheDir, device: 'webgpu', profilePrefix: join(dir, 'p') });
         const placements = readPlacements(dir);
         t.log(summary(placements));
-        const heavy = placements.filter((p) => HEAVY_OP.test(p.op));
+        const heavy = placements.filter((p) => HEAVY_OP.test(p.op) || (statefulKind && p.float && STATE_OP.test(p.op)));
         // the test must see the work it checks: at least one matrix product ran, and ran on WebGPU
         t.true(heavy.some((p) => /MatMul|Gemm|Attention/.test(p.op) && p.provider === 'WebGpuExecutionProvider'), 'no matrix product ran on WebGPU');
+        // and, for a stateful graph, that the profile's output types were read: the state's Where ran on WebGPU
+        if (statefulKind) t.true(placements.some((p) => p.op === 'Where' && p.float && p.provider === 'WebGpuExecutionProvider'), 'no float Where seen');
         const onCpu = heavy.filter((p) => p.provider !== 'WebGpuExecutionProvider');
         t.deepEqual([...new Set(onCpu.map((p) => `${p.op} on ${p.provider}`))], [], 'heavy ops fell back');
       } finally {
