@@ -2,7 +2,9 @@
  * The one training loop of the networks starword trains on frozen CLIP towers (SEARLE's phi, Pic2Word's
  * f_M, LinCIR's φ). A task brings its network (names, shapes, init, AdamW groups), its step (one batch:
  * loss parts and gradients) and its held-out evaluation; the loop owns everything else:
- *   - AdamW over every parameter, an optional learning-rate schedule set before each step;
+ *   - AdamW over every parameter, an optional learning-rate schedule set before each step; the weights and
+ *     moments on the host (JavaScript AdamW) or, with `stateOnDevice` (WebGPU's default), on the device with AdamW
+ *     as a graph (optimizer-state.ts), the host copy downloaded once per epoch;
  *   - a budget in epochs and, optionally, in steps (the last epoch is then cut short);
  *   - the held-out split evaluated before the first step (epoch 0) and after every epoch;
  *   - resumable checkpoints (clip/training/training-checkpoint.ts) every N epochs, after the last and where the
