@@ -14,6 +14,9 @@ import { type Device, type SessionOptions, cachedGraphPath, createSession, ort }
  */
 export const keepsStateOnDevice = (device: Device | undefined): boolean => device === 'webgpu';
 
+/** Whether training runs its device path: as asked (`SessionOptions.stateOnDevice`), else where state can stay there. */
+export const stateOnDevice = (opts: SessionOptions | undefined): boolean => opts?.stateOnDevice ?? keepsStateOnDevice(opts?.device);
+
 function identityGraph(rank: number, dtype: 'float' | 'int64'): Graph {
   const G = new Graph();
   const x = G.input('x', dtype, Array.from({ length: rank }, (_, i) => `d${i}`));

@@ -42,6 +42,12 @@ export interface SessionOptions {
    * per output name; clip/runtime/device-tensors.ts). Ignored on other providers.
    */
   outputLocation?: OutputLocation | Record<string, OutputLocation>;
+  /**
+   * training keeps its trained state (weights, gradients, optimizer moments) on the device between steps
+   * (default: on WebGPU; clip/runtime/device-tensors.ts `stateOnDevice`). On the CPU provider it runs the same code
+   * over CPU tensors, which is how tests check that path without a GPU.
+   */
+  stateOnDevice?: boolean;
 }
 
 export type OutputLocation = 'cpu' | 'gpu-buffer';

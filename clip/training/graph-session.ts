@@ -1,35 +1,85 @@
 /**
  * One ONNX session of a training graph whose trained weights are graph inputs (they change every step)
- * and whose gradients are outputs `grad_<param>`: feeds the weights in PyTorch layout, reads the
- * gradients back. The network-specific feeds and outputs stay with each network's session.
+ * and whose gradients are outputs `grad_<param>`. The weights come as host arrays in PyTorch layout (tests,
+ * held-out evaluation), and the gradients are then returned as host arrays; or as the trainer's TrainedParams,
+ * whose tensors are fed as they are and which receive the gradients as tensors. With state on the device
+ * (`stateOnDevice`: WebGPU by default) a training session leaves its gradients there for the optimizer graph,
+ * and only the other outputs (losses, tokens) come back. The network-specific feeds and outputs stay with each
+ * network's session.
  */
 import type { Graph } from '../graph/graph.ts';
+import { DeviceTransfer, disposeTensor, stateOnDevice } from '../runtime/device-tensors.ts';
 import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../runtime/onnx-session.ts';
+import { type ParamSpec, TrainedParams } from './trained-params.ts';
 
 export const gradName = (param: string): string => `grad_${param}`;
 
-export class TrainingGraphSession {
-  private constructor(private readonly session: ort.InferenceSession, readonly withGradients: boolean) {}
+/** Bytes a session's runs moved between host and device (as placed: host-side feeds up, host-side outputs down). */
+export interface Traffic { toDevice: number; toHost: number; runs: number }
 
-  /** `key`: the graph cache key (kind, model, dims, version); `build` makes the graph on a cache miss. */
-  static async create(key: Record<string, unknown>, build: () => Graph, withGradients: boolean, opts: SessionOptions = {}): Promise<TrainingGraphSession> {
+export class TrainingGraphSession {
+  private transfer: DeviceTransfer | null = null;
+  readonly traffic: Traffic = { toDevice: 0, toHost: 0, runs: 0 };
+
+  private constructor(private readonly session: ort.InferenceSession, readonly params: readonly ParamSpec[], readonly withGradients: boolean,
+    private readonly gradsOnDevice: boolean, private readonly opts: SessionOptions) {}
+
+  /** `key`: the graph cache key (kind, model, dims, version); `build` makes the graph on a cache miss; `params`: the trained inputs. */
+  static async create(key: Record<string, unknown>, build: () => Graph, params: readonly ParamSpec[], withGradients: boolean,
+    opts: SessionOptions = {}): Promise<TrainingGraphSession> {
     const path = cachedGraphPath(key, build, opts.cacheDir);
-    return new TrainingGraphSession(await createSession(path, opts), withGradients);
+    const gradsOnDevice = withGradients && stateOnDevice(opts);
+    const outputLocation = gradsOnDevice ? Object.fromEntries(params.map((p) => [gradName(p.name), 'gpu-buffer' as const])) : undefined;
+    return new TrainingGraphSession(await createSession(path, { ...opts, outputLocation }), params, withGradients, gradsOnDevice, opts);
   }
 
   /** Frees the native session now rather than at garbage collection. */
-  async release(): Promise<void> { await this.session.release(); }
+  async release(): Promise<void> {
+    await Promise.all([this.session.release(), this.transfer?.release()]);
+  }
 
-  /** Runs the graph; `params` are fed under their names, and with gradients their `grad_` outputs are read. */
-  async run(feeds: Record<string, ort.Tensor>, params: readonly { name: string; shape: number[]; data: Float32Array }[]):
+  /**
+   * Runs the graph with the trained parameters fed under their names. With gradients: host weights get their
+   * `grad_` outputs back as host arrays; TrainedParams receive them (left on the device when state stays there).
+   */
+  async run(feeds: Record<string, ort.Tensor>, weights: Readonly<Record<string, Float32Array>> | TrainedParams):
     Promise<{ outputs: ort.InferenceSession.OnnxValueMapType; grads: Record<string, Float32Array> | null }> {
-    for (const p of params) feeds[p.name] = floatTensor(p.data, p.shape);
+    const trained = weights instanceof TrainedParams;
+    for (const p of this.params) {
+      if (trained) {
+        feeds[p.name] = weights.value(p.name);
+      } else {
+        const data = weights[p.name];
+        if (!data) throw new Error(`no weights for parameter ${p.name}`);
+        feeds[p.name] = floatTensor(data, p.shape);
+      }
+    }
+    // counted as placed, also on the CPU provider: TrainedParams with state on the device are not host feeds
+    const paramsKept = trained && stateOnDevice(this.opts);
+    for (const [k, t] of Object.entries(feeds)) if (!(paramsKept && this.params.some((p) => p.name === k))) this.traffic.toDevice += bytes(t);
     const outputs = await this.session.run(feeds);
-    let grads: Record<string, Float32Array> | null = null;
-    if (this.withGradients) {
-      grads = {};
-      for (const p of params) grads[p.name] = outputs[gradName(p.name)].data as Float32Array;
+    this.traffic.runs++;
+    const onDevice = new Set(this.gradsOnDevice ? this.params.map((p) => gradName(p.name)) : []);
+    for (const [k, t] of Object.entries(outputs)) if (!onDevice.has(k)) this.traffic.toHost += bytes(t);
+    if (!this.withGradients) return { outputs, grads: null };
+    if (trained) {
+      for (const p of this.params) weights.setGrad(p.name, outputs[gradName(p.name)]);
+      return { outputs, grads: null };
+    }
+    const grads: Record<string, Float32Array> = {};
+    for (const p of this.params) {
+      const t = outputs[gradName(p.name)];
+      if (t.location === 'gpu-buffer') {
+        this.transfer ??= new DeviceTransfer(this.opts);
+        grads[p.name] = await this.transfer.download(t);
+        disposeTensor(t);
+      } else {
+        grads[p.name] = t.data as Float32Array;
+      }
     }
     return { outputs, grads };
   }
 }
+
+const BYTES: Record<string, number> = { float32: 4, int32: 4, int64: 8, bool: 1, uint8: 1, int8: 1, float16: 2 };
+const bytes = (t: ort.Tensor): number => t.size * (BYTES[t.type] ?? 4);

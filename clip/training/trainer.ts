@@ -2,7 +2,9 @@
  * The one training loop of the networks starword trains on frozen CLIP towers (SEARLE's phi, Pic2Word's
  * f_M, LinCIR's φ). A task brings its network (names, shapes, init, AdamW groups), its step (one batch:
  * loss parts and gradients) and its held-out evaluation; the loop owns everything else:
- *   - AdamW over every parameter, an optional learning-rate schedule set before each step;
+ *   - AdamW over every parameter, an optional learning-rate schedule set before each step; the weights and
+ *     moments on the host (JavaScript AdamW) or, with `stateOnDevice` (WebGPU's default), on the device with AdamW
+ *     as a graph (optimizer-state.ts), the host copy downloaded once per epoch;
  *   - a budget in epochs and, optionally, in steps (the last epoch is then cut short);
  *   - the held-out split evaluated before the first step (epoch 0) and after every epoch;
  *   - resumable checkpoints (clip/training/training-checkpoint.ts) every N epochs, after the last and where the
@@ -16,8 +18,12 @@ import { mkdirSync } from 'node:fs';
 import { UserError } from '../../util/errors.ts';
 import type { ProgressSink } from '../../util/progress-sink.ts';
 import { Rng } from '../../util/rng.ts';
-import { AdamW, type AdamWOptions } from './adamw.ts';
-import { type CheckpointLayout, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from './training-checkpoint.ts';
+import { stateOnDevice } from '../runtime/device-tensors.ts';
+import type { SessionOptions } from '../runtime/onnx-session.ts';
+import type { AdamWOptions } from './adamw.ts';
+import { type OptimizerState, openOptimizer } from './optimizer-state.ts';
+import type { TrainedParams } from './trained-params.ts';
+import { type CheckpointLayout, type TrainingCheckpoint, readLatestTrainingCheckpoint, writeTrainingCheckpoint } from './training-checkpoint.ts';
 import { writeBestSnapshot, writeSnapshot } from './snapshots.ts';
 
 export type Weights = Record<string, Float32Array>;
@@ -46,7 +52,7 @@ export interface TrainingBudget {
 /** A weighted mean's parts: [value, weight]; a weight of 0 leaves the value out. */
 export type WeightedParts = Record<string, [number, number]>;
 
-export interface StepContext<W> {
+export interface StepContext {
   epoch: number;
   /** the batch's index in its epoch */
   batch: number;
@@ -56,13 +62,13 @@ export interface StepContext<W> {
   rng: Rng;
   /** the epoch's shuffled order of 0 … n−1 (memoised per epoch) */
   order(n: number): number[];
-  weights: W;
+  /** the weights to feed the training graph (clip/training/graph-session.ts), which leaves its gradients in them */
+  params: TrainedParams;
 }
 
-export interface StepOutput<W> {
-  /** the loss the gradients are of (a non-finite one stops training) */
+export interface StepOutput {
+  /** the loss of the gradients the step left in `params` (a non-finite one stops training) */
   loss: number;
-  grads: W;
   /** the epoch's train columns, as weighted means */
   parts: WeightedParts;
 }
@@ -82,7 +88,7 @@ export interface TrainingTask<D, W extends Weights, M> {
   network: TrainedNetwork<D, W>;
   budget: TrainingBudget;
   stepsPerEpoch: number;
-  step(c: StepContext<W>): Promise<StepOutput<W>>;
+  step(c: StepContext): Promise<StepOutput>;
   /** the held-out metrics of the weights (eval mode) */
   evaluate(weights: W): Promise<Record<string, number>>;
   /** the rate of step `step` (0-based); constant `adamW(name).lr` without it */
@@ -109,6 +115,11 @@ export interface TrainerRun<M> {
   onEpoch?: (metrics: M[]) => Promise<void>;
   /** stop after this epoch as if killed (tests) */
   stopAfterEpoch?: number;
+  /**
+   * the task's session options: with `stateOnDevice(session)` (WebGPU by default) weights, gradients and AdamW's
+   * moments stay on the device between steps (clip/training/optimizer-state.ts)
+   */
+  session?: SessionOptions;
 }
 
 export interface TrainerResult<D, W, M> {
@@ -120,6 +131,8 @@ export interface TrainerResult<D, W, M> {
   resumedFrom: number | null;
   /** seconds of each epoch run now */
   epochSeconds: number[];
+  /** bytes the optimizer moved between host and device in this call (the training graph's own are its session's) */
+  optimizerTraffic: { toDevice: number; toHost: number };
 }
 
 class Mean {
@@ -141,38 +154,47 @@ export function totalSteps(b: TrainingBudget, stepsPerEpoch: number): number {
 
 export async function train<D, W extends Weights, M extends { epoch: number }>(task: TrainingTask<D, W, M>, run: TrainerRun<M>):
   Promise<TrainerResult<D, W, M>> {
+  const { network: net } = task;
+  mkdirSync(run.outDir, { recursive: true });
+  const ck = await readLatestTrainingCheckpoint<D, string, W, M>(run.outDir, net.layout);
+  if (ck && ck.configHash !== run.configHash) {
+    throw new UserError(`${run.outDir} holds checkpoints of a ${net.layout.label} run with other options, model or data: resume with the same ones, or use another --out`);
+  }
+  const specs = net.layout.names(net.dims).map((name) => ({ name, shape: net.layout.shape(net.dims, name) }));
+  const start = ck ?? { weights: net.init(new Rng(`${task.budget.seed}:${net.label}-init`)), steps: 0 };
+  const state = await openOptimizer<W>(specs, (n) => net.adamW(n), start, stateOnDevice(run.session), run.session);
+  try {
+    const result = await trainWith(task, run, state, ck);
+    return { ...result, optimizerTraffic: state.traffic };
+  } finally {
+    await state.release();
+  }
+}
+
+/** The loop, from `state` (opened at the checkpoint `ck` when there is one). */
+async function trainWith<D, W extends Weights, M extends { epoch: number }>(task: TrainingTask<D, W, M>, run: TrainerRun<M>, state: OptimizerState<W>,
+  ck: TrainingCheckpoint<D, W, M> | null): Promise<Omit<TrainerResult<D, W, M>, 'optimizerTraffic'>> {
   const { network: net, budget: b } = task;
   const label = net.label;
-  mkdirSync(run.outDir, { recursive: true });
   const names = net.layout.names(net.dims);
-  let weights = net.init(new Rng(`${b.seed}:${label}-init`));
-  const adam: Record<string, AdamW> = {};
-  // one options object per parameter: a schedule sets its lr before every step
-  for (const n of names) adam[n] = new AdamW(weights[n].length, { ...net.adamW(n) });
 
   let doneEpochs = 0, startBatch = 0, steps = 0;
   let metrics: M[] = [];
-  const ck = await readLatestTrainingCheckpoint<D, string, W, M>(run.outDir, net.layout);
   if (ck) {
-    if (ck.configHash !== run.configHash) {
-      throw new UserError(`${run.outDir} holds checkpoints of a ${net.layout.label} run with other options, model or data: resume with the same ones, or use another --out`);
-    }
-    weights = ck.weights;
-    for (const n of names) { adam[n].m.set(ck.m[n]); adam[n].v.set(ck.v[n]); adam[n].step = ck.steps; }
     ({ epoch: doneEpochs, steps, metrics } = ck);
     startBatch = ck.batch ?? 0;
     // a step budget that stopped mid-epoch left a row of that partial epoch: it is redone whole
     if (startBatch > 0 && metrics.length && metrics[metrics.length - 1].epoch === doneEpochs + 1) metrics.pop();
     run.log?.(`${label}: resuming after ${startBatch ? `${startBatch} batches of epoch ${doneEpochs + 1}` : `epoch ${doneEpochs}`} (${steps} steps)`);
   }
-  const result: TrainerResult<D, W, M> = { dims: net.dims, weights, metrics, steps, resumedFrom: ck ? ck.epoch : null, epochSeconds: [] };
+  const result = { dims: net.dims, weights: ck ? ck.weights : await state.weights(), metrics, steps, resumedFrom: ck ? ck.epoch : null, epochSeconds: [] as number[] };
   const total = totalSteps(b, task.stepsPerEpoch);
   if (ck && steps >= total) return result;
   if (total > 0 && task.stepsPerEpoch < 1) throw new UserError(`${label}: no batch to train on (0 steps per epoch)`);
 
   if (!metrics.length) {
     const t0 = performance.now();
-    const val = await task.evaluate(weights);
+    const val = await task.evaluate(await state.weights());
     const row = task.row({ epoch: 0, steps: 0, lr: NaN, train: {}, val, seconds: (performance.now() - t0) / 1000 });
     metrics.push(row);
     const line = task.describe?.(row);
@@ -197,14 +219,11 @@ export async function train<D, W extends Weights, M extends { epoch: number }>(t
     let batch = epoch === doneEpochs + 1 ? startBatch : 0;
     for (; batch < task.stepsPerEpoch && steps < total; batch++) {
       const rng = new Rng(`${b.seed}:${label}-epoch:${epoch}:batch:${batch}`);
-      const out = await task.step({ epoch, batch, step: steps, rng, order, weights });
+      const out = await task.step({ epoch, batch, step: steps, rng, order, params: state.params });
       if (!Number.isFinite(out.loss)) throw new Error(`${label}: the loss turned non-finite at epoch ${epoch}, step ${steps + 1}`);
-      for (const n of names) {
-        const a = adam[n];
-        if (task.lr) a.opts.lr = task.lr(steps);
-        lr = a.opts.lr;
-        a.update(weights[n], out.grads[n]);
-      }
+      const scheduled = task.lr?.(steps);
+      lr = scheduled ?? net.adamW(names[names.length - 1]).lr;
+      await state.step(scheduled);
       steps++;
       for (const [k, [x, w]] of Object.entries(out.parts)) {
         let m = acc.get(k);
@@ -214,6 +233,8 @@ export async function train<D, W extends Weights, M extends { epoch: number }>(t
       run.progress?.increment(1);
     }
     const partial = batch < task.stepsPerEpoch;
+    // the host copy of the weights, once per epoch (a download when they live on the device)
+    const weights = await state.weights();
     const val = await task.evaluate(weights);
     const extra = task.validate ? await task.validate(weights, epoch) : {};
     const seconds = (performance.now() - t0) / 1000;
@@ -228,22 +249,16 @@ export async function train<D, W extends Weights, M extends { epoch: number }>(t
     const last = epoch === b.epochs || steps >= total;
     if (epoch % b.checkpointEvery === 0 || last) {
       if (task.snapshots && epoch % b.checkpointEvery === 0 && !partial) await writeSnapshot(run.outDir, label, net.layout, epoch, net.dims, weights);
+      const { m, v } = await state.moments();
       await writeTrainingCheckpoint(run.outDir, net.layout, {
-        epoch: partial ? epoch - 1 : epoch, batch: partial ? batch : 0, steps, dims: net.dims, weights,
-        m: pick(adam, names, 'm') as W, v: pick(adam, names, 'v') as W, configHash: run.configHash, metrics,
+        epoch: partial ? epoch - 1 : epoch, batch: partial ? batch : 0, steps, dims: net.dims, weights, m, v, configHash: run.configHash, metrics,
       });
     }
     await run.onEpoch?.(metrics);
     if (run.stopAfterEpoch === epoch) break;
   }
   run.progress?.stop();
-  result.weights = weights;
+  result.weights = await state.weights();
   result.steps = steps;
   return result;
-}
-
-function pick(adam: Record<string, AdamW>, names: readonly string[], k: 'm' | 'v'): Weights {
-  const out: Weights = {};
-  for (const n of names) out[n] = adam[n][k];
-  return out;
 }

@@ -2,12 +2,14 @@
 import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { prepareTextBatch } from '../../clip/text/text-batch.ts';
 import { TrainingGraphSession } from '../../clip/training/graph-session.ts';
+import type { TrainedParams } from '../../clip/training/trained-params.ts';
 import { PHI_PARAMS, type PhiDims, type PhiWeights, paramShape } from '../../clip/training/searle-phi-net.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { LINCIR_GRAPH_VERSION, buildLincirTrainGraph } from './lincir-graph.ts';
 
 export interface LincirStepInput {
-  weights: PhiWeights;
+  /** host arrays, or the trainer's TrainedParams (which then receive the gradients) */
+  weights: PhiWeights | TrainedParams;
   /** [B × d] the text features φ reads (noise already added) */
   input: Float32Array;
   /** per row: the masked phrase's ids, `$` (259) where φ's token goes */
@@ -23,7 +25,7 @@ export interface LincirStepOutput {
   text: Float32Array;
   loss: number;
   cosine: Float32Array;
-  /** d loss / d weight (training session only) */
+  /** d loss / d weight (training session with host weights only) */
   grads: PhiWeights | null;
 }
 
@@ -32,7 +34,7 @@ export class LincirSession {
 
   static async create(src: WeightSource, dims: PhiDims, withGradients: boolean, opts: SessionOptions = {}): Promise<LincirSession> {
     const session = await TrainingGraphSession.create({ kind: withGradients ? 'lincir-train' : 'lincir-eval', model: src.hash, dims, version: LINCIR_GRAPH_VERSION },
-      () => buildLincirTrainGraph(src, dims, withGradients), withGradients, opts);
+      () => buildLincirTrainGraph(src, dims, withGradients), PHI_PARAMS.map((n) => ({ name: n, shape: paramShape(dims, n) })), withGradients, opts);
     return new LincirSession(session, dims, src.config.text.eos);
   }
 
@@ -51,7 +53,7 @@ export class LincirSession {
       msk_ids: int64Tensor(msk.ids, [B, msk.len]), msk_pmask: floatTensor(msk.pmask, [B, msk.len, 1]), msk_eot: floatTensor(msk.eot, [B, 1, msk.len]),
       target: floatTensor(inp.target, [B, d]),
     };
-    const { outputs: res, grads } = await this.session.run(feeds, PHI_PARAMS.map((n) => ({ name: n, shape: paramShape(this.dims, n), data: inp.weights[n] })));
+    const { outputs: res, grads } = await this.session.run(feeds, inp.weights);
     return {
       token: res.token.data as Float32Array, text: res.text.data as Float32Array, loss: (res.loss.data as Float32Array)[0],
       cosine: res.cosine.data as Float32Array, grads: grads as PhiWeights | null,

@@ -94,8 +94,8 @@ export async function trainLincir(c: TrainLincirConfig): Promise<TrainLincirResu
         const { target, maskedIds } = feeds(batch);
         const input = addInputNoise(target.slice(), batch.length, d, o.noise, o.noiseSigma, s.rng);
         const masks = phiDropoutMasks(batch.length, dims.hidden, o.dropout, s.rng);
-        const r = await (await open()).train.step({ weights: s.weights, input, maskedIds, target, masks });
-        return { loss: r.loss, grads: r.grads!, parts: { loss: [r.loss, batch.length] } };
+        const r = await (await open()).train.step({ weights: s.params, input, maskedIds, target, masks });
+        return { loss: r.loss, parts: { loss: [r.loss, batch.length] } };
       },
       async evaluate(weights) {
         let sum = 0, n = 0, cos = 0;
@@ -111,7 +111,7 @@ export async function trainLincir(c: TrainLincirConfig): Promise<TrainLincirResu
       describe: (row) => (row.epoch === 0
         ? (valBatches.length ? `held-out loss ${row.valLoss.toExponential(4)}, cosine ${row.valCosine.toFixed(4)}` : '')
         : `step ${row.steps}: train loss ${row.trainLoss.toExponential(4)}${valBatches.length ? `, held-out loss ${row.valLoss.toExponential(4)}, cosine ${row.valCosine.toFixed(4)}` : ''}`),
-    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch });
+    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch, session: c.session });
     return { dims, weights: res.weights, metrics: res.metrics, steps: res.steps, resumedFrom: res.resumedFrom, epochSeconds: res.epochSeconds, withoutPseudoWord };
   } finally {
     await Promise.all(sessions.map((x) => x.release()));

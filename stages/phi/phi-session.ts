@@ -1,16 +1,18 @@
 /**
  * Runs phi's training graph (with gradients) or eval graph (without): one session.run per batch. The
- * phrase rows are cut at their longest EOT; weights go in as they are (Float32Arrays in PyTorch layout).
+ * phrase rows are cut at their longest EOT; weights go in as they are (Float32Arrays in PyTorch layout), or as
+ * the trainer's TrainedParams, which then receive the gradients (clip/training/graph-session.ts).
  */
 import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { prepareTextBatch } from '../../clip/text/text-batch.ts';
-import { TrainingGraphSession } from '../../clip/training/graph-session.ts';
+import { type Traffic, TrainingGraphSession } from '../../clip/training/graph-session.ts';
+import type { TrainedParams } from '../../clip/training/trained-params.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
 import { PHI_GRAPH_VERSION, buildPhiTrainGraph } from './phi-graph.ts';
 import { PHI_PARAMS, type PhiDims, type PhiWeights, paramShape } from './phi-net.ts';
 
 export interface PhiStepInput {
-  weights: PhiWeights;
+  weights: PhiWeights | TrainedParams;
   /** [B × d] raw image features */
   image: Float32Array;
   /** [B × D] OTI EMA tokens */
@@ -35,7 +37,7 @@ export interface PhiStepOutput {
   total: number;
   lgpt: Float32Array;
   cosine: Float32Array;
-  /** d total / d weight, PyTorch layout (training session only) */
+  /** d total / d weight, PyTorch layout (training session with host weights only: TrainedParams keep their own) */
   grads: PhiWeights | null;
 }
 
@@ -45,12 +47,15 @@ export class PhiSession {
 
   static async create(src: WeightSource, dims: PhiDims, withGradients: boolean, opts: SessionOptions = {}): Promise<PhiSession> {
     const session = await TrainingGraphSession.create({ kind: withGradients ? 'phi-train' : 'phi-eval', model: src.hash, dims, version: PHI_GRAPH_VERSION },
-      () => buildPhiTrainGraph(src, dims, withGradients), withGradients, opts);
+      () => buildPhiTrainGraph(src, dims, withGradients), PHI_PARAMS.map((n) => ({ name: n, shape: paramShape(dims, n) })), withGradients, opts);
     return new PhiSession(session, dims, src.config.projectionDim, src.config.text.eos, withGradients);
   }
 
   /** Frees the native session now rather than at garbage collection. */
   async release(): Promise<void> { await this.session.release(); }
+
+  /** bytes this session's runs moved between host and device, as placed */
+  get traffic(): Traffic { return this.session.traffic; }
 
   async step(inp: PhiStepInput): Promise<PhiStepOutput> {
     const B = inp.phraseIds.length;
@@ -76,7 +81,7 @@ export class PhiSession {
       lambda_gpt: floatTensor(Float32Array.of(inp.lambdaGpt), []),
       temperature: floatTensor(Float32Array.of(inp.temperature), []),
     };
-    const { outputs: res, grads } = await this.session.run(feeds, PHI_PARAMS.map((n) => ({ name: n, shape: paramShape(this.dims, n), data: inp.weights[n] })));
+    const { outputs: res, grads } = await this.session.run(feeds, inp.weights);
     const scalar = (k: string) => (res[k].data as Float32Array)[0];
     return {
       phiOut: res.phi_out.data as Float32Array, distil: scalar('distil'), gpt: scalar('gpt'), total: scalar('total'),

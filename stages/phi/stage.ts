@@ -31,7 +31,7 @@ import { loadPhiExamples } from './dataset.ts';
 import { PHI_ONNX, PHI_SAFETENSORS, exportPhiOnnx, exportPhiSafetensors } from './export.ts';
 import { PhiPhraseBank } from './phrase-bank.ts';
 import { METRICS_FILE, PLOT_PNG, writeMetricsReport } from './report.ts';
-import { type PhiOptions, type TrainPhiConfig, bestOf, trainPhi } from './train.ts';
+import { type PhiOptions, type TrainPhiConfig, type TrainPhiResult, bestOf, trainPhi } from './train.ts';
 import { cirrValidator } from './validation.ts';
 
 // ── 1. The options, SEARLE's argparse defaults beside them ─────────────────────────────────────────────
@@ -170,6 +170,8 @@ export interface PhiSummary {
   /** the epoch with the best CIRR val score (phi --val-cirr), or null */
   best: PhiMetricsRow | null;
   files: { onnx: string; safetensors: string; metrics: string; plot: string };
+  /** host ↔ device bytes of the training steps run now (as placed; docs/gpu.md "State on the device") */
+  transfers: TrainPhiResult['transfers'];
 }
 
 export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
@@ -227,7 +229,7 @@ export async function runPhi(r: RunPhiOptions): Promise<PhiSummary> {
     outDir, images: data.examples.length, train: train.length, val: val.length, withoutToken: data.withoutToken,
     concepts: bank?.conceptCount ?? 0, phrases: bank?.phraseCount ?? 0, resumedFrom: res.resumedFrom,
     epochsRunNow: res.epochSeconds.length, meanEpochSeconds: mean, last: res.metrics[res.metrics.length - 1] ?? null,
-    best: bestOf(res.metrics), files,
+    best: bestOf(res.metrics), files, transfers: res.transfers,
   };
   writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   return summary;

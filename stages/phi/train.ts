@@ -6,6 +6,7 @@
  */
 import type { AdamWOptions } from '../../clip/training/adamw.ts';
 import type { SessionOptions } from '../../clip/runtime/onnx-session.ts';
+import type { Traffic } from '../../clip/training/graph-session.ts';
 import { type InputNoise, addInputNoise } from '../../clip/training/input-noise.ts';
 import { train } from '../../clip/training/trainer.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
@@ -81,6 +82,8 @@ export interface TrainPhiResult {
   resumedFrom: number | null;
   /** seconds of each epoch run now */
   epochSeconds: number[];
+  /** host ↔ device bytes of the training steps run now: the training graph's feeds and outputs, and the optimizer's */
+  transfers: { steps: number; trainGraph: Traffic; optimizer: { toDevice: number; toHost: number } };
 }
 
 export function phiAdamW(o: PhiOptions): AdamWOptions {
@@ -178,8 +181,8 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
         const masks = phiDropoutMasks(rows.length, dims.hidden, o.dropout, s.rng);
         const b = await makeBatch(rows, draws, c.drawer, src, o);
         if (o.inputNoise !== 'none') addInputNoise(b.input.image, rows.length, dims.input, o.inputNoise, o.noiseSigma, s.rng);
-        const r = await (await open()).trainSession.step({ ...b.input, weights: s.weights, masks });
-        return { loss: r.total, grads: r.grads!, parts: { distil: [r.distil, b.rows], gpt: [r.gpt, b.gptRows], total: [r.total, b.rows] } };
+        const r = await (await open()).trainSession.step({ ...b.input, weights: s.params, masks });
+        return { loss: r.total, parts: { distil: [r.distil, b.rows], gpt: [r.gpt, b.gptRows], total: [r.total, b.rows] } };
       },
       async evaluate(weights) {
         const distil = new Mean(), gpt = new Mean(), total = new Mean(), cos = new Mean();
@@ -201,8 +204,10 @@ export async function trainPhi(c: TrainPhiConfig): Promise<TrainPhiResult> {
       describe: (row) => (row.epoch === 0 ? (c.val.length ? `held-out distil ${row.valDistil.toFixed(4)}, gpt ${row.valGpt.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}` : '') : `train total ${row.trainTotal.toFixed(4)}`
         + `${c.val.length ? `, held-out distil ${row.valDistil.toFixed(4)}, gpt ${row.valGpt.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}` : ''}`
         + `${Number.isFinite(row.cirrAvg) ? `; CIRR val R@1 ${row.cirrR1!.toFixed(2)} R@5 ${row.cirrR5!.toFixed(2)} Rsubset@1 ${row.cirrRs1!.toFixed(2)}` : ''}`),
-    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch });
-    return { dims: res.dims, weights: res.weights, metrics: res.metrics, resumedFrom: res.resumedFrom, epochSeconds: res.epochSeconds };
+    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch, session: c.session });
+    const trainGraph = (trainSession as PhiSession | null)?.traffic ?? { toDevice: 0, toHost: 0, runs: 0 };
+    return { dims: res.dims, weights: res.weights, metrics: res.metrics, resumedFrom: res.resumedFrom, epochSeconds: res.epochSeconds,
+      transfers: { steps: trainGraph.runs, trainGraph, optimizer: res.optimizerTraffic } };
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
   }

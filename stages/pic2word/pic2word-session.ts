@@ -2,10 +2,12 @@
  * Runs Pic2Word's training graph (with gradients) or eval graph (without): one session.run per batch.
  * The prompt ("a photo of $" tokenized) is the same for every row and step, so the keys and values of
  * its positions before `$` are computed once when the session opens and the tower runs only from `$`
- * on (exact for a causal encoder). Weights go in as they are (Float32Arrays in PyTorch layout).
+ * on (exact for a causal encoder). Weights go in as they are (Float32Arrays in PyTorch layout), or as the
+ * trainer's TrainedParams, which then receive the gradients (clip/training/graph-session.ts).
  */
 import { floatTensor, int64Tensor, type ort, type SessionOptions } from '../../clip/runtime/onnx-session.ts';
 import { TrainingGraphSession } from '../../clip/training/graph-session.ts';
+import type { TrainedParams } from '../../clip/training/trained-params.ts';
 import { PrefixCache } from '../../clip/towers/prefix-cache.ts';
 import { PSEUDO_TOKEN_ID, cacheablePrefix, prepareTextBatch } from '../../clip/text/text-batch.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
@@ -13,7 +15,7 @@ import { type Im2TextDims, type Im2TextWeights, paramNames, paramShape } from '.
 import { PIC2WORD_GRAPH_VERSION, buildPic2WordTrainGraph, maskName } from './pic2word-graph.ts';
 
 export interface Pic2WordStepInput {
-  weights: Im2TextWeights;
+  weights: Im2TextWeights | TrainedParams;
   /** [B × d] raw image features */
   image: Float32Array;
   /** one dropout mask [B × middle] per block, or null/absent for eval mode (all ones) */
@@ -30,7 +32,7 @@ export interface Pic2WordStepOutput {
   cosine: Float32Array;
   /** [B × P] raw text features of the prompt with each row's token */
   text: Float32Array;
-  /** d loss / d weight, PyTorch layout (training session only) */
+  /** d loss / d weight, PyTorch layout (training session with host weights only) */
   grads: Im2TextWeights | null;
 }
 
@@ -45,7 +47,7 @@ export class Pic2WordSession {
     const prompt = Array.from(promptIds);
     if (!prompt.includes(PSEUDO_TOKEN_ID)) throw new Error(`the Pic2Word prompt's ids [${prompt}] hold no $ (${PSEUDO_TOKEN_ID})`);
     const session = await TrainingGraphSession.create({ kind: withGradients ? 'pic2word-train' : 'pic2word-eval', model: src.hash, dims, version: PIC2WORD_GRAPH_VERSION },
-      () => buildPic2WordTrainGraph(src, dims, withGradients), withGradients, opts);
+      () => buildPic2WordTrainGraph(src, dims, withGradients), paramNames(dims).map((n) => ({ name: n, shape: paramShape(dims, n) })), withGradients, opts);
     const P = cacheablePrefix([prompt], src.config.text.eos);
     const cache = await PrefixCache.create(src, opts);
     let kv: { k: Float32Array; v: Float32Array };
@@ -74,8 +76,7 @@ export class Pic2WordSession {
       if (m.length !== B * h) throw new Error(`mask ${i}: ${m.length} values for ${B} rows of ${h}`);
       feeds[maskName(i)] = floatTensor(m, [B, h]);
     }
-    const names = paramNames(this.dims);
-    const { outputs: res, grads } = await this.session.run(feeds, names.map((n) => ({ name: n, shape: paramShape(this.dims, n), data: inp.weights[n] })));
+    const { outputs: res, grads } = await this.session.run(feeds, inp.weights);
     const scalar = (k: string) => (res[k].data as Float32Array)[0];
     return {
       token: res.token.data as Float32Array, loss: scalar('loss'), lossImageToText: scalar('loss_i2t'), lossTextToImage: scalar('loss_t2i'),

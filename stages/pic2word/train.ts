@@ -121,8 +121,8 @@ export async function trainPic2Word(c: TrainPic2WordConfig): Promise<TrainPic2Wo
       async step(s) {
         const rows = s.order(c.train.length).slice(s.batch * o.batchSize, (s.batch + 1) * o.batchSize).map((i) => c.train[i]);
         const masks = dropoutMasks(rows.length, dims, o.dropout, s.rng);
-        const r = await (await open()).trainSession.step({ weights: s.weights, image: stack(rows, dims.input), masks, logitScale });
-        return { loss: r.loss, grads: r.grads!, parts: { loss: [r.loss, rows.length] } };
+        const r = await (await open()).trainSession.step({ weights: s.params, image: stack(rows, dims.input), masks, logitScale });
+        return { loss: r.loss, parts: { loss: [r.loss, rows.length] } };
       },
       async evaluate(weights) {
         const loss = new Mean(), cos = new Mean();
@@ -138,7 +138,7 @@ export async function trainPic2Word(c: TrainPic2WordConfig): Promise<TrainPic2Wo
         ? (valBatches.length ? `held-out loss ${row.valLoss.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}`
           : 'no held-out split (fewer than 2 held-out images): the metrics hold training losses only')
         : `train loss ${row.trainLoss.toFixed(4)}${valBatches.length ? `, held-out loss ${row.valLoss.toFixed(4)}, cosine ${row.valCosine.toFixed(4)}` : ''}, lr ${row.lr.toExponential(2)}`),
-    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch });
+    }, { outDir: c.outDir, configHash: c.configHash, progress: c.progress, log: c.log, onEpoch: c.onEpoch, stopAfterEpoch: c.stopAfterEpoch, session: c.session });
     return { dims, weights: res.weights, metrics: res.metrics, logitScale, stepsPerEpoch, resumedFrom: res.resumedFrom, epochSeconds: res.epochSeconds };
   } finally {
     await Promise.all(sessions.map((s) => s.release()));

@@ -19,11 +19,15 @@ import { type Im2TextWeights, im2textDims, paramNames } from '../../stages/pic2w
 import { Pic2WordSession } from '../../stages/pic2word/pic2word-session.ts';
 import { LincirSession } from '../../stages/lincir/lincir-session.ts';
 import { Rng } from '../../util/rng.ts';
+import { DeviceAdamW } from '../../clip/training/optimizer-state.ts';
+import { DeviceTransfer } from '../../clip/runtime/device-tensors.ts';
 import { forEachDevice } from '../helpers/devices.ts';
 import { TINY_MODEL_DIR, flat, golden, testCacheDir } from '../helpers/golden.ts';
 
 /** Ops whose work grows with the model: any of these on the CPU provider is a fallback that costs. */
 export const HEAVY_OP = /MatMul|Gemm|Softmax|Norm|Attention|Gelu|Sigmoid|Tanh|Erf|Relu|Conv|Reduce|Exp$|^Log$|Sqrt|Pow/;
+/** The trainer's optimizer graph's ops: elementwise over every weight, so each one on the CPU would bring the state back to the host. */
+const OPTIMIZER_OP = /^(Mul|Add|Div|Sqrt|Sub|Gather)$/;
 /**
  * A graph whose state stays on the device must also keep the state's elementwise update there: one of these on
  * the CPU provider would copy v*, the moments and the EMA to the host and back every step.
@@ -145,6 +149,28 @@ const KINDS: Record<string, (opts: { cacheDir: string; device: 'webgpu' | 'cpu';
 };
 
 forEachDevice((deviceTest) => {
+  deviceTest('AdamW over a network\'s parameters (the trainer\'s state on the device): every Mul, Add, Div, Sqrt, Sub and Gather runs on WebGPU', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'starword-profile-'));
+    try {
+      const specs = [{ name: 'fc.weight', shape: [16, 8] }, { name: 'fc.bias', shape: [16] }];
+      const rng = new Rng(1);
+      const weights = Object.fromEntries(specs.map((s) => [s.name, rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1)))]));
+      const opts = { cacheDir, device: 'webgpu' as const };
+      const state = await DeviceAdamW.create(specs, () => ({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 }), { weights, steps: 0 },
+        { ...opts, profilePrefix: join(dir, 'p') });
+      const transfer = new DeviceTransfer(opts);
+      for (const s of specs) state.params.setGrad(s.name, await transfer.upload(rng.fillNormal(new Float32Array(weights[s.name].length)), s.shape));
+      await state.step();
+      await Promise.all([state.release(), transfer.release()]);
+      const placements = readPlacements(dir).filter((p) => OPTIMIZER_OP.test(p.op));
+      t.log(summary(placements));
+      t.true(placements.filter((p) => p.op === 'Sqrt' && p.provider === 'WebGpuExecutionProvider').length === specs.length, 'the update ran on WebGPU');
+      t.deepEqual([...new Set(placements.filter((p) => p.provider !== 'WebGpuExecutionProvider').map((p) => `${p.op} on ${p.provider}`))], [], 'optimizer ops fell back');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   for (const [kind, run] of Object.entries(KINDS)) {
     const statefulKind = /state on the device/.test(kind);
     deviceTest(`${kind}: every matrix product, softmax, normalisation, attention and activation runs on WebGPU`, async (t) => {

@@ -35,7 +35,7 @@ forEachDevice((deviceTest, device) => {
     ]);
     const weights = {} as PhiWeights;
     for (const n of PHI_PARAMS) weights[n] = rows(g.weights[n]);
-    const input: LincirStepInput = { weights, input: flat(g.input), maskedIds: g.masked_ids, target: flat(g.target) };
+    const input: LincirStepInput & { weights: PhiWeights } = { weights, input: flat(g.input), maskedIds: g.masked_ids, target: flat(g.target) };
     return { model, dims, trainSession, evalSession, input };
   });
 
