@@ -43,8 +43,8 @@ export interface SessionOptions {
    */
   outputLocation?: OutputLocation | Record<string, OutputLocation>;
   /**
-   * training keeps its trained state (weights, gradients, optimizer moments) on the device between steps
-   * (default: on WebGPU; clip/runtime/device-tensors.ts `stateOnDevice`). On the CPU provider it runs the same code
+   * OTI and training keep their state (OTI: v*, AdamW moments, EMA; training: weights, gradients, moments) on the
+   * device between steps (default: on WebGPU; clip/runtime/device-tensors.ts `stateOnDevice`). On the CPU provider it runs the same code
    * over CPU tensors, which is how tests check that path without a GPU.
    */
   stateOnDevice?: boolean;

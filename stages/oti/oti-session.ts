@@ -8,7 +8,7 @@ import { cachedGraphPath, createSession, floatTensor, int64Tensor, type ort, typ
 import { PrefixCache } from '../../clip/towers/prefix-cache.ts';
 import { cacheablePrefix, prepareTextBatch } from '../../clip/text/text-batch.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
-import { DeviceTransfer, keepsStateOnDevice } from '../../clip/runtime/device-tensors.ts';
+import { DeviceTransfer, stateOnDevice } from '../../clip/runtime/device-tensors.ts';
 import { DeviceBatchState, HostBatchState, type OtiBatchSettings, type OtiBatchState } from './batch-state.ts';
 import { buildOtiDeviceGraph, buildOtiGraph } from './oti-graph.ts';
 
@@ -42,11 +42,6 @@ export interface OtiSessionOptions extends SessionOptions {
   prefixCache?: boolean;
   /** bound of the prefix cache in bytes (default DEFAULT_PREFIX_CACHE_BYTES) */
   prefixCacheBytes?: number;
-  /**
-   * keep each batch's v*, AdamW moments and EMA on the device, updated in the graph (batch-state.ts); default:
-   * on WebGPU. On the CPU provider it runs the same fused graph with CPU tensors (the tests' way to check it).
-   */
-  stateOnDevice?: boolean;
 }
 
 interface GradientGraph { session: ort.InferenceSession; prefixes: PrefixCache | null }
@@ -55,11 +50,11 @@ interface DeviceGraph { session: ort.InferenceSession; transfer: DeviceTransfer 
 export class OtiSession {
   private gradientGraph: Promise<GradientGraph> | null = null;
   private deviceGraph: Promise<DeviceGraph> | null = null;
-  /** batches keep their state on the device (see OtiSessionOptions.stateOnDevice) */
+  /** batches keep their state on the device (SessionOptions.stateOnDevice: by default on WebGPU; see batch-state.ts) */
   readonly stateOnDevice: boolean;
 
   private constructor(private readonly src: WeightSource, private readonly opts: OtiSessionOptions) {
-    this.stateOnDevice = opts.stateOnDevice ?? keepsStateOnDevice(opts.device);
+    this.stateOnDevice = stateOnDevice(opts);
   }
 
   get width(): number { return this.src.config.text.width; }
