@@ -15,6 +15,16 @@ const program = new Command('starword')
   // usage errors as one line in starword's own format; `--help` shows the usage
   .configureOutput({ outputError: (text, write) => write(`starword: ${text.replace(/^error: /, '').trim()} (see --help)\n`) });
 
+// --device auto becomes the device it picks before any action runs, so every command, run.json and inspect see
+// the device itself (clip/runtime/device.ts: a hardware GPU, never a software adapter, else the CPU)
+program.hook('preAction', async (_program, command) => {
+  if (command.getOptionValue('device') !== 'auto') return;
+  const { openDevice } = await import('../clip/runtime/device.ts'); // onnxruntime-node: loaded only when asked for
+  const { device } = await openDevice('auto', command.getOptionValue('cacheDir') as string | undefined);
+  command.setOptionValue('device', device);
+  process.stderr.write(`--device auto: ${device}\n`);
+});
+
 // the first word that is not an option names the command (commander's own rule: options come after it)
 const wanted = process.argv.slice(2).find((a) => !a.startsWith('-'));
 const entry = COMMANDS.find((c) => c.name === wanted);

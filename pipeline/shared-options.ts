@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { cpus } from 'node:os';
 import { z } from 'zod';
-import { DEVICES, type SessionOptions } from '../clip/runtime/onnx-session.ts';
+import { DEVICES, type Device, type SessionOptions } from '../clip/runtime/onnx-session.ts';
 import { rule } from '../util/option-rules.ts';
 import { positiveIntOption } from './options.ts';
 import { addSchemaOptions, checkSchemaOptions, schemaValues } from './schema-flags.ts';
@@ -15,14 +15,18 @@ import { addSchemaOptions, checkSchemaOptions, schemaValues } from './schema-fla
 export const sharedOptionsSchema = z.object({
   model: z.string().optional().meta({ help: 'Hugging Face CLIP folder (config.json + model.safetensors)', value: '<dir>' }),
   threads: rule.positiveInt().optional().meta({ help: 'ONNX Runtime intra-op threads (default: all cores)' }),
-  device: rule.oneOf(DEVICES).default('cpu').meta({ help: `ONNX Runtime execution provider: ${DEVICES.join(' | ')}`, value: '<name>' }),
+  // 'auto' is replaced by the device it picks before a command's action runs (cli.ts): commands see cpu, webgpu or cuda
+  device: rule.oneOf([...DEVICES, 'auto']).default('cpu').meta({
+    help: `ONNX Runtime execution provider: ${DEVICES.join(' | ')} | auto (a hardware GPU that starts, WebGPU first, else the CPU; never a software adapter such as lavapipe)`,
+    value: '<name>',
+  }),
   cacheDir: z.string().optional().meta({ help: 'graph and vocabulary-feature cache (default $STARWORD_CACHE_DIR or ~/.cache/starword)', value: '<dir>' }),
   logJson: z.boolean().default(false).meta({ help: 'progress as JSON lines on stderr' }),
   force: z.boolean().default(false).meta({ help: 'accept options or a model other than the run folder recorded (what differs is redone; results may mix)' }),
 });
 
 export type SharedKey = keyof typeof sharedOptionsSchema.shape;
-export type SharedOptions = z.output<typeof sharedOptionsSchema>;
+export type SharedOptions = Omit<z.output<typeof sharedOptionsSchema>, 'device'> & { device: Device };
 
 /** Every shared option but --force: what a command that runs a model and writes no run folder takes. */
 export const MODEL_OPTIONS: SharedKey[] = ['model', 'threads', 'device', 'cacheDir', 'logJson'];
@@ -51,7 +55,9 @@ export function addSharedOptions(cmd: Command, spec: SharedOptionsSpec): Command
 
 /** The shared options out of commander's parsed options, checked. */
 export function sharedOptionsFrom(raw: Record<string, unknown>): SharedOptions {
-  return checkSchemaOptions(sharedOptionsSchema, schemaValues(raw, sharedOptionsSchema));
+  const o = checkSchemaOptions(sharedOptionsSchema, schemaValues(raw, sharedOptionsSchema));
+  if (o.device === 'auto') throw new Error('--device auto reached a command unresolved (cli.ts resolves it before the action)');
+  return { ...o, device: o.device };
 }
 
 /** What every ONNX Runtime session of a command gets: threads, device, graph cache. */

@@ -5,7 +5,7 @@ import { benchOti } from '../../stages/oti/bench.ts';
 import { benchEmbed } from '../bench/embed.ts';
 import { benchText } from '../bench/text.ts';
 import { intOption, positiveIntOption } from '../options.ts';
-import { addSharedOptions } from '../shared-options.ts';
+import { addSharedOptions, sharedOptionsFrom } from '../shared-options.ts';
 import { benchScale, formatFigures } from '../bench/scale.ts';
 import { PRESETS } from '../../clip/weights/make-model.ts';
 import { describeDevice, openDevice } from '../../clip/runtime/device.ts';
@@ -132,5 +132,7 @@ export function register(program: Command): void {
     const keys = sub.name() === 'scale' ? ['threads', 'device'] as const : ['oti', 'matmul'].includes(sub.name()) ? ['threads', 'device', 'cacheDir'] as const
       : ['model', 'threads', 'device', 'cacheDir'] as const;
     addSharedOptions(sub, { keys, help: { model: 'a CLIP folder (default: random weights of ViT-B/32 dims)', cacheDir: 'where generated inputs, the model and graphs live' } });
+    // checked as every command checks them (a bad --device is one line naming it), before the benchmark starts
+    sub.hook('preAction', (cmd) => { sharedOptionsFrom(cmd.opts()); });
   }
 }

@@ -83,3 +83,18 @@ test('the device and adapter go to run.json\'s runtime, outside the fingerprint,
   t.is(again.runtime.adapter, 'NVIDIA H100 80GB HBM3');
   t.regex(formatReport(inspectRun(dir)), /^device: webgpu on NVIDIA H100 80GB HBM3$/m);
 });
+
+test('--device auto: a command runs on what openDevice(\'auto\') picks, and a misspelt device is one line, exit 2', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const bin = join(import.meta.dirname, '../../bin/starword.js');
+  const bench = (device: string) => spawnSync(process.execPath, [bin, 'bench', 'matmul', '--device', device, '--size', '32', '--chain', '1', '--rounds', '1', '--cache-dir', cacheDir],
+    { encoding: 'utf8' });
+  const picked = (await openDevice('auto', cacheDir)).device;
+  const r = bench('auto');
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stderr, new RegExp(`^--device auto: ${picked}$`, 'm'));
+  t.regex(r.stdout, new RegExp(`^device: ${picked} on `, 'm'));
+  const bad = bench('gpu');
+  t.is(bad.status, 2);
+  t.is(bad.stderr.trim(), 'starword: --device must be one of cpu, webgpu, cuda, auto, got \'gpu\'');
+});
