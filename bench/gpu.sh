@@ -180,6 +180,8 @@ for name in "${!last[@]}"; do
   roof=$roof_cpu; case "$name" in *webgpu*) roof=$roof_gpu ;; esac
   share=""
   [ -n "$gflops" ] && [ -n "$roof" ] && share=$(awk -v g="$gflops" -v r="$roof" 'BEGIN { printf ", %.0f%% of the roof (%s GFLOP/s)", 100 * g / r, g }')
+  traffic=$(grep -Eo '[0-9.]+ KiB fed and read back per step' "$results/$name.log" | grep -Eo '^[0-9.]+' | tail -1)
+  [ -n "$traffic" ] && share="$share, ${traffic} KiB host<->device per step"
   say "$(printf '%-28s %10s image-steps/s  %8s hours%s' "$name" "$rate" "$hours" "$share")"
 done | sort
 say "(aim on an H100: ≤ 1 GPU-hour, faster than SEARLE's own code on the same GPU) — done in $(elapsed) s"
