@@ -70,6 +70,18 @@ export class DeviceTransfer {
   }
 }
 
+const ELEMENT_BYTES: Record<string, number> = { float32: 4, int32: 4, int64: 8, bool: 1, uint8: 1, int8: 1, float16: 2 };
+
+/** A tensor's size in bytes, wherever it lives (a device tensor's data is never read: that aborts). */
+export const tensorBytes = (t: ort.Tensor): number => t.size * (ELEMENT_BYTES[t.type] ?? 4);
+
+/** Bytes of the host-side tensors among `tensors`: what a run copies to or from a GPU provider. */
+export function hostBytes(tensors: Iterable<ort.Tensor>): number {
+  let n = 0;
+  for (const t of tensors) if (t.location !== 'gpu-buffer') n += tensorBytes(t);
+  return n;
+}
+
 /** Frees a device tensor now instead of at garbage collection (a no-op for CPU tensors). */
 export function disposeTensor(t: ort.Tensor | undefined): void {
   if (t && t.location === 'gpu-buffer') t.dispose();

@@ -8,7 +8,7 @@
  * network's session.
  */
 import type { Graph } from '../graph/graph.ts';
-import { DeviceTransfer, disposeTensor, stateOnDevice } from '../runtime/device-tensors.ts';
+import { DeviceTransfer, disposeTensor, stateOnDevice, tensorBytes } from '../runtime/device-tensors.ts';
 import { cachedGraphPath, createSession, floatTensor, type ort, type SessionOptions } from '../runtime/onnx-session.ts';
 import { type ParamSpec, TrainedParams } from './trained-params.ts';
 
@@ -56,11 +56,11 @@ export class TrainingGraphSession {
     }
     // counted as placed, also on the CPU provider: TrainedParams with state on the device are not host feeds
     const paramsKept = trained && stateOnDevice(this.opts);
-    for (const [k, t] of Object.entries(feeds)) if (!(paramsKept && this.params.some((p) => p.name === k))) this.traffic.toDevice += bytes(t);
+    for (const [k, t] of Object.entries(feeds)) if (!(paramsKept && this.params.some((p) => p.name === k))) this.traffic.toDevice += tensorBytes(t);
     const outputs = await this.session.run(feeds);
     this.traffic.runs++;
     const onDevice = new Set(this.gradsOnDevice ? this.params.map((p) => gradName(p.name)) : []);
-    for (const [k, t] of Object.entries(outputs)) if (!onDevice.has(k)) this.traffic.toHost += bytes(t);
+    for (const [k, t] of Object.entries(outputs)) if (!onDevice.has(k)) this.traffic.toHost += tensorBytes(t);
     if (!this.withGradients) return { outputs, grads: null };
     if (trained) {
       for (const p of this.params) weights.setGrad(p.name, outputs[gradName(p.name)]);
@@ -80,6 +80,3 @@ export class TrainingGraphSession {
     return { outputs, grads };
   }
 }
-
-const BYTES: Record<string, number> = { float32: 4, int32: 4, int64: 8, bool: 1, uint8: 1, int8: 1, float16: 2 };
-const bytes = (t: ort.Tensor): number => t.size * (BYTES[t.type] ?? 4);

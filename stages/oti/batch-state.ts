@@ -9,7 +9,7 @@
  */
 import { type AdamWOptions, AdamW, emaUpdate } from '../../clip/training/adamw.ts';
 import { adamwHyper } from '../../clip/training/adamw-graph.ts';
-import { type DeviceTransfer, disposeTensor } from '../../clip/runtime/device-tensors.ts';
+import { type DeviceTransfer, disposeTensor, hostBytes } from '../../clip/runtime/device-tensors.ts';
 import { floatTensor, int64Tensor, type ort } from '../../clip/runtime/onnx-session.ts';
 import { cacheablePrefix, prepareTextBatch } from '../../clip/text/text-batch.ts';
 
@@ -96,9 +96,6 @@ export class HostBatchState implements OtiBatchState {
   }
 }
 
-const tensorBytes = (feeds: Record<string, ort.Tensor>): number =>
-  Object.values(feeds).reduce((n, t) => n + (t.location === 'gpu-buffer' ? 0 : (t.data as ArrayBufferView).byteLength), 0);
-
 /** Feeds of one tower whose prefix keys and values the graph computes: the step's distinct prefixes and each row's. */
 export function devicePrefixFeeds(name: string, rows: ArrayLike<number>[], eotId: number, padTo = 0): Record<string, ort.Tensor> {
   const B = rows.length;
@@ -161,7 +158,7 @@ export class DeviceBatchState implements OtiBatchState {
     for (const k of STATE) disposeTensor(this.state[k]);
     this.state = { v: res.v_next, m: res.m_next, s: res.s_next, ema: res.ema_next };
     const lcos = res.lcos.data as Float32Array, lgpt = res.lgpt.data as Float32Array, ok = res.ok.data as Float32Array;
-    this.stepBytes = tensorBytes(hostFeeds) + lcos.byteLength + lgpt.byteLength + ok.byteLength + (res.loss.data as Float32Array).byteLength;
+    this.stepBytes = hostBytes(Object.values(hostFeeds)) + hostBytes([res.lcos, res.lgpt, res.ok, res.loss]);
     return { lcos, lgpt, ok: Array.from(ok, (x) => x === 1) };
   }
 
@@ -169,7 +166,6 @@ export class DeviceBatchState implements OtiBatchState {
     const [v, ema] = await Promise.all([this.transfer.download(this.state.v), this.transfer.download(this.state.ema)]);
     for (const k of STATE) disposeTensor(this.state[k]);
     disposeTensor(this.image);
-    // a CPU tensor's data may be the array the next batch's upload reuses: copy
-    return { v: v.slice(), ema: ema.slice() };
+    return { v, ema };
   }
 }

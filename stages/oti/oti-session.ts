@@ -8,7 +8,7 @@ import { cachedGraphPath, createSession, floatTensor, int64Tensor, type ort, typ
 import { PrefixCache } from '../../clip/towers/prefix-cache.ts';
 import { cacheablePrefix, prepareTextBatch } from '../../clip/text/text-batch.ts';
 import type { WeightSource } from '../../clip/weights/weight-source.ts';
-import { DeviceTransfer, stateOnDevice } from '../../clip/runtime/device-tensors.ts';
+import { DeviceTransfer, hostBytes, stateOnDevice } from '../../clip/runtime/device-tensors.ts';
 import { DeviceBatchState, HostBatchState, type OtiBatchSettings, type OtiBatchState } from './batch-state.ts';
 import { buildOtiDeviceGraph, buildOtiGraph } from './oti-graph.ts';
 
@@ -143,7 +143,6 @@ export class OtiSession {
     };
     const res = await session.run(feeds);
     const lcos = res.lcos.data as Float32Array, lgpt = res.lgpt.data as Float32Array, grad = res.grad.data as Float32Array;
-    const fed = Object.values(feeds).reduce((n, t) => n + (t.data as ArrayBufferView).byteLength, 0);
-    return { lcos, lgpt, loss: (res.loss.data as Float32Array)[0], grad, bytes: fed + lcos.byteLength + lgpt.byteLength + 4 + grad.byteLength };
+    return { lcos, lgpt, loss: (res.loss.data as Float32Array)[0], grad, bytes: hostBytes(Object.values(feeds)) + hostBytes(Object.values(res)) };
   }
 }
