@@ -37,3 +37,11 @@ export function jsonObjectOption(value: string): Record<string, unknown> {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('expected a JSON object, not an array or a value');
   return parsed as Record<string, unknown>;
 }
+
+/** A parser for an option that takes one of `values` ('expected host or device'). */
+export function choiceOption<T extends string>(...values: [T, ...T[]]): (value: string) => T {
+  return (value) => {
+    if (!(values as string[]).includes(value)) throw new InvalidArgumentError(`expected ${values.join(' or ')}`);
+    return value as T;
+  };
+}

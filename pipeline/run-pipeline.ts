@@ -4,7 +4,7 @@
  * The stages are the declarations in PIPELINE; this file checks all their options first, records them in
  * run.json, then runs each in turn with what it reads (the listing, the vocabulary, the needed concepts).
  */
-import { describeDevice, openDevice } from '../clip/runtime/device.ts';
+import { describeDevice, deviceName, openDevice } from '../clip/runtime/device.ts';
 import { basename, join, resolve } from 'node:path';
 import type { TextEncoder } from '../clip/towers/encoder-types.ts';
 import { isRealCheckpoint } from '../clip/weights/model-origin.ts';
@@ -164,7 +164,7 @@ export async function runPipeline(o: RunCliOptions, log: (line: string) => void)
       if (name === 'phi' && !opts.phi) continue;
       if (name !== 'ingest' && name !== 'embed' && tokenizer && !text) text = { tokenizer, text: await createTextEncoder(model, { ...sessionOptionsFrom(shared), tokenizer }) };
       const t0 = performance.now();
-      startStage(runDir, name, `${device.device} on ${device.adapter}`);
+      startStage(runDir, name, deviceName(device));
       const given = inputs[name]();
       const r = await runStage(def, stageContext(runDir, model, shared, given.inputs, given.log ?? plainLog, { shared: text }), opts[name], true);
       const counts = def.counts(r);

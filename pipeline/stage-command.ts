@@ -14,7 +14,7 @@ import { UserError } from '../util/errors.ts';
 import { loadClipModel } from '../clip/weights/clip-model.ts';
 import { createProgress } from './progress.ts';
 import { checkTopKAgainstRun, finishStage, guardStageRun, readRunManifest, startStage, underLock } from './run-manifest.ts';
-import { describeDevice, openDevice } from '../clip/runtime/device.ts';
+import { describeDevice, deviceName, openDevice } from '../clip/runtime/device.ts';
 import { recordRunWarning, templatePartsWarning } from './run-warnings.ts';
 import { addSchemaOptions, checkSchemaOptions, flagOf, optionFields, schemaValues } from './schema-flags.ts';
 import { type SharedOptions, addSharedOptions, sessionOptionsFrom, sharedOptionsFrom } from './shared-options.ts';
@@ -139,7 +139,7 @@ export function registerRunFolderStage<S extends z.ZodObject, R, I extends { phr
       const log = (l: string): void => { process.stderr.write(`${l}\n`); };
       // the stage's time, counts and device go to run.json as under `run` (a folder without one records nothing)
       const recorded = readRunManifest(runDir) !== null;
-      if (recorded) startStage(runDir, def.name, `${device.device} on ${device.adapter}`);
+      if (recorded) startStage(runDir, def.name, deviceName(device));
       const t0 = performance.now();
       const result = await runStage(def, stageContext(runDir, model, shared, typedInputs, log), options);
       if (recorded) finishStage(runDir, def.name, { seconds: (performance.now() - t0) / 1000, counts: def.counts(result), resumedCounts: def.resumedCounts });

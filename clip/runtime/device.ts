@@ -168,7 +168,12 @@ async function autoDevice(cacheDir: string): Promise<DeviceInfo> {
   return openDevice('cpu', cacheDir);
 }
 
-/** One line for logs: 'webgpu on llvmpipe (LLVM 15.0.6, 256 bits) (software)'. */
+/** The device and its adapter, as run.json records them: 'webgpu on NVIDIA H100 80GB HBM3'. */
+export function deviceName(info: DeviceInfo): string {
+  return `${info.device} on ${info.adapter}`;
+}
+
+/** One line for logs: 'webgpu on llvmpipe (LLVM 15.0.6, 256 bits) (software adapter: correct but slow)'. */
 export function describeDevice(info: DeviceInfo): string {
-  return `${info.device} on ${info.adapter}${info.software ? ' (software adapter: correct but slow)' : ''}`;
+  return `${deviceName(info)}${info.software ? ' (software adapter: correct but slow)' : ''}`;
 }

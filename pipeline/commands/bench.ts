@@ -1,26 +1,18 @@
 /** `starword bench oti`: the OTI yardstick (DESIGN.md) on random weights. */
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { cpus } from 'node:os';
 import { benchOti } from '../../stages/oti/bench.ts';
 import { benchEmbed } from '../bench/embed.ts';
 import { benchText } from '../bench/text.ts';
-import { intOption, positiveIntOption } from '../options.ts';
+import { choiceOption, intOption, positiveIntOption } from '../options.ts';
 import { addSharedOptions, sharedOptionsFrom } from '../shared-options.ts';
 import { benchScale, formatFigures } from '../bench/scale.ts';
 import { PRESETS } from '../../clip/weights/make-model.ts';
 import { describeDevice, openDevice } from '../../clip/runtime/device.ts';
 import { benchMatmul } from '../bench/matmul.ts';
 
-function stateOption(value: string): 'host' | 'device' {
-  if (value !== 'host' && value !== 'device') throw new InvalidArgumentError('expected host or device');
-  return value;
-}
-
 /** Random weights of these dims for bench embed/text when no --model. */
-function benchPresetOption(value: string): 'b32' | 'l14' {
-  if (value !== 'b32' && value !== 'l14') throw new InvalidArgumentError('expected b32 or l14');
-  return value;
-}
+const benchPresetOption = choiceOption('b32', 'l14');
 
 export function register(program: Command): void {
   const bench = program.command('bench').description('benchmarks (speed is measured here, not in tests)');
@@ -37,7 +29,7 @@ export function register(program: Command): void {
     .option('--warmup <n>', 'untimed steps first', intOption, 1)
     .option('--pad77', 'pad every row to 77 as SEARLE does (to measure the EOT cut)', false)
     .option('--no-prefix-cache', 'recompute the positions before $ every step (to measure the prefix cache; state on the host only)')
-    .option('--state <where>', 'where v*, AdamW\'s moments and the EMA live between steps: host | device (default: device on webgpu, else host)', stateOption)
+    .option('--state <where>', 'where v*, AdamW\'s moments and the EMA live between steps: host | device (default: device on webgpu, else host)', choiceOption('host', 'device'))
     .option('-v, --verbose', 'print every step', false)
     .action(async (o) => {
       console.log(`device: ${describeDevice(await openDevice(o.device, o.cacheDir))}`);
