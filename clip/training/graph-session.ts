@@ -21,8 +21,13 @@ export class TrainingGraphSession {
   private transfer: DeviceTransfer | null = null;
   readonly traffic: Traffic = { toDevice: 0, toHost: 0, runs: 0 };
 
+  /** the outputs that stay on the device (the gradients, with state there): not host traffic */
+  private readonly keptOutputs: ReadonlySet<string>;
+
   private constructor(private readonly session: ort.InferenceSession, readonly params: readonly ParamSpec[], readonly withGradients: boolean,
-    private readonly gradsOnDevice: boolean, private readonly opts: SessionOptions) {}
+    gradsOnDevice: boolean, private readonly opts: SessionOptions) {
+    this.keptOutputs = new Set(gradsOnDevice ? params.map((p) => gradName(p.name)) : []);
+  }
 
   /** `key`: the graph cache key (kind, model, dims, version); `build` makes the graph on a cache miss; `params`: the trained inputs. */
   static async create(key: Record<string, unknown>, build: () => Graph, params: readonly ParamSpec[], withGradients: boolean,
@@ -45,6 +50,9 @@ export class TrainingGraphSession {
   async run(feeds: Record<string, ort.Tensor>, weights: Readonly<Record<string, Float32Array>> | TrainedParams):
     Promise<{ outputs: ort.InferenceSession.OnnxValueMapType; grads: Record<string, Float32Array> | null }> {
     const trained = weights instanceof TrainedParams;
+    // counted as placed, also on the CPU provider: TrainedParams with state on the device are not host feeds
+    for (const t of Object.values(feeds)) this.traffic.toDevice += tensorBytes(t);
+    const paramsKept = trained && stateOnDevice(this.opts);
     for (const p of this.params) {
       if (trained) {
         feeds[p.name] = weights.value(p.name);
@@ -53,14 +61,11 @@ export class TrainingGraphSession {
         if (!data) throw new Error(`no weights for parameter ${p.name}`);
         feeds[p.name] = floatTensor(data, p.shape);
       }
+      if (!paramsKept) this.traffic.toDevice += tensorBytes(feeds[p.name]);
     }
-    // counted as placed, also on the CPU provider: TrainedParams with state on the device are not host feeds
-    const paramsKept = trained && stateOnDevice(this.opts);
-    for (const [k, t] of Object.entries(feeds)) if (!(paramsKept && this.params.some((p) => p.name === k))) this.traffic.toDevice += tensorBytes(t);
     const outputs = await this.session.run(feeds);
     this.traffic.runs++;
-    const onDevice = new Set(this.gradsOnDevice ? this.params.map((p) => gradName(p.name)) : []);
-    for (const [k, t] of Object.entries(outputs)) if (!onDevice.has(k)) this.traffic.toHost += tensorBytes(t);
+    for (const [k, t] of Object.entries(outputs)) if (!this.keptOutputs.has(k)) this.traffic.toHost += tensorBytes(t);
     if (!this.withGradients) return { outputs, grads: null };
     if (trained) {
       for (const p of this.params) weights.setGrad(p.name, outputs[gradName(p.name)]);
