@@ -5,7 +5,7 @@ import { type OtiImage, optimizeBatch } from '../../stages/oti/optimize.ts';
 import { SEARLE_OTI } from '../../stages/oti/stage.ts';
 import { OtiSession } from '../../stages/oti/oti-session.ts';
 import { type DeviceTest, forEachDevice, lazy } from '../helpers/devices.ts';
-import { TINY_MODEL_DIR, golden, testCacheDir } from '../helpers/golden.ts';
+import { TINY_MODEL_DIR, golden, relDiff, testCacheDir } from '../helpers/golden.ts';
 
 const cacheDir = testCacheDir();
 const world = lazy(async () => {
@@ -114,11 +114,7 @@ function register(test: DeviceTest, device: Device, stateOnDevice: boolean): voi
     const ims = Array.from({ length: 8 }, (_, k) => image(`im${k}`, k));
     const small = { ...opts, steps: 20, batchSize: 4, gradientBatch: 4 };
     const byFour = [...await optimizeBatch(session, ims.slice(0, 4), templates, small), ...await optimizeBatch(session, ims.slice(4), templates, small)];
-    const move = (rs: { token: Float32Array }[]) => Math.max(...rs.map((r, i) => {
-      let d = 0, m = 0;
-      r.token.forEach((x, j) => { d = Math.max(d, Math.abs(x - byFour[i].token[j])); m = Math.max(m, Math.abs(byFour[i].token[j])); });
-      return d / m;
-    }));
+    const move = (rs: { token: Float32Array }[]) => Math.max(...rs.map((r, i) => relDiff(r.token, byFour[i].token)));
     const scaled = move(await optimizeBatch(session, ims, templates, { ...small, batchSize: 8 }));
     const plainMean = move(await optimizeBatch(session, ims, templates, { ...small, batchSize: 8, gradientBatch: undefined }));
     t.log(`largest relative move of a token: ${scaled.toExponential(2)} scaled, ${plainMean.toExponential(2)} with the plain mean over 8`);
@@ -148,11 +144,7 @@ forEachDevice((deviceTest, device) => {
     let worst = 0;
     rh.forEach((r, i) => {
       if (r.status !== 'ok') return;
-      for (const k of ['token', 'ema'] as const) {
-        let d = 0, m = 0;
-        r[k].forEach((x, j) => { d = Math.max(d, Math.abs(x - rg[i][k][j])); m = Math.max(m, Math.abs(x)); });
-        worst = Math.max(worst, d / m);
-      }
+      for (const k of ['token', 'ema'] as const) worst = Math.max(worst, relDiff(rg[i][k], r[k]));
       t.true(Math.abs(r.lcos - rg[i].lcos) < 1e-5 && Math.abs(r.lgpt - rg[i].lgpt) < 1e-5);
     });
     t.log(`largest relative difference of a token or EMA after 12 steps: ${worst.toExponential(2)}`);

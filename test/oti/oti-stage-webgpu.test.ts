@@ -9,6 +9,7 @@ import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import * as tokensSchema from '../../schemas/tokens.ts';
 import { formatReport, inspectRun } from '../../pipeline/inspect-run.ts';
 import { forEachDevice } from '../helpers/devices.ts';
+import { relDiff } from '../helpers/golden.ts';
 import { BIN, pipelineFixture, runArgs, runSync } from '../helpers/pipeline-run.ts';
 
 function tokens(runDir: string): tokensSchema.TokenRow[] {
@@ -36,12 +37,7 @@ forEachDevice((deviceTest) => {
     t.deepEqual(gpu.map((r) => [r.imageId, r.status, r.steps, r.seed]), cpu.map((r) => [r.imageId, r.status, r.steps, r.seed]));
     let worst = 0;
     cpu.forEach((r, i) => {
-      for (const k of ['token', 'ema'] as const) {
-        const a = r[k]!, b = gpu[i][k]!;
-        let d = 0, m = 0;
-        a.forEach((x, j) => { d = Math.max(d, Math.abs(x - b[j])); m = Math.max(m, Math.abs(x)); });
-        worst = Math.max(worst, d / m);
-      }
+      for (const k of ['token', 'ema'] as const) worst = Math.max(worst, relDiff(gpu[i][k]!, r[k]!));
     });
     t.log(`${cpu.length} images, 20 steps: largest relative difference of a token or EMA, webgpu vs cpu: ${worst.toExponential(2)}`);
     t.true(worst < 1e-4);
