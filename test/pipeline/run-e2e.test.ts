@@ -7,6 +7,7 @@ import * as tokensSchema from '../../schemas/tokens.ts';
 import * as conceptsSchema from '../../schemas/concepts.ts';
 import { listDoneParts, readPart } from '../../schemas/part-io.ts';
 import { type PipelineFixture, pipelineFixture, runArgs, runSync, spawn } from '../helpers/pipeline-run.ts';
+import { relDiff } from '../helpers/golden.ts';
 
 const fixture = pipelineFixture();
 
@@ -149,9 +150,7 @@ test.serial('two shards, each with its own phrases: tokens equal to float32 nois
   for (const [id, row] of union) {
     const w = whole.get(id)!;
     t.is(row.seed, w.seed);
-    let md = 0, mx = 0;
-    row.ema!.forEach((x, k) => { md = Math.max(md, Math.abs(x - w.ema![k])); mx = Math.max(mx, Math.abs(w.ema![k])); });
-    worst = Math.max(worst, md / mx);
+    worst = Math.max(worst, relDiff(row.ema!, w.ema!));
   }
   t.log(`largest relative difference of an EMA token: ${worst.toExponential(2)}`);
   t.true(worst < 1e-3);
