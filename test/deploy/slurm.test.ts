@@ -106,7 +106,9 @@ if (missing && MUST_RUN) {
       t.is(job.MinMemoryNode, mem, `${step} memory`);
       t.is(job.TimeLimit, time, `${step} time`);
     }
-    // step 4 waits on an array with a cancelled task: never starts; the user cancels it and resubmits
+    // step 4 waits on an array with a cancelled task: never starts; the user cancels it and resubmits. slurmctld
+    // marks the dependency as never satisfied on its next scheduling pass (until then the reason reads Dependency)
+    await waitForReason(s1.step4, 'DependencyNeverSatisfied', 120);
     t.deepEqual(jobs(s1.step4).map((j) => [j.JobState, j.Reason]), [['PENDING', 'DependencyNeverSatisfied']]);
     sh(['scancel', s1.step4]);
     const firstRequests = llm.requests;
@@ -191,6 +193,12 @@ if (missing && MUST_RUN) {
     return rows.sort((a, b) => Number(a.ArrayTaskId ?? 0) - Number(b.ArrayTaskId ?? 0));
   }
   const states = (id: string): string[] => jobs(id).map((j) => j.JobState);
+
+  /** Waits until every task of job `id` gives `reason`, or `seconds` pass (the caller then asserts what it sees). */
+  async function waitForReason(id: string, reason: string, seconds: number): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline && !jobs(id).every((j) => j.Reason === reason)) await new Promise((r) => setTimeout(r, 500));
+  }
 
   /** Waits until none of the jobs is running or could still start. */
   async function waitIdle(t: ExecutionContext, ids: string[], seconds: number): Promise<void> {
